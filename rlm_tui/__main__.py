@@ -1,0 +1,3 @@
+from rlm_tui.cli import main
+
+raise SystemExit(main())
