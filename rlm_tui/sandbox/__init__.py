@@ -1,0 +1,26 @@
+"""Where model-written Python runs: a RestrictedPython REPL in a locked-down worker process.
+
+The host side (`Sandbox`) is what the engine uses; the worker imports only what it needs, so
+this package loads its public names lazily to keep the worker's start fast.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["CellResult", "PackContext", "Sandbox", "SandboxLimits", "SubcallRequest"]
+
+if TYPE_CHECKING:
+    from rlm_tui.sandbox.host import (
+        CellResult,
+        PackContext,
+        Sandbox,
+        SandboxLimits,
+        SubcallRequest,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from rlm_tui.sandbox import host
+
+        return getattr(host, name)
+    raise AttributeError(name)

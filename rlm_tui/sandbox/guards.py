@@ -1,0 +1,229 @@
+"""The run-time guards RestrictedPython calls from compiled cells (`_getattr_`, `_write_`, ...).
+
+Each is built here from scratch: RestrictedPython's shared `safe_globals` and `Guards` objects
+are never handed to model code nor mutated. The rule they enforce: no object reachable from the
+namespace may lead to a module outside the allowlist, a frame, code object, or an unsafe builtin.
+"""
+
+from __future__ import annotations
+
+import _string  # the field-name parser str.format itself uses
+import builtins
+import operator
+import string
+import types
+from collections.abc import Callable
+from typing import Any
+
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+from rlm_tui.sandbox.policy import EXTRA_FORBIDDEN_ATTRIBUTES
+from rlm_tui.sandbox.signals import SandboxStop
+
+# Builtins that must never be reachable, even as an attribute of something allowed.
+_FORBIDDEN_BUILTINS = tuple(
+    getattr(builtins, name)
+    for name in (
+        "eval", "exec", "compile", "open", "__import__", "input", "breakpoint", "globals",
+        "locals", "vars", "getattr", "setattr", "delattr", "exit", "quit", "help",
+        "memoryview", "__build_class__",
+    )
+    if hasattr(builtins, name)
+)
+_FORBIDDEN_IDS = frozenset(id(f) for f in _FORBIDDEN_BUILTINS)
+_FORBIDDEN_TYPES = (types.FrameType, types.TracebackType, types.CodeType, types.ModuleType,
+                    types.CellType)
+
+
+# Filled by modules.py: real module name -> the proxy model code may hold instead.
+MODULE_PROXIES: dict[str, Any] = {}
+
+
+class SandboxAccessError(AttributeError):
+    """An attribute the sandbox refuses; carries no reference to the object looked at."""
+
+
+def check_value(value: Any, what: str) -> Any:
+    """Refuse values that would open a way out: modules, frames, code, unsafe builtins."""
+    if isinstance(value, _FORBIDDEN_TYPES):
+        raise SandboxAccessError(f"{what} is not available in the sandbox")
+    if id(value) in _FORBIDDEN_IDS:
+        raise SandboxAccessError(f"{what} is not available in the sandbox")
+    return value
+
+
+def _forbidden_name(name: str) -> bool:
+    return name.startswith("_") or name in INSPECT_ATTRIBUTES
+
+
+class SafeFormatter(string.Formatter):
+    """`str.format` whose field names (`{0.attr}`, `{0[key]}`) go through the guards."""
+
+    def get_field(self, field_name, args, kwargs):
+        first, rest = _formatter_field_name_split(field_name)
+        obj = self.get_value(first, args, kwargs)
+        for is_attr, key in rest:
+            obj = guarded_getattr(obj, key) if is_attr else guarded_getitem(obj, key)
+        return obj, first
+
+    def format_field(self, value, format_spec):
+        return format(value, format_spec)
+
+
+_formatter_field_name_split = _string.formatter_field_name_split
+_SAFE_FORMATTER = SafeFormatter()
+
+
+def safe_str_format(template: str, /, *args: Any, **kwargs: Any) -> str:
+    if not isinstance(template, str):
+        raise TypeError("format() needs a str")
+    return _SAFE_FORMATTER.vformat(template, args, kwargs)
+
+
+def safe_str_format_map(template: str, mapping: Any, /) -> str:
+    if not isinstance(template, str):
+        raise TypeError("format_map() needs a str")
+    return _SAFE_FORMATTER.vformat(template, (), mapping)
+
+
+def _bound(func: Callable[..., Any], template: str) -> Callable[..., Any]:
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        return func(template, *args, **kwargs)
+
+    bound.__name__ = func.__name__.replace("safe_str_", "")
+    return bound
+
+
+_MISSING = object()
+
+
+def guarded_getattr(obj: Any, name: Any, default: Any = _MISSING) -> Any:
+    """`getattr` for model code: no private, dunder or introspection names; no unsafe values."""
+    if not isinstance(name, str):
+        raise TypeError("attribute name must be a string")
+    if _forbidden_name(name):
+        raise SandboxAccessError(
+            f'"{name}" is not allowed: names starting with "_" and frame/code attributes are '
+            "off limits in the sandbox"
+        )
+    if name in ("format", "format_map") and (
+        isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
+    ):
+        func = safe_str_format if name == "format" else safe_str_format_map
+        return _bound(func, obj) if isinstance(obj, str) else func
+    if name == "obj" and isinstance(obj, BaseException):
+        raise SandboxAccessError('"obj" of an exception is not available in the sandbox')
+    try:
+        value = getattr(obj, name)
+    except AttributeError:
+        if default is not _MISSING:
+            return default
+        raise SandboxAccessError(
+            f"{type(obj).__name__!r} object has no attribute {name!r}"
+        ) from None
+    if isinstance(value, types.ModuleType):
+        proxy = MODULE_PROXIES.get(value.__name__)
+        if proxy is None:
+            raise SandboxAccessError(f"module {value.__name__!r} is not available in the sandbox")
+        return proxy
+    return check_value(value, f"attribute {name!r}")
+
+
+def guarded_hasattr(obj: Any, name: Any) -> bool:
+    try:
+        guarded_getattr(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def guarded_getitem(obj: Any, key: Any) -> Any:
+    return check_value(obj[key], "that item")
+
+
+def guarded_getiter(obj: Any) -> Any:
+    return iter(obj)
+
+
+class _ReadOnly:
+    """What `_write_` hands back for objects model code may not change."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        object.__setattr__(self, "_what", what)
+
+    def _refuse(self, *args: Any) -> None:
+        raise TypeError(f"{object.__getattribute__(self, '_what')} cannot be changed in the sandbox")
+
+    __setattr__ = __delattr__ = __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
+
+
+class WriteGuard:
+    """`_write_`: writes go to data and to objects made by model code, never to modules,
+    library classes or functions."""
+
+    def __init__(self, sandbox_classes: Any, readonly_types: tuple[type, ...]) -> None:
+        self._classes = sandbox_classes
+        self._readonly_types = readonly_types
+
+    def __call__(self, obj: Any) -> Any:
+        if isinstance(obj, self._readonly_types):
+            return _ReadOnly(f"{type(obj).__name__!r} object")
+        if isinstance(obj, type):
+            if obj in self._classes:
+                return obj
+            return _ReadOnly(f"class {obj.__name__!r}")
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                            types.ModuleType)):
+            return _ReadOnly(f"{type(obj).__name__!r} object")
+        return obj
+
+
+def guarded_setattr(write_guard: WriteGuard) -> Callable[[Any, str, Any], None]:
+    def setattr_(obj: Any, name: Any, value: Any) -> None:
+        if not isinstance(name, str) or _forbidden_name(name):
+            raise SandboxAccessError(f"setting {name!r} is not allowed in the sandbox")
+        setattr(write_guard(obj), name, value)
+
+    setattr_.__name__ = "setattr"
+    return setattr_
+
+
+_INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow,
+    "<<=": operator.ilshift, ">>=": operator.irshift, "|=": operator.ior, "^=": operator.ixor,
+    "&=": operator.iand, "@=": operator.imatmul,
+}
+
+
+def inplacevar(op: str, target: Any, value: Any) -> Any:
+    return _INPLACE_OPS[op](target, value)
+
+
+def make_aug_guards(write_guard: WriteGuard) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The helpers behind `obj.n += v` and `d[k] += v` (see policy.CellTransformer)."""
+
+    def aug_attr(obj: Any, name: str, op: str, value: Any) -> None:
+        current = guarded_getattr(obj, name)
+        setattr(write_guard(obj), name, inplacevar(op, current, value))
+
+    def aug_item(obj: Any, key: Any, op: str, value: Any) -> None:
+        current = guarded_getitem(obj, key)
+        write_guard(obj)[key] = inplacevar(op, current, value)
+
+    return aug_attr, aug_item
+
+
+def apply(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+def abort_check() -> None:
+    """Called first in every `except` clause: re-raise the sandbox's own stop signals."""
+    import sys
+
+    exc = sys.exc_info()[1]
+    if isinstance(exc, SandboxStop):
+        raise exc

@@ -1,0 +1,412 @@
+"""The host side of a sandbox: starts the worker, runs cells, serves their sub-calls.
+
+`Sandbox` is what the engine uses. One per RLM session; its worker keeps the REPL namespace
+across cells. Everything the worker sends is treated as hostile input: size-capped frames, plain
+JSON, and a deadline on every wait, so the host never hangs on a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rlm_tui.errors import SandboxError
+from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits of one sandbox. Times in seconds, sizes in characters unless named otherwise."""
+
+    cell_timeout: float = 60.0
+    memory_mb: int = 2048
+    model_output_chars: int = 20_000  # of a cell's output, shown to the model
+    kept_output_chars: int = 1_000_000  # kept for the user
+    flood_output_chars: int = 50_000_000  # printing past this stops the cell
+    kill_grace: float = 2.0  # after a timeout or halt, before the worker is killed
+    start_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class PackContext:
+    """A context pack on disk (see rlm_tui.context): the worker maps it read-only."""
+
+    dir: str
+
+
+@dataclass(frozen=True)
+class SubcallRequest:
+    """One sub-call made by model code: `llm_query`, one prompt of a batch, or `rlm_query`."""
+
+    kind: Literal["llm", "rlm"]
+    prompt: str
+    model: str | None = None
+    context: Any = None
+    batch_index: int = 0
+    batch_size: int = 1
+
+
+SubcallHandler = Callable[[SubcallRequest], Awaitable[str]]
+
+
+@dataclass
+class CellResult:
+    """What running one cell produced."""
+
+    stdout: str = ""
+    stdout_total_chars: int = 0
+    stderr: str = ""
+    error: str | None = None
+    # refused | exception | timeout | interrupted | output_flood | memory | crashed
+    error_kind: str | None = None
+    final_answer: str | None = None
+    final_source: str | None = None
+    seconds: float = 0.0
+    worker_restarted: bool = False  # the namespace was lost
+    coverage: dict[str, Any] = field(default_factory=dict)
+    subcalls: int = 0
+
+    @property
+    def stdout_cut_chars(self) -> int:
+        return max(0, self.stdout_total_chars - len(self.stdout))
+
+    def for_model(self, max_chars: int = 20_000) -> str:
+        """The cell's output as the root model sees it, capped, with a note of what was cut."""
+        parts = []
+        out = self.stdout
+        total = self.stdout_total_chars or len(out)
+        if len(out) > max_chars:
+            out = out[:max_chars]
+        if out:
+            parts.append(out.rstrip("\n"))
+        if total > len(out):
+            parts.append(f"[output cut: {total - len(out):,} of {total:,} characters not shown]")
+        if self.stderr:
+            parts.append(self.stderr.rstrip("\n"))
+        elif self.error:
+            parts.append(self.error)
+        if self.worker_restarted:
+            parts.append("[the REPL was restarted: all variables were lost]")
+        if not parts:
+            parts.append("[no output]")
+        return "\n".join(parts)
+
+
+_WORKER_BOOT = (
+    "import sys; sys.path[:0] = {paths!r}; "
+    "from rlm_tui.sandbox.worker import main; main()"
+)
+
+
+class Sandbox:
+    """A sandboxed REPL in its own worker process.
+
+    `context` is a str, a mapping of path -> text, or a `PackContext`. `on_subcall` answers the model code's sub-calls; it may be replaced per cell.
+    """
+
+    def __init__(self, context: Any = None, *, limits: SandboxLimits | None = None,
+                 on_subcall: SubcallHandler | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self.on_subcall = on_subcall
+        self._context_spec = _context_spec(context)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._workdir: str | None = None
+        self._stderr_tail = bytearray()
+        self._stderr_task: asyncio.Task[None] | None = None
+        self._cell_ids = 0
+        self._lock = asyncio.Lock()
+        self.protections: list[str] = []
+        self.pid: int | None = None
+        self.start_seconds = 0.0
+        self.restarts = 0
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the worker and wait until it is ready."""
+        started = time.perf_counter()
+        self._workdir = tempfile.mkdtemp(prefix="rlm-tui-cell-")
+        os.chmod(self._workdir, 0o777)  # the worker may drop to an unprivileged user
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        package_root = str(Path(__file__).resolve().parents[2])
+        if package_root not in paths:
+            paths.insert(0, package_root)
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-c", _WORKER_BOOT.format(paths=paths),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env={}, cwd=self._workdir,
+            start_new_session=True, limit=MAX_FRAME,
+        )
+        self._stderr_task = asyncio.create_task(self._drain_stderr(self._proc))
+        self._send({"op": "init", "context": self._context_spec, "limits": {
+            "memory_mb": self.limits.memory_mb,
+            "keep_chars": self.limits.kept_output_chars,
+            "flood_chars": self.limits.flood_output_chars,
+        }})
+        try:
+            ready = await asyncio.wait_for(self._read(), self.limits.start_timeout)
+        except (ProtocolError, asyncio.TimeoutError) as exc:
+            detail = self._stderr_text().strip().splitlines()
+            await self._kill()
+            why = detail[-1] if detail else str(exc) or "no answer"
+            raise SandboxError(f"the sandbox worker did not start: {why}") from None
+        self.protections = [str(p) for p in ready.get("protections", [])]
+        self.pid = self._proc.pid
+        self.start_seconds = time.perf_counter() - started
+
+    async def close(self) -> None:
+        """Stop the worker and remove its working directory."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(Exception):
+                self._send({"op": "shutdown"})
+                await asyncio.wait_for(proc.wait(), 1.0)
+        await self._kill()
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    async def restart(self) -> None:
+        """Replace the worker with a fresh one: every variable is lost."""
+        await self._kill()
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self.restarts += 1
+        await self.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    # -- cells ---------------------------------------------------------------------------
+
+    async def run_cell(self, code: str, *, timeout: float | None = None,
+                       on_subcall: SubcallHandler | None = None) -> CellResult:
+        """Run one cell in the persistent namespace.
+
+        The cell's own running time is limited by `timeout` (time spent waiting for sub-calls
+        does not count). Cancelling this coroutine interrupts the cell (halt): the worker is
+        asked to stop, and killed and restarted if it does not within the grace period.
+        """
+        async with self._lock:
+            if not self.alive:
+                await self.restart()
+            timeout = self.limits.cell_timeout if timeout is None else timeout
+            handler = on_subcall or self.on_subcall
+            self._cell_ids += 1
+            cell_id = self._cell_ids
+            self._send({"op": "exec", "id": cell_id, "code": code, "timeout": timeout})
+            try:
+                return await self._serve_cell(cell_id, timeout, handler)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._interrupt_after_cancel(cell_id))
+                raise
+
+    async def _serve_cell(self, cell_id: int, timeout: float,
+                          handler: SubcallHandler | None) -> CellResult:
+        started = time.perf_counter()
+        # The worker's own clock pauses while it waits for sub-calls; ours does likewise.
+        deadline = started + timeout + self.limits.kill_grace
+        subcalls = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(self._read(),
+                                                 max(0.0, deadline - time.perf_counter()))
+            except asyncio.TimeoutError:
+                return await self._lost_worker(
+                    started, subcalls, "timeout",
+                    f"TimeoutError: the cell ran longer than {timeout:g} s and could not be "
+                    "interrupted, so the REPL was restarted")
+            except ProtocolError:
+                return await self._lost_worker(
+                    started, subcalls, "crashed", self._crash_message())
+            op = message.get("op")
+            if op == "result" and message.get("id") == cell_id:
+                return _cell_result(message, subcalls)
+            if op == "call":
+                waited = time.perf_counter()
+                results = await self._answer_call(message, handler)
+                subcalls += len(results)
+                deadline += time.perf_counter() - waited
+                self._send({"op": "reply", "id": message.get("id"), "results": results})
+            # anything else from the worker is ignored
+
+    async def _answer_call(self, message: dict[str, Any],
+                           handler: SubcallHandler | None) -> list[str]:
+        prompts = message.get("prompts")
+        kind = message.get("kind")
+        if not isinstance(prompts, list) or kind not in ("llm", "rlm"):
+            return ["Error: malformed sub-call"] * (len(prompts) if isinstance(prompts, list) else 0)
+        model = message.get("model") if isinstance(message.get("model"), str) else None
+        requests = [
+            SubcallRequest(kind=kind, prompt=str(p), model=model,
+                           context=message.get("context"), batch_index=i,
+                           batch_size=len(prompts))
+            for i, p in enumerate(prompts)
+        ]
+        if handler is None:
+            return ["Error: sub-calls are not available in this sandbox"] * len(requests)
+
+        async def one(request: SubcallRequest) -> str:
+            try:
+                answer = await handler(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one failure must not sink the batch
+                text = str(exc).strip().splitlines()
+                return f"Error: {text[0] if text else type(exc).__name__}"
+            return answer if isinstance(answer, str) else str(answer)
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    async def _interrupt_after_cancel(self, cell_id: int) -> None:
+        """Halt: ask the worker to stop the cell; kill it if it does not in time."""
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+        deadline = time.perf_counter() + min(1.0, self.limits.kill_grace)
+        try:
+            while True:
+                message = await asyncio.wait_for(self._read(),
+                                                 max(0.0, deadline - time.perf_counter()))
+                if message.get("op") == "result" and message.get("id") == cell_id:
+                    return
+                if message.get("op") == "call":  # a sub-call was pending: tell it to stop
+                    self._send({"op": "reply", "id": message.get("id"), "cancelled": True})
+        except (asyncio.TimeoutError, ProtocolError, ConnectionError):
+            await self._kill()
+
+    async def _lost_worker(self, started: float, subcalls: int, kind: str,
+                           error: str) -> CellResult:
+        await self.restart()
+        return CellResult(error=error, error_kind=kind, worker_restarted=True,
+                          seconds=time.perf_counter() - started, subcalls=subcalls)
+
+    def _crash_message(self) -> str:
+        code = self._proc.returncode if self._proc else None
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            how = f"was killed by {name}"
+            if name in ("SIGKILL", "SIGSEGV", "SIGXCPU"):
+                how += " (out of memory or CPU time, or a crash)"
+        else:
+            how = "exited unexpectedly"
+        return (f"WorkerCrash: the REPL process {how}; it was restarted and all variables "
+                "were lost")
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.returncode is not None:
+            raise ProtocolError("the worker is not running")
+        try:
+            proc.stdin.write(encode(message))
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise ProtocolError("the worker closed its pipe") from exc
+
+    async def _read(self) -> dict[str, Any]:
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            raise ProtocolError("the worker is not running")
+        try:
+            header = await proc.stdout.readexactly(HEADER.size)
+            (size,) = HEADER.unpack(header)
+            if size > MAX_FRAME:
+                raise ProtocolError("the worker sent an oversized frame")
+            data = await proc.stdout.readexactly(size)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), 1.0)
+            raise ProtocolError("the worker went away") from exc
+        return decode(data)
+
+    async def _drain_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        while chunk := await proc.stderr.read(65536):
+            self._stderr_tail += chunk
+            del self._stderr_tail[:-8192]
+
+    def _stderr_text(self) -> str:
+        return self._stderr_tail.decode("utf-8", "replace")
+
+    async def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5.0)
+        if proc.stdin is not None:
+            proc.stdin.close()
+        if self._stderr_task is not None:
+            self._stderr_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._stderr_task
+            self._stderr_task = None
+
+
+def _context_spec(context: Any) -> dict[str, Any]:
+    if context is None:
+        return {"kind": "none"}
+    if isinstance(context, str):
+        return {"kind": "text", "text": context}
+    if isinstance(context, PackContext):
+        return {"kind": "pack", "dir": context.dir}
+    if isinstance(context, Mapping):
+        return {"kind": "mapping", "files": {str(k): str(v) for k, v in context.items()}}
+    raise TypeError(f"unsupported context: {type(context).__name__}")
+
+
+def _cell_result(message: dict[str, Any], subcalls: int) -> CellResult:
+    final = message.get("final")
+    answer = source = None
+    if isinstance(final, dict):
+        answer = str(final.get("answer", ""))
+        source = str(final.get("source", "FINAL"))
+
+    def text(key: str) -> str:
+        value = message.get(key)
+        return value if isinstance(value, str) else ""
+
+    error = message.get("error")
+    total = message.get("stdout_total_chars")
+    coverage = message.get("coverage")
+    return CellResult(
+        stdout=text("stdout"),
+        stdout_total_chars=total if isinstance(total, int) else len(text("stdout")),
+        stderr=text("stderr"),
+        error=str(error) if error is not None else None,
+        error_kind=str(message.get("error_kind")) if message.get("error_kind") else None,
+        final_answer=answer,
+        final_source=source,
+        seconds=float(message.get("seconds", 0.0) or 0.0),
+        coverage=coverage if isinstance(coverage, dict) else {},
+        subcalls=subcalls,
+    )

@@ -1,0 +1,142 @@
+"""The modules model code may import, each handed over as a `ModuleProxy`.
+
+A proxy is a read-only object holding copies of a module's public functions, classes and
+constants. It holds no reference to the module itself and none to other modules (a submodule
+appears only if it is itself allowed, as another proxy), so nothing can be walked from it to
+`os`, `sys` or the file system.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from typing import Any
+
+from rlm_tui.sandbox.guards import MODULE_PROXIES, SafeFormatter
+
+# module -> names to leave out (None: nothing beyond the general rules). Why, per entry:
+#   string.Formatter resolves "{0.__class__}" without guards (CVE-2023-41039, CVE-2026-76825);
+#     a guarded SafeFormatter stands in its place.
+#   typing.get_type_hints and ForwardRef evaluate strings as unrestricted code.
+#   dataclasses.make_dataclass takes field names as strings, unchecked.
+#   hashlib.file_digest takes a file object.
+ALLOWED_MODULES: dict[str, frozenset[str] | None] = {
+    "re": None,
+    "json": None,
+    "math": None,
+    "cmath": None,
+    "statistics": None,
+    "collections": None,
+    "collections.abc": None,
+    "itertools": None,
+    "functools": None,
+    "datetime": None,
+    "textwrap": None,
+    "difflib": None,
+    "string": frozenset({"Formatter"}),
+    "heapq": None,
+    "bisect": None,
+    "random": None,
+    "hashlib": frozenset({"file_digest"}),
+    "base64": None,
+    "fractions": None,
+    "decimal": None,
+    "unicodedata": None,
+    "csv": None,
+    "html": None,
+    "copy": None,
+    "time": None,
+    "typing": frozenset({"get_type_hints", "ForwardRef", "get_overloads", "overload",
+                         "TYPE_CHECKING"}),
+    "dataclasses": frozenset({"make_dataclass"}),
+    "enum": None,
+    "operator": frozenset({"attrgetter", "methodcaller"}),  # they skip the getattr guard
+    "pprint": frozenset({"PrettyPrinter"}),  # pprint/pp are replaced to print into the cell
+    "numbers": None,
+    "io": None,  # only the in-memory files, see _ONLY
+    "zlib": None,
+    "binascii": None,
+    "array": None,
+}
+
+# For some modules, list what is kept rather than what is left out.
+_ONLY: dict[str, frozenset[str]] = {
+    "io": frozenset({"StringIO", "BytesIO"}),
+    "time": frozenset({
+        "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
+        "sleep", "strftime", "strptime", "gmtime", "localtime", "mktime", "asctime", "ctime",
+        "struct_time", "timezone", "altzone", "daylight", "tzname",
+    }),
+}
+
+_REPLACEMENTS: dict[str, dict[str, Any]] = {
+    "string": {"Formatter": SafeFormatter},
+}
+
+
+class ModuleProxy:
+    """A sandboxed module: public attributes only, read-only."""
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, name: str, attrs: dict[str, Any]) -> None:
+        object.__setattr__(self, "__dict__", dict(attrs))
+        object.__setattr__(self, "__name__", name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise TypeError(f"module {self.__name__!r} is read-only in the sandbox")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<module {self.__name__!r} (sandboxed)>"
+
+    def __dir__(self) -> list[str]:
+        return sorted(k for k in self.__dict__ if not k.startswith("_"))
+
+
+def _public_attrs(name: str, module: types.ModuleType) -> dict[str, Any]:
+    leave_out = ALLOWED_MODULES[name] or frozenset()
+    only = _ONLY.get(name)
+    attrs: dict[str, Any] = {}
+    for attr in dir(module):
+        if attr.startswith("_") or attr in leave_out or (only is not None and attr not in only):
+            continue
+        value = getattr(module, attr)
+        if isinstance(value, types.ModuleType):
+            sub = f"{name}.{attr}"
+            if value.__name__ == sub and sub in ALLOWED_MODULES:
+                attrs[attr] = proxy_for(sub)
+            continue
+        attrs[attr] = value
+    attrs.update(_REPLACEMENTS.get(name, {}))
+    return attrs
+
+
+def proxy_for(name: str) -> ModuleProxy | None:
+    """The proxy for an allowed module (built once per worker), or None if not allowed."""
+    proxy = MODULE_PROXIES.get(name)
+    if proxy is None and name in ALLOWED_MODULES:
+        module = importlib.import_module(name)
+        proxy = ModuleProxy(name, _public_attrs(name, module))
+        MODULE_PROXIES[name] = proxy
+    return proxy
+
+
+def guarded_import(name: str, globals: Any = None, locals: Any = None,
+                   fromlist: Any = (), level: int = 0) -> ModuleProxy:
+    """`__import__` for model code: the allowlist only, as proxies."""
+    if level != 0:
+        raise ImportError("relative imports are not available in the sandbox")
+    if name not in ALLOWED_MODULES:
+        allowed = ", ".join(sorted(n for n in ALLOWED_MODULES if "." not in n))
+        raise ImportError(
+            f"module {name!r} is not available in the sandbox; allowed modules: {allowed}"
+        )
+    if fromlist or "." not in name:
+        proxy = proxy_for(name)
+    else:  # `import collections.abc` binds the top package
+        proxy_for(name)
+        proxy = proxy_for(name.split(".")[0])
+    assert proxy is not None
+    return proxy

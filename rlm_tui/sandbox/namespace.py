@@ -1,0 +1,269 @@
+"""The REPL namespace model code runs in: safe builtins, guards, and the RLM functions.
+
+Built once per worker; it persists across cells, so variables live from one iteration to the
+next. The RLM functions (`llm_query`, `FINAL`, ...) are given a `HostLink` that carries their
+requests to the host process.
+"""
+
+from __future__ import annotations
+
+import builtins
+import pprint
+import weakref
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from RestrictedPython.Guards import guarded_iter_unpack_sequence as _iter_unpack_sequence
+from RestrictedPython.Guards import guarded_unpack_sequence as _unpack_sequence
+
+from rlm_tui.sandbox import guards, modules
+from rlm_tui.sandbox.signals import FinalAnswer, OutputFlood
+
+# Names model code sees in its builtins, taken from Python's own builtins.
+_SAFE_BUILTIN_NAMES = (
+    "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr",
+    "classmethod", "complex", "dict", "divmod", "enumerate", "filter", "float", "format",
+    "frozenset", "hash", "hex", "id", "int", "isinstance", "issubclass", "iter", "len", "list",
+    "map", "max", "min", "next", "object", "oct", "ord", "pow", "property", "range", "repr",
+    "reversed", "round", "set", "slice", "sorted", "staticmethod", "str", "sum", "super",
+    "tuple", "zip", "None", "True", "False", "Ellipsis", "NotImplemented",
+)
+_EXCEPTION_NAMES = tuple(
+    name for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+    and name not in ("BaseExceptionGroup", "ExceptionGroup")  # except* stays forbidden
+)
+
+
+class HostLink(Protocol):
+    """How the RLM functions reach the host process (implemented by the worker)."""
+
+    def call(self, kind: str, prompts: list[str], model: str | None, context: Any) -> list[str]:
+        ...
+
+
+class CellOutput:
+    """What a cell prints: kept up to `keep_chars`, counted beyond, stopped at `flood_chars`."""
+
+    def __init__(self, keep_chars: int, flood_chars: int) -> None:
+        self.keep_chars = keep_chars
+        self.flood_chars = flood_chars
+        self.reset()
+
+    def reset(self) -> None:
+        self._parts: list[str] = []
+        self._kept = 0
+        self.total = 0
+
+    def write(self, text: str) -> None:
+        self.total += len(text)
+        room = self.keep_chars - self._kept
+        if room > 0:
+            piece = text if len(text) <= room else text[:room]
+            self._parts.append(piece)
+            self._kept += len(piece)
+        if self.total > self.flood_chars:
+            raise OutputFlood(f"the cell printed more than {self.flood_chars:,} characters")
+
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def cut_chars(self) -> int:
+        return self.total - self._kept
+
+
+class _Printer:
+    """`_print_` for RestrictedPython: print() writes into the cell's output."""
+
+    def __init__(self, output: CellOutput) -> None:
+        self._output = output
+
+    def __call__(self, _getattr_: Any = None) -> _Printer:
+        return self
+
+    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
+                    flush: bool = False) -> None:
+        if file is not None:
+            raise TypeError("print(file=...) is not available in the sandbox")
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if not isinstance(sep, str) or not isinstance(end, str):
+            raise TypeError("sep and end must be strings")
+        self._output.write(sep.join(str(o) for o in objects) + end)
+
+
+class _ClassMaker:
+    """`__metaclass__` for class statements: builds the class with the metaclass its bases
+    call for, and records it as made by model code (so its attributes may be written)."""
+
+    def __init__(self, made: weakref.WeakSet) -> None:
+        self._made = made
+
+    @staticmethod
+    def _meta(bases: tuple[Any, ...]) -> type:
+        meta: type = type
+        for base in bases:
+            base_meta = type(base)
+            if issubclass(base_meta, meta):
+                meta = base_meta
+        return meta
+
+    def __prepare__(self, name: str, bases: tuple[Any, ...], **kwargs: Any) -> Mapping[str, Any]:
+        return self._meta(bases).__prepare__(name, bases, **kwargs)
+
+    def __call__(self, name: str, bases: tuple[Any, ...], ns: dict[str, Any], **kwargs: Any):
+        cls = self._meta(bases)(name, bases, ns, **kwargs)
+        self._made.add(cls)
+        return cls
+
+
+def _size_of(value: Any) -> str:
+    try:
+        n = len(value)
+    except Exception:
+        return ""
+    return f"len {n:,}"
+
+
+def build_namespace(context: Any, host: HostLink, output: CellOutput,
+                    readonly_types: tuple[type, ...] = ()) -> dict[str, Any]:
+    """The globals of the REPL: guarded builtins, the context and the RLM functions."""
+    made_classes: weakref.WeakSet = weakref.WeakSet()
+    write_guard = guards.WriteGuard(made_classes, (modules.ModuleProxy, *readonly_types))
+    aug_attr, aug_item = guards.make_aug_guards(write_guard)
+    printer = _Printer(output)
+    ns: dict[str, Any] = {}
+
+    def display(value: Any) -> None:
+        if value is not None:
+            output.write(repr(value) + "\n")
+
+    def safe_pprint(obj: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("stream", None)
+        output.write(pprint.pformat(obj, *args, **kwargs) + "\n")
+
+    modules._REPLACEMENTS["pprint"] = {"pprint": safe_pprint, "pp": safe_pprint}
+
+    def safe_type(obj: Any) -> type:
+        """type(obj): the one-argument form only."""
+        return type(obj)
+
+    def safe_dir(*args: Any) -> list[str]:
+        """dir(obj) without private names; dir() lists your variables."""
+        if not args:
+            return sorted(_user_variables(ns))
+        return sorted(n for n in dir(args[0]) if not n.startswith("_"))
+
+    def no_input(*args: Any) -> str:
+        raise RuntimeError("input() is not available: nobody is at the keyboard in the sandbox")
+
+    def llm_query(prompt: Any, model: str | None = None) -> str:
+        """Ask a sub-model one question; returns its answer as a str."""
+        return host.call("llm", [_as_prompt(prompt)], model, None)[0]
+
+    def llm_query_batched(prompts: Any, model: str | None = None) -> list[str]:
+        """Ask many questions at once (run concurrently); a failed one comes back as
+        "Error: ..." at its position."""
+        if isinstance(prompts, (str, bytes)):
+            raise TypeError("llm_query_batched takes a list of prompts")
+        items = [_as_prompt(p) for p in prompts]
+        return host.call("llm", items, model, None) if items else []
+
+    def rlm_query(prompt: Any, context: Any = None) -> str:
+        """Hand a sub-question (and optionally a piece of context) to a child RLM."""
+        return host.call("rlm", [_as_prompt(prompt)], None, _as_context(context))[0]
+
+    def FINAL(value: Any) -> None:  # noqa: N802 - the REPL contract's name
+        """End the session with str(value) as the answer."""
+        raise FinalAnswer(str(value), "FINAL")
+
+    def FINAL_VAR(name: Any) -> None:  # noqa: N802
+        """End the session with the value of the variable called `name`."""
+        if not isinstance(name, str):
+            raise TypeError('FINAL_VAR takes the variable\'s name as a string: FINAL_VAR("answer")')
+        key = name.strip()
+        if key.startswith("_") or key not in ns or key in _RESERVED:
+            known = ", ".join(sorted(_user_variables(ns))) or "none yet"
+            raise NameError(f"FINAL_VAR: no variable named {key!r} (variables: {known})")
+        raise FinalAnswer(str(ns[key]), f"FINAL_VAR({key!r})")
+
+    def SHOW_VARS() -> None:  # noqa: N802
+        """Print your variables with their type and size."""
+        names = sorted(_user_variables(ns))
+        if not names:
+            output.write("(no variables yet)\n")
+            return
+        for n in names:
+            value = ns[n]
+            kind = "module" if isinstance(value, modules.ModuleProxy) else type(value).__name__
+            output.write(f"{n}: {kind} {_size_of(value)}".rstrip() + "\n")
+
+    safe_builtins: dict[str, Any] = {n: getattr(builtins, n) for n in _SAFE_BUILTIN_NAMES}
+    safe_builtins.update({n: getattr(builtins, n) for n in _EXCEPTION_NAMES})
+    safe_builtins.update(
+        __build_class__=builtins.__build_class__,  # class statements; bound to __metaclass__
+        __import__=modules.guarded_import,
+        getattr=guards.guarded_getattr,
+        hasattr=guards.guarded_hasattr,
+        setattr=guards.guarded_setattr(write_guard),
+        type=safe_type,
+        dir=safe_dir,
+        input=no_input,
+    )
+
+    ns.update(
+        __builtins__=safe_builtins,
+        __name__="sandbox",
+        __metaclass__=_ClassMaker(made_classes),
+        _getattr_=guards.guarded_getattr,
+        _getitem_=guards.guarded_getitem,
+        _getiter_=guards.guarded_getiter,
+        _iter_unpack_sequence_=_iter_unpack_sequence,
+        _unpack_sequence_=_unpack_sequence,
+        _write_=write_guard,
+        _print_=printer,
+        _inplacevar_=guards.inplacevar,
+        _apply_=guards.apply,
+        _aug_attr_=aug_attr,
+        _aug_item_=aug_item,
+        _abort_check_=guards.abort_check,
+        _display_=display,
+        context=context,
+        llm_query=llm_query,
+        llm_query_batched=llm_query_batched,
+        rlm_query=rlm_query,
+        FINAL=FINAL,
+        FINAL_VAR=FINAL_VAR,
+        SHOW_VARS=SHOW_VARS,
+    )
+    _RESERVED.update(n for n in ns if not n.startswith("_"))
+    return ns
+
+
+# The REPL's own names; user variables are everything else without a leading underscore.
+_RESERVED: set[str] = set()
+
+
+def _user_variables(ns: dict[str, Any]) -> list[str]:
+    return [n for n in ns if not n.startswith("_") and n not in _RESERVED]
+
+
+def _as_prompt(prompt: Any) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, (list, dict, tuple, int, float)):
+        return str(prompt)
+    raise TypeError(f"a prompt must be a str, not {type(prompt).__name__}")
+
+
+def _as_context(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return str(value)
+
+

@@ -1,0 +1,248 @@
+"""The worker process: holds one REPL namespace and runs cells in it, one at a time.
+
+Started by `host.Sandbox` as `python -I -m rlm_tui.sandbox.worker` with an empty environment
+in an empty temporary directory. The protocol travels on the process's original stdin/stdout,
+which the worker moves aside at once (fd 0 becomes /dev/null, fd 1 joins stderr).
+
+Messages (see protocol.py):
+  host -> worker  init {context, limits}   exec {id, code, timeout}   reply {id, results}
+  worker -> host  ready {pid, protections}  call {id, kind, prompts, model, context}
+                  result {id, stdout, error, final, ...}
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import signal
+import sys
+import time
+import traceback
+from types import MappingProxyType
+from typing import Any
+
+from rlm_tui.sandbox import limits
+from rlm_tui.sandbox.namespace import CellOutput, build_namespace
+from rlm_tui.sandbox.policy import compile_cell
+from rlm_tui.sandbox.protocol import ProtocolError, read_message, write_message
+from rlm_tui.sandbox.signals import (
+    CellInterrupted,
+    CellTimeout,
+    FinalAnswer,
+    OutputFlood,
+    SandboxStop,
+)
+
+# Once a cell has timed out, the timer keeps firing this often so that code that ignores the
+# first signal (a loop in a `finally:`) is hit again until it ends or the host kills us.
+_REFIRE_SECONDS = 0.25
+
+
+class Worker:
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+        self.running = False  # a cell is executing model code
+        self.in_host_call = False  # waiting for the host: stop signals are held back
+        self.pending: SandboxStop | None = None
+        self.call_id = 0
+        self.cell_number = 0
+        self.output: CellOutput | None = None
+        self.ns: dict[str, Any] = {}
+        self.context: Any = None
+        self.coverage_source: Any = None
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        init = read_message(self.fd_in)
+        if init.get("op") != "init":
+            raise ProtocolError("expected init")
+        cfg = init.get("limits", {})
+        self.output = CellOutput(int(cfg.get("keep_chars", 1_000_000)),
+                                 int(cfg.get("flood_chars", 50_000_000)))
+        self.context, readonly = self._open_context(init.get("context") or {"kind": "none"})
+        # Everything the process needs is loaded before the limits close the doors.
+        self.ns = build_namespace(self.context, self, self.output, readonly)
+        from rlm_tui.sandbox import modules
+
+        for name in modules.ALLOWED_MODULES:  # import now: after the limits, files are gone
+            modules.proxy_for(name)
+        compile_cell("x = 1", "<warm-up>")
+        protections = ["restricted-python", "empty-environment"]
+        protections += limits.apply_limits(int(cfg.get("memory_mb", 2048)))
+        signal.signal(signal.SIGINT, self._on_interrupt)
+        signal.signal(signal.SIGALRM, self._on_timer)
+        signal.signal(signal.SIGXCPU, self._on_timer)
+        write_message(self.fd_out, {"op": "ready", "pid": os.getpid(),
+                                    "protections": protections})
+
+    def _open_context(self, spec: dict[str, Any]) -> tuple[Any, tuple[type, ...]]:
+        kind = spec.get("kind")
+        if kind == "text":
+            return str(spec.get("text", "")), ()
+        if kind == "mapping":
+            return MappingProxyType(dict(spec.get("files", {}))), ()
+        if kind == "pack":
+            from rlm_tui.context import view
+
+            ctx = view.open_view(spec["dir"])
+            if not isinstance(ctx, str):
+                self.coverage_source = ctx
+                return ctx, (type(ctx),)
+            return ctx, ()
+        return None, ()
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _raise_or_hold(self, stop: SandboxStop) -> None:
+        if not self.running:
+            return
+        if self.in_host_call:
+            self.pending = self.pending or stop
+            return
+        raise stop
+
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        self._raise_or_hold(CellInterrupted("the run was halted"))
+
+    def _on_timer(self, signum: int, frame: Any) -> None:
+        if self.running:
+            signal.setitimer(signal.ITIMER_REAL, _REFIRE_SECONDS)
+        self._raise_or_hold(CellTimeout("the cell ran past its time limit"))
+
+    # -- the HostLink used by llm_query & co ----------------------------------------------
+
+    def call(self, kind: str, prompts: list[str], model: str | None, context: Any) -> list[str]:
+        if model is not None and not isinstance(model, str):
+            raise TypeError("model must be a str")
+        remaining, _ = signal.setitimer(signal.ITIMER_REAL, 0)  # waiting is not running
+        self.in_host_call = True
+        try:
+            self.call_id += 1
+            write_message(self.fd_out, {"op": "call", "id": self.call_id, "kind": kind,
+                                        "prompts": prompts, "model": model,
+                                        "context": context})
+            while True:
+                reply = read_message(self.fd_in)
+                if reply.get("op") == "reply" and reply.get("id") == self.call_id:
+                    break
+        finally:
+            self.in_host_call = False
+            if remaining > 0:
+                signal.setitimer(signal.ITIMER_REAL, remaining)
+        if self.pending is not None or reply.get("cancelled"):
+            stop, self.pending = self.pending, None
+            raise stop or CellInterrupted("the run was halted")
+        results = reply.get("results")
+        if not isinstance(results, list) or len(results) != len(prompts):
+            raise RuntimeError("the host sent a malformed reply")
+        return [str(r) for r in results]
+
+    # -- cells ---------------------------------------------------------------------------
+
+    def run_cell(self, message: dict[str, Any]) -> dict[str, Any]:
+        assert self.output is not None
+        self.cell_number += 1
+        filename = f"<cell {self.cell_number}>"
+        source = str(message.get("code", ""))
+        timeout = float(message.get("timeout", 60.0))
+        self.output.reset()
+        result: dict[str, Any] = {"op": "result", "id": message.get("id"), "error": None,
+                                  "error_kind": None, "final": None, "stderr": ""}
+        started = time.perf_counter()
+        compiled = compile_cell(source, filename)
+        if compiled.code is None:
+            result.update(error=compiled.error, error_kind="refused")
+        else:
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            self._execute(compiled.code, filename, timeout, result)
+        result["seconds"] = time.perf_counter() - started
+        result["stdout"] = self.output.text()
+        result["stdout_total_chars"] = self.output.total
+        if self.coverage_source is not None:
+            from rlm_tui.context import view
+
+            result["coverage"] = view.take_coverage(self.coverage_source)
+        return result
+
+    def _execute(self, code: Any, filename: str, timeout: float, result: dict[str, Any]) -> None:
+        self.pending = None
+        limits.limit_cpu_for_cell(timeout)
+        try:
+            try:
+                self.running = True
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+                exec(code, self.ns)
+            finally:
+                self.running = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except FinalAnswer as stop:
+            result["final"] = {"answer": stop.answer, "source": stop.source}
+        except CellTimeout:
+            result.update(error=f"TimeoutError: the cell ran longer than {timeout:g} s and was "
+                                "stopped; variables set before that point are kept",
+                          error_kind="timeout")
+        except CellInterrupted:
+            result.update(error="Interrupted: the run was halted while this cell ran",
+                          error_kind="interrupted")
+        except OutputFlood as exc:
+            result.update(error=f"OutputLimitError: {exc}; the cell was stopped",
+                          error_kind="output_flood")
+        except RecursionError:
+            result.update(error="RecursionError: maximum recursion depth exceeded",
+                          error_kind="exception", stderr=_format_traceback(filename))
+        except MemoryError:
+            result.update(error="MemoryError: the cell ran out of its memory limit",
+                          error_kind="memory")
+        except BaseException as exc:  # model code may raise anything, SystemExit included
+            result.update(error=_one_line(exc), error_kind="exception",
+                          stderr=_format_traceback(filename))
+
+    def serve(self) -> None:
+        while True:
+            message = read_message(self.fd_in)
+            op = message.get("op")
+            if op == "exec":
+                write_message(self.fd_out, self.run_cell(message))
+            elif op == "shutdown":
+                return
+            # stray replies to cancelled calls are dropped
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _format_traceback(filename: str) -> str:
+    """The traceback as the model needs it: frames of its own cells only."""
+    exc_type, exc, tb = sys.exc_info()
+    frames = [f for f in traceback.extract_tb(tb) if f.filename.startswith("<cell ")]
+    lines = ["Traceback (most recent call last):"]
+    for f in frames[-8:]:
+        where = f.filename.strip("<>")
+        lines.append(f"  {where}, line {f.lineno}, in {f.name}")
+        if f.line:
+            lines.append(f"    {f.line.strip()}")
+    lines.append(_one_line(exc) if exc is not None else "")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    # Keep the protocol pipes away from fds 0/1, so a stray write cannot corrupt a frame.
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until a cell runs
+    worker = Worker(fd_in, fd_out)
+    try:
+        worker.start()
+        worker.serve()
+    except ProtocolError:
+        pass  # the host went away or closed us
+
+
+if __name__ == "__main__":
+    main()
