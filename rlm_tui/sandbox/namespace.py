@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import pprint
+import sys
+import types
 import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -133,7 +135,11 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
     write_guard = guards.WriteGuard(made_classes, (modules.ModuleProxy, *readonly_types))
     aug_attr, aug_item = guards.make_aug_guards(write_guard)
     printer = _Printer(output)
-    ns: dict[str, Any] = {}
+    # The namespace is a real module's dict, registered under its __name__, because library
+    # code such as dataclasses looks a class's module up in sys.modules.
+    module = types.ModuleType("sandbox")
+    sys.modules["sandbox"] = module
+    ns: dict[str, Any] = module.__dict__
 
     def display(value: Any) -> None:
         if value is not None:

@@ -82,7 +82,7 @@ class Worker:
         if kind == "text":
             return str(spec.get("text", "")), ()
         if kind == "mapping":
-            return MappingProxyType(dict(spec.get("files", {}))), ()
+            return MappingProxyType(dict(sorted(spec.get("files", {}).items()))), ()
         if kind == "pack":
             from rlm_tui.context import view
 
