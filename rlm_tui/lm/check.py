@@ -1,0 +1,47 @@
+"""Validating a model spec before a run starts, without calling the model."""
+
+from __future__ import annotations
+
+import os
+
+from rlm_tui.lm.errors import ModelCallError
+from rlm_tui.lm.litellm_loader import load_litellm
+from rlm_tui.lm.spec import ModelSpec
+
+
+def check_model(spec: ModelSpec) -> None:
+    """Raise `ModelCallError` if `spec` cannot work, judged offline.
+
+    - kind `unknown_model`: litellm cannot tell the provider from the model name;
+    - kind `auth`: the key is missing: `spec.api_key_env` is named but unset, or, for a
+      provider's own endpoint (no `api_base`), the provider's usual variables are unset.
+      With `api_base` and no `api_key_env`, no key is needed (a dummy one is sent).
+
+    Loads litellm (~3 s the first time); call it from a worker thread in an event loop.
+    """
+    litellm = load_litellm()
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model=spec.model, api_base=spec.api_base)
+    except Exception:  # noqa: BLE001 - litellm raises BadRequestError for an unknown provider
+        raise ModelCallError(
+            f"{spec.model}: unknown model: name a provider prefix, e.g. openai/gpt-4o-mini, "
+            "or openai/<name> with api_base for an OpenAI-compatible server",
+            kind="unknown_model",
+        ) from None
+    if spec.api_key_env is not None:
+        if not os.environ.get(spec.api_key_env):
+            raise ModelCallError(
+                f"{spec.model}: no API key: ${spec.api_key_env} is not set", kind="auth"
+            )
+        return
+    if spec.api_base is not None:
+        return
+    try:
+        missing = list(litellm.validate_environment(model=spec.model).get("missing_keys") or [])
+    except Exception:  # noqa: BLE001 - a provider litellm cannot check: let the call tell
+        return
+    if missing:
+        names = " and ".join(f"${name}" for name in missing)
+        raise ModelCallError(
+            f"{spec.model}: no API key for provider {provider}: set {names}", kind="auth"
+        )

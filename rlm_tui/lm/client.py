@@ -1,0 +1,272 @@
+"""The model client: one streamed completion, retried, priced, and cancellable."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from rlm_tui.lm.completion import Completion, RetryInfo, Usage
+from rlm_tui.lm.errors import ModelCallError
+from rlm_tui.lm.failures import StreamIncomplete, classify_exception, describe
+from rlm_tui.lm.litellm_loader import is_loaded, load_litellm, warm_up
+from rlm_tui.lm.pricing import PriceTable
+from rlm_tui.lm.retry import RetryPolicy
+from rlm_tui.lm.spec import ModelSpec
+
+Message = Mapping[str, Any]
+DeltaCallback = Callable[[str], None]
+RetryCallback = Callable[[RetryInfo], None]
+
+# Sent to an `api_base` server when no key is named: OpenAI-compatible local servers expect
+# some key, and an explicit one stops litellm from sending OPENAI_API_KEY to a foreign host.
+PLACEHOLDER_API_KEY = "no-key"
+
+# litellm enforces `timeout` between bytes itself; this guard, a little later, covers a
+# transport that does not.
+_GUARD_GRACE_S = 1.0
+_CLOSE_TIMEOUT_S = 1.0
+
+
+class _AttemptFailed(Exception):
+    """Wraps what litellm raised during one attempt, so callbacks' own errors pass through."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class _AttemptResult:
+    text: str
+    finish_reason: str
+    model: str | None
+    usage: Any  # the provider's usage object, or None when it sent none
+
+
+class ModelClient:
+    """Calls models through litellm, always streaming.
+
+    `prices` maps model names to `(input, output)` USD per million tokens (the config's
+    `[prices]` table), or is a ready `PriceTable`; litellm's bundled map covers the rest.
+    `retry` sets the backoff; `sleep` is how the client waits between attempts.
+    The client holds no connection state: one instance can serve many concurrent calls.
+    """
+
+    def __init__(
+        self,
+        *,
+        prices: PriceTable | Mapping[str, tuple[float, float]] | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    async def complete(
+        self,
+        spec: ModelSpec,
+        messages: Sequence[Message],
+        *,
+        on_delta: DeltaCallback | None = None,
+        on_retry: RetryCallback | None = None,
+    ) -> Completion:
+        """Stream one chat completion and return it whole.
+
+        `on_delta(text)` gets each piece of content as it arrives. Failures that retrying can
+        fix (429, 5xx, timeouts, refused connections, streams cut or ended without a finish
+        reason) are retried up to `spec.max_retries` times with backoff; before each retry
+        `on_retry(info)` is told why, how long the wait is, and whether text already given
+        to `on_delta` must be discarded. Usage is what the provider reported in the stream
+        (`usage.reported` False if it reported none); cost is from `self.prices`, or None.
+
+        Raises `ModelCallError` (one line, no keys) when the call cannot succeed. If the
+        awaiting task is cancelled, the HTTP request is closed at once and
+        `asyncio.CancelledError` propagates. Exceptions raised by the callbacks propagate
+        unchanged.
+        """
+        if not is_loaded():
+            await warm_up()
+        litellm = load_litellm()
+        kwargs = self._call_arguments(spec, messages)
+        started = time.monotonic()
+        retries: list[RetryInfo] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            delivered = _Delivery()
+            try:
+                result = await self._attempt(litellm, spec, kwargs, on_delta, delivered)
+            except _AttemptFailed as failed:
+                failure = classify_exception(failed.cause)
+                if not failure.retryable or attempt > spec.max_retries:
+                    message = describe(
+                        failure, model=spec.model, api_base=spec.api_base, attempts=attempt,
+                        timeout=spec.timeout, api_key_env=spec.api_key_env,
+                    )
+                    raise ModelCallError(
+                        message, kind=failure.kind, status_code=failure.status_code,
+                        attempts=attempt,
+                    ) from None
+                info = RetryInfo(
+                    attempt=attempt,
+                    kind=failure.kind,
+                    reason=failure.detail or failure.kind,
+                    status_code=failure.status_code,
+                    wait_s=self.retry.delay(attempt - 1, failure.retry_after),
+                    discarded_output=delivered.any,
+                )
+                retries.append(info)
+                if on_retry is not None:
+                    on_retry(info)
+                await self._sleep(info.wait_s)
+                continue
+            return Completion(
+                text=result.text,
+                usage=self._usage(spec, result.usage),
+                model=result.model or spec.model,
+                finish_reason=result.finish_reason,
+                latency_s=time.monotonic() - started,
+                attempts=attempt,
+                retries=tuple(retries),
+            )
+
+    def _call_arguments(self, spec: ModelSpec, messages: Sequence[Message]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            **spec.params,
+            "model": spec.model,
+            "messages": [dict(m) for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "timeout": spec.timeout,
+            # Our loop does the retrying; litellm's and the OpenAI SDK's own are off.
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if spec.api_base is not None:
+            kwargs["api_base"] = spec.api_base
+        api_key = _api_key(spec)
+        if api_key is not None:
+            kwargs["api_key"] = api_key
+        return kwargs
+
+    async def _attempt(
+        self,
+        litellm: ModuleType,
+        spec: ModelSpec,
+        kwargs: dict[str, Any],
+        on_delta: DeltaCallback | None,
+        delivered: _Delivery,
+    ) -> _AttemptResult:
+        guard = spec.timeout + _GUARD_GRACE_S
+        parts: list[str] = []
+        model: str | None = None
+        seen_finish: str | None = None
+        stream = None
+        try:
+            try:
+                async with asyncio.timeout(guard):
+                    stream = await litellm.acompletion(**kwargs)
+            except Exception as exc:
+                raise _AttemptFailed(exc) from exc
+            iterator = stream.__aiter__()
+            while True:
+                try:
+                    async with asyncio.timeout(guard):
+                        chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    raise _AttemptFailed(exc) from exc
+                model = model or getattr(chunk, "model", None) or None
+                choices = getattr(chunk, "choices", None) or []
+                if not choices:
+                    continue
+                seen_finish = getattr(choices[0], "finish_reason", None) or seen_finish
+                delta = getattr(choices[0], "delta", None)
+                piece = getattr(delta, "content", None) if delta is not None else None
+                if piece:
+                    parts.append(piece)
+                    delivered.any = True
+                    if on_delta is not None:
+                        on_delta(piece)
+            finish = _provider_finish_reason(stream, seen_finish)
+            if finish is None:
+                raise _AttemptFailed(StreamIncomplete())
+            return _AttemptResult("".join(parts), finish, model, _provider_usage(stream))
+        finally:
+            if stream is not None:
+                await _close(stream)
+
+    def _usage(self, spec: ModelSpec, reported: Any) -> Usage:
+        if reported is None:
+            return Usage()
+        prompt = int(getattr(reported, "prompt_tokens", 0) or 0)
+        completion = int(getattr(reported, "completion_tokens", 0) or 0)
+        total = int(getattr(reported, "total_tokens", 0) or 0) or prompt + completion
+        cost = self.prices.cost_usd(
+            spec.model, prompt, completion, custom_endpoint=spec.api_base is not None
+        )
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
+            reported=True, cost_usd=cost,
+        )
+
+
+@dataclass
+class _Delivery:
+    any: bool = False
+
+
+def _api_key(spec: ModelSpec) -> str | None:
+    """The key to send: the named variable's, a placeholder for `api_base`, or None (litellm
+    then reads the provider's usual variable). Never logged or stored."""
+    if spec.api_key_env is not None:
+        key = os.environ.get(spec.api_key_env)
+        if not key:
+            raise ModelCallError(
+                f"{spec.model}: no API key: ${spec.api_key_env} is not set", kind="auth"
+            )
+        return key
+    if spec.api_base is not None:
+        return PLACEHOLDER_API_KEY
+    return None
+
+
+# litellm's stream wrapper fills in a finish reason ("stop") and estimates usage with a
+# tokenizer when the provider sent neither; we want only what the provider said, which the
+# wrapper (litellm 1.106.2 CustomStreamWrapper) keeps in `received_finish_reason` and `chunks`.
+# The integration tests pin this down.
+def _provider_finish_reason(stream: Any, seen_finish: str | None) -> str | None:
+    if not hasattr(stream, "received_finish_reason"):
+        return seen_finish
+    return stream.received_finish_reason or getattr(stream, "intermittent_finish_reason", None)
+
+
+def _provider_usage(stream: Any) -> Any:
+    chunks = getattr(stream, "chunks", None)
+    if not isinstance(chunks, list):
+        return None
+    for chunk in reversed(chunks):
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            return usage
+    return None
+
+
+async def _close(stream: Any) -> None:
+    """Close the HTTP response behind a stream, promptly, whatever state it is in."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await asyncio.wait_for(aclose(), _CLOSE_TIMEOUT_S)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - the attempt's own outcome is what matters
+        pass

@@ -1,0 +1,62 @@
+"""What a model call returns: text, token usage, cost and the retries it took."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from rlm_tui.lm.errors import ErrorKind
+
+
+class Usage(BaseModel):
+    """Tokens as the provider reported them, and their cost.
+
+    `reported` is False when the provider sent no usage: the counts are then 0 and mean
+    "unknown", not "free". `cost_usd` is None when the cost is unknown (no usage, or no
+    price for the model); it is never estimated.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    reported: bool = False
+    cost_usd: float | None = None
+
+
+class RetryInfo(BaseModel):
+    """One failed attempt that the client is about to retry.
+
+    `attempt` is the 1-based number of the attempt that failed, `wait_s` how long the client
+    waits before the next one. `discarded_output` is True when that attempt had already
+    delivered text to `on_delta`: the caller should clear it, as the next attempt streams
+    the answer again from the start.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    kind: ErrorKind
+    reason: str
+    status_code: int | None = None
+    wait_s: float
+    discarded_output: bool = False
+
+
+class Completion(BaseModel):
+    """A finished model call.
+
+    `model` is the model name the provider reported (the requested one if it reported none),
+    `latency_s` the wall time of the whole call including retries and waits, `attempts`
+    how many requests were made, and `retries` what went wrong in each failed one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    usage: Usage
+    model: str
+    finish_reason: str
+    latency_s: float
+    attempts: int
+    retries: tuple[RetryInfo, ...] = ()

@@ -1,0 +1,78 @@
+"""Loading litellm: once, lazily, offline and quiet.
+
+Importing litellm costs ~3 s and ~170 MB here, so nothing imports it at module level: the
+first model call loads it in a worker thread, or the app calls `warm_up()` early in the
+background. This is the only module that imports litellm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import warnings
+from types import ModuleType
+
+_lock = threading.Lock()
+_litellm: ModuleType | None = None
+
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "LiteLLM Proxy.stdout")
+
+
+def load_litellm() -> ModuleType:
+    """Import and configure litellm (first call only) and return the module. Thread-safe.
+
+    Configured so that it never reaches the network on its own (local price map, no
+    telemetry) and never writes to the terminal (its loggers get a NullHandler).
+    """
+    global _litellm
+    if _litellm is not None:
+        return _litellm
+    with _lock:
+        if _litellm is None:
+            # Both are read at import time: the bundled price map instead of a download,
+            # and its own stream handler at ERROR instead of DEBUG.
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            os.environ.setdefault("LITELLM_LOG", "ERROR")
+            import litellm
+
+            _quieten(litellm)
+            _litellm = litellm
+    return _litellm
+
+
+def litellm_exceptions() -> ModuleType:
+    """`litellm.exceptions` (some of its classes are not exported at the top level)."""
+    load_litellm()
+    import litellm.exceptions
+
+    return litellm.exceptions
+
+
+def is_loaded() -> bool:
+    """Whether litellm has been imported already (a model call will not wait for it)."""
+    return _litellm is not None
+
+
+async def warm_up() -> None:
+    """Load litellm in a worker thread, so the event loop (and the UI) never stalls on it."""
+    if _litellm is None:
+        await asyncio.to_thread(load_litellm)
+
+
+def _quieten(litellm: ModuleType) -> None:
+    litellm.suppress_debug_info = True  # its "Provider List: ..." prints go to stdout
+    litellm.set_verbose = False
+    litellm.turn_off_message_logging = True
+    if hasattr(litellm, "telemetry"):
+        litellm.telemetry = False
+    for name in _LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.addHandler(logging.NullHandler())
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    # Its pydantic deprecation warnings are for litellm's maintainers, not our users.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")
