@@ -1,0 +1,162 @@
+"""Settings: defaults < TOML config file < `RLM_TUI_*` environment < command-line flags.
+
+One loader for the whole program. A bad value anywhere is a `ConfigError` whose one line names
+the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rlm_tui.errors import ConfigError
+
+ENV_PREFIX = "RLM_TUI_"
+
+
+class Price(BaseModel):
+    """A custom price, in USD per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class Settings(BaseModel):
+    """Everything a run can be told. Names match the command-line flags."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = None
+    sub_model: str | None = None
+    api_base: str | None = None
+    sub_api_base: str | None = None
+    max_iterations: int = Field(30, ge=1, le=10_000)
+    max_depth: int = Field(1, ge=1, le=10)
+    max_cost: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    max_time: float | None = Field(None, gt=0)
+    max_concurrency: int = Field(16, ge=1, le=1024)
+    cell_timeout: float = Field(60.0, gt=0, le=86_400)
+    memory_mb: int = Field(2048, ge=64)
+    model_output_chars: int = Field(20_000, ge=100)
+    request_timeout: float = Field(600.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    include_secrets: bool = False
+    max_file_size: int = Field(2_000_000, gt=0)
+    max_total_size: int = Field(200_000_000, gt=0)
+    theme: str | None = None
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+    @field_validator("api_base", "sub_api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def effective_sub_model(self) -> str | None:
+        return self.sub_model or self.model
+
+    @property
+    def effective_sub_api_base(self) -> str | None:
+        return self.sub_api_base if self.sub_api_base is not None else self.api_base
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as they may be written to a transcript: no secrets are held here,
+        but URLs lose any user:password part."""
+        data = self.model_dump(mode="json")
+        for key in ("api_base", "sub_api_base"):
+            if data.get(key):
+                data[key] = _strip_credentials(data[key])
+        return data
+
+
+def _strip_credentials(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}"
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("rlm-tui") / "config.toml"
+
+
+def _field_error(exc: ValidationError, source: str) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    return ConfigError(f"{source}: {key}: {msg}")
+
+
+def read_config_file(path: Path, *, required: bool) -> dict[str, Any]:
+    """The settings in a TOML file (keys may use - or _); {} if absent and not required."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file not found: {path}") from None
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def read_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings from RLM_TUI_* variables (strings; pydantic converts them)."""
+    environ = os.environ if environ is None else environ
+    fields = Settings.model_fields
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key not in fields:
+            raise ConfigError(f"environment: {name}: unknown setting")
+        if key in ("include", "exclude"):
+            values[key] = [v for v in value.split(",") if v]
+        elif key == "prices":
+            raise ConfigError(f"environment: {name}: set prices in the config file")
+        else:
+            values[key] = value
+    return values
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    *,
+    config_path: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Merge the four layers; flags whose value is None are treated as not given."""
+    path = config_path or default_config_path()
+    layers = [
+        (read_config_file(path, required=config_path is not None), f"config file {path}"),
+        (read_environment(environ), "environment"),
+        ({k: v for k, v in (flags or {}).items() if v is not None}, "command line"),
+    ]
+    merged: dict[str, Any] = {}
+    for values, source in layers:
+        try:
+            Settings.model_validate({**merged, **values})
+        except ValidationError as exc:
+            raise _field_error(exc, source) from None
+        merged.update(values)
+    return Settings.model_validate(merged)

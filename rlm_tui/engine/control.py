@@ -1,0 +1,153 @@
+"""Steering a run: pause, resume, step, halt; and the shared ledger that enforces budgets.
+
+One `RunControl` and one `Ledger` serve a whole run, the root session and every child session
+under it, so pausing pauses the tree and a budget counts every call in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from rlm_tui.events import RunState, Usage
+
+
+class RunControl:
+    """The run's state machine. Methods are safe to call from the app at any time.
+
+    - `pause()`: the iteration in hand finishes; no new one starts.
+    - `resume()`: run freely.
+    - `step()`: run exactly one more root iteration, then pause.
+    - `halt(reason)`: cancel model calls in flight and interrupt running code now.
+    """
+
+    def __init__(self, on_state: Callable[[RunState, str | None], None] | None = None,
+                 *, start_paused: bool = False) -> None:
+        self._on_state = on_state
+        self._go = asyncio.Event()
+        self._steps_left: int | None = None  # None: not stepping
+        self._tasks: set[asyncio.Task] = set()
+        self.halt_reason: str | None = None
+        self.state: RunState = "starting"
+        if start_paused:
+            self._set("paused")
+        else:
+            self._go.set()
+
+    @property
+    def halted(self) -> bool:
+        return self.halt_reason is not None
+
+    def _set(self, state: RunState, reason: str | None = None) -> None:
+        if state != self.state:
+            self.state = state
+            if self._on_state is not None:
+                self._on_state(state, reason)
+
+    def mark_running(self) -> None:
+        if self.state == "starting":
+            self._set("paused" if not self._go.is_set() else "running")
+
+    def pause(self) -> None:
+        if self.state in ("running", "stepping", "starting"):
+            self._steps_left = None
+            self._go.clear()
+            self._set("paused")
+
+    def resume(self) -> None:
+        if self.state in ("paused", "stepping", "starting"):
+            self._steps_left = None
+            self._go.set()
+            self._set("running")
+
+    def toggle_pause(self) -> None:
+        if self.state == "paused":
+            self.resume()
+        else:
+            self.pause()
+
+    def step(self) -> None:
+        if self.state in ("paused", "running", "starting"):
+            self._steps_left = 1
+            self._go.set()
+            self._set("stepping")
+
+    def halt(self, reason: str = "halted by the user") -> None:
+        if self.halted or self.state in ("done", "failed"):
+            return
+        self.halt_reason = reason
+        self._go.set()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def finish(self, state: RunState, reason: str | None = None) -> None:
+        self._set(state, reason)
+
+    def watch(self, task: asyncio.Task) -> None:
+        """A task that `halt()` cancels (the root session's loop)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self.halted:
+            task.cancel()
+
+    async def before_iteration(self, *, root: bool) -> None:
+        """Wait until the run may start an iteration; a root iteration uses up a step."""
+        while True:
+            await self._go.wait()
+            if not root or self._steps_left is None:
+                return
+            if self._steps_left > 0:
+                self._steps_left -= 1
+                return
+            self._go.clear()  # a step was used up by someone else: wait for the next order
+
+    def after_iteration(self, *, root: bool) -> None:
+        if root and self._steps_left == 0 and not self.halted:
+            self._steps_left = None
+            self._go.clear()
+            self._set("paused", "stepped one iteration")
+
+
+class Ledger:
+    """Every call's usage, summed over the run, checked against the budgets.
+
+    `on_exceeded(budget, limit, value)` is called once, when the first budget is passed.
+    """
+
+    def __init__(self, *, max_cost: float | None = None, max_tokens: int | None = None,
+                 max_time: float | None = None,
+                 on_exceeded: Callable[[str, float, float], None] | None = None) -> None:
+        self.max_cost = max_cost
+        self.max_tokens = max_tokens
+        self.max_time = max_time
+        self.usage = Usage()
+        self.sub_calls = 0
+        self.started = time.monotonic()
+        self.exceeded: str | None = None
+        self._on_exceeded = on_exceeded
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def add(self, usage: Usage, *, sub_call: bool) -> None:
+        self.usage = self.usage + usage
+        if sub_call:
+            self.sub_calls += 1
+        self.check()
+
+    def check(self) -> None:
+        if self.exceeded is not None:
+            return
+        checks = (
+            ("cost", self.max_cost, self.usage.cost_usd or 0.0),
+            ("tokens", self.max_tokens, float(self.usage.total_tokens)),
+            ("time", self.max_time, self.seconds),
+        )
+        for budget, limit, value in checks:
+            if limit is not None and value >= limit:
+                self.exceeded = budget
+                if self._on_exceeded is not None:
+                    self._on_exceeded(budget, float(limit), float(value))
+                return

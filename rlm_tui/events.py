@@ -1,0 +1,228 @@
+"""The typed events every part of rlm-tui speaks: the engine emits them, the app, the headless
+printer and the transcript writer subscribe, and replay feeds them back.
+
+Each event names the node it belongs to (`node_id`, `parent_id`) in the tree
+session > iteration > cell > sub-call > child session > ..., so the sub-call tree and every
+cost roll-up can be rebuilt from the stream alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+RunState = Literal["starting", "running", "paused", "stepping", "halted", "done", "failed"]
+
+
+class Usage(BaseModel):
+    """Tokens and cost of one model call, or a sum of calls. `cost_usd` None: unknown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    calls: int = 0
+    unpriced_calls: int = 0  # calls whose cost is unknown; cost_usd sums the priced ones
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=(self.cost_usd or 0.0) + (other.cost_usd or 0.0),
+            calls=self.calls + other.calls,
+            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
+        )
+
+    @classmethod
+    def of_call(cls, prompt_tokens: int, completion_tokens: int, cost_usd: float | None) -> Usage:
+        return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                   cost_usd=cost_usd or 0.0, calls=1, unpriced_calls=int(cost_usd is None))
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    seq: int = 0
+    ts: float = 0.0
+    session_id: str
+    node_id: str
+    parent_id: str | None = None
+
+
+class SessionStarted(EventBase):
+    type: Literal["session_started"] = "session_started"
+    query: str
+    depth: int = 0
+    root_model: str
+    sub_model: str
+    max_iterations: int
+    context: dict[str, Any] = Field(default_factory=dict)  # summary, never file contents
+
+
+class IterationStarted(EventBase):
+    type: Literal["iteration_started"] = "iteration_started"
+    iteration: int
+    max_iterations: int
+    forced: bool = False  # the one extra turn asking for a final answer
+
+
+class RootDelta(EventBase):
+    type: Literal["root_delta"] = "root_delta"
+    text: str
+    restart: bool = False  # a retried stream: drop what this iteration showed so far
+
+
+class RootDone(EventBase):
+    type: Literal["root_done"] = "root_done"
+    text: str
+    model: str
+    usage: Usage
+    latency_s: float
+    attempts: int = 1
+    error: str | None = None
+
+
+class CellStarted(EventBase):
+    type: Literal["cell_started"] = "cell_started"
+    index: int
+    code: str
+
+
+class CellFinished(EventBase):
+    type: Literal["cell_finished"] = "cell_finished"
+    stdout: str = ""
+    stdout_total_chars: int = 0
+    stderr: str = ""
+    error: str | None = None
+    error_kind: str | None = None
+    seconds: float = 0.0
+    worker_restarted: bool = False
+    final_answer: str | None = None
+
+
+class SubcallStarted(EventBase):
+    type: Literal["subcall_started"] = "subcall_started"
+    kind: Literal["llm", "rlm"]
+    model: str
+    prompt: str
+    prompt_chars: int
+    depth: int
+    batch_index: int = 0
+    batch_size: int = 1
+
+
+class SubcallRetry(EventBase):
+    type: Literal["subcall_retry"] = "subcall_retry"
+    attempt: int
+    reason: str
+    wait_s: float
+
+
+class SubcallFinished(EventBase):
+    type: Literal["subcall_finished"] = "subcall_finished"
+    model: str
+    response: str = ""
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    attempts: int = 1
+    error: str | None = None
+
+
+class StateChanged(EventBase):
+    type: Literal["state_changed"] = "state_changed"
+    state: RunState
+    reason: str | None = None
+
+
+class BudgetExceeded(EventBase):
+    type: Literal["budget_exceeded"] = "budget_exceeded"
+    budget: str  # iterations | cost | tokens | time
+    limit: float
+    value: float
+
+
+class CoverageUpdated(EventBase):
+    type: Literal["coverage_updated"] = "coverage_updated"
+    coverage: dict[str, Any]
+
+
+class FinalAnswer(EventBase):
+    type: Literal["final_answer"] = "final_answer"
+    answer: str
+    forced: bool = False
+    source: str = "FINAL"
+
+
+class SessionFinished(EventBase):
+    type: Literal["session_finished"] = "session_finished"
+    status: Literal["answered", "halted", "failed"]
+    reason: str | None = None
+    answer: str | None = None
+    forced: bool = False
+    iterations: int = 0
+    sub_calls: int = 0
+    usage: Usage = Usage()
+    seconds: float = 0.0
+
+
+Event = Annotated[
+    Union[
+        SessionStarted, IterationStarted, RootDelta, RootDone, CellStarted, CellFinished,
+        SubcallStarted, SubcallRetry, SubcallFinished, StateChanged, BudgetExceeded,
+        CoverageUpdated, FinalAnswer, SessionFinished,
+    ],
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+Subscriber = Callable[[Any], None]
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """One event from its JSON text or dict (raises pydantic.ValidationError if foreign)."""
+    if isinstance(data, dict):
+        return EVENT_ADAPTER.validate_python(data)
+    return EVENT_ADAPTER.validate_json(data)
+
+
+class EventBus:
+    """One stream of events: stamps each with `seq` and `ts`, hands it to every subscriber.
+
+    Subscribers are called in order, synchronously, and must be quick; one that raises is
+    reported once to `on_error` and dropped, so a broken view never stops a run.
+    """
+
+    def __init__(self, on_error: Callable[[Subscriber, BaseException], None] | None = None):
+        self._subscribers: list[Subscriber] = []
+        self._seq = 0
+        self._on_error = on_error
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.remove(subscriber)
+
+    def emit(self, event: EventBase) -> EventBase:
+        self._seq += 1
+        stamped = event.model_copy(update={"seq": self._seq, "ts": time.time()})
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(stamped)
+            except Exception as exc:  # a view's bug must not stop the run
+                self.unsubscribe(subscriber)
+                if self._on_error is not None:
+                    self._on_error(subscriber, exc)
+        return stamped

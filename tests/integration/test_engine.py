@@ -1,0 +1,271 @@
+"""The engine against a local OpenAI-compatible server: scripted root models, real workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from rlm_tui import events as ev
+from rlm_tui.config import Settings
+from rlm_tui.engine.session import Run, RunContext
+from rlm_tui.lm import ModelClient, RetryPolicy
+from tests.integration.openai_server import Reply
+
+FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
+
+
+def repl(code: str, prose: str = "Let me look.") -> str:
+    return f"{prose}\n\n```repl\n{code}\n```\n"
+
+
+class Scripted:
+    """Root replies in order (requests that carry a system prompt); sub-calls answered by
+    `sub(prompt)`."""
+
+    def __init__(self, roots: list[str | Reply], sub: Callable[[str], str | Reply] | None = None):
+        self.roots = list(roots)
+        self.sub = sub or (lambda prompt: f"sub-answer to: {prompt[:40]}")
+        self.root_requests: list[dict] = []
+        self.sub_prompts: list[str] = []
+
+    def __call__(self, body: dict) -> Reply:
+        messages = body.get("messages", [])
+        if any(m.get("role") == "system" for m in messages):
+            self.root_requests.append(body)
+            reply = self.roots.pop(0) if self.roots else "FINAL(out of script)"
+        else:
+            prompt = messages[-1]["content"]
+            self.sub_prompts.append(prompt)
+            reply = self.sub(prompt)
+        return reply if isinstance(reply, Reply) else Reply(text=reply, chunks=3)
+
+
+def make_run(server, **overrides) -> tuple[Run, list]:
+    settings = Settings(model="openai/root-model", sub_model="openai/sub-model",
+                        api_base=server.base_url, max_retries=0, **overrides)
+    bus = ev.EventBus()
+    seen: list = []
+    bus.subscribe(seen.append)
+    return Run(settings, ModelClient(retry=FAST_RETRY), bus), seen
+
+
+def types(events) -> list[str]:
+    return [e.type for e in events]
+
+
+async def test_a_multi_iteration_run_answers_with_final_var(openai_server):
+    script = Scripted([
+        repl("print(len(context))"),
+        repl("notes = llm_query('summarise: ' + context[:20])\nanswer = notes.upper()\n"
+             "FINAL_VAR('answer')"),
+    ])
+    openai_server.responder = script
+    run, seen = make_run(openai_server)
+    outcome = await run.start("What is it?", RunContext.from_value("hello world " * 10))
+    assert outcome.status == "answered"
+    assert outcome.answer == "SUB-ANSWER TO: SUMMARISE: HELLO WORLD HELLO WO"
+    assert outcome.iterations == 2
+    # The root saw the metadata and the cell's output, never the context's text.
+    first_prompt = str(script.root_requests[0]["messages"])
+    assert "hello world hello" not in first_prompt
+    assert "120" in str(script.root_requests[1]["messages"][-1]["content"])
+    names = types(seen)
+    assert names.count("iteration_started") == 2
+    assert "root_delta" in names and names[-1] == "state_changed"
+    finished = [e for e in seen if e.type == "session_finished"][0]
+    assert finished.status == "answered" and finished.sub_calls == 1
+
+
+async def test_usage_and_cost_roll_up_to_the_tokens_the_server_reported(openai_server):
+    usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    script = Scripted(
+        [Reply(text=repl("r = llm_query_batched(['a', 'b'])"), usage=usage),
+         Reply(text=repl("FINAL('done')"), usage=usage)],
+        sub=lambda p: Reply(text="x", usage={"prompt_tokens": 3, "completion_tokens": 2,
+                                             "total_tokens": 5}),
+    )
+    openai_server.responder = script
+    run, seen = make_run(openai_server)
+    await run.start("q", RunContext.from_value("ctx"))
+    assert run.ledger.usage.prompt_tokens == 11 * 2 + 3 * 2
+    assert run.ledger.usage.completion_tokens == 7 * 2 + 2 * 2
+    calls = [e for e in seen if e.type in ("root_done", "subcall_finished")]
+    assert sum(e.usage.total_tokens for e in calls) == run.ledger.usage.total_tokens
+
+
+async def test_the_iteration_limit_forces_one_last_answer(openai_server):
+    script = Scripted([repl("x = 1"), repl("x += 1"), "FINAL(best guess)"])
+    openai_server.responder = script
+    run, seen = make_run(openai_server, max_iterations=2)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "answered" and outcome.forced
+    assert outcome.answer == "best guess"
+    assert "No more code will run" in script.root_requests[-1]["messages"][-1]["content"]
+    assert any(e.type == "budget_exceeded" and e.budget == "iterations" for e in seen)
+
+
+async def test_a_forced_final_var_names_a_variable_from_earlier_cells(openai_server):
+    script = Scripted([repl("kept = 'from the REPL'"), 'FINAL_VAR("kept")'])
+    openai_server.responder = script
+    run, _ = make_run(openai_server, max_iterations=1)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.answer == "from the REPL" and outcome.forced
+
+
+async def test_prose_final_counts_only_when_the_reply_has_no_code(openai_server):
+    script = Scripted([
+        "I will guess.\n```repl\nprint('checking')\n```\nFINAL(a guess before the output)",
+        "Seen it.\nFINAL(the real answer)",
+    ])
+    openai_server.responder = script
+    run, _ = make_run(openai_server)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.answer == "the real answer"
+    assert outcome.iterations == 2
+
+
+async def test_a_reply_without_code_is_nudged_and_the_run_goes_on(openai_server):
+    script = Scripted(["Hmm, thinking.", repl("FINAL(42)")])
+    openai_server.responder = script
+    run, _ = make_run(openai_server)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.answer == "42"
+    assert "No ```repl block ran" in script.root_requests[1]["messages"][-1]["content"]
+
+
+async def test_a_failing_sub_call_reaches_code_as_an_error_string(openai_server):
+    script = Scripted(
+        [repl("r = llm_query_batched(['ok', 'boom'])\nprint(r)"), repl("FINAL('x')")],
+        sub=lambda p: Reply.error(400, "bad prompt") if p == "boom" else "fine",
+    )
+    openai_server.responder = script
+    run, seen = make_run(openai_server)
+    await run.start("q", RunContext.from_value("ctx"))
+    output = script.root_requests[1]["messages"][-1]["content"]
+    assert "'fine'" in output and "Error: " in output
+    failed = [e for e in seen if e.type == "subcall_finished" and e.error]
+    assert len(failed) == 1
+
+
+async def test_a_root_model_failure_ends_the_run_as_failed(openai_server):
+    openai_server.responder = lambda body: Reply.unauthorized()
+    run, seen = make_run(openai_server)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "failed" and outcome.error_kind == "auth"
+    assert [e for e in seen if e.type == "state_changed"][-1].state == "failed"
+
+
+@pytest.mark.parametrize("max_depth", [2, 3])
+async def test_rlm_query_starts_child_sessions_down_to_max_depth(openai_server, max_depth):
+    def root_reply(body: dict) -> Reply:
+        system = body["messages"][0]["content"]
+        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        if turn == 0:
+            return Reply(text=repl("r = rlm_query('deeper', context='inner text')\nprint(r)"))
+        if "child RLM" not in system and turn == 0:
+            return Reply(text=repl("FINAL('leaf')"))
+        return Reply(text=repl("FINAL('level answer: ' + r)"))
+
+    def responder(body: dict) -> Reply:
+        if any(m["role"] == "system" for m in body["messages"]):
+            return root_reply(body)
+        return Reply(text="plain sub-call")
+
+    openai_server.responder = responder
+    run, seen = make_run(openai_server, max_depth=max_depth)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "answered"
+    starts = [e for e in seen if e.type == "session_started"]
+    assert [s.depth for s in starts] == list(range(max_depth))
+    # Each child's events nest under the sub-call that started it.
+    for child in starts[1:]:
+        assert child.parent_id is not None and child.session_id == f"{child.parent_id}.s"
+    assert outcome.answer.count("level answer") == max_depth
+    assert outcome.answer.endswith("plain sub-call")
+
+
+async def test_step_runs_exactly_one_iteration_then_pauses(openai_server):
+    script = Scripted([repl("a = 1"), repl("b = 2"), repl("FINAL(a + b)")])
+    openai_server.responder = script
+    settings = Settings(model="openai/root-model", api_base=openai_server.base_url)
+    bus = ev.EventBus()
+    seen: list = []
+    bus.subscribe(seen.append)
+    run = Run(settings, ModelClient(), bus, start_paused=True)
+    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx")))
+    await asyncio.sleep(0.5)
+    assert types(seen).count("iteration_started") == 0
+    run.control.step()
+    while run.control.state != "paused":
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    assert types(seen).count("iteration_started") == 1
+    assert types(seen).count("cell_finished") == 1
+    run.control.resume()
+    outcome = await asyncio.wait_for(task, 30)
+    assert outcome.answer == "3"
+    states = [e.state for e in seen if e.type == "state_changed"]
+    assert states == ["paused", "stepping", "paused", "running", "done"]
+
+
+async def test_halt_cancels_the_model_call_in_flight_and_ends_as_halted(openai_server):
+    openai_server.responder = lambda body: Reply(text="slow " * 50, chunks=50, chunk_delay=0.5)
+    run, seen = make_run(openai_server)
+    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx")))
+    while "root_delta" not in types(seen):
+        await asyncio.sleep(0.02)
+    run.control.halt()
+    outcome = await asyncio.wait_for(task, 10)
+    assert outcome.status == "halted" and outcome.reason == "halted by the user"
+    assert openai_server.wait_for_disconnect(5)
+    assert [e for e in seen if e.type == "state_changed"][-1].state == "halted"
+
+
+async def test_halt_interrupts_running_code(openai_server):
+    script = Scripted([repl("n = 0\nwhile True:\n    n += 1")])
+    openai_server.responder = script
+    run, seen = make_run(openai_server)
+    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx")))
+    while "cell_started" not in types(seen):
+        await asyncio.sleep(0.02)
+    run.control.halt()
+    outcome = await asyncio.wait_for(task, 10)
+    assert outcome.status == "halted"
+    assert types(seen)[-2:] == ["session_finished", "state_changed"]
+
+
+async def test_a_token_budget_halts_the_run_with_the_reason(openai_server):
+    script = Scripted([Reply(text=repl("x = 1"), usage={"prompt_tokens": 600,
+                                                        "completion_tokens": 500,
+                                                        "total_tokens": 1100})] * 5)
+    openai_server.responder = script
+    run, seen = make_run(openai_server, max_tokens=1000)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "halted"
+    assert outcome.reason.startswith("tokens budget reached")
+    assert any(e.type == "budget_exceeded" and e.budget == "tokens" for e in seen)
+
+
+async def test_sub_calls_run_concurrently_up_to_max_concurrency(openai_server):
+    script = Scripted(
+        [repl("r = llm_query_batched(['p'] * 12)"), repl("FINAL(len(r))")],
+        sub=lambda p: Reply(text="ok", first_byte_delay=0.2),
+    )
+    openai_server.responder = script
+    run, seen = make_run(openai_server, max_concurrency=4)
+    peak = running = 0
+
+    def track(event) -> None:
+        nonlocal peak, running
+        if event.type == "subcall_started":
+            running += 1
+            peak = max(peak, running)
+        elif event.type == "subcall_finished":
+            running -= 1
+
+    run.bus.subscribe(track)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.answer == "12"
+    assert peak == 4
