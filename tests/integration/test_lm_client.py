@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -496,3 +498,22 @@ async def test_litellm_writes_nothing_to_the_terminal(openai_server, client, cap
     out, err = capfd.readouterr()
     assert out == ""
     assert err == ""
+
+
+def test_a_client_in_another_process_uses_the_server_and_prints_only_its_answer(openai_server):
+    # How engine tests will drive `rlm-tui run` in a subprocess against this server.
+    openai_server.script(Reply.error(500, "boom"), Reply(text="answer from afar"))
+    code = (
+        "import asyncio, sys\n"
+        "from rlm_tui.lm import ModelClient, ModelSpec, RetryPolicy\n"
+        "spec = ModelSpec(model='openai/test-model', api_base=sys.argv[1], timeout=5)\n"
+        "client = ModelClient(retry=RetryPolicy(base_delay=0.01))\n"
+        "done = asyncio.run(client.complete(spec, [{'role': 'user', 'content': 'hi'}]))\n"
+        "print(done.text, done.attempts)\n"
+    )
+
+    result = subprocess.run([sys.executable, "-c", code, openai_server.base_url],
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.stderr == ""
+    assert result.stdout == "answer from afar 2\n"

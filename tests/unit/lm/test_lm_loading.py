@@ -1,0 +1,47 @@
+"""litellm is loaded lazily, offline and quietly."""
+
+import logging
+import os
+import subprocess
+import sys
+
+from rlm_tui.lm import load_litellm
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM_")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_importing_the_package_does_not_import_litellm():
+    result = run_python("import sys, rlm_tui.lm; print('litellm' in sys.modules)")
+
+    assert result.stdout.strip() == "False"
+
+
+def test_loading_uses_the_local_price_map_and_prints_nothing():
+    result = run_python(
+        "import os, sys\n"
+        "from rlm_tui.lm import ModelCallError, ModelSpec, check_model, load_litellm\n"
+        "load_litellm()\n"
+        "try:\n"
+        "    check_model(ModelSpec(model='foo/bar'))\n"
+        "except ModelCallError:\n"
+        "    pass\n"
+        "sys.exit(0 if os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] == 'True' else 9)\n"
+    )
+
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert result.stderr == ""
+
+
+def test_litellms_loggers_have_no_terminal_handler():
+    load_litellm()
+
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logger = logging.getLogger(name)
+        assert logger.propagate is False
+        assert logger.level >= logging.WARNING
+        assert all(isinstance(h, logging.NullHandler) for h in logger.handlers)
