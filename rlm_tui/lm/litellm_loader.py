@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import threading
-import warnings
 from types import ModuleType
 
 _lock = threading.Lock()
@@ -74,5 +73,3 @@ def _quieten(litellm: ModuleType) -> None:
         logger.addHandler(logging.NullHandler())
         logger.setLevel(logging.WARNING)
         logger.propagate = False
-    # Its pydantic deprecation warnings are for litellm's maintainers, not our users.
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"litellm(\.|$)")

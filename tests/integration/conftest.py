@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import pytest
 
 from tests.integration.openai_server import OpenAIServer
+
+
+# litellm silences these pydantic warnings itself when imported, but pytest resets warning
+# filters for every test; same messages as litellm/__init__.py (1.106.2).
+_LITELLM_SILENCED = (
+    r".*conflict with protected namespace.*",
+    r".*Accessing the.*attribute on the instance is deprecated.*",
+    r".*`ReadOnly` qualifier.*",
+)
+
+
+@pytest.fixture(autouse=True)
+def _litellm_warnings_silenced() -> None:
+    for message in _LITELLM_SILENCED:
+        warnings.filterwarnings("ignore", message=message)
 
 
 @pytest.fixture(scope="session")

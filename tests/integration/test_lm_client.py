@@ -20,9 +20,6 @@ from rlm_tui.lm import (
 )
 from tests.integration.openai_server import OpenAIServer, Reply
 
-# litellm 1.106.2 trips pydantic 2.11+ deprecation warnings on every streamed chunk.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:litellm")
-
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0.0, retry_after_cap=1.0)
 MESSAGES = [{"role": "user", "content": "What is in the repo?"}]
 
