@@ -129,10 +129,15 @@ class SubcallRetry(EventBase):
 
 
 class SubcallFinished(EventBase):
+    """`usage` is this call's own; summing it over root_done and subcall_finished events
+    gives the run's total. A child session's own calls are its own events, so its node has
+    zero usage here and the child's roll-up in `child_usage`."""
+
     type: Literal["subcall_finished"] = "subcall_finished"
     model: str
     response: str = ""
     usage: Usage = Usage()
+    child_usage: Usage | None = None
     latency_s: float = 0.0
     attempts: int = 1
     error: str | None = None

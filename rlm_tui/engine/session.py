@@ -377,7 +377,7 @@ class Session:
         self.owner.ledger.sub_calls += 1
         error = None if outcome.status == "answered" else (outcome.reason or outcome.status)
         self.emit(ev.SubcallFinished, node, cell, model=spec.model,
-                  response=(outcome.answer or "")[:EVENT_TEXT_CHARS], usage=child.usage,
+                  response=(outcome.answer or "")[:EVENT_TEXT_CHARS], child_usage=child.usage,
                   latency_s=time.monotonic() - started, error=error)
         if error is not None:
             raise RuntimeError(f"the child RLM stopped without an answer: {error}")

@@ -155,7 +155,8 @@ class Sandbox:
             start_new_session=True, limit=MAX_FRAME,
         )
         self._stderr_task = asyncio.create_task(self._drain_stderr(self._proc))
-        self._send({"op": "init", "context": self._context_spec, "limits": {
+        self._send({"op": "init", "host_pid": os.getpid(), "context": self._context_spec,
+                    "limits": {
             "memory_mb": self.limits.memory_mb,
             "keep_chars": self.limits.kept_output_chars,
             "flood_chars": self.limits.flood_output_chars,

@@ -15,6 +15,7 @@ import signal
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PDEATHSIG = 1
 _NOBODY = 65534
 
 
@@ -39,6 +40,15 @@ def _set(limit: int, soft: int, hard: int | None = None) -> bool:
         return True
     except (ValueError, OSError):
         return False
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker when the host goes away, so none is orphaned."""
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid and os.getppid() != parent_pid:  # the host died before we got here
+        os._exit(1)
 
 
 def apply_limits(memory_mb: int) -> list[str]:

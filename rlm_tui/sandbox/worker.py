@@ -71,6 +71,8 @@ class Worker:
         compile_cell("x = 1", "<warm-up>")
         protections = ["restricted-python", "empty-environment"]
         protections += limits.apply_limits(int(cfg.get("memory_mb", 2048)))
+        # After apply_limits: changing user clears the kernel's parent-death signal.
+        limits.die_with_parent(int(init.get("host_pid", 0) or 0))
         signal.signal(signal.SIGINT, self._on_interrupt)
         signal.signal(signal.SIGALRM, self._on_timer)
         signal.signal(signal.SIGXCPU, self._on_timer)

@@ -1,0 +1,57 @@
+"""Writing a transcript: a header line, then one JSON line per event, flushed as it happens,
+so a crash or kill leaves a file that reads back to its last whole line."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import IO, Any
+
+from rlm_tui.errors import InputError
+from rlm_tui.events import SCHEMA_VERSION, EventBase
+
+FORMAT_NAME = "rlm-tui-transcript"
+
+
+def default_transcript_path() -> Path:
+    """A new file under the user data dir: sessions/YYYYmmdd-HHMMSS-<id>.jsonl."""
+    from platformdirs import user_data_path
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return user_data_path("rlm-tui") / "sessions" / f"{stamp}-{uuid.uuid4().hex[:6]}.jsonl"
+
+
+class TranscriptWriter:
+    """A subscriber to the event bus that appends each event to a JSONL file."""
+
+    def __init__(self, path: Path, *, query: str, settings: dict[str, Any],
+                 context: dict[str, Any]) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] | None = open(self.path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write the transcript {self.path}: "
+                             f"{exc.strerror or exc}") from None
+        self._write_line(json.dumps({
+            "type": "header", "format": FORMAT_NAME, "schema": SCHEMA_VERSION,
+            "created": time.time(), "query": query, "settings": settings,
+            "context": context, "pid": os.getpid(),
+        }, ensure_ascii=False))
+
+    def _write_line(self, line: str) -> None:
+        if self._file is None:
+            return
+        self._file.write(line + "\n")
+        self._file.flush()
+
+    def __call__(self, event: EventBase) -> None:
+        self._write_line(event.model_dump_json())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
