@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from rlm_tui.lm.demo import is_demo
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.litellm_loader import load_litellm
 from rlm_tui.lm.spec import ModelSpec
@@ -19,6 +20,8 @@ def check_model(spec: ModelSpec) -> None:
 
     Loads litellm (~3 s the first time); call it from a worker thread in an event loop.
     """
+    if is_demo(spec.model):
+        return
     litellm = load_litellm()
     try:
         _, provider, _, _ = litellm.get_llm_provider(model=spec.model, api_base=spec.api_base)

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from rlm_tui.lm.completion import Completion, RetryInfo, Usage
+from rlm_tui.lm.demo import demo_chunks, demo_reply, estimate_tokens, is_demo
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.failures import StreamIncomplete, classify_exception, describe
 from rlm_tui.lm.litellm_loader import is_loaded, load_litellm, warm_up
@@ -30,6 +31,8 @@ PLACEHOLDER_API_KEY = "no-key"
 # transport that does not.
 _GUARD_GRACE_S = 1.0
 _CLOSE_TIMEOUT_S = 1.0
+# The demo streams at a readable pace, like a fast real model.
+DEMO_CHUNK_DELAY_S = 0.004
 
 
 class _AttemptFailed(Exception):
@@ -90,6 +93,8 @@ class ModelClient:
         `asyncio.CancelledError` propagates. Exceptions raised by the callbacks propagate
         unchanged.
         """
+        if is_demo(spec.model):
+            return await self._demo(spec, messages, on_delta)
         if not is_loaded():
             await warm_up()
         litellm = load_litellm()
@@ -202,6 +207,22 @@ class ModelClient:
         finally:
             if stream is not None:
                 await _close(stream)
+
+    async def _demo(self, spec: ModelSpec, messages: Sequence[Message],
+                    on_delta: DeltaCallback | None) -> Completion:
+        """The offline demo model (lm/demo.py), streamed like a real one, priced at $0."""
+        started = time.monotonic()
+        text = demo_reply(messages)
+        for piece in demo_chunks(text):
+            if on_delta is not None:
+                on_delta(piece)
+            await asyncio.sleep(DEMO_CHUNK_DELAY_S)
+        prompt = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
+        completion = estimate_tokens(text)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
+                      total_tokens=prompt + completion, reported=True, cost_usd=0.0)
+        return Completion(text=text, usage=usage, model=spec.model, finish_reason="stop",
+                          latency_s=time.monotonic() - started, attempts=1)
 
     def _usage(self, spec: ModelSpec, reported: Any) -> Usage:
         if reported is None:

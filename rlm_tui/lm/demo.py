@@ -58,13 +58,13 @@ def _root_reply(messages: Sequence[dict[str, Any]]) -> str:
 First, look at what the context holds before reading anything.
 
 ```repl
-kind = type(context).__name__
-if hasattr(context, "files"):
-    paths = list(context.files)
-    print(kind, "with", len(paths), "files; first:", paths[:10])
+if isinstance(context, str):
+    texts = {{"(text)": context}}
+    print("a text of", len(context), "characters")
 else:
-    paths = ["(text)"]
-    print(kind, "of", len(context), "characters")
+    texts = context
+    paths = list(context)
+    print(len(paths), "files; first:", paths[:10])
 ```"""
     if turn == 2:
         return f"""{LABEL}
@@ -73,13 +73,13 @@ Next, find where the question's words appear: {", ".join(words)}.
 ```repl
 import re
 words = {words!r}
-pattern = "|".join(re.escape(w) for w in words)
+pattern = "(?i)" + "|".join(re.escape(w) for w in words)
 if hasattr(context, "grep"):
     hits = context.grep(pattern)
 else:
-    hits = [{{"path": "(text)", "line": i + 1, "text": line}}
-            for i, line in enumerate(context.splitlines())
-            if re.search(pattern, line, re.IGNORECASE)]
+    hits = [{{"path": path, "line": i + 1, "text": line}}
+            for path, text in texts.items()
+            for i, line in enumerate(text.splitlines()) if re.search(pattern, line)]
 scores = {{}}
 for h in hits:
     scores[h["path"]] = scores.get(h["path"], 0) + 1
@@ -98,7 +98,7 @@ for path in ranked:
     if hasattr(context, "read"):
         text = "\\n".join(context.read(path, max(1, n - 3), n + 3) for n in lines)
     else:
-        all_lines = context.splitlines()
+        all_lines = texts[path].splitlines()
         text = "\\n".join("\\n".join(all_lines[max(0, n - 4):n + 3]) for n in lines)
     pieces.append((path, text[:4000]))
 prompts = ["Question: " + question + "\\n\\nExcerpt from " + path + ":\\n" + text
@@ -112,6 +112,10 @@ for (path, _), note in zip(pieces, notes):
 Put the findings together and finish.
 
 ```repl
+try:
+    pieces, notes
+except NameError:
+    pieces, notes = [], []
 if pieces:
     answer = "Where the context speaks of " + ", ".join(words) + ":\\n" + "\\n".join(
         "- " + path + ": " + note.strip().replace("\\n", " ")[:300]
@@ -134,7 +138,7 @@ def _sub_reply(messages: Sequence[dict[str, Any]]) -> str:
     found = [line.strip() for line in excerpt.splitlines() if pattern.search(line)]
     if not found:
         return f"nothing in {path} mentions {', '.join(words)}"
-    return f"{path} mentions it in: " + " | ".join(found[:3])
+    return "relevant lines: " + " | ".join(found[:3])
 
 
 def demo_reply(messages: Sequence[dict[str, Any]]) -> str:
