@@ -9,7 +9,13 @@ litellm is imported on first use (~3 s, ~170 MB); `await warm_up()` does it in t
 """
 
 from rlm_tui.lm.check import check_model
-from rlm_tui.lm.client import PLACEHOLDER_API_KEY, DeltaCallback, Message, ModelClient, RetryCallback
+from rlm_tui.lm.client import (
+    PLACEHOLDER_API_KEY,
+    DeltaCallback,
+    Message,
+    ModelClient,
+    RetryCallback,
+)
 from rlm_tui.lm.completion import Completion, RetryInfo, Usage
 from rlm_tui.lm.errors import RETRYABLE_KINDS, ErrorKind, ModelCallError, scrub_secrets
 from rlm_tui.lm.litellm_loader import is_loaded, load_litellm, warm_up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import ssl
@@ -39,6 +40,11 @@ _CONNECT_ERROR_NAMES = frozenset(
 _TIMEOUT_ERROR_NAMES = frozenset(
     {"APITimeoutError", "TimeoutException", "ReadTimeout", "ConnectTimeout", "PoolTimeout",
      "WriteTimeout", "ServerTimeoutError", "SocketTimeoutError", "ConnectionTimeoutError"}
+)
+# Transport errors for a response that stopped before its end.
+_CUT_ERROR_NAMES = frozenset(
+    {"ClientPayloadError", "TransferEncodingError", "ContentLengthError", "RemoteProtocolError",
+     "ReadError", "ServerDisconnectedError", "IncompleteRead"}
 )
 _QUOTA_MARKERS = ("insufficient_quota", "exceeded your current quota", "credit balance")
 _PREFIX = re.compile(r"^\s*(?:litellm\.)?[A-Za-z_]*(?:Error|Exception)(?:\s*:\s*|\s+-\s+)")
@@ -98,6 +104,11 @@ def _classify_mid_stream(exc: BaseException) -> Failure:
     detail = _root_cause_detail(source) or provider_detail(source)
     if _chain_has(source, _TIMEOUT_ERROR_NAMES, TimeoutError) or "timeout" in detail.lower():
         return Failure("timeout", detail)
+    if _chain_has(source, _CUT_ERROR_NAMES):
+        return Failure("stream_interrupted", "the connection closed before the response ended")
+    if _chain_has(source, frozenset(), json.JSONDecodeError):
+        malformed = provider_detail(source)
+        return Failure("stream_interrupted", f"malformed chunk in the stream: {malformed}")
     return Failure("stream_interrupted", detail)
 
 
@@ -171,7 +182,7 @@ def describe(failure: Failure, *, model: str, api_base: str | None, attempts: in
     http = f" (HTTP {failure.status_code})" if failure.status_code else ""
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     where = api_base or "the provider"
-    detail = f": {failure.detail}" if failure.detail else ""
+    detail = f": {failure.detail.rstrip('. ')}" if failure.detail else ""
     match failure.kind:
         case "auth":
             if api_key_env:

@@ -295,7 +295,8 @@ class OpenAIServer:
 
     async def _stream(self, request: web.Request, body: dict, reply: Reply) -> web.StreamResponse:
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **reply.headers}
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                     **reply.headers}
         )
         await response.prepare(request)
         ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"

@@ -514,3 +514,17 @@ def test_a_client_in_another_process_uses_the_server_and_prints_only_its_answer(
 
     assert result.stderr == ""
     assert result.stdout == "answer from afar 2\n"
+
+
+async def test_an_exception_from_on_delta_propagates_unchanged_and_is_not_retried(
+    openai_server, client,
+):
+    class Broken(Exception):
+        pass
+
+    def on_delta(_: str) -> None:
+        raise Broken
+
+    with pytest.raises(Broken):
+        await client.complete(spec_for(openai_server), MESSAGES, on_delta=on_delta)
+    assert len(openai_server.completion_requests) == 1

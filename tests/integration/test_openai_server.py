@@ -31,7 +31,9 @@ def sse_payloads(text: str) -> list[str]:
 
 
 def test_non_streaming_reply_is_a_chat_completion_with_usage(openai_server):
-    openai_server.script(Reply(text="plain answer", usage={"prompt_tokens": 3, "completion_tokens": 2}))
+    openai_server.script(
+        Reply(text="plain answer", usage={"prompt_tokens": 3, "completion_tokens": 2})
+    )
 
     status, _, body = post(f"{openai_server.base_url}/chat/completions",
                            {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
@@ -127,7 +129,8 @@ def test_another_process_reaches_the_server_by_its_url(openai_server):
     code = (
         "import json, sys, urllib.request\n"
         "req = urllib.request.Request(sys.argv[1] + '/chat/completions', method='POST',\n"
-        "    data=b'{\"model\": \"m\", \"messages\": []}', headers={'Content-Type': 'application/json'})\n"
+        "    data=b'{\"model\": \"m\", \"messages\": []}',\n"
+        "    headers={'Content-Type': 'application/json'})\n"
         "print(json.loads(urllib.request.urlopen(req, timeout=5).read())"
         "['choices'][0]['message']['content'])\n"
     )

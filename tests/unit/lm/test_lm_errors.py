@@ -98,7 +98,8 @@ def test_a_missing_provider_prefix_is_unknown_model():
 
 
 def test_rate_limit_is_retryable_and_carries_retry_after():
-    error = E.RateLimitError("slow down", "openai", "m", response=response(429, {"retry-after": "3"}))
+    limited = response(429, {"retry-after": "3"})
+    error = E.RateLimitError("slow down", "openai", "m", response=limited)
 
     failure = classify_exception(error)
 
@@ -170,7 +171,7 @@ def test_provider_detail_drops_litellms_prefixes():
 
 
 def test_a_key_inside_a_provider_message_never_reaches_the_failure():
-    error = E.AuthenticationError("Incorrect API key sk-proj-abcdefghijklmnopqrstuvwxyz01", "o", "m")
+    error = E.AuthenticationError("Wrong key sk-proj-abcdefghijklmnopqrstuvwxyz01", "o", "m")
 
     assert "abcdefghij" not in classify_exception(error).detail
 
