@@ -6,10 +6,17 @@ Every error a user can cause ends as one line on stderr and an exit code (see er
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
+import tempfile
+from typing import Any
 
 from rlm_tui import __version__
 from rlm_tui.errors import RlmTuiError
+
+# Skipped files listed per reason by `rlm-tui context`; --json lists them all.
+SKIPPED_SHOWN_PER_REASON = 20
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,8 +25,100 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run Recursive Language Models on a repository and watch the run live.",
     )
     parser.add_argument("--version", action="version", version=f"rlm-tui {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_context_command(commands)
     return parser
+
+
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
+
+
+def byte_size(text: str) -> int:
+    """A size in bytes: a plain number, or one with a K, M or G suffix (powers of 1024;
+    "2M", "2MB" and "2MiB" all mean 2 MiB)."""
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (e.g. 2000000 or 2M)")
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return number * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+
+
+def _add_context_command(commands: Any) -> None:
+    from rlm_tui.context.loader import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
+
+    command = commands.add_parser(
+        "context",
+        help="show what a context would hold: sizes, tree, languages, skipped files",
+        description="Load PATH (a directory, a file, or - for stdin) as a context and show "
+        "what the model would be told about it, and which files were left out and why.",
+    )
+    command.add_argument("path", metavar="PATH", help="a directory, a file, or - for stdin")
+    command.add_argument(
+        "--include", action="append", default=[], metavar="GLOB",
+        help="keep only files matching GLOB (gitignore syntax; repeatable)",
+    )
+    command.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB",
+        help="leave out files matching GLOB (gitignore syntax; repeatable)",
+    )
+    command.add_argument(
+        "--include-secrets", action="store_true",
+        help="load secret files (.env, keys, ...) and leave secret-looking values unmasked",
+    )
+    command.add_argument(
+        "--max-file-size", type=byte_size, default=DEFAULT_MAX_FILE_SIZE, metavar="BYTES",
+        help="skip files larger than this (default 2M)",
+    )
+    command.add_argument(
+        "--max-total-size", type=byte_size, default=DEFAULT_MAX_TOTAL_SIZE, metavar="BYTES",
+        help="stop adding files past this much text (default 200M)",
+    )
+    command.add_argument("--json", action="store_true", help="print JSON instead of text")
+    command.set_defaults(handler=run_context_command)
+
+
+def run_context_command(args: argparse.Namespace) -> int:
+    """`rlm-tui context PATH`: load into a temporary pack, print its summary, clean up."""
+    # Deferred: pathspec and the loader are not needed by other commands.
+    from rlm_tui.context.loader import LoadOptions, load_context
+    from rlm_tui.context.metadata import describe_context, render_context_summary
+
+    if args.include_secrets:
+        print(
+            "rlm-tui: warning: --include-secrets: secret files and secret-looking values are "
+            "loaded unmasked and can reach the model",
+            file=sys.stderr,
+        )
+    options = LoadOptions(
+        include=tuple(args.include),
+        exclude=tuple(args.exclude),
+        include_secrets=args.include_secrets,
+        max_file_size=args.max_file_size,
+        max_total_size=args.max_total_size,
+    )
+    with tempfile.TemporaryDirectory(prefix="rlm-tui-context-") as pack_dir:
+        pack = load_context(args.path, pack_dir, options)
+        meta = describe_context(pack)
+        if args.json:
+            skipped = [item.to_dict() for item in pack.skipped]
+            report = {"context": meta, "skipped_files": skipped, "options": options.to_dict()}
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+            return 0
+        print(render_context_summary(meta))
+        if pack.skipped:
+            print(f"\nSkipped files ({len(pack.skipped):,}):")
+            by_reason: dict[str, list[Any]] = {}
+            for item in pack.skipped:
+                by_reason.setdefault(str(item.reason), []).append(item)
+            for reason, items in by_reason.items():
+                print(f"  {reason} ({len(items):,}):")
+                for item in items[:SKIPPED_SHOWN_PER_REASON]:
+                    detail = f"  ({item.detail})" if item.detail else ""
+                    print(f"    {item.path}{detail}")
+                if len(items) > SKIPPED_SHOWN_PER_REASON:
+                    hidden = len(items) - SKIPPED_SHOWN_PER_REASON
+                    print(f"    … and {hidden:,} more (--json lists all)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,338 @@
+"""Loading a context: a directory, a single file or stdin becomes a pack (see pack.py).
+
+A directory is listed (listing.py), then read file by file in path order: each file is
+judged (symlinks, special files, caps, binary), decoded (invalid UTF-8 is replaced and
+flagged), scanned for secrets (secrets.py) and appended to the pack, so that memory holds one
+file at a time. Every file left out is recorded with a reason (skips.py). A single file or
+stdin is a pack with one entry; there only the total cap applies, and a file that cannot be
+used is an error rather than a skip.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rlm_tui.context.listing import list_files
+from rlm_tui.context.pack import (
+    FLAG_NON_UTF8,
+    FLAG_SECRETS_MASKED,
+    ContextPack,
+    PackWriter,
+)
+from rlm_tui.context.secrets import is_secret_file, mask_secrets
+from rlm_tui.context.skips import SkippedFile, SkipReason
+from rlm_tui.errors import InputError
+
+DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB
+DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB
+BINARY_SNIFF_BYTES = 8000  # as git does: a NUL byte in the first 8,000 bytes means binary
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a context. Globs use gitignore syntax against root-relative paths."""
+
+    include: tuple[str, ...] = ()  # when given, only files matching one of them are kept
+    exclude: tuple[str, ...] = ()
+    include_secrets: bool = False  # load secret files and leave secret-looking values as is
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes; larger files are skipped
+    max_total_size: int = DEFAULT_MAX_TOTAL_SIZE  # bytes of text in the whole pack
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedText:
+    """A file's text as it goes into a pack: valid UTF-8, secrets masked unless asked not."""
+
+    text: bytes
+    chars: int
+    flags: tuple[str, ...]
+    secrets_masked: int
+
+
+def prepare_text(data: bytes, include_secrets: bool = False) -> PreparedText:
+    """Decode `data` as UTF-8 (replacing invalid bytes, flagged "non-utf8") and mask secrets
+    in it (flagged "secrets-masked", with the count), unless `include_secrets`."""
+    flags: list[str] = []
+    if data.isascii():  # the common case needs no decode to count characters
+        chars = len(data)
+    else:
+        try:
+            chars = len(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded = data.decode("utf-8", "replace")
+            data, chars = decoded.encode("utf-8"), len(decoded)
+            flags.append(FLAG_NON_UTF8)
+    masked = 0
+    if not include_secrets:
+        data, counts = mask_secrets(data)
+        if counts:
+            masked = sum(counts.values())
+            flags.append(FLAG_SECRETS_MASKED)
+            chars = len(data) if data.isascii() else len(data.decode("utf-8"))
+    return PreparedText(data, chars, tuple(flags), masked)
+
+
+def is_binary(data: bytes) -> bool:
+    """Whether `data` looks binary: a NUL byte among its first 8,000 bytes."""
+    return data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1
+
+
+class _NotRegularFile(Exception):
+    """The path turned into something other than a regular file between stat and open."""
+
+
+def _read_regular_file(path: str, limit: int) -> bytes | None:
+    """The whole content of the regular file at `path`, or None if it holds over `limit` bytes.
+
+    Opened non-blocking and checked with fstat, so that a FIFO swapped in after the listing
+    is refused rather than blocking the load."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotRegularFile(path)
+        if info.st_size > limit:
+            return None
+        parts: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, max(info.st_size + 1 - total, 1 << 16))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            return None  # it grew while we read
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def _kind_of_special(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "not a regular file"
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _locate(
+    root: str, relative: str, include_secrets: bool
+) -> tuple[str, int] | SkippedFile | None:
+    """Where to read the listed file `relative` from and its size, or why it is skipped
+    (None: it vanished, as a tracked file deleted from the work tree does)."""
+    path = os.path.join(root, relative)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return SkippedFile(relative, SkipReason.UNREADABLE, exc.strerror or str(exc))
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            link = os.readlink(path)
+            info = os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return SkippedFile(relative, SkipReason.SYMLINK_LOOP)
+            if exc.errno == errno.ENOENT:
+                return SkippedFile(relative, SkipReason.BROKEN_SYMLINK, f"-> {link}")
+            return SkippedFile(relative, SkipReason.UNREADABLE, exc.strerror or str(exc))
+        real = os.path.realpath(path)
+        if not _within(real, root):
+            return SkippedFile(relative, SkipReason.SYMLINK_OUTSIDE_ROOT, f"-> {link}")
+        if stat.S_ISDIR(info.st_mode):
+            # A link to a directory that holds the link itself would be walked forever.
+            if _within(os.path.realpath(os.path.dirname(path)), real):
+                return SkippedFile(relative, SkipReason.SYMLINK_LOOP, f"-> {link}")
+            return SkippedFile(relative, SkipReason.SYMLINK_TO_DIRECTORY, f"-> {link}")
+        if not include_secrets and is_secret_file(os.path.relpath(real, root)):
+            return SkippedFile(relative, SkipReason.SECRET_FILE, f"-> {link}")
+        path = real
+    elif stat.S_ISDIR(info.st_mode):
+        return SkippedFile(relative, SkipReason.SUBMODULE)
+    if not stat.S_ISREG(info.st_mode):
+        return SkippedFile(relative, SkipReason.SPECIAL_FILE, _kind_of_special(info.st_mode))
+    return path, info.st_size
+
+
+def _describe_nothing_loaded(skipped: Iterable[SkippedFile], ignored: Counter[str]) -> str:
+    reasons = Counter(str(s.reason) for s in skipped)
+    parts = [f"{n:,} {reason}" for reason, n in reasons.most_common()]
+    if ignored:
+        parts.append(f"{sum(ignored.values()):,} ignored")
+    return ", ".join(parts)
+
+
+def _load_directory(
+    root: Path, source: str, writer: PackWriter, options: LoadOptions
+) -> ContextPack:
+    listing = list_files(root, options.include, options.exclude)
+    root_text = str(root)
+    skipped = list(listing.skipped)
+    full = False
+    for relative in listing.files:
+        if not options.include_secrets and is_secret_file(relative):
+            skipped.append(SkippedFile(relative, SkipReason.SECRET_FILE))
+            continue
+        if full:
+            skipped.append(SkippedFile(relative, SkipReason.OVER_TOTAL_CAP))
+            continue
+        try:
+            relative.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = relative.encode("utf-8", "replace").decode("utf-8")
+            skipped.append(SkippedFile(shown, SkipReason.UNREADABLE, "name is not UTF-8"))
+            continue
+        located = _locate(root_text, relative, options.include_secrets)
+        if located is None:
+            continue
+        if isinstance(located, SkippedFile):
+            skipped.append(located)
+            continue
+        path, size = located
+        if size > options.max_file_size:
+            skipped.append(SkippedFile(relative, SkipReason.TOO_LARGE, f"{size:,} bytes"))
+            continue
+        if writer.total_bytes + size > options.max_total_size:
+            full = True
+            skipped.append(SkippedFile(relative, SkipReason.OVER_TOTAL_CAP))
+            continue
+        try:
+            data = _read_regular_file(path, options.max_file_size)
+        except _NotRegularFile:
+            skipped.append(SkippedFile(relative, SkipReason.SPECIAL_FILE, "not a regular file"))
+            continue
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            skipped.append(SkippedFile(relative, SkipReason.UNREADABLE, reason))
+            continue
+        if data is None:
+            skipped.append(SkippedFile(relative, SkipReason.TOO_LARGE, "grew while read"))
+            continue
+        if is_binary(data):
+            skipped.append(SkippedFile(relative, SkipReason.BINARY))
+            continue
+        prepared = prepare_text(data, options.include_secrets)
+        if writer.total_bytes + len(prepared.text) > options.max_total_size:
+            full = True
+            skipped.append(SkippedFile(relative, SkipReason.OVER_TOTAL_CAP))
+            continue
+        writer.add(
+            relative,
+            prepared.text,
+            chars=prepared.chars,
+            flags=prepared.flags,
+            secrets_masked=prepared.secrets_masked,
+        )
+    if writer.entry_count == 0:
+        if not listing.files and not listing.ignored and not skipped:
+            raise InputError(f"{source} is an empty directory")
+        summary = _describe_nothing_loaded(skipped, listing.ignored)
+        raise InputError(f"{source}: no text file left to load ({summary})")
+    return writer.finish(
+        mode=listing.mode,
+        source=source,
+        skipped=skipped,
+        ignored=dict(listing.ignored),
+        options=options.to_dict(),
+    )
+
+
+def _single_text(data: bytes | None, name: str, shown: str, options: LoadOptions) -> PreparedText:
+    if data is None:
+        raise InputError(
+            f"{shown} is larger than the total cap of {options.max_total_size:,} bytes "
+            "(--max-total-size)"
+        )
+    if not data:
+        raise InputError(f"{shown} is empty")
+    if is_binary(data):
+        raise InputError(f"{shown} holds binary data, not text")
+    return prepare_text(data, options.include_secrets)
+
+
+def _read_stream(stream: BinaryIO, limit: int) -> bytes | None:
+    parts: list[bytes] = []
+    total = 0
+    while total <= limit:
+        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        if not chunk:
+            break
+        parts.append(chunk)
+        total += len(chunk)
+    return None if total > limit else b"".join(parts)
+
+
+def load_context(
+    source: str | os.PathLike[str],
+    pack_dir: str | os.PathLike[str],
+    options: LoadOptions | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+) -> ContextPack:
+    """Load `source` (a directory, a file, or "-" for stdin) into a pack written to `pack_dir`
+    (created if needed) and return it.
+
+    Raises InputError, with a one-line message, for a source that cannot be used: missing,
+    unreadable, a FIFO or device, an empty directory, a directory with nothing left after
+    filtering, or a single file/stdin that is empty, binary, a secret file or over the total
+    cap. `stdin` is the stream "-" reads (default: sys.stdin's bytes).
+    """
+    options = options or LoadOptions()
+    shown = os.fspath(source)
+    if shown == STDIN:
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        if stream.isatty():
+            raise InputError("stdin is a terminal: pipe text in, e.g. `cat notes.txt | rlm-tui context -`")
+        prepared = _single_text(_read_stream(stream, options.max_total_size), STDIN_NAME, "stdin", options)
+        with PackWriter(pack_dir, kind="text") as writer:
+            writer.add(STDIN_NAME, prepared.text, chars=prepared.chars, flags=prepared.flags,
+                       secrets_masked=prepared.secrets_masked)
+            return writer.finish(mode="stdin", source=STDIN_NAME, options=options.to_dict())
+    path = Path(shown).expanduser()
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{shown}: no such file or directory") from None
+    except OSError as exc:
+        raise InputError(f"{shown}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        with PackWriter(pack_dir, kind="files") as writer:
+            return _load_directory(Path(os.path.realpath(path)), shown, writer, options)
+    if not stat.S_ISREG(info.st_mode):
+        kind = _kind_of_special(info.st_mode)
+        raise InputError(f"{shown} is a {kind}, not a regular file or directory")
+    name = path.name
+    if not options.include_secrets and is_secret_file(name):
+        raise InputError(f"{shown} looks like a secrets file; pass --include-secrets to load it")
+    try:
+        data = _read_regular_file(os.fspath(path), options.max_total_size)
+    except _NotRegularFile:
+        raise InputError(f"{shown} is not a regular file or directory") from None
+    except OSError as exc:
+        raise InputError(f"{shown}: {exc.strerror or exc}") from None
+    prepared = _single_text(data, name, shown, options)
+    with PackWriter(pack_dir, kind="text") as writer:
+        writer.add(name, prepared.text, chars=prepared.chars, flags=prepared.flags,
+                   secrets_masked=prepared.secrets_masked)
+        return writer.finish(mode="file", source=shown, options=options.to_dict())

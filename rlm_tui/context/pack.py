@@ -1,0 +1,277 @@
+"""The context pack on disk: one UTF-8 blob of every file's text plus an index, written once,
+file by file, and then only read (the sandbox worker maps it with view.py).
+
+Files in a pack directory:
+- `context.blob`: each file's text in path order, each followed by one "\\n" that belongs to
+  no file (see view.py for why);
+- `context.index.json`: what the worker needs, as columns (fast to parse for 100k files);
+- `context.manifest.json`: what only the host needs: the source, the listing mode, the
+  skipped files with reasons, the ignored counts, the load options.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Literal
+
+from rlm_tui.context.languages import language_of
+from rlm_tui.context.skips import SkippedFile, SkipReason
+from rlm_tui.context.view import (
+    BLOB_NAME,
+    FILE_SEPARATOR,
+    INDEX_NAME,
+    PACK_FORMAT,
+    PACK_VERSION,
+)
+
+MANIFEST_NAME = "context.manifest.json"
+
+PackKind = Literal["files", "text"]
+# How the pack's files were found: git ls-files, a directory walk, one file, or stdin.
+PackMode = Literal["git", "walk", "file", "stdin"]
+
+FLAG_NON_UTF8 = "non-utf8"  # decoded with U+FFFD replacing the invalid bytes
+FLAG_SECRETS_MASKED = "secrets-masked"  # secret-looking values replaced by [REDACTED:...]
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in `data`: newlines, plus one for a last line without a newline."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PackEntry:
+    """One file in a pack: where its UTF-8 text lies in the blob, and its measures."""
+
+    path: str
+    offset: int
+    size: int  # bytes of UTF-8 text
+    chars: int
+    lines: int
+    language: str
+    flags: tuple[str, ...] = ()
+    secrets_masked: int = 0
+
+
+@dataclass(frozen=True)
+class ContextPack:
+    """A written pack: its directory, its files, and what was left out of it."""
+
+    directory: Path
+    kind: PackKind
+    mode: PackMode
+    source: str  # the path loaded, or "<stdin>"
+    entries: tuple[PackEntry, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+    ignored: Mapping[str, int] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def blob_path(self) -> Path:
+        return self.directory / BLOB_NAME
+
+    @property
+    def index_path(self) -> Path:
+        return self.directory / INDEX_NAME
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(entry.size for entry in self.entries)
+
+    @property
+    def total_chars(self) -> int:
+        return sum(entry.chars for entry in self.entries)
+
+    @property
+    def total_lines(self) -> int:
+        return sum(entry.lines for entry in self.entries)
+
+    def entry(self, path: str) -> PackEntry:
+        """The entry for `path`; KeyError if the pack has no such file."""
+        for entry in self.entries:
+            if entry.path == path:
+                return entry
+        raise KeyError(path)
+
+    def read_text(self, path: str) -> str:
+        """The text of one file, read from the blob (host side; the worker uses view.py)."""
+        entry = self.entry(path)
+        with open(self.blob_path, "rb") as blob:
+            blob.seek(entry.offset)
+            return blob.read(entry.size).decode("utf-8")
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str]) -> ContextPack:
+        """Read a pack written earlier (its index and manifest; not the blob)."""
+        directory = Path(directory)
+        index = json.loads((directory / INDEX_NAME).read_text(encoding="utf-8"))
+        if index.get("format") != PACK_FORMAT or index.get("version") != PACK_VERSION:
+            raise ValueError(f"{directory} does not hold an rlm-tui context pack of version 1")
+        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        files = index["files"]
+        entries = tuple(
+            PackEntry(path, offset, size, chars, lines, language, tuple(flags), masked)
+            for path, offset, size, chars, lines, language, flags, masked in zip(
+                files["paths"],
+                files["offsets"],
+                files["sizes"],
+                files["chars"],
+                files["lines"],
+                files["languages"],
+                files["flags"],
+                files["secrets_masked"],
+            )
+        )
+        return cls(
+            directory=directory,
+            kind=index["kind"],
+            mode=manifest["mode"],
+            source=manifest["source"],
+            entries=entries,
+            skipped=tuple(
+                SkippedFile(s["path"], SkipReason(s["reason"]), s.get("detail", ""))
+                for s in manifest["skipped"]
+            ),
+            ignored=dict(manifest["ignored"]),
+            options=dict(manifest.get("options", {})),
+        )
+
+
+class PackWriter:
+    """Writes a pack into `directory` one file at a time, so that memory holds one file's
+    text at most. Files must be added in path order. Use as a context manager: on an error
+    the partial pack is removed."""
+
+    def __init__(self, directory: str | os.PathLike[str], kind: PackKind = "files") -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.kind = kind
+        self._entries: list[PackEntry] = []
+        self._offset = 0
+        self._text_bytes = 0
+        self._blob: BinaryIO | None = open(self.directory / BLOB_NAME, "wb", buffering=1 << 20)
+
+    def __enter__(self) -> PackWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    @property
+    def entry_count(self) -> int:
+        """Files added so far."""
+        return len(self._entries)
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of text added so far."""
+        return self._text_bytes
+
+    def add(
+        self,
+        path: str,
+        text: bytes,
+        *,
+        chars: int,
+        flags: Sequence[str] = (),
+        secrets_masked: int = 0,
+    ) -> PackEntry:
+        """Append one file's UTF-8 `text` (with its length in characters) to the blob."""
+        if self._blob is None:
+            raise RuntimeError("the pack is already finished")
+        if self._entries and path <= self._entries[-1].path:
+            raise ValueError(f"files must be added in path order: {path!r}")
+        if self.kind == "text" and self._entries:
+            raise ValueError("a text pack holds exactly one entry")
+        self._blob.write(text)
+        self._blob.write(FILE_SEPARATOR)
+        entry = PackEntry(
+            path=path,
+            offset=self._offset,
+            size=len(text),
+            chars=chars,
+            lines=count_lines(text),
+            language=language_of(path) if self.kind == "files" else "Text",
+            flags=tuple(flags),
+            secrets_masked=secrets_masked,
+        )
+        self._offset += len(text) + len(FILE_SEPARATOR)
+        self._text_bytes += len(text)
+        self._entries.append(entry)
+        return entry
+
+    def finish(
+        self,
+        *,
+        mode: PackMode,
+        source: str,
+        skipped: Sequence[SkippedFile] = (),
+        ignored: Mapping[str, int] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> ContextPack:
+        """Close the blob, write the index and the manifest, and return the pack."""
+        if self._blob is None:
+            raise RuntimeError("the pack is already finished")
+        self._blob.close()
+        self._blob = None
+        entries = self._entries
+        index = {
+            "format": PACK_FORMAT,
+            "version": PACK_VERSION,
+            "kind": self.kind,
+            "files": {
+                "paths": [e.path for e in entries],
+                "offsets": [e.offset for e in entries],
+                "sizes": [e.size for e in entries],
+                "chars": [e.chars for e in entries],
+                "lines": [e.lines for e in entries],
+                "languages": [e.language for e in entries],
+                "flags": [list(e.flags) for e in entries],
+                "secrets_masked": [e.secrets_masked for e in entries],
+            },
+        }
+        manifest = {
+            "source": source,
+            "mode": mode,
+            "skipped": [s.to_dict() for s in skipped],
+            "ignored": dict(ignored or {}),
+            "options": dict(options or {}),
+        }
+        _write_json(self.directory / INDEX_NAME, index)
+        _write_json(self.directory / MANIFEST_NAME, manifest)
+        return ContextPack(
+            directory=self.directory,
+            kind=self.kind,
+            mode=mode,
+            source=source,
+            entries=tuple(entries),
+            skipped=tuple(skipped),
+            ignored=dict(ignored or {}),
+            options=dict(options or {}),
+        )
+
+    def abort(self) -> None:
+        """Close and remove whatever was written."""
+        if self._blob is not None:
+            self._blob.close()
+            self._blob = None
+        for name in (BLOB_NAME, INDEX_NAME, MANIFEST_NAME):
+            (self.directory / name).unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: object) -> None:
+    # Written whole and renamed, so that a reader never sees half an index.
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), "utf-8")
+    os.replace(partial, path)

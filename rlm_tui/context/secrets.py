@@ -1,0 +1,392 @@
+"""Secrets never reach a model: files that hold them are skipped, values that look like them
+are masked.
+
+Two layers, both off with `include_secrets=True`:
+
+1. `is_secret_file(path)` names files that exist to hold secrets, judged by name alone:
+   - dotenv files: `.env`, `.env.local`, `.env.production`, `.envrc`, ... but not the
+     committed templates `.env.example`, `.env.sample`, `.env.template`, `.env.dist`,
+     `.env.defaults`, `.env.schema` (those are kept, and scanned like any other file);
+   - private keys and key stores: `*.pem`, `*.key`, `*.p12`, `*.pfx`, `*.keystore`, `*.jks`,
+     `*.ppk`, `id_rsa*`, `id_dsa*`, `id_ecdsa*`, `id_ed25519*` (public halves `*.pub` are kept),
+     and everything under a `.ssh/` directory except `*.pub`;
+   - credential stores: `.netrc`, `_netrc`, `.pgpass`, `.npmrc`, `.pypirc`, `.git-credentials`,
+     `.dockercfg`, `.docker/config.json`, `credentials` (AWS), `credentials.json` and
+     `client_secret*.json` (Google OAuth), `.htpasswd`, `*.kdbx` (KeePass),
+     `*.tfstate` / `*.tfstate.backup` (Terraform state stores resource secrets in clear),
+     `secrets.{json,yaml,yml,toml,ini,env}` and `.secrets`. Source files named `secrets.py`
+     etc. are code, not secret stores, and are kept.
+2. `mask_secrets(text)` replaces secret-looking values with `[REDACTED:<kind>]` in one regex
+   pass: private key blocks (the whole block), AWS access key ids, GitHub, OpenAI, Anthropic,
+   Slack, Google and Stripe keys, JWTs, and values assigned to names ending in password,
+   passwd, passphrase, secret, token, api key, access key, secret key, private key or auth
+   key (only the value is masked; the name stays). Assigned values that are clearly not
+   secrets are left alone, to keep false positives low on ordinary code: references
+   (`os.environ["PW"]`, `self.token`, `settings.SECRET_KEY`, bare identifiers without
+   digits), empty or short strings, placeholders (`${VAR}`, `{{ var }}`, `<your-key>`,
+   `xxx`, `changeme`, `***`), prose (contains spaces), paths and URLs, special tokens such as
+   `"[PAD]"` or `"<s>"`, word-only values such as `"bearer"` or `"pad_token"`, and
+   ENV_VAR_NAMES. The cost of that choice: a password made only of lowercase words is not
+   masked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Callable, NamedTuple
+
+_ENV_TEMPLATE_SUFFIXES = frozenset(
+    {"example", "sample", "template", "dist", "defaults", "default", "schema", "tpl"}
+)
+_SECRET_NAMES = frozenset(
+    {
+        ".netrc",
+        "_netrc",
+        ".pgpass",
+        ".npmrc",
+        ".pypirc",
+        ".git-credentials",
+        ".dockercfg",
+        "credentials",
+        "credentials.json",
+        ".htpasswd",
+        ".secrets",
+        "secrets.json",
+        "secrets.yaml",
+        "secrets.yml",
+        "secrets.toml",
+        "secrets.ini",
+        "secrets.env",
+    }
+)
+_SECRET_SUFFIXES = (
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".keystore",
+    ".jks",
+    ".ppk",
+    ".kdbx",
+    ".tfstate",
+    ".tfstate.backup",
+)
+_SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+
+
+def is_secret_file(path: str) -> bool:
+    """Whether the file at `path` (relative, posix) exists to hold secrets, by its name alone."""
+    directory, _, name = path.rpartition("/")
+    lower = name.lower()
+    if lower in (".env", ".envrc"):
+        return True
+    if lower.startswith((".env.", ".envrc.")):
+        return lower.rsplit(".", 1)[-1] not in _ENV_TEMPLATE_SUFFIXES
+    if lower in _SECRET_NAMES or lower.endswith(_SECRET_SUFFIXES):
+        return True
+    if lower.startswith(_SSH_KEY_PREFIXES) and not lower.endswith(".pub"):
+        return True
+    if lower.startswith("client_secret") and lower.endswith(".json"):
+        return True
+    if not directory:
+        return False
+    parents = directory.split("/")
+    if ".ssh" in parents and not lower.endswith(".pub"):
+        return True
+    return lower == "config.json" and parents[-1] == ".docker"
+
+
+# Speed: `re` searches fast only for a pattern that starts with a literal (about as fast as
+# `bytes.find`); an alternation of many literals is scanned byte by byte, 10-20x slower. So
+# each rule below starts with one literal, and the keyword rules run over a lowercased copy.
+
+
+Span = tuple[int, int, str]  # start, end, kind of secret
+
+
+class _TokenRule(NamedTuple):
+    regex: re.Pattern[bytes]  # starts with a literal, so `re` searches it fast
+    judge: Callable[[re.Match[bytes]], Span | None]  # the span to mask, or None to keep
+
+
+def _starts_word(data: bytes, start: int) -> bool:
+    """Whether `start` begins a word: "task-..." holds no "sk-..." key."""
+    return start == 0 or data[start - 1] not in _ALNUM
+
+
+def _judge_private_key(match: re.Match[bytes]) -> Span:
+    return match.start(), match.end(), "private-key"
+
+
+def _judge_aws_or_google(match: re.Match[bytes]) -> Span | None:
+    if not _starts_word(match.string, match.start()):
+        return None
+    kind = "google-api-key" if match.group().startswith(b"AIza") else "aws-access-key"
+    return match.start(), match.end(), kind
+
+
+def _judge_github(match: re.Match[bytes]) -> Span | None:
+    if not _starts_word(match.string, match.start()):
+        return None
+    return match.start(), match.end(), "github-token"
+
+
+def _judge_sk(match: re.Match[bytes]) -> Span | None:
+    # The match starts at the "k" of "sk-" (OpenAI, Anthropic) or "sk_"/"rk_" (Stripe).
+    data, start = match.string, match.start() - 1
+    if start < 0 or not _starts_word(data, start):
+        return None
+    lead, token = data[start : start + 1], match.group()  # token: "k-..." or "k_..."
+    if token.startswith(b"k_"):
+        return (start, match.end(), "stripe-key") if lead in (b"r", b"s") else None
+    if lead != b"s":
+        return None
+    if token.startswith(b"k-ant-"):
+        return start, match.end(), "anthropic-key"
+    if not _mixes_letters_and_digits(token[2:].decode("ascii")):
+        return None  # "sk-learn-compatible-estimators" is a word, not a key
+    return start, match.end(), "openai-key"
+
+
+def _judge_slack(match: re.Match[bytes]) -> Span | None:
+    if not _starts_word(match.string, match.start()):
+        return None
+    return match.start(), match.end(), "slack-token"
+
+
+_JWT_HEAD = re.compile(rb"eyJ[A-Za-z0-9_\-]{8,}\Z")
+
+
+def _judge_jwt(match: re.Match[bytes]) -> Span | None:
+    # The match is the JWT's ".payload.signature"; its header "eyJ..." must end where it starts.
+    head = _JWT_HEAD.search(match.string, max(0, match.start() - 4096), match.start())
+    if head is None or not _starts_word(match.string, head.start()):
+        return None
+    return head.start(), match.end(), "jwt"
+
+
+_TOKEN_RULES: tuple[_TokenRule, ...] = (
+    _TokenRule(
+        # The whole block; without an END line (a truncated key, or a string constant holding
+        # only the header) the header and the base64 lines that follow it.
+        re.compile(
+            rb"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            rb"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            rb"|(?:\r?\n[ \t]*[A-Za-z0-9+/=]{20,}[ \t]*(?=\r?\n|\Z))*)"
+        ),
+        _judge_private_key,
+    ),
+    _TokenRule(
+        re.compile(
+            rb"A(?:(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?![0-9A-Za-z])|Iza[0-9A-Za-z_\-]{35}(?![\w\-]))"
+        ),
+        _judge_aws_or_google,
+    ),
+    _TokenRule(
+        re.compile(rb"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,255})(?!\w)"),
+        _judge_github,
+    ),
+    _TokenRule(
+        # One scan for "sk-" and "sk_"/"rk_": the rarer "k" leads.
+        re.compile(
+            rb"k(?:-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"
+            rb"|_(?:live|test)_[0-9A-Za-z]{16,})"
+        ),
+        _judge_sk,
+    ),
+    _TokenRule(re.compile(rb"xox[baprs]-[A-Za-z0-9\-]{10,}"), _judge_slack),
+    # ".eyJ" (payload start) is rarer than "eyJ" and so scanned twice as fast.
+    _TokenRule(re.compile(rb"\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), _judge_jwt),
+)
+
+# Names that end in a secret-naming word followed by `=`, `:`, `:=` or `=>`, found in the
+# lowercased text. The word must end the name (`tokenizer =` and `max_tokens =` are not
+# secrets). `key` alone is too common: it counts only after api, access, private, auth or
+# secret (`_KEY_OWNER`).
+_END_OF_NAME = (
+    rb"(?![a-z0-9_])(?=[\"']?\]?[ \t]*(?::[ \t]*[a-z_][\w\[\]., |]{0,40}?[ \t]*(?==))?"
+    rb"(?::=|=>|=(?!=)|:))"
+)
+_KEYWORD_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
+    (re.compile(rb"pass(?:w(?:or)?d|phrase)" + _END_OF_NAME), "password"),
+    (re.compile(rb"secret" + _END_OF_NAME), "secret"),
+    (re.compile(rb"token" + _END_OF_NAME), "token"),
+    (re.compile(rb"key" + _END_OF_NAME), "key"),
+)
+_KEY_OWNER = re.compile(rb"(api|access|private|auth|secret)[_\-]?\Z")
+
+# What follows such a name: `=`, `:`, `:=` or `=>`, then a quoted or a bare value.
+_ASSIGNMENT_TAIL = re.compile(
+    rb"[\"']?\]?[ \t]*"
+    # An annotation (`password: str = ...`) is skipped so that its `=` is the separator.
+    rb"(?::[ \t]*[A-Za-z_][\w\[\]., |]{0,40}?[ \t]*(?==))?"
+    rb"(?::=|=>|=(?!=)|:)[ \t]*"
+    rb"(?:(?P<q>[\"'`])(?P<qval>[^\"'`\r\n]{1,300}?)(?P=q)"
+    # Bare values keep to characters seen in keys and passwords, so that code such as
+    # `client_secret:t.secret??null` or `token:a||b` is not a value, and must end the line
+    # (or meet a comment, `,` or `;`): one followed by more words is prose
+    # ("api_key: Optional. The key to use.").
+    rb"|(?P<uval>[A-Za-z0-9+/=_\-.~@%^$!*:\x80-\xff]{1,300}+)"
+    rb"(?=[ \t]*(?:[,;]|\#|//|\r?\n|\Z)))"
+)
+
+_PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "change_me",
+        "change-me",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "undefined",
+        "redacted",
+        "placeholder",
+        "dummy",
+        "example",
+        "required",
+        "optional",
+        "string",
+    }
+)
+_PLACEHOLDER_MARKS = (
+    "${",
+    "{{",
+    "%(",
+    "%s",
+    "{0}",
+    "{}",
+    "example",
+    "placeholder",
+    "your_",
+    "your-",
+    "<your",
+    "xxxx",
+    "***",
+    "...",
+    "changeme",
+    "redacted",
+    "://",
+    "environ",
+    "getenv",
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_WORDS = re.compile(r"[A-Za-z]+(?:[_.\-][A-Za-z]+)*")
+_NUMBER = re.compile(r"[0-9.\-_]+")
+_AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+=]{40}")
+_ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _value_is_secret(value: str, quoted: bool) -> bool:
+    """Whether an assigned value looks like a real secret rather than code or a placeholder."""
+    if len(value) < (6 if quoted else 8):
+        return False
+    lower = value.lower()
+    if lower in _PLACEHOLDERS or len(set(value)) <= 2:
+        return False
+    if any(mark in lower for mark in _PLACEHOLDER_MARKS):
+        return False
+    if value[0] in "$%@&*<[({/~.#" or value.startswith(("./", "../")):
+        return False  # variables, references, special tokens like "[PAD]"/"<s>", paths
+    if ("{" in value and "}" in value) or ("<" in value and ">" in value) or "(" in value:
+        return False  # templates "{token}", "pat/<token>", code "get_token()"
+    if _NUMBER.fullmatch(value) or _ENV_NAME.fullmatch(value) or _WORDS.fullmatch(value):
+        return False  # numbers, ENV_NAMES, words: "bearer", "NextToken", "fake-key"
+    if quoted and any(ch.isspace() for ch in value):
+        return False  # prose, e.g. a prompt "Enter your password"
+    if _DOTTED.fullmatch(value):
+        return False  # self.token, settings.SECRET_KEY, "List.NextMarker"
+    if _IDENTIFIER.fullmatch(value):
+        # A bare identifier is a variable unless it mixes letters and digits without `_`.
+        return "_" not in value and _mixes_letters_and_digits(value)
+    return True
+
+
+def _mixes_letters_and_digits(text: str) -> bool:
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
+
+def _token_spans(data: bytes) -> list[Span]:
+    spans: list[Span] = []
+    for rule in _TOKEN_RULES:
+        for match in rule.regex.finditer(data):
+            span = rule.judge(match)
+            if span is not None:
+                spans.append(span)
+    return spans
+
+
+def _specific_kind(value: bytes) -> str | None:
+    """The token kind an assigned value holds (an `api_key = "sk-..."`), if any."""
+    for _, _, kind in _token_spans(value):
+        return kind
+    return None
+
+
+def _assignment_spans(data: bytes) -> list[tuple[int, int, str]]:
+    lowered = data.lower()  # ASCII-only lowering keeps every offset
+    spans: list[tuple[int, int, str]] = []
+    for regex, family in _KEYWORD_RULES:
+        for name in regex.finditer(lowered):
+            kind = family
+            if family == "key":
+                owner = _KEY_OWNER.search(lowered, max(0, name.start() - 8), name.start())
+                if owner is None:
+                    continue
+                kind = "api-key" if owner.group(1) == b"api" else "secret-key"
+            match = _ASSIGNMENT_TAIL.match(data, name.end())
+            if match is None:
+                continue
+            group = "qval" if match.group("qval") is not None else "uval"
+            raw = match.group(group)
+            specific = _specific_kind(raw)
+            if specific is not None:
+                kind = specific
+            else:
+                value = raw.decode("utf-8", "replace")
+                if not _value_is_secret(value, quoted=group == "qval"):
+                    continue
+                if (
+                    b"aws" in lowered[max(0, name.start() - 24) : name.start()]
+                    and _AWS_SECRET_VALUE.fullmatch(value)
+                ):
+                    kind = "aws-secret-key"
+            spans.append((*match.span(group), kind))
+    return spans
+
+
+def mask_secrets(data: bytes) -> tuple[bytes, dict[str, int]]:
+    """Return UTF-8 `data` with each secret-looking value replaced by `[REDACTED:<kind>]`, and
+    how many of each kind were masked (empty, and `data` itself, when nothing was).
+
+    Only the value is replaced; names, quotes and the rest of the text are kept byte for byte.
+    Masks fall on character boundaries, so valid UTF-8 stays valid.
+    """
+    spans = _token_spans(data) + _assignment_spans(data)
+    if not spans:
+        return data, {}
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    counts: Counter[str] = Counter()
+    pieces: list[bytes] = []
+    position = 0
+    for start, end, kind in spans:
+        if start < position:
+            continue  # inside a span already masked (a JWT inside a masked assignment)
+        pieces.append(data[position:start])
+        pieces.append(f"[REDACTED:{kind}]".encode("ascii"))
+        counts[kind] += 1
+        position = end
+    pieces.append(data[position:])
+    return b"".join(pieces), dict(counts)
+
+
+__all__ = ["is_secret_file", "mask_secrets"]
