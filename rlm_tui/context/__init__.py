@@ -1,0 +1,13 @@
+"""The context: a repo, a file or stdin as a read-only pack that the sandbox worker maps.
+
+- loader.py: `load_context(source, pack_dir, LoadOptions)` -> `ContextPack`
+- listing.py, ignore.py: which files (git ls-files, or a walk honouring .gitignore), plus
+  .rlmignore and --include/--exclude
+- secrets.py: secret files skipped, secret-looking values masked
+- pack.py: the pack on disk (`PackWriter`, `ContextPack`)
+- view.py: the worker's read-only view (`open_view`, `take_coverage`); standard library only
+- coverage.py: what code read and what sub-call prompts carried (`Coverage`)
+- metadata.py: what the root model is told (`describe_context`, `render_context_summary`)
+
+Nothing is imported here: the worker imports view.py alone and must start fast.
+"""

@@ -21,6 +21,7 @@ through code are invisible (it is a plain str in the worker), so only prompts fe
 from __future__ import annotations
 
 import mmap
+import threading
 from array import array
 from collections.abc import Mapping
 from typing import Any
@@ -103,7 +104,13 @@ class Coverage:
         self._sent: dict[int, list[list[int]]] = {}
         self._blob: mmap.mmap | bytes | None = None
         self._index: _LineIndex | None = None
+        self._index_lock = threading.Lock()
         self._starts: dict[int, array[int]] = {}
+
+    def build_index(self) -> None:
+        """Build the line index that `record_prompt` needs now rather than on the first
+        prompt (about 1 s per 100 MB): safe to call from a worker thread."""
+        self._line_index()
 
     # --- feeding -----------------------------------------------------------------------------
 
@@ -167,9 +174,10 @@ class Coverage:
         """Lines of `path` found in sub-call prompts, as merged 1-based inclusive ranges."""
         return [list(r) for r in self._sent.get(self._positions[path], [])]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable coverage: totals, and per file that was touched its line count,
-        read and sent ranges and fractions (by lines), and bytes read and sent."""
+    def to_dict(self, include_files: bool = True) -> dict[str, Any]:
+        """JSON-serialisable coverage: totals, and (unless not `include_files`) per file that
+        was touched: its lines and bytes, read and sent ranges, read and sent fractions (by
+        lines), bytes read and sent."""
         files: dict[str, Any] = {}
         totals = {"files": len(self.pack.entries), "lines": self.pack.total_lines}
         totals.update(bytes=self.pack.total_bytes, files_read=0, files_sent=0)
@@ -181,16 +189,17 @@ class Coverage:
             covered = merge_line_ranges(read + sent)
             lines_read, lines_sent = _count(read), _count(sent)
             bytes_read, bytes_sent = self._bytes_in(index, read), self._bytes_in(index, sent)
-            files[entry.path] = {
-                "lines": entry.lines,
-                "bytes": entry.size,
-                "read": [list(r) for r in read],
-                "sent": [list(r) for r in sent],
-                "read_fraction": _fraction(lines_read, entry.lines),
-                "sent_fraction": _fraction(lines_sent, entry.lines),
-                "bytes_read": bytes_read,
-                "bytes_sent": bytes_sent,
-            }
+            if include_files:
+                files[entry.path] = {
+                    "lines": entry.lines,
+                    "bytes": entry.size,
+                    "read": [list(r) for r in read],
+                    "sent": [list(r) for r in sent],
+                    "read_fraction": _fraction(lines_read, entry.lines),
+                    "sent_fraction": _fraction(lines_sent, entry.lines),
+                    "bytes_read": bytes_read,
+                    "bytes_sent": bytes_sent,
+                }
             totals["files_read"] += bool(read)
             totals["files_sent"] += bool(sent)
             totals["lines_read"] += lines_read
@@ -225,9 +234,10 @@ class Coverage:
         return self._blob
 
     def _line_index(self) -> _LineIndex:
-        if self._index is None:
-            self._index = _LineIndex(self._mapped(), self.pack, self.min_line_chars)
-        return self._index
+        with self._index_lock:
+            if self._index is None:
+                self._index = _LineIndex(self._mapped(), self.pack, self.min_line_chars)
+            return self._index
 
     def _line_starts(self, index: int) -> array[int]:
         starts = self._starts.get(index)
@@ -253,6 +263,9 @@ class Coverage:
     def _bytes_in(self, index: int, ranges: list[list[int]]) -> int:
         if not ranges:
             return 0
+        entry = self.pack.entries[index]
+        if ranges == [[1, entry.lines]]:
+            return entry.size  # the whole file: no line table needed
         starts = self._line_starts(index)
         size = self.pack.entries[index].size
         return sum(min(starts[last], size) - starts[first - 1] for first, last in ranges)
