@@ -18,7 +18,7 @@ from rlm_tui.lm.client import (
 )
 from rlm_tui.lm.completion import Completion, RetryInfo, Usage
 from rlm_tui.lm.errors import RETRYABLE_KINDS, ErrorKind, ModelCallError, scrub_secrets
-from rlm_tui.lm.litellm_loader import is_loaded, load_litellm, warm_up
+from rlm_tui.lm.litellm_loader import is_loaded, is_warm, load_litellm, warm_up
 from rlm_tui.lm.pricing import PriceTable
 from rlm_tui.lm.retry import RetryPolicy, parse_retry_after
 from rlm_tui.lm.spec import ModelSpec
@@ -40,6 +40,7 @@ __all__ = [
     "Usage",
     "check_model",
     "is_loaded",
+    "is_warm",
     "load_litellm",
     "parse_retry_after",
     "scrub_secrets",

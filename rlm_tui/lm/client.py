@@ -14,7 +14,7 @@ from rlm_tui.lm.completion import Completion, RetryInfo, Usage
 from rlm_tui.lm.demo import demo_chunks, demo_reply, estimate_tokens, is_demo
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.failures import StreamIncomplete, classify_exception, describe
-from rlm_tui.lm.litellm_loader import is_loaded, load_litellm, warm_up
+from rlm_tui.lm.litellm_loader import is_warm, load_litellm, warm_up
 from rlm_tui.lm.pricing import PriceTable
 from rlm_tui.lm.retry import RetryPolicy
 from rlm_tui.lm.spec import ModelSpec
@@ -27,9 +27,9 @@ RetryCallback = Callable[[RetryInfo], None]
 # some key, and an explicit one stops litellm from sending OPENAI_API_KEY to a foreign host.
 PLACEHOLDER_API_KEY = "no-key"
 
-# litellm enforces `timeout` between bytes itself; this guard, a little later, covers a
-# transport that does not.
-_GUARD_GRACE_S = 1.0
+# litellm enforces `timeout` between bytes itself; this guard covers a transport that does
+# not. Its slack leaves room for litellm's own work (a slow first call on a busy machine).
+_GUARD_GRACE_S = 10.0
 _CLOSE_TIMEOUT_S = 1.0
 # The demo streams at a readable pace, like a fast real model.
 DEMO_CHUNK_DELAY_S = 0.004
@@ -95,7 +95,7 @@ class ModelClient:
         """
         if is_demo(spec.model):
             return await self._demo(spec, messages, on_delta)
-        if not is_loaded():
+        if not is_warm():
             await warm_up()
         litellm = load_litellm()
         kwargs = self._call_arguments(spec, messages)

@@ -15,6 +15,7 @@ from types import ModuleType
 
 _lock = threading.Lock()
 _litellm: ModuleType | None = None
+_warm = False
 
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "LiteLLM Proxy.stdout")
 
@@ -54,10 +55,37 @@ def is_loaded() -> bool:
     return _litellm is not None
 
 
+def is_warm() -> bool:
+    """Whether `warm_up` has run: litellm is loaded and its first call will be quick."""
+    return _warm
+
+
 async def warm_up() -> None:
-    """Load litellm in a worker thread, so the event loop (and the UI) never stalls on it."""
-    if _litellm is None:
-        await asyncio.to_thread(load_litellm)
+    """Load litellm and prime its first call, in a worker thread, so the event loop (and the
+    UI) never stalls on it. Idempotent; the model client calls it before its first call."""
+    if not _warm:
+        await asyncio.to_thread(_load_and_prime)
+
+
+def _load_and_prime() -> None:
+    global _warm
+    litellm = load_litellm()
+    with _lock:
+        if _warm:
+            return
+        # litellm's first call imports ~500 more modules (~0.7 s); a mock streamed call (no
+        # request is sent) does that here, off the event loop.
+        try:
+            for _ in litellm.completion(
+                model="openai/warm-up", messages=[{"role": "user", "content": "warm up"}],
+                mock_response="ok", stream=True, stream_options={"include_usage": True},
+                api_key="warm-up", api_base="http://127.0.0.1:9/v1",
+                num_retries=0, max_retries=0,
+            ):
+                pass
+        except Exception:  # noqa: BLE001 - only an optimisation: the real call still works
+            pass
+        _warm = True
 
 
 def _quieten(litellm: ModuleType) -> None:

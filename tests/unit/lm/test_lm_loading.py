@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
-from rlm_tui.lm import load_litellm
+import pytest
+
+from rlm_tui.lm import is_loaded, is_warm, load_litellm, warm_up
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -45,3 +47,13 @@ def test_litellms_loggers_have_no_terminal_handler():
         assert logger.propagate is False
         assert logger.level >= logging.WARNING
         assert all(isinstance(h, logging.NullHandler) for h in logger.handlers)
+
+
+# litellm silences this pydantic warning at import; pytest resets filters per test.
+@pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier.*:UserWarning")
+async def test_warm_up_loads_litellm_and_primes_its_first_call_without_output(capfd):
+    await warm_up()
+    await warm_up()
+
+    assert is_loaded() and is_warm()
+    assert capfd.readouterr() == ("", "")
