@@ -1,0 +1,78 @@
+"""`rlm-tui context PATH`, run for real as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli, write
+
+
+def test_context_prints_the_summary_and_skipped_files(tmp_path: Path):
+    write(tmp_path, {"a.py": "print(1)\n", "b.bin": b"\x00\x01", "big.txt": "x" * 5000})
+    done = run_cli("context", str(tmp_path), "--max-file-size", "1K")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Context: directory ")
+    assert "Skipped files (2):" in done.stdout
+    assert "    b.bin" in done.stdout and "    big.txt  (5,000 bytes)" in done.stdout
+    assert done.stderr == ""
+
+
+def test_context_json_lists_every_skipped_file_and_honours_filters(tmp_path: Path):
+    write(tmp_path, {"a.py": "a\n", "b.md": "b\n", "tests/t.py": "t\n", "x.bin": b"\x00"})
+    done = run_cli(
+        "context", str(tmp_path), "--include", "*.py", "--include", "*.bin",
+        "--exclude", "tests/", "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["context"]["files"] == 1
+    assert report["skipped_files"] == [{"path": "x.bin", "reason": "binary", "detail": ""}]
+    assert report["options"]["include"] == ["*.py", "*.bin"]
+
+
+def test_context_reads_stdin(tmp_path: Path):
+    done = run_cli("context", "-", "--json", stdin=b"piped text\nsecond line\n")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads(done.stdout)["context"]
+    assert (meta["kind"], meta["name"], meta["lines"]) == ("text", "<stdin>", 2)
+
+
+def test_context_leaves_no_pack_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    write(tmp_path / "src", {"a.py": "a\n"})
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # run_cli passes the environment on
+    assert run_cli("context", str(tmp_path / "src")).returncode == 0
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing", "no such file or directory"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "is an empty directory"),
+        (lambda p: os.mkfifo(p / "fifo") or p / "fifo", "is a FIFO"),
+        (lambda p: (p / "e.txt").write_text("") and None or p / "e.txt", "is empty"),
+        (
+            lambda p: write(p / "d", {"x.bin": b"\x00"}) or p / "d",
+            "no text file left to load (1 binary)",
+        ),
+    ],
+)
+def test_bad_paths_exit_2_with_one_line(tmp_path: Path, make, message: str):
+    path = make(tmp_path)
+    done = run_cli("context", str(path))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("rlm-tui: ") and message in done.stderr
+
+
+def test_a_bad_size_is_a_usage_error(tmp_path: Path):
+    done = run_cli("context", str(tmp_path), "--max-file-size", "lots")
+    assert done.returncode == 2
+    assert "not a size in bytes" in done.stderr
