@@ -25,6 +25,7 @@ from rlm_tui.context.pack import (
     FLAG_NON_UTF8,
     FLAG_SECRETS_MASKED,
     ContextPack,
+    PackMode,
     PackWriter,
 )
 from rlm_tui.context.secrets import is_secret_file, mask_secrets
@@ -94,11 +95,16 @@ class _NotRegularFile(Exception):
     """The path turned into something other than a regular file between stat and open."""
 
 
-def _read_regular_file(path: str, limit: int) -> bytes | None:
+class _Binary(Exception):
+    """The file's first 8,000 bytes hold a NUL: it is binary, and the rest is not read."""
+
+
+def _read_regular_file(path: str, limit: int, sniff: bool = True) -> bytes | None:
     """The whole content of the regular file at `path`, or None if it holds over `limit` bytes.
 
     Opened non-blocking and checked with fstat, so that a FIFO swapped in after the listing
-    is refused rather than blocking the load."""
+    is refused rather than blocking the load. With `sniff`, raises _Binary after reading only
+    the first 8,000 bytes of a binary file."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
     try:
         info = os.fstat(fd)
@@ -108,6 +114,12 @@ def _read_regular_file(path: str, limit: int) -> bytes | None:
             return None
         parts: list[bytes] = []
         total = 0
+        if sniff and info.st_size > BINARY_SNIFF_BYTES:
+            head = os.read(fd, BINARY_SNIFF_BYTES)
+            if is_binary(head):
+                raise _Binary(path)
+            parts.append(head)
+            total = len(head)
         while total <= limit:
             chunk = os.read(fd, max(info.st_size + 1 - total, 1 << 16))
             if not chunk:
@@ -222,6 +234,9 @@ def _load_directory(
         except _NotRegularFile:
             skipped.append(SkippedFile(relative, SkipReason.SPECIAL_FILE, "not a regular file"))
             continue
+        except _Binary:
+            skipped.append(SkippedFile(relative, SkipReason.BINARY))
+            continue
         except OSError as exc:
             reason = exc.strerror or str(exc)
             skipped.append(SkippedFile(relative, SkipReason.UNREADABLE, reason))
@@ -258,7 +273,7 @@ def _load_directory(
     )
 
 
-def _single_text(data: bytes | None, name: str, shown: str, options: LoadOptions) -> PreparedText:
+def _single_text(data: bytes | None, shown: str, options: LoadOptions) -> PreparedText:
     if data is None:
         raise InputError(
             f"{shown} is larger than the total cap of {options.max_total_size:,} bytes "
@@ -303,12 +318,10 @@ def load_context(
     if shown == STDIN:
         stream = stdin if stdin is not None else sys.stdin.buffer
         if stream.isatty():
-            raise InputError("stdin is a terminal: pipe text in, e.g. `cat notes.txt | rlm-tui context -`")
-        prepared = _single_text(_read_stream(stream, options.max_total_size), STDIN_NAME, "stdin", options)
-        with PackWriter(pack_dir, kind="text") as writer:
-            writer.add(STDIN_NAME, prepared.text, chars=prepared.chars, flags=prepared.flags,
-                       secrets_masked=prepared.secrets_masked)
-            return writer.finish(mode="stdin", source=STDIN_NAME, options=options.to_dict())
+            raise InputError("stdin is a terminal; pipe text into it: cat notes | rlm-tui ... -")
+        data = _read_stream(stream, options.max_total_size)
+        prepared = _single_text(data, "stdin", options)
+        return _write_text_pack(pack_dir, STDIN_NAME, prepared, "stdin", STDIN_NAME, options)
     path = Path(shown).expanduser()
     try:
         info = os.stat(path)
@@ -326,13 +339,29 @@ def load_context(
     if not options.include_secrets and is_secret_file(name):
         raise InputError(f"{shown} looks like a secrets file; pass --include-secrets to load it")
     try:
-        data = _read_regular_file(os.fspath(path), options.max_total_size)
+        data = _read_regular_file(os.fspath(path), options.max_total_size, sniff=False)
     except _NotRegularFile:
         raise InputError(f"{shown} is not a regular file or directory") from None
     except OSError as exc:
         raise InputError(f"{shown}: {exc.strerror or exc}") from None
-    prepared = _single_text(data, name, shown, options)
+    prepared = _single_text(data, shown, options)
+    return _write_text_pack(pack_dir, name, prepared, "file", shown, options)
+
+
+def _write_text_pack(
+    pack_dir: str | os.PathLike[str],
+    name: str,
+    prepared: PreparedText,
+    mode: PackMode,
+    source: str,
+    options: LoadOptions,
+) -> ContextPack:
     with PackWriter(pack_dir, kind="text") as writer:
-        writer.add(name, prepared.text, chars=prepared.chars, flags=prepared.flags,
-                   secrets_masked=prepared.secrets_masked)
-        return writer.finish(mode="file", source=shown, options=options.to_dict())
+        writer.add(
+            name,
+            prepared.text,
+            chars=prepared.chars,
+            flags=prepared.flags,
+            secrets_masked=prepared.secrets_masked,
+        )
+        return writer.finish(mode=mode, source=source, options=options.to_dict())

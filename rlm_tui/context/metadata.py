@@ -214,7 +214,8 @@ def render_context_summary(meta: dict[str, Any]) -> str:
             f"(path -> text): {meta['chars']:,} chars ({tokens}), {meta['lines']:,} lines."
         ]
     if meta["secrets_masked"]:
-        lines.append(f"Secrets masked: {meta['secrets_masked']:,} values, shown as [REDACTED:kind].")
+        masked = meta["secrets_masked"]
+        lines.append(f"Secrets masked: {masked:,} values, shown as [REDACTED:kind].")
     if meta["flags"].get("non-utf8"):
         lines.append(
             f"Not valid UTF-8 (invalid bytes shown as U+FFFD): {meta['flags']['non-utf8']:,} files."

@@ -146,14 +146,22 @@ class ContextView(Mapping[str, str]):
     def text(self) -> str:
         """Every file, in path order, each after a header line `==> path <==`."""
         if self._text is None:
-            parts: list[str] = []
-            for index, path in enumerate(self._paths):
-                body = self._decode(index)
-                parts.append(f"==> {path} <==\n")
-                parts.append(body)
-                if body and not body.endswith("\n"):
-                    parts.append("\n")
-            self._text = "".join(parts)
+            # Joined as bytes straight from the map and decoded once: several times faster
+            # than joining per-file strs, which may each be of a different str kind.
+            parts: list[bytes | memoryview] = []
+            mapped = memoryview(self._mm)
+            try:
+                for index, path in enumerate(self._paths):
+                    offset, size = self._offsets[index], self._sizes[index]
+                    parts.append(f"==> {path} <==\n".encode("utf-8"))
+                    parts.append(mapped[offset : offset + size])
+                    if size and self._mm[offset + size - 1] != 0x0A:
+                        parts.append(b"\n")
+                joined = b"".join(parts)
+            finally:
+                parts.clear()
+                mapped.release()  # a live export would keep the map from closing
+            self._text = joined.decode("utf-8")
         for index in range(len(self._paths)):
             self._record_whole(index)
         return self._text
@@ -393,8 +401,8 @@ def _match(path: str, line: int, text: str, column: int) -> dict[str, object]:
     text = text.removesuffix("\r")
     if len(text) > GREP_LINE_CHARS:
         begin = max(0, min(column - GREP_LINE_CHARS // 3, len(text) - GREP_LINE_CHARS))
-        window = text[begin : begin + GREP_LINE_CHARS]
-        text = ("…" if begin else "") + window + ("…" if begin + GREP_LINE_CHARS < len(text) else "")
+        end = begin + GREP_LINE_CHARS
+        text = ("…" if begin else "") + text[begin:end] + ("…" if end < len(text) else "")
     return {"path": path, "line": line, "text": text}
 
 

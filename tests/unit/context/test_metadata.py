@@ -44,7 +44,8 @@ def test_metadata_counts_sizes_languages_largest_and_skips(tmp_path: Path, load)
 
 
 def test_the_tree_stays_within_its_line_budget_on_a_large_tree(tmp_path: Path, load):
-    files = {f"pkg{p}/mod{m}/file{f}.py": "x = 1\n" for p in range(8) for m in range(12) for f in range(15)}
+    names = [f"pkg{p}/mod{m}/file{f}.py" for p in range(8) for m in range(12) for f in range(15)]
+    files: dict[str, str | bytes] = dict.fromkeys(names, "x = 1\n")
     files["big/huge.py"] = "y = 2\n" * 5000
     write(tmp_path, files)
     meta = describe_context(load(tmp_path), tree_lines=40)

@@ -24,10 +24,11 @@ def test_binary_files_are_skipped_by_a_nul_in_the_first_8000_bytes(tmp_path: Pat
             "a.txt": "text\n",
             "image.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
             "late-nul.txt": b"x" * 9000 + b"\x00",  # past the sniffed prefix: text
+            "big.bin": b"\x00" + b"y" * 100_000,  # only its first 8,000 bytes are read
         },
     )
     pack = load(tmp_path)
-    assert reasons(pack) == {"image.png": "binary"}
+    assert reasons(pack) == {"big.bin": "binary", "image.png": "binary"}
     assert [e.path for e in pack.entries] == ["a.txt", "late-nul.txt"]
 
 
@@ -102,10 +103,10 @@ def test_unreadable_files_are_skipped_when_reading_fails(tmp_path: Path, load, m
     write(tmp_path, {"a.txt": "a\n", "broken.txt": "b\n"})
     real_read = loader._read_regular_file
 
-    def failing_read(path: str, limit: int) -> bytes | None:
+    def failing_read(path: str, limit: int, sniff: bool = True) -> bytes | None:
         if path.endswith("broken.txt"):
             raise PermissionError(13, "Permission denied")
-        return real_read(path, limit)
+        return real_read(path, limit, sniff)
 
     monkeypatch.setattr(loader, "_read_regular_file", failing_read)
     pack = load(tmp_path)

@@ -1,0 +1,186 @@
+"""Measure context loading on a large real tree: load time against `cat`, peak memory against
+the text loaded, the time to open a view in a fresh process, and grep/coverage costs.
+
+    python bench/bench_context.py [PATH]
+
+PATH defaults to the running Python's site-packages. Each load runs in a fresh process so that
+its peak memory (ru_maxrss, after imports) is its own; times are the best of --runs, with a
+warm page cache (the first run warms it). Not a test: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _child_load(source: str, pack_dir: str, include_secrets: bool) -> None:
+    from rlm_tui.context.loader import LoadOptions, load_context
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    pack = load_context(source, pack_dir, LoadOptions(include_secrets=include_secrets))
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_delta_bytes": (peak - before) * 1024,  # ru_maxrss is in KiB on Linux
+                "text_bytes": pack.total_bytes,
+                "files": len(pack.entries),
+                "skipped": len(pack.skipped),
+                "mode": pack.mode,
+            }
+        )
+    )
+
+
+def _child_open(pack_dir: str) -> None:
+    started = time.perf_counter()
+    from rlm_tui.context.view import open_view
+
+    view = open_view(pack_dir)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "files": len(view)}))
+
+
+def _python(*args: str) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def _best(runs: int, action: Callable[[], Any]) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = action()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def _cat_seconds(pack_dir: Path, source: Path, runs: int) -> float:
+    """`cat` of the very files the pack holds, via xargs, into /dev/null."""
+    from rlm_tui.context.pack import ContextPack
+
+    pack = ContextPack.open(pack_dir)
+    names = b"\0".join(os.fsencode(source / e.path) for e in pack.entries)
+
+    def cat() -> None:
+        subprocess.run(
+            ["xargs", "-0", "cat"], input=names, stdout=subprocess.DEVNULL, check=True
+        )
+    return _best(runs, cat)[0]
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", nargs="?", default=sysconfig.get_paths()["purelib"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child-load", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child-open", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_load:
+        source, pack_dir, secrets = args.child_load
+        _child_load(source, pack_dir, secrets == "1")
+        return
+    if args.child_open:
+        _child_open(args.child_open)
+        return
+
+    source = Path(args.path).resolve()
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="rlm-bench-") as temp:
+        temp_dir = Path(temp)
+
+        def load(include_secrets: bool) -> dict[str, Any]:
+            best: dict[str, Any] | None = None
+            for run in range(args.runs):
+                pack_dir = temp_dir / f"pack-{int(include_secrets)}-{run}"
+                flag = str(int(include_secrets))
+                result = _python("--child-load", str(source), str(pack_dir), flag)
+                if best is None or result["seconds"] < best["seconds"]:
+                    best = dict(result, dir=str(pack_dir))
+            assert best is not None
+            return best
+
+        masked = load(include_secrets=False)
+        unmasked = load(include_secrets=True)
+        cat = _cat_seconds(Path(masked["dir"]), source, args.runs)
+        text = masked["text_bytes"]
+        rows.append(("source", str(source), f"{masked['mode']} mode"))
+        loaded = f"{masked['files']:,} files, {_mb(text)}"
+        rows.append(("text loaded", loaded, f"{masked['skipped']:,} skipped"))
+        rows.append(("cat (xargs) of those files", f"{cat:.3f} s", "baseline"))
+        for label, result in (("load", masked), ("load --include-secrets", unmasked)):
+            seconds = result["seconds"]
+            rows.append((label, f"{seconds:.3f} s", f"{seconds / cat:.2f}x cat (goal <= 1.5x)"))
+        peak = masked["peak_delta_bytes"]
+        note = f"{peak / text:.2f}x text (goal <= 1.5x)"
+        rows.append(("peak memory of the load", _mb(peak), note))
+
+        tiny = temp_dir / "tiny"
+        (tiny / "src").mkdir(parents=True)
+        (tiny / "src" / "a.py").write_text("print('tiny')\n")
+        tiny_pack = temp_dir / "tiny-pack"
+        _python("--child-load", str(tiny / "src"), str(tiny_pack), "0")
+        for label, pack_dir in (("large", masked["dir"]), ("tiny", str(tiny_pack))):
+            inner = min(_python("--child-open", pack_dir)["seconds"] for _ in range(args.runs))
+            wall, _ = _best(args.runs, lambda: _python("--child-open", pack_dir))
+            note = f"import + open; {wall:.3f} s with interpreter start (goal < 0.3 s)"
+            rows.append((f"open_view in a fresh process, {label}", f"{inner * 1000:.1f} ms", note))
+
+        from rlm_tui.context.coverage import Coverage
+        from rlm_tui.context.pack import ContextPack
+        from rlm_tui.context.view import ContextView, open_view, take_coverage
+
+        view = open_view(masked["dir"])
+        assert isinstance(view, ContextView)
+        patterns = (
+            ("literal", "def open_view"),
+            ("regex", r"^class \w+\(.*Error\)"),
+            ("no match", "zq8xv7_nothing_matches"),
+        )
+        for label, pattern in patterns:
+            seconds, found = _best(args.runs, lambda: view.grep(pattern, max_matches=10**6))
+            rows.append((f"grep, {label}", f"{seconds:.3f} s", f"{len(found):,} matches"))
+        seconds, _ = _best(1, lambda: view.text)
+        rows.append(("context.text, first build", f"{seconds:.3f} s", "then cached"))
+        take_coverage(view)
+
+        pack = ContextPack.open(masked["dir"])
+        coverage = Coverage(pack)
+        seconds, _ = _best(1, coverage.build_index)
+        rows.append(("coverage line index (lazy, once)", f"{seconds:.3f} s", ""))
+        biggest = max(pack.entries, key=lambda e: e.size)
+        prompt = pack.read_text(biggest.path)[:1_000_000]
+        seconds, lines = _best(1, lambda: coverage.record_prompt(prompt))
+        note = f"{lines:,} lines placed"
+        rows.append((f"record_prompt, {_mb(len(prompt))} prompt", f"{seconds:.3f} s", note))
+
+    width = max(len(r[0]) for r in rows)
+    mid = max(len(r[1]) for r in rows)
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>{mid}}  {note}")
+
+
+if __name__ == "__main__":
+    main()
