@@ -28,6 +28,7 @@ from typing import Any
 
 from rlm_tui.context.pack import ContextPack
 from rlm_tui.context.view import merge_line_ranges
+from rlm_tui.context.windows import line_windows
 
 MIN_LINE_CHARS = 20
 MIN_RUN_CHARS = 40
@@ -57,18 +58,24 @@ class _LineIndex:
         )
         mask = self.mask
         for file_index, entry in enumerate(pack.entries):
-            data = blob[entry.offset : entry.offset + entry.size]
-            for number, line in enumerate(data.split(b"\n"), 1):
-                stripped = line.strip()
-                if len(stripped) < min_line_chars:
-                    continue
-                value = hash(stripped) & _HASH_MASK
-                bucket = value & mask
-                chain.append(heads[bucket])
-                heads[bucket] = len(hashes)
-                hashes.append(value)
-                files.append(file_index)
-                lines.append(number)
+            number = 0
+            # A window at a time, so that a huge single text is never split whole into lines.
+            for start, end in line_windows(blob, entry.offset, entry.offset + entry.size):
+                window = blob[start:end].split(b"\n")
+                if window[-1] == b"":
+                    window.pop()  # the window ended with a newline, not with a line
+                for line in window:
+                    number += 1
+                    stripped = line.strip()
+                    if len(stripped) < min_line_chars:
+                        continue
+                    value = hash(stripped) & _HASH_MASK
+                    bucket = value & mask
+                    chain.append(heads[bucket])
+                    heads[bucket] = len(hashes)
+                    hashes.append(value)
+                    files.append(file_index)
+                    lines.append(number)
 
     def candidates(self, stripped: bytes) -> list[tuple[int, int]]:
         """(file index, line number) of context lines that may equal `stripped`."""

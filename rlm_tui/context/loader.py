@@ -11,6 +11,7 @@ used is an error rather than a skip.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import sys
@@ -30,6 +31,7 @@ from rlm_tui.context.pack import (
 )
 from rlm_tui.context.secrets import is_secret_file, mask_secrets
 from rlm_tui.context.skips import SkippedFile, SkipReason
+from rlm_tui.context.windows import line_windows
 from rlm_tui.errors import InputError
 
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB
@@ -63,26 +65,45 @@ class PreparedText:
     secrets_masked: int
 
 
+def count_chars(data: bytes) -> int | None:
+    """Characters in UTF-8 `data`, or None if it is not valid UTF-8. Decodes a window at a time,
+    as a str of non-ASCII text can take four bytes per character."""
+    if data.isascii():  # the common case needs no decode at all
+        return len(data)
+    view = memoryview(data)
+    try:
+        return sum(len(str(view[a:b], "utf-8")) for a, b in line_windows(data, 0, len(data)))
+    except UnicodeDecodeError:
+        return None
+    finally:
+        view.release()
+
+
+def _replace_invalid_utf8(data: bytes) -> bytes:
+    # Window by window is exact: a newline never belongs to a multi-byte sequence.
+    return b"".join(
+        data[a:b].decode("utf-8", "replace").encode("utf-8")
+        for a, b in line_windows(data, 0, len(data))
+    )
+
+
 def prepare_text(data: bytes, include_secrets: bool = False) -> PreparedText:
     """Decode `data` as UTF-8 (replacing invalid bytes, flagged "non-utf8") and mask secrets
     in it (flagged "secrets-masked", with the count), unless `include_secrets`."""
     flags: list[str] = []
-    if data.isascii():  # the common case needs no decode to count characters
-        chars = len(data)
-    else:
-        try:
-            chars = len(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            decoded = data.decode("utf-8", "replace")
-            data, chars = decoded.encode("utf-8"), len(decoded)
-            flags.append(FLAG_NON_UTF8)
+    chars = count_chars(data)
+    if chars is None:
+        data = _replace_invalid_utf8(data)
+        chars = count_chars(data)
+        flags.append(FLAG_NON_UTF8)
     masked = 0
     if not include_secrets:
         data, counts = mask_secrets(data)
         if counts:
             masked = sum(counts.values())
             flags.append(FLAG_SECRETS_MASKED)
-            chars = len(data) if data.isascii() else len(data.decode("utf-8"))
+            chars = count_chars(data)
+    assert chars is not None  # valid UTF-8 by now
     return PreparedText(data, chars, tuple(flags), masked)
 
 
@@ -287,15 +308,14 @@ def _single_text(data: bytes | None, shown: str, options: LoadOptions) -> Prepar
 
 
 def _read_stream(stream: BinaryIO, limit: int) -> bytes | None:
-    parts: list[bytes] = []
-    total = 0
-    while total <= limit:
-        chunk = stream.read(min(1 << 20, limit + 1 - total))
+    # BytesIO hands its buffer over without a copy: a huge stdin is held once, not twice.
+    buffer = io.BytesIO()
+    while buffer.tell() <= limit:
+        chunk = stream.read(min(1 << 20, limit + 1 - buffer.tell()))
         if not chunk:
             break
-        parts.append(chunk)
-        total += len(chunk)
-    return None if total > limit else b"".join(parts)
+        buffer.write(chunk)
+    return None if buffer.tell() > limit else buffer.getvalue()
 
 
 def load_context(

@@ -36,6 +36,8 @@ import re
 from collections import Counter
 from typing import Callable, NamedTuple
 
+from rlm_tui.context.windows import line_windows
+
 _ENV_TEMPLATE_SUFFIXES = frozenset(
     {"example", "sample", "template", "dist", "defaults", "default", "schema", "tpl"}
 )
@@ -332,36 +334,46 @@ def _specific_kind(value: bytes) -> str | None:
     return None
 
 
-def _assignment_spans(data: bytes) -> list[tuple[int, int, str]]:
-    lowered = data.lower()  # ASCII-only lowering keeps every offset
-    spans: list[tuple[int, int, str]] = []
-    for regex, family in _KEYWORD_RULES:
-        for name in regex.finditer(lowered):
-            kind = family
-            if family == "key":
-                owner = _KEY_OWNER.search(lowered, max(0, name.start() - 8), name.start())
-                if owner is None:
-                    continue
-                kind = "api-key" if owner.group(1) == b"api" else "secret-key"
-            match = _ASSIGNMENT_TAIL.match(data, name.end())
-            if match is None:
-                continue
-            group = "qval" if match.group("qval") is not None else "uval"
-            raw = match.group(group)
-            specific = _specific_kind(raw)
-            if specific is not None:
-                kind = specific
-            else:
-                value = raw.decode("utf-8", "replace")
-                if not _value_is_secret(value, quoted=group == "qval"):
-                    continue
-                if (
-                    b"aws" in lowered[max(0, name.start() - 24) : name.start()]
-                    and _AWS_SECRET_VALUE.fullmatch(value)
-                ):
-                    kind = "aws-secret-key"
-            spans.append((*match.span(group), kind))
+def _assignment_spans(data: bytes) -> list[Span]:
+    spans: list[Span] = []
+    # Lowercased a window at a time (all on one line is all a match needs), so that a huge
+    # text is not copied whole; lowering ASCII keeps every offset.
+    for window, window_end in line_windows(data, 0, len(data)):
+        lowered = data[window:window_end].lower()
+        for regex, family in _KEYWORD_RULES:
+            for name in regex.finditer(lowered):
+                span = _assignment_span(data, lowered, window, name, family)
+                if span is not None:
+                    spans.append(span)
     return spans
+
+
+def _assignment_span(
+    data: bytes, lowered: bytes, window: int, name: re.Match[bytes], family: str
+) -> Span | None:
+    kind = family
+    if family == "key":
+        owner = _KEY_OWNER.search(lowered, max(0, name.start() - 8), name.start())
+        if owner is None:
+            return None
+        kind = "api-key" if owner.group(1) == b"api" else "secret-key"
+    match = _ASSIGNMENT_TAIL.match(data, window + name.end())
+    if match is None:
+        return None
+    group = "qval" if match.group("qval") is not None else "uval"
+    raw = match.group(group)
+    specific = _specific_kind(raw)
+    if specific is not None:
+        kind = specific
+    else:
+        value = raw.decode("utf-8", "replace")
+        if not _value_is_secret(value, quoted=group == "qval"):
+            return None
+        before = lowered[max(0, name.start() - 24) : name.start()]
+        if b"aws" in before and _AWS_SECRET_VALUE.fullmatch(value):
+            kind = "aws-secret-key"
+    start, end = match.span(group)
+    return start, end, kind
 
 
 def mask_secrets(data: bytes) -> tuple[bytes, dict[str, int]]:
