@@ -106,8 +106,9 @@ def _list_walk(root: Path, path_filter: PathFilter) -> FileListing:
             with os.scandir(root / directory) as entries:
                 children = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
         except OSError as exc:
+            shown = (directory or ".") + "/"
             listing.skipped.append(
-                SkippedFile(directory + "/", SkipReason.UNREADABLE, exc.strerror or str(exc))
+                SkippedFile(shown, SkipReason.UNREADABLE, exc.strerror or str(exc))
             )
             continue
         names = {name for name, _ in children}

@@ -121,12 +121,15 @@ class _Binary(Exception):
 
 
 def _read_regular_file(path: str, limit: int, sniff: bool = True) -> bytes | None:
-    """The whole content of the regular file at `path`, or None if it holds over `limit` bytes.
+    """The whole content of the regular file at the resolved `path` (no symlink in its last
+    part), or None if it holds over `limit` bytes.
 
     Opened non-blocking and checked with fstat, so that a FIFO swapped in after the listing
     is refused rather than blocking the load. With `sniff`, raises _Binary after reading only
     the first 8,000 bytes of a binary file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    # The path is already resolved: O_NOFOLLOW refuses a symlink swapped in since.
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(path, flags | getattr(os, "O_NOCTTY", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -359,7 +362,7 @@ def load_context(
     if not options.include_secrets and is_secret_file(name):
         raise InputError(f"{shown} looks like a secrets file; pass --include-secrets to load it")
     try:
-        data = _read_regular_file(os.fspath(path), options.max_total_size, sniff=False)
+        data = _read_regular_file(os.path.realpath(path), options.max_total_size, sniff=False)
     except _NotRegularFile:
         raise InputError(f"{shown} is not a regular file or directory") from None
     except OSError as exc:

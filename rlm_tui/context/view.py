@@ -332,7 +332,7 @@ class ContextView(Mapping[str, str]):
         if paths is None:
             return range(len(self._paths))
         if isinstance(paths, str):
-            return self._select_glob(paths)
+            paths = [paths]
         if not isinstance(paths, (list, tuple, set, frozenset)):
             raise TypeError("grep(paths=...): a path, a glob, or a list of them")
         chosen: set[int] = set()

@@ -118,6 +118,9 @@ def test_grep_returns_path_line_and_text_per_matching_line(view: ContextView):
     ]
     assert len(view.grep(".", max_matches=2)) == 2
     assert view.grep("two") == [{"path": "no-newline.md", "line": 2, "text": "two"}]
+    assert view.grep("alpha", paths="nothing/*.py") == []  # a glob may match nothing
+    with pytest.raises(KeyError, match="did you mean 'a.txt'"):
+        view.grep("alpha", paths="a.tx")  # a plain path must exist
     with pytest.raises(ValueError, match="bad regex"):
         view.grep("(")
 
