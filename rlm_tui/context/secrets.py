@@ -16,8 +16,8 @@ Two layers, both off with `include_secrets=True`:
      `*.tfstate` / `*.tfstate.backup` (Terraform state stores resource secrets in clear),
      `secrets.{json,yaml,yml,toml,ini,env}` and `.secrets`. Source files named `secrets.py`
      etc. are code, not secret stores, and are kept.
-2. `mask_secrets(text)` replaces secret-looking values with `[REDACTED:<kind>]` in one regex
-   pass: private key blocks (the whole block), AWS access key ids, GitHub, OpenAI, Anthropic,
+2. `mask_secrets(data)` replaces secret-looking values with `[REDACTED:<kind>]`: private key
+   blocks (the whole block), AWS access key ids, GitHub, OpenAI, Anthropic,
    Slack, Google and Stripe keys, JWTs, and values assigned to names ending in password,
    passwd, passphrase, secret, token, api key, access key, secret key, private key or auth
    key (only the value is masked; the name stays). Assigned values that are clearly not
@@ -26,8 +26,13 @@ Two layers, both off with `include_secrets=True`:
    digits), empty or short strings, placeholders (`${VAR}`, `{{ var }}`, `<your-key>`,
    `xxx`, `changeme`, `***`), prose (contains spaces), paths and URLs, special tokens such as
    `"[PAD]"` or `"<s>"`, word-only values such as `"bearer"` or `"pad_token"`, and
-   ENV_VAR_NAMES. The cost of that choice: a password made only of lowercase words is not
+   ENV_VAR_NAMES. The cost of that choice: a password made only of letters and `_.-` is not
    masked.
+
+Speed (it runs over every loaded byte): ten scans per file, each a regex that starts with a
+literal, which `re` searches about as fast as `bytes.find`, where one combined alternation is
+scanned character by character, 10-20x slower; so no separate "any trigger?" pre-pass is
+needed, a scan that finds nothing is that pre-pass. About 0.7 s per 100 MB of code.
 """
 
 from __future__ import annotations
@@ -170,12 +175,15 @@ def _judge_jwt(match: re.Match[bytes]) -> Span | None:
 
 _TOKEN_RULES: tuple[_TokenRule, ...] = (
     _TokenRule(
-        # The whole block; without an END line (a truncated key, or a string constant holding
-        # only the header) the header and the base64 lines that follow it.
+        # The whole block: base64, PEM headers (Proc-Type: 4,ENCRYPTED) and, inside JSON,
+        # "\n" escapes, up to the END line; code between two marker strings is not a block.
+        # Without an END line (a truncated key): the header and the base64 lines after it. A
+        # lone header (a constant in code that parses keys) is not a secret.
         re.compile(
             rb"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-            rb"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-            rb"|(?:\r?\n[ \t]*[A-Za-z0-9+/=]{20,}[ \t]*(?=\r?\n|\Z))*)"
+            rb"(?:[A-Za-z0-9+/=:,\s\\\-]{0,20000}?"
+            rb"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+            rb"|(?:\r?\n[ \t]*[A-Za-z0-9+/=]{20,}[ \t]*(?=\r?\n|\Z))+)"
         ),
         _judge_private_key,
     ),

@@ -130,6 +130,16 @@ def test_ordinary_code_is_not_masked(line: str):
     assert result == line + "\n"
 
 
+def test_code_that_parses_keys_is_not_a_key():
+    code = (
+        'if line == "-----BEGIN RSA PRIVATE KEY-----":\n'
+        "    inside = True\n"
+        'elif line == "-----END RSA PRIVATE KEY-----":\n'
+        "    inside = False\n"
+    )
+    assert masked(code) == (code, {})
+
+
 def test_counts_add_up_over_a_file():
     text = f"a = '{OPENAI_KEY}'\nb = '{OPENAI_KEY}'\npassword = 'Tr0ub4dor&3'\n"
     result, counts = masked(text)
