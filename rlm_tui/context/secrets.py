@@ -292,6 +292,7 @@ _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _WORDS = re.compile(r"[A-Za-z]+(?:[_.\-][A-Za-z]+)*")
 _NUMBER = re.compile(r"[0-9.\-_]+")
 _AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+=]{40}")
+_SHORTEST_TOKEN = 15  # "xoxb-" and ten characters; every other token kind is longer
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
@@ -370,7 +371,7 @@ def _assignment_span(
         return None
     group = "qval" if match.group("qval") is not None else "uval"
     raw = match.group(group)
-    specific = _specific_kind(raw)
+    specific = _specific_kind(raw) if len(raw) >= _SHORTEST_TOKEN else None
     if specific is not None:
         kind = specific
     else:
