@@ -32,7 +32,7 @@ from rlm_tui.context.windows import line_windows
 
 MIN_LINE_CHARS = 20
 MIN_RUN_CHARS = 40
-MAX_CANDIDATES = 32  # a line repeated in more places than this is too common to place
+MAX_CANDIDATES = 16  # a line repeated in more places than this is too common to place
 
 _HASH_MASK = 0xFFFFFFFF
 
