@@ -49,6 +49,9 @@ def check_value(value: Any, what: str) -> Any:
         raise SandboxAccessError(f"{what} is not available in the sandbox")
     if id(value) in _FORBIDDEN_IDS:
         raise SandboxAccessError(f"{what} is not available in the sandbox")
+    if isinstance(value, type) and issubclass(value, type):
+        # A metaclass called with three arguments builds a class with any dunder method.
+        raise SandboxAccessError(f"{what} is a metaclass, not available in the sandbox")
     return value
 
 
@@ -56,8 +59,10 @@ def _forbidden_name(name: str) -> bool:
     return name.startswith("_") or name in INSPECT_ATTRIBUTES
 
 
-class SafeFormatter(string.Formatter):
-    """`str.format` whose field names (`{0.attr}`, `{0[key]}`) go through the guards."""
+class _GuardedFormatter(string.Formatter):
+    """`str.format` whose field names (`{0.attr}`, `{0[key]}`) go through the guards.
+    Never handed to model code: it is a real Formatter subclass, so its class order leads to
+    the unguarded original (CVE-2026-76825); model code gets `SafeFormatter` instead."""
 
     def get_field(self, field_name, args, kwargs):
         first, rest = _formatter_field_name_split(field_name)
@@ -71,7 +76,20 @@ class SafeFormatter(string.Formatter):
 
 
 _formatter_field_name_split = _string.formatter_field_name_split
-_SAFE_FORMATTER = SafeFormatter()
+_SAFE_FORMATTER = _GuardedFormatter()
+
+
+class SafeFormatter:
+    """What model code sees as `string.Formatter`: formats through the guarded formatter.
+    A standalone class, so neither its class order nor super() reaches the real one."""
+
+    __slots__ = ()
+
+    def format(self, format_string: str, /, *args: Any, **kwargs: Any) -> str:
+        return _SAFE_FORMATTER.vformat(format_string, args, kwargs)
+
+    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+        return _SAFE_FORMATTER.vformat(format_string, args, kwargs)
 
 
 def safe_str_format(template: str, /, *args: Any, **kwargs: Any) -> str:

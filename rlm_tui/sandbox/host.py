@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlm_tui.errors import SandboxError
+from rlm_tui.sandbox.limits import shield_host_process
 from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
 
 
@@ -142,6 +143,7 @@ class Sandbox:
     async def start(self) -> None:
         """Start the worker and wait until it is ready."""
         started = time.perf_counter()
+        shield_host_process()
         self._workdir = tempfile.mkdtemp(prefix="rlm-tui-cell-")
         os.chmod(self._workdir, 0o777)  # the worker may drop to an unprivileged user
         paths = [p for p in sys.path if p and os.path.isdir(p)]

@@ -16,6 +16,7 @@ _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _NOBODY = 65534
 
 
@@ -40,6 +41,17 @@ def _set(limit: int, soft: int, hard: int | None = None) -> bool:
         return True
     except (ValueError, OSError):
         return False
+
+
+def shield_host_process() -> None:
+    """Make the host's /proc entries (environ, memory) unreadable by same-user processes.
+
+    As root the worker drops to `nobody` and cannot read them anyway; otherwise it runs as
+    the user, and would read the host's environment (API keys) were the sandbox escaped.
+    """
+    libc = _libc()
+    if libc is not None and os.geteuid() != 0:
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def die_with_parent(parent_pid: int) -> None:

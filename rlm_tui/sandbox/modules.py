@@ -15,11 +15,12 @@ from typing import Any
 from rlm_tui.sandbox.guards import MODULE_PROXIES, SafeFormatter
 
 # module -> names to leave out (None: nothing beyond the general rules). Why, per entry:
-#   string.Formatter resolves "{0.__class__}" without guards (CVE-2023-41039, CVE-2026-76825);
-#     a guarded SafeFormatter stands in its place.
-#   typing.get_type_hints and ForwardRef evaluate strings as unrestricted code.
-#   dataclasses.make_dataclass takes field names as strings, unchecked.
-#   hashlib.file_digest takes a file object.
+#   typing.get_type_hints, ForwardRef: evaluate strings as unrestricted code.
+#   dataclasses.make_dataclass: field names as strings, unchecked.
+#   hashlib.file_digest: takes a file object.
+#   enum.global_enum: writes an enum's members into any module in sys.modules.
+#   copy.dispatch_table: a registry that makes copy() call setattr on anything.
+#   operator.attrgetter/methodcaller: attribute names as strings, past the getattr guard.
 ALLOWED_MODULES: dict[str, frozenset[str] | None] = {
     "re": None,
     "json": None,
@@ -29,11 +30,11 @@ ALLOWED_MODULES: dict[str, frozenset[str] | None] = {
     "collections": None,
     "collections.abc": None,
     "itertools": None,
-    "functools": None,
+    "functools": None,  # see _ONLY
     "datetime": None,
     "textwrap": None,
     "difflib": None,
-    "string": frozenset({"Formatter"}),
+    "string": None,  # Formatter is replaced, see _REPLACEMENTS
     "heapq": None,
     "bisect": None,
     "random": None,
@@ -44,23 +45,29 @@ ALLOWED_MODULES: dict[str, frozenset[str] | None] = {
     "unicodedata": None,
     "csv": None,
     "html": None,
-    "copy": None,
-    "time": None,
+    "copy": frozenset({"dispatch_table"}),
+    "time": None,  # see _ONLY
     "typing": frozenset({"get_type_hints", "ForwardRef", "get_overloads", "overload",
                          "TYPE_CHECKING"}),
     "dataclasses": frozenset({"make_dataclass"}),
-    "enum": None,
-    "operator": frozenset({"attrgetter", "methodcaller"}),  # they skip the getattr guard
+    "enum": frozenset({"global_enum", "global_enum_repr", "global_flag_repr", "global_str"}),
+    "operator": frozenset({"attrgetter", "methodcaller"}),
     "pprint": frozenset({"PrettyPrinter"}),  # pprint/pp are replaced to print into the cell
     "numbers": None,
-    "io": None,  # only the in-memory files, see _ONLY
+    "io": None,  # see _ONLY
     "zlib": None,
     "binascii": None,
     "array": None,
 }
 
 # For some modules, list what is kept rather than what is left out.
+#   functools: update_wrapper/wraps copy attributes named by the caller (their safe versions
+#   are in _REPLACEMENTS); singledispatch evaluates string annotations as unrestricted code.
 _ONLY: dict[str, frozenset[str]] = {
+    "functools": frozenset({
+        "reduce", "partial", "lru_cache", "cache", "cmp_to_key", "total_ordering",
+        "cached_property", "wraps", "update_wrapper",
+    }),
     "io": frozenset({"StringIO", "BytesIO"}),
     "time": frozenset({
         "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
@@ -69,6 +76,7 @@ _ONLY: dict[str, frozenset[str]] = {
     }),
 }
 
+# Stand-ins for names whose real versions are unsafe; filled in here and by namespace.py.
 _REPLACEMENTS: dict[str, dict[str, Any]] = {
     "string": {"Formatter": SafeFormatter},
 }
@@ -81,15 +89,18 @@ class ModuleProxy:
 
     def __init__(self, name: str, attrs: dict[str, Any]) -> None:
         object.__setattr__(self, "__dict__", dict(attrs))
-        object.__setattr__(self, "__name__", name)
+        # Not the real name: `from json import decoder` falls back to sys.modules[f"{__name__}
+        # .decoder"] when the proxy lacks the name; this name finds nothing there.
+        object.__setattr__(self, "__name__", f"{name} (sandboxed)")
+        object.__setattr__(self, "__sandboxed_module__", name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise TypeError(f"module {self.__name__!r} is read-only in the sandbox")
+        raise TypeError(f"module {self.__sandboxed_module__!r} is read-only in the sandbox")
 
     __delattr__ = __setattr__  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<module {self.__name__!r} (sandboxed)>"
+        return f"<module {self.__sandboxed_module__!r} (sandboxed)>"
 
     def __dir__(self) -> list[str]:
         return sorted(k for k in self.__dict__ if not k.startswith("_"))
@@ -108,6 +119,8 @@ def _public_attrs(name: str, module: types.ModuleType) -> dict[str, Any]:
             if value.__name__ == sub and sub in ALLOWED_MODULES:
                 attrs[attr] = proxy_for(sub)
             continue
+        if isinstance(value, type) and issubclass(value, type):
+            continue  # a metaclass builds classes with any dunder methods: type(n, b, d)
         attrs[attr] = value
     attrs.update(_REPLACEMENTS.get(name, {}))
     return attrs
@@ -135,6 +148,10 @@ def guarded_import(name: str, globals: Any = None, locals: Any = None,
         )
     if fromlist or "." not in name:
         proxy = proxy_for(name)
+        assert proxy is not None
+        for item in fromlist or ():
+            if item != "*" and item not in proxy.__dict__:
+                raise ImportError(f"cannot import name {item!r} from {name!r} in the sandbox")
     else:  # `import collections.abc` binds the top package
         proxy_for(name)
         proxy = proxy_for(name.split(".")[0])

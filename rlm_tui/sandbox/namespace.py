@@ -8,6 +8,7 @@ requests to the host process.
 from __future__ import annotations
 
 import builtins
+import functools
 import pprint
 import sys
 import types
@@ -115,6 +116,8 @@ class _ClassMaker:
         return self._meta(bases).__prepare__(name, bases, **kwargs)
 
     def __call__(self, name: str, bases: tuple[Any, ...], ns: dict[str, Any], **kwargs: Any):
+        if any(isinstance(b, type) and issubclass(b, type) for b in bases):
+            raise TypeError("defining a metaclass is not allowed in the sandbox")
         cls = self._meta(bases)(name, bases, ns, **kwargs)
         self._made.add(cls)
         return cls
@@ -152,8 +155,24 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
     modules._REPLACEMENTS["pprint"] = {"pprint": safe_pprint, "pp": safe_pprint}
 
     def safe_type(obj: Any) -> type:
-        """type(obj): the one-argument form only."""
-        return type(obj)
+        """type(obj): the one-argument form only, and never a metaclass."""
+        return guards.check_value(type(obj), "the type of a class")
+
+    def is_cell_function(func: Any) -> bool:
+        return isinstance(func, types.FunctionType) and func.__globals__ is ns
+
+    def safe_update_wrapper(wrapper: Any, wrapped: Any) -> Any:
+        """functools.update_wrapper with its standard attributes, onto your own function."""
+        if not is_cell_function(wrapper):
+            raise TypeError("update_wrapper: the wrapper must be a function defined in a cell")
+        return functools.update_wrapper(wrapper, wrapped)
+
+    def safe_wraps(wrapped: Any) -> Any:
+        """functools.wraps, onto functions defined in a cell."""
+        return functools.partial(safe_update_wrapper, wrapped=wrapped)
+
+    modules._REPLACEMENTS["functools"] = {"wraps": safe_wraps,
+                                          "update_wrapper": safe_update_wrapper}
 
     def safe_dir(*args: Any) -> list[str]:
         """dir(obj) without private names; dir() lists your variables."""

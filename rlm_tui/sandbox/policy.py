@@ -239,7 +239,10 @@ def compile_cell(source: str, filename: str) -> CompiledCell:
     except (ValueError, MemoryError, RecursionError) as exc:
         return CompiledCell(None, f"{type(exc).__name__}: the cell could not be parsed ({exc})")
     try:
-        result = compile_restricted_exec(tree, filename=filename, policy=CellTransformer)
+        # dont_inherit: RestrictedPython's own `from __future__ import annotations` would
+        # otherwise turn every annotation in a cell into a string that library code may eval.
+        result = compile_restricted_exec(tree, filename=filename, dont_inherit=True,
+                                         policy=CellTransformer)
     except (RecursionError, MemoryError) as exc:
         return CompiledCell(None, f"{type(exc).__name__}: the cell is too deeply nested to compile")
     if result.errors:

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 import traceback
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rlm_tui.sandbox import limits
@@ -36,6 +36,28 @@ from rlm_tui.sandbox.signals import (
 # Once a cell has timed out, the timer keeps firing this often so that code that ignores the
 # first signal (a loop in a `finally:`) is hit again until it ends or the host kills us.
 _REFIRE_SECONDS = 0.25
+
+
+class ReadOnlyFiles(Mapping):
+    """A small path -> text context given as a dict. Unlike MappingProxyType, comparing it
+    with a model object never hands that object the dict behind it."""
+
+    __slots__ = ("_files",)
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self._files = files
+
+    def __getitem__(self, path: str) -> str:
+        return self._files[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._files))
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __repr__(self) -> str:
+        return f"<context: {len(self._files)} files>"
 
 
 class Worker:
@@ -84,7 +106,8 @@ class Worker:
         if kind == "text":
             return str(spec.get("text", "")), ()
         if kind == "mapping":
-            return MappingProxyType(dict(sorted(spec.get("files", {}).items()))), ()
+            files = ReadOnlyFiles(dict(sorted(spec.get("files", {}).items())))
+            return files, (ReadOnlyFiles,)
         if kind == "pack":
             from rlm_tui.context import view
 
@@ -212,9 +235,22 @@ class Worker:
             # stray replies to cancelled calls are dropped
 
 
+# An exception's message is model-controlled text: keep it from flooding the root's prompt.
+_ERROR_CHARS = 2_000
+_TRACEBACK_CHARS = 8_000
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit:,} chars cut]"
+
+
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    try:
+        text = str(exc).strip().splitlines()
+    except BaseException:  # a model's __str__ may itself fail
+        text = ["(the exception's message could not be shown)"]
+    name = type(exc).__name__
+    return _clip(f"{name}: {text[0]}" if text else name, _ERROR_CHARS)
 
 
 def _format_traceback(filename: str) -> str:
@@ -228,7 +264,7 @@ def _format_traceback(filename: str) -> str:
         if f.line:
             lines.append(f"    {f.line.strip()}")
     lines.append(_one_line(exc) if exc is not None else "")
-    return "\n".join(lines) + "\n"
+    return _clip("\n".join(lines), _TRACEBACK_CHARS) + "\n"
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ attack failed (the cell was refused or raised, and its goal was not reached) and
 still runs the next cell. Attacks print the marker `PWNED` only once they have reached their
 goal, so a marker in the output means the sandbox was escaped.
 
-Known escapes are marked `xfail(strict=True, reason="ESCAPE: ...")` and run in fresh sandboxes,
-so they cannot contaminate the shared one; remove the mark once the sandbox is fixed.
+Attacks that once escaped (found by this suite, then fixed) run in fresh sandboxes, so a
+regression cannot contaminate the shared one.
 """
 
 from __future__ import annotations

@@ -300,11 +300,6 @@ async def test_cve_2026_76825_string_formatter_field_resolution_is_guarded(sandb
     assert "SandboxAccessError" in result.error
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE (CVE-2026-76825 again): the guarded string.Formatter is a subclass of the real "
-    "one, so string.Formatter.mro()[1] is the real string.Formatter, whose get_field "
-    "resolves '0.__globals__[builtins].open' with the unguarded getattr"
-))
 async def test_cve_2026_76825_real_formatter_is_not_reachable_through_mro(canary):
     code = canary.cell("""\
 import string
@@ -316,10 +311,6 @@ print("PWNED", opener(CANARY).read())
         await attack(sandbox, code, canary.secret)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE (CVE-2026-76825 again): super(string.Formatter, f).get_field skips the guarded "
-    "override and runs the real string.Formatter.get_field, unguarded"
-))
 async def test_cve_2026_76825_real_formatter_is_not_reachable_through_super(canary):
     code = canary.cell("""\
 import string
@@ -332,11 +323,6 @@ print("PWNED", opener(CANARY).read())
         await attack(sandbox, code, canary.secret)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE (CVE-2026-76825 again): a model subclass of string.Formatter can call the real "
-    "get_field through super(string.Formatter, self) and str.format-style strings then read "
-    "any attribute"
-))
 async def test_cve_2026_76825_formatter_subclass_cannot_reach_the_real_get_field(canary):
     code = canary.cell("""\
 import string

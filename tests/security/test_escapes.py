@@ -538,11 +538,6 @@ async def test_type_of_a_class_still_builds_no_class_from_a_dict_of_dunders(sand
 # -- known escapes: each in a fresh sandbox, marked until the sandbox is fixed -----------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE: functools.update_wrapper(f, llm_query, assigned=(), updated=('__globals__',)) "
-    "does ns.update(llm_query.__globals__), pouring namespace.py's globals (builtins, sys, the "
-    "real __builtins__) into the REPL namespace: open() and sys.modules['os'] become plain names"
-))
 async def test_functools_update_wrapper_cannot_merge_foreign_globals_into_the_namespace(canary):
     code = canary.cell("""\
 import functools
@@ -558,11 +553,6 @@ print("PWNED", os.read(os.open(CANARY, os.O_RDONLY), 200))
         await assert_next_cell_runs(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE: functools.update_wrapper(getattr, f, assigned=('__code__',)) replaces the code "
-    "of guards.guarded_getattr (the builtin `getattr` and `_getattr_` are the same function) "
-    "with the cell's own, whose `getattr` resolves in guards.py's globals to the real one"
-))
 async def test_functools_update_wrapper_cannot_replace_the_code_of_a_guard(canary):
     code = canary.cell("""\
 import functools
@@ -576,11 +566,6 @@ functools.update_wrapper(getattr, raw, assigned=("__code__",), updated=())
         await assert_next_cell_runs(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE: functools.singledispatch's register() calls typing.get_type_hints on the handler, "
-    "which eval()s a string annotation as unrestricted code in the REPL's globals, so "
-    "().__class__.__base__.__subclasses__() runs unguarded (get_type_hints itself is excluded)"
-))
 async def test_functools_singledispatch_does_not_evaluate_string_annotations(canary):
     code = canary.cell("""\
 import functools
@@ -601,11 +586,6 @@ print("PWNED", loot)
         await assert_next_cell_runs(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE: enum.global_enum(E) runs sys.modules[E.__module__].__dict__.update(E.__members__), "
-    "and the functional API takes module= freely: a member named _forbidden_name written into "
-    "rlm_tui.sandbox.guards (callable through a mixin's __call__) turns the dunder check off"
-))
 async def test_enum_global_enum_cannot_write_into_the_sandbox_modules(canary):
     code = canary.cell("""\
 import enum
@@ -621,25 +601,12 @@ enum.global_enum(Patch)
         await assert_next_cell_runs(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GUARD BYPASS: `from json import decoder` binds the real json.decoder module: IMPORT_FROM "
-    "falls back to sys.modules['json.decoder'] using the proxy's __name__ (also json.encoder, "
-    "json.scanner, html.entities); nothing worse is reachable from them today, but the "
-    "'no module objects in the namespace' invariant is broken"
-))
 async def test_from_import_does_not_bind_a_real_submodule(sandbox):
     result = await run(sandbox, "from json import decoder\nprint('PWNED', type(decoder), decoder)")
     assert_attack_failed(result)
     await assert_next_cell_runs(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "POLICY BYPASS: type(int) is the real `type` (safe_type is only checked for one argument, "
-    "and its result is not), and so is any metaclass the model subclasses from it; called with "
-    "three arguments it builds classes with the dunders the compiler refuses: "
-    "__getattribute__, __del__ (runs outside a cell), __exit__ (swallows timeouts), "
-    "__reduce_ex__ (drives copy's native setattr)"
-))
 @pytest.mark.parametrize("maker", ["type(int)", "Meta"])
 async def test_classes_with_forbidden_dunders_cannot_be_built_at_run_time(sandbox, maker):
     code = f"""\
@@ -653,12 +620,6 @@ print(Hooked().anything)
     await assert_next_cell_runs(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GUARD BYPASS: copy.dispatch_table (copyreg's, a plain dict) takes a reducer for a model "
-    "class; copy.copy() then runs copy._reconstruct, whose native setattr(y, key, value) "
-    "writes attributes the write guard refuses: here json.JSONDecoder.decode (poisoning "
-    "json.JSONEncoder.encode the same way breaks the worker's own protocol)"
-))
 async def test_copy_reconstruction_cannot_write_attributes_of_library_classes():
     code = """\
 import copy, json
@@ -677,11 +638,6 @@ print(json.loads("[1]"))
         assert after.stdout == "[1]\n", everything_shown(after)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "READ-ONLY BYPASS (low): the mapping context is a MappingProxyType, and CPython's "
-    "mappingproxy.__eq__ compares its underlying dict with the other operand, handing the "
-    "writable dict to a model class's __eq__; the model can then rewrite its own context"
-))
 async def test_context_mapping_does_not_hand_out_its_underlying_dict():
     code = """\
 loot = []

@@ -181,11 +181,6 @@ async def test_memory_freed_by_a_failed_cell_is_usable_again(bomb_sandbox):
     await assert_next_cell_runs(bomb_sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "OUTPUT CAP BYPASS: CellResult.for_model(max_chars) caps stdout only; the error line and "
-    "the traceback in stderr are passed whole, so `raise ValueError('x' * 10**7)` (or a cell "
-    "with a 10 MB source line that fails) puts 10 MB into the root model's prompt"
-))
 async def test_an_exception_with_a_huge_message_is_capped_for_the_model(bomb_sandbox):
     result = await run(bomb_sandbox, "raise ValueError('x' * 10**7)")
     assert result.error_kind == "exception"
