@@ -26,8 +26,95 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rlm-tui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run_command(commands)
     _add_context_command(commands)
     return parser
+
+
+def add_run_arguments(command: argparse.ArgumentParser) -> None:
+    """The flags shared by `run` and the app: models, budgets, limits, context filters.
+    Each flag's dest is the name of its setting; unset flags are None (lower layers win)."""
+    models = command.add_argument_group("models")
+    models.add_argument("--model", metavar="M", help="root model, any litellm name "
+                        "(openai/..., anthropic/..., ollama/...); 'demo' runs offline")
+    models.add_argument("--sub-model", metavar="M", help="model for sub-calls "
+                        "(default: the root model)")
+    models.add_argument("--api-base", metavar="URL", help="server for both models, e.g. a "
+                        "local OpenAI-compatible one")
+    models.add_argument("--sub-api-base", metavar="URL", help="server for the sub-model")
+    budget = command.add_argument_group("budgets and limits")
+    budget.add_argument("--max-iterations", type=int, metavar="N", help="root turns (30)")
+    budget.add_argument("--max-depth", type=int, metavar="N",
+                        help="rlm_query nesting; 1 makes it a plain sub-call (1)")
+    budget.add_argument("--max-cost", type=float, metavar="USD", help="stop past this cost")
+    budget.add_argument("--max-tokens", type=int, metavar="N", help="stop past these tokens")
+    budget.add_argument("--max-time", type=float, metavar="S", help="stop after S seconds")
+    budget.add_argument("--max-concurrency", type=int, metavar="N",
+                        help="sub-calls in flight at once (16)")
+    budget.add_argument("--cell-timeout", type=float, metavar="S",
+                        help="running time of one code cell (60)")
+    files = command.add_argument_group("context")
+    files.add_argument("--include", action="append", metavar="GLOB",
+                       help="keep only files matching GLOB (gitignore syntax; repeatable)")
+    files.add_argument("--exclude", action="append", metavar="GLOB",
+                       help="leave out files matching GLOB (repeatable)")
+    files.add_argument("--include-secrets", action="store_true", default=None,
+                       help="load .env files and keys, and leave secret-looking values "
+                       "unmasked: they can then reach the model")
+    files.add_argument("--max-file-size", type=byte_size, metavar="BYTES",
+                       help="skip files larger than this (2M)")
+    files.add_argument("--max-total-size", type=byte_size, metavar="BYTES",
+                       help="stop adding files past this much text (200M)")
+    command.add_argument("--config", metavar="FILE", help="settings file (TOML); default: "
+                         "config.toml in the platform's config dir")
+
+
+_SETTING_FLAGS = (
+    "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
+    "max_cost", "max_tokens", "max_time", "max_concurrency", "cell_timeout", "include",
+    "exclude", "include_secrets", "max_file_size", "max_total_size",
+)
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    """Settings from defaults < config file < RLM_TUI_* environment < these flags."""
+    from pathlib import Path
+
+    from rlm_tui.config import load_settings
+
+    flags = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
+    config = Path(args.config) if getattr(args, "config", None) else None
+    settings = load_settings(flags, config_path=config)
+    if settings.include_secrets:
+        print("rlm-tui: warning: --include-secrets: secret files and secret-looking values "
+              "are loaded unmasked and can reach the model", file=sys.stderr)
+    return settings
+
+
+def _add_run_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "run",
+        help="answer a question about PATH headless: the answer on stdout",
+        description="Run an RLM on PATH without the app. stdout: the final answer only (or "
+        "JSON with --json); stderr: live progress on a terminal. Exit codes: 0 answered, "
+        "1 stopped without an answer, 2 bad usage, input or config, 3 model or provider "
+        "failure.",
+    )
+    command.add_argument("path", metavar="PATH", help="a directory, a file, or - for stdin")
+    command.add_argument("--query", "-q", required=True, metavar="Q", help="the question")
+    add_run_arguments(command)
+    command.add_argument("--transcript", metavar="FILE", help="write every event here as "
+                         "JSON lines (default: a new file in the user data dir)")
+    command.add_argument("--json", action="store_true",
+                         help="print one JSON object with the answer and the run's totals")
+    command.set_defaults(handler=run_headless_command)
+
+
+def run_headless_command(args: argparse.Namespace) -> int:
+    from rlm_tui.headless import run_headless
+
+    return run_headless(args.path, args.query, settings_from_args(args),
+                        transcript=args.transcript, as_json=args.json)
 
 
 _SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)

@@ -99,6 +99,11 @@ def _field_error(exc: ValidationError, source: str) -> ConfigError:
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown setting"
+    top = str(err["loc"][0]) if err["loc"] else key
+    if source == "command line":
+        return ConfigError(f"--{top.replace('_', '-')}: {msg}")
+    if source == "environment":
+        return ConfigError(f"{ENV_PREFIX}{top.upper()}: {msg}")
     return ConfigError(f"{source}: {key}: {msg}")
 
 

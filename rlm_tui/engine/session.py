@@ -93,6 +93,7 @@ class Run:
                                     memory_mb=settings.memory_mb,
                                     model_output_chars=settings.model_output_chars)
         self.root: Session | None = None
+        self.coverage_lock = asyncio.Lock()
 
     def _state_changed(self, state: ev.RunState, reason: str | None) -> None:
         self.bus.emit(ev.StateChanged(session_id=self.run_id, node_id=self.run_id,
@@ -319,8 +320,9 @@ class Session:
                   error=result.error, error_kind=result.error_kind, seconds=result.seconds,
                   worker_restarted=result.worker_restarted, final_answer=result.final_answer)
         coverage = self.context.coverage
-        if coverage is not None and self.depth == 0 and result.coverage:
-            coverage.add_worker_delta(result.coverage)
+        if coverage is not None and (result.coverage.get("read") or result.subcalls):
+            if result.coverage:
+                coverage.add_worker_delta(result.coverage)
             self.emit(ev.CoverageUpdated, cell, node, coverage=coverage.to_dict())
         return result
 
@@ -358,7 +360,9 @@ class Session:
                   latency_s=done.latency_s, attempts=done.attempts)
         coverage = self.context.coverage
         if coverage is not None:
-            coverage.record_prompt(prompt)
+            # The first prompt builds the coverage index (about 1 s per 100 MB): off the loop.
+            async with self.owner.coverage_lock:
+                await asyncio.to_thread(coverage.record_prompt, prompt)
         return done.text
 
     async def _child_session(self, request: SubcallRequest, node: str, cell: str) -> str:

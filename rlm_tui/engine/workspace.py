@@ -1,0 +1,111 @@
+"""A workspace: a context loaded once, and what every run over it needs.
+
+The headless `run` starts one run from it; the app starts one per query, all over the same
+loaded context.
+
+    with Workspace.open(".", settings) as ws:
+        run = ws.new_run(bus)
+        outcome = await run.start(query, ws.run_context())
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from rlm_tui.config import Settings
+from rlm_tui.context.coverage import Coverage
+from rlm_tui.context.loader import LoadOptions, load_context
+from rlm_tui.context.metadata import describe_context, render_context_summary
+from rlm_tui.context.pack import ContextPack
+from rlm_tui.engine.session import Run, RunContext
+from rlm_tui.errors import UsageError
+from rlm_tui.events import EventBus
+from rlm_tui.lm import ModelClient, ModelSpec, check_model
+from rlm_tui.sandbox import PackContext
+
+
+def load_options(settings: Settings) -> LoadOptions:
+    return LoadOptions(include=tuple(settings.include), exclude=tuple(settings.exclude),
+                       include_secrets=settings.include_secrets,
+                       max_file_size=settings.max_file_size,
+                       max_total_size=settings.max_total_size)
+
+
+class Workspace:
+    """A loaded context (a pack in a private temporary directory) plus settings and client."""
+
+    def __init__(self, source: str, settings: Settings, pack: ContextPack, pack_dir: str,
+                 client: ModelClient | None = None) -> None:
+        self.source = source
+        self.settings = settings
+        self.pack = pack
+        self._pack_dir = pack_dir
+        self.metadata: dict[str, Any] = describe_context(pack)
+        self.metadata_text = render_context_summary(self.metadata)
+        self.client = client or ModelClient(
+            prices={m: (p.input, p.output) for m, p in settings.prices.items()})
+        self.coverage: Coverage | None = None
+
+    @classmethod
+    def open(cls, source: str, settings: Settings, *, stdin: BinaryIO | None = None,
+             client: ModelClient | None = None) -> Workspace:
+        """Load `source` (a directory, a file, or "-" for stdin); InputError if unusable."""
+        pack_dir = tempfile.mkdtemp(prefix="rlm-tui-pack-")
+        try:
+            pack = load_context(source, pack_dir, load_options(settings), stdin=stdin)
+        except BaseException:
+            shutil.rmtree(pack_dir, ignore_errors=True)
+            raise
+        return cls(source, settings, pack, pack_dir, client)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def pack_dir(self) -> Path:
+        return Path(self._pack_dir)
+
+    def model_specs(self) -> list[ModelSpec]:
+        s = self.settings
+        if not s.model:
+            raise UsageError("no model: pass --model NAME (e.g. openai/gpt-4o-mini), "
+                             "or --model demo to try rlm-tui offline")
+        specs = [ModelSpec(model=s.model, api_base=s.api_base)]
+        sub = s.effective_sub_model
+        if sub and (sub, s.effective_sub_api_base) != (s.model, s.api_base):
+            specs.append(ModelSpec(model=sub, api_base=s.effective_sub_api_base))
+        return specs
+
+    def check_models(self) -> None:
+        """Offline checks before a run: a model is named, its provider known, its key set.
+        Loads litellm (about 3 s): run it in a thread from an event loop."""
+        for spec in self.model_specs():
+            check_model(spec)
+
+    def run_context(self) -> RunContext:
+        """The context for a new run, with fresh coverage."""
+        if self.coverage is not None:
+            self.coverage.close()
+        self.coverage = Coverage(self.pack)
+        kind = "text" if self.pack.kind == "text" else "mapping"
+        return RunContext(PackContext(str(self._pack_dir)), kind, self.metadata_text,
+                          self.context_summary(), coverage=self.coverage)
+
+    def context_summary(self) -> dict[str, Any]:
+        """What a transcript header and session_started carry: metadata, never contents."""
+        return {"source": self.source, **self.metadata}
+
+    def new_run(self, bus: EventBus, *, start_paused: bool = False) -> Run:
+        return Run(self.settings, self.client, bus, start_paused=start_paused)
+
+    def close(self) -> None:
+        if self.coverage is not None:
+            self.coverage.close()
+            self.coverage = None
+        shutil.rmtree(self._pack_dir, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""`rlm-tui run`: one run without the app, for scripts and CI.
+
+stdout carries the answer only (or one JSON object); stderr the progress line on a terminal,
+the transcript's path, and one-line errors. SIGINT and SIGTERM halt the run cleanly: the
+transcript is closed and the worker processes are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from rlm_tui import events as ev
+from rlm_tui.config import Settings
+from rlm_tui.engine.session import Outcome, Run
+from rlm_tui.engine.workspace import Workspace
+from rlm_tui.errors import RlmTuiError
+from rlm_tui.progress import ProgressLine
+from rlm_tui.transcript import TranscriptWriter, default_transcript_path
+
+EXIT_ANSWERED, EXIT_STOPPED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+
+
+def _summary(outcome: Outcome, run: Run, transcript: Path) -> dict[str, Any]:
+    usage = run.ledger.usage
+    cost_known = not (usage.calls and usage.unpriced_calls == usage.calls)
+    return {
+        "answer": outcome.answer,
+        "status": outcome.status,
+        "forced": outcome.forced,
+        "halted_reason": outcome.reason if outcome.status != "answered" else None,
+        "iterations": outcome.iterations,
+        "sub_calls": run.ledger.sub_calls,
+        "tokens": {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens,
+                   "total": usage.total_tokens},
+        "cost_usd": round(usage.cost_usd or 0.0, 6) if cost_known else None,
+        "cost_complete": usage.unpriced_calls == 0,
+        "seconds": round(run.ledger.seconds, 3),
+        "transcript": str(transcript),
+    }
+
+
+async def _run(workspace: Workspace, query: str, bus: ev.EventBus) -> tuple[Outcome, Run]:
+    run = workspace.new_run(bus)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, run.control.halt, f"interrupted by {sig.name}")
+    try:
+        outcome = await run.start(query, workspace.run_context())
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return outcome, run
+
+
+def run_headless(path: str, query: str, settings: Settings, *, transcript: str | None,
+                 as_json: bool) -> int:
+    """Run to the end and print the answer; returns the exit code (errors as RlmTuiError)."""
+    if not query.strip():
+        raise RlmTuiError("the query is empty: pass --query \"your question\"")
+    with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
+        ws.check_models()  # a missing model or key is an error before anything is written
+        transcript_path = Path(transcript) if transcript else default_transcript_path()
+        writer = TranscriptWriter(transcript_path, query=query,
+                                  settings=settings.public_dict(),
+                                  context=ws.context_summary())
+        bus = ev.EventBus(on_error=_report_subscriber_error)
+        bus.subscribe(writer)
+        bus.subscribe(ProgressLine())
+        if transcript is None:
+            print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
+        try:
+            outcome, run = asyncio.run(_run(ws, query, bus))
+        finally:
+            writer.close()
+    if outcome.status == "failed":
+        print(f"rlm-tui: {outcome.reason}", file=sys.stderr)
+        code = EXIT_MODEL if outcome.error_kind else EXIT_STOPPED
+    elif outcome.status == "halted":
+        print(f"rlm-tui: stopped without an answer: {outcome.reason}", file=sys.stderr)
+        code = EXIT_STOPPED
+    else:
+        code = EXIT_ANSWERED
+    if as_json:
+        print(json.dumps(_summary(outcome, run, transcript_path), ensure_ascii=False))
+    elif outcome.answer is not None:
+        print(outcome.answer)
+    return code
+
+
+def _report_subscriber_error(subscriber: Any, exc: BaseException) -> None:
+    print(f"rlm-tui: a view stopped with an error and was detached: {exc}", file=sys.stderr)
+
