@@ -111,7 +111,7 @@ def read_config_file(path: Path, *, required: bool) -> dict[str, Any]:
     """The settings in a TOML file (keys may use - or _); {} if absent and not required."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         if required:
             raise ConfigError(f"config file not found: {path}") from None
         return {}

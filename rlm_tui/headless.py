@@ -17,7 +17,7 @@ from typing import Any
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.engine.session import Outcome, Run
-from rlm_tui.engine.workspace import Workspace
+from rlm_tui.engine.workspace import Workspace, check_models, model_specs
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import TranscriptWriter, default_transcript_path
@@ -62,8 +62,9 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     """Run to the end and print the answer; returns the exit code (errors as RlmTuiError)."""
     if not query.strip():
         raise RlmTuiError("the query is empty: pass --query \"your question\"")
+    model_specs(settings)  # cheap checks first: a missing model is a usage error
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
-        ws.check_models()  # a missing model or key is an error before anything is written
+        check_models(settings)  # a missing key or unknown provider, before anything is written
         transcript_path = Path(transcript) if transcript else default_transcript_path()
         writer = TranscriptWriter(transcript_path, query=query,
                                   settings=settings.public_dict(),

@@ -34,6 +34,26 @@ def load_options(settings: Settings) -> LoadOptions:
                        max_total_size=settings.max_total_size)
 
 
+def model_specs(settings: Settings) -> list[ModelSpec]:
+    """The root and sub model as configured; UsageError when no model is named."""
+    s = settings
+    if not s.model:
+        raise UsageError("no model: pass --model NAME (e.g. openai/gpt-4o-mini), "
+                         "or --model demo to try rlm-tui offline")
+    specs = [ModelSpec(model=s.model, api_base=s.api_base)]
+    sub = s.effective_sub_model
+    if sub and (sub, s.effective_sub_api_base) != (s.model, s.api_base):
+        specs.append(ModelSpec(model=sub, api_base=s.effective_sub_api_base))
+    return specs
+
+
+def check_models(settings: Settings) -> None:
+    """Offline checks before a run: a model is named, its provider known, its key set.
+    Loads litellm (about 3 s) unless the model is the demo: from an event loop, use a thread."""
+    for spec in model_specs(settings):
+        check_model(spec)
+
+
 class Workspace:
     """A loaded context (a pack in a private temporary directory) plus settings and client."""
 
@@ -71,22 +91,8 @@ class Workspace:
     def pack_dir(self) -> Path:
         return Path(self._pack_dir)
 
-    def model_specs(self) -> list[ModelSpec]:
-        s = self.settings
-        if not s.model:
-            raise UsageError("no model: pass --model NAME (e.g. openai/gpt-4o-mini), "
-                             "or --model demo to try rlm-tui offline")
-        specs = [ModelSpec(model=s.model, api_base=s.api_base)]
-        sub = s.effective_sub_model
-        if sub and (sub, s.effective_sub_api_base) != (s.model, s.api_base):
-            specs.append(ModelSpec(model=sub, api_base=s.effective_sub_api_base))
-        return specs
-
     def check_models(self) -> None:
-        """Offline checks before a run: a model is named, its provider known, its key set.
-        Loads litellm (about 3 s): run it in a thread from an event loop."""
-        for spec in self.model_specs():
-            check_model(spec)
+        check_models(self.settings)
 
     def run_context(self) -> RunContext:
         """The context for a new run, with fresh coverage."""
