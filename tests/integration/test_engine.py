@@ -269,3 +269,11 @@ async def test_sub_calls_run_concurrently_up_to_max_concurrency(openai_server):
     outcome = await run.start("q", RunContext.from_value("ctx"))
     assert outcome.answer == "12"
     assert peak == 4
+
+
+async def test_a_time_budget_halts_a_run_waiting_on_the_model(openai_server):
+    openai_server.responder = lambda body: Reply(text="slow " * 40, chunks=40, chunk_delay=0.25)
+    run, seen = make_run(openai_server, max_time=0.5)
+    outcome = await asyncio.wait_for(run.start("q", RunContext.from_value("ctx")), 30)
+    assert outcome.status == "halted"
+    assert outcome.reason.startswith("time budget reached")
