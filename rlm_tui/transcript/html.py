@@ -1,0 +1,189 @@
+"""A session as one self-contained HTML page: no scripts, no external assets, readable
+offline, with the session tree as nested <details> (iteration > cell > sub-call > child).
+
+Every piece of text from the transcript is escaped (model text is hostile), and a
+Content-Security-Policy forbids scripts and remote loads should anything slip through.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from rlm_tui.transcript import figures
+from rlm_tui.transcript.model import CellNode, IterationNode, SessionModel, SessionNode, SubCallNode
+
+_CSS = """
+:root { color-scheme: light dark; --fg: #1d1f21; --bg: #fdfdfc; --muted: #6a6f75;
+  --line: #d9dcdf; --code: #f3f4f5; --ok: #2f7d32; --err: #b3261e; --accent: #3559b5; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6e6e3; --bg: #161819;
+  --muted: #9aa0a6; --line: #34383b; --code: #202325; --ok: #7cc47f; --err: #f28b82;
+  --accent: #8ab4f8; } }
+body { font: 15px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg);
+  max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+pre { background: var(--code); border: 1px solid var(--line); border-radius: 6px;
+  padding: .6rem .8rem; overflow-x: auto; white-space: pre-wrap; word-break: break-word;
+  font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; margin: .4rem 0; }
+details { border-left: 2px solid var(--line); margin: .35rem 0 .35rem .2rem;
+  padding-left: .8rem; }
+summary { cursor: pointer; padding: .15rem 0; }
+summary .facts, .muted { color: var(--muted); font-size: .9em; }
+.label { font-weight: 600; font-size: .85em; color: var(--muted); margin-top: .5rem; }
+.ok { color: var(--ok); } .error, .running { color: var(--err); }
+.note { border: 1px solid var(--err); border-radius: 6px; padding: .5rem .8rem; }
+table { border-collapse: collapse; } td, th { text-align: left; padding: .2rem .8rem .2rem 0;
+  border-bottom: 1px solid var(--line); vertical-align: top; }
+.answer pre { border-color: var(--accent); }
+"""
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'"
+
+
+def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
+    title = model.query.strip().splitlines()[0][:120] if model.query.strip() else "session"
+    out = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>rlm-tui: {escape(title)}</title>", f"<style>{_CSS}</style>", "</head>",
+        "<body>", "<h1>rlm-tui session</h1>",
+    ]
+    for note in notes or []:
+        out.append(f'<p class="note">{escape(note)}</p>')
+    out += ["<h2>Question</h2>", _pre(model.query or "(no question recorded)")]
+    out += _summary(model)
+    out += ['<section class="answer">', "<h2>Final answer</h2>"]
+    if model.answer is not None:
+        if model.forced:
+            out.append('<p class="muted">Forced: the iteration limit was reached and the '
+                       "model was asked once for its best answer.</p>")
+        out.append(_pre(model.answer))
+    else:
+        reason = model.reason or ("the transcript ends before the run did"
+                                  if model.status == "running" else model.status)
+        out.append(f'<p class="error">No answer: {escape(reason)}</p>')
+    out.append("</section>")
+    if model.root is not None:
+        out += ["<h2>Session</h2>", *_session(model.root, open_first=True)]
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def _summary(model: SessionModel) -> list[str]:
+    root, totals = model.root, model.totals
+    status = model.status + (" (forced)" if model.forced else "")
+    if model.reason and model.status != "answered":
+        status += f": {model.reason}"
+    rows = [("Status", status)]
+    if root is not None:
+        rows += [("Root model", root.root_model), ("Sub-model", root.sub_model),
+                 ("Iterations", f"{len(root.iterations):,} of {root.max_iterations:,}")]
+    context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
+                        if isinstance(v, (str, int, float)))
+    if context:
+        rows.append(("Context", context))
+    rows += [("Tokens", figures.tokens(totals.usage)), ("Cost", figures.cost(totals.usage)),
+             ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", figures.seconds(totals.seconds))]
+    for budget in model.budgets:
+        rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+    return [f"<table>{body}</table>"]
+
+
+def _session(session: SessionNode, *, open_first: bool = False) -> list[str]:
+    out: list[str] = []
+    for it in session.iterations:
+        out += _iteration(it, opened=open_first and it is session.iterations[0])
+    return out
+
+
+def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
+    name = f"Iteration {it.iteration}" + (" · forced final answer" if it.forced else "")
+    facts = [it.model or "root", figures.usage_line(it.usage), figures.seconds(it.latency_s)]
+    if it.cells:
+        facts.append(f"{len(it.cells)} cell{'s' if len(it.cells) > 1 else ''}")
+    calls = sum(len(cell.subcalls) for cell in it.cells)
+    if calls:
+        facts.append(f"{calls} sub-call{'s' if calls > 1 else ''} "
+                     f"({figures.cost(it.rollup)} in all)")
+    out = [f"<details{' open' if opened else ''}>",
+           f"<summary><b>{escape(name)}</b> {_facts(facts)}</summary>"]
+    for retry in it.retries:
+        out.append(f'<p class="muted">retry {retry.attempt}: {escape(retry.reason)}</p>')
+    if it.error:
+        out.append(f'<p class="error">Root call failed: {escape(it.error)}</p>')
+    out += ['<div class="label">Reasoning</div>', _pre(it.text or "(no text)")]
+    for cell in it.cells:
+        out += _cell(cell)
+    out.append("</details>")
+    return out
+
+
+def _cell(cell: CellNode) -> list[str]:
+    facts = [figures.seconds(cell.seconds)]
+    if cell.subcalls:
+        facts.append(f"{len(cell.subcalls)} sub-call{'s' if len(cell.subcalls) > 1 else ''}")
+    out = ["<details open>",
+           f'<summary>Cell {cell.index} <span class="{_css_status(cell.status)}">'
+           f"{escape(cell.status)}</span> {_facts(facts)}</summary>",
+           '<div class="label">Code</div>', _pre(cell.code)]
+    if cell.stdout:
+        out += ['<div class="label">Output</div>', _pre(cell.stdout)]
+    if cell.cut_note:
+        out.append(f'<p class="muted">{escape(cell.cut_note)}</p>')
+    if cell.stderr:
+        out += ['<div class="label">Stderr</div>', _pre(cell.stderr)]
+    if cell.error:
+        kind = f" ({cell.error_kind})" if cell.error_kind else ""
+        out += [f'<div class="label error">Error{escape(kind)}</div>', _pre(cell.error)]
+    if cell.worker_restarted:
+        out.append('<p class="muted">The sandbox worker was restarted after this cell.</p>')
+    if cell.final_answer is not None:
+        out.append('<p class="ok">This cell gave the final answer.</p>')
+    for number, call in enumerate(cell.subcalls, 1):
+        out += _subcall(call, number)
+    out.append("</details>")
+    return out
+
+
+def _subcall(call: SubCallNode, number: int) -> list[str]:
+    facts = [call.model, figures.usage_line(call.rollup), figures.seconds(call.latency_s)]
+    if call.batch_size > 1:
+        facts.append(f"batch {call.batch_index + 1} of {call.batch_size}")
+    if call.attempts > 1:
+        facts.append(f"{call.attempts} attempts")
+    out = ["<details>",
+           f"<summary>Sub-call {number} · {escape(call.kind)} "
+           f'<span class="{_css_status(call.status)}">{escape(call.status)}</span> '
+           f"{_facts(facts)}</summary>"]
+    if call.error:
+        out.append(f'<p class="error">{escape(call.error)}</p>')
+    for retry in call.retries:
+        out.append(f'<p class="muted">retry {retry.attempt}: {escape(retry.reason)}</p>')
+    out += ['<div class="label">Prompt</div>', _pre(call.prompt)]
+    if call.prompt_chars > len(call.prompt):
+        out.append(f'<p class="muted">prompt cut: {len(call.prompt):,} of '
+                   f"{call.prompt_chars:,} characters kept</p>")
+    out += ['<div class="label">Response</div>', _pre(call.response or "(none)")]
+    if call.child is not None:
+        child = call.child
+        out += ["<details open>",
+                f"<summary><b>Child session</b> "
+                f'<span class="{_css_status(child.status)}">{escape(child.status)}</span> '
+                f"{_facts([f'{len(child.iterations)} iterations'])}</summary>",
+                *_session(child), "</details>"]
+    out.append("</details>")
+    return out
+
+
+def _facts(facts: list[str]) -> str:
+    return f'<span class="facts">{escape(" · ".join(facts))}</span>'
+
+
+def _css_status(status: str) -> str:
+    return {"ok": "ok", "answered": "ok", "done": "ok"}.get(status, "error")
+
+
+def _pre(text: str) -> str:
+    return f"<pre>{escape(text)}</pre>"

@@ -1,0 +1,182 @@
+"""A session as Markdown: question, summary, final answer, each iteration's reasoning, code
+and output with its sub-calls (and child sessions), then the sub-call tree with costs.
+
+Model text is never trusted as Markdown: it goes into fenced blocks whose fence is longer
+than any run of tildes inside, and one-line values are backslash-escaped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rlm_tui.transcript import figures
+from rlm_tui.transcript.model import CellNode, IterationNode, SessionModel, SessionNode, SubCallNode
+
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
+# what would open a list or a quote at the start of a line
+_LINE_START = re.compile(r"^(\d+)([.)])(?=\s|$)|^([-+=])(?=\s|$)")
+_TILDES = re.compile(r"~+")
+
+
+def render_markdown(model: SessionModel, notes: list[str] | None = None) -> str:
+    out: list[str] = ["# rlm-tui session", ""]
+    for note in notes or []:
+        out += [f"> **Note:** {inline(note)}", ""]
+    out += ["## Question", "", *fenced(model.query or "(no question recorded)"), ""]
+    out += _summary_table(model)
+    out += ["## Final answer", ""]
+    if model.answer is not None:
+        if model.forced:
+            out += ["*Forced: the iteration limit was reached and the model was asked once "
+                    "for its best answer.*", ""]
+        out += [*fenced(model.answer), ""]
+    else:
+        reason = model.reason or ("the transcript ends before the run did"
+                                  if model.status == "running" else model.status)
+        out += [f"No answer: {inline(reason)}", ""]
+    if model.root is not None:
+        _session(out, model.root, level=2, label="")
+        tree = _tree(model.root, indent=0)
+        if tree:
+            out += ["## Sub-call tree", "", *tree, ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _summary_table(model: SessionModel) -> list[str]:
+    root = model.root
+    totals = model.totals
+    status = model.status
+    if status == "answered" and model.forced:
+        status = "answered (forced)"
+    elif model.reason and status != "answered":
+        status = f"{status}: {model.reason}"
+    rows = [("Status", status)]
+    if root is not None:
+        rows += [("Root model", root.root_model), ("Sub-model", root.sub_model),
+                 ("Iterations", f"{len(root.iterations):,} of {root.max_iterations:,}")]
+    context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
+                        if isinstance(v, (str, int, float)))
+    if context:
+        rows.append(("Context", context))
+    rows += [("Tokens", figures.tokens(totals.usage)), ("Cost", figures.cost(totals.usage)),
+             ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", figures.seconds(totals.seconds))]
+    for budget in model.budgets:
+        rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {inline(k)} | {inline(str(v))} |" for k, v in rows]
+    return lines + [""]
+
+
+def _session(out: list[str], session: SessionNode, *, level: int, label: str) -> None:
+    for iteration in session.iterations:
+        _iteration(out, iteration, level=level, label=label)
+
+
+def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> None:
+    name = f"{label}Iteration {it.iteration}" + (" (forced final answer)" if it.forced else "")
+    facts = [it.model or "root", figures.tokens(it.usage), figures.seconds(it.latency_s)]
+    if it.attempts > 1:
+        facts.append(f"{it.attempts} attempts")
+    out += [f"{_heading(level)} {inline(name)} · {inline(' · '.join(facts))}", ""]
+    for retry in it.retries:
+        out += [f"- retry {retry.attempt}: {inline(retry.reason)} "
+                f"(waited {figures.seconds(retry.wait_s)})"]
+    if it.retries:
+        out.append("")
+    if it.error:
+        out += [f"**Root call failed:** {inline(it.error)}", ""]
+    out += [*fenced(it.text or "(no text)"), ""]
+    for cell in it.cells:
+        _cell(out, cell, level=level + 1, label=f"{name} › ")
+
+
+def _cell(out: list[str], cell: CellNode, *, level: int, label: str) -> None:
+    name = f"{label}Cell {cell.index}"
+    out += [f"{_heading(level)} {inline(name)} · {cell.status} · "
+            f"{figures.seconds(cell.seconds)}", ""]
+    out += [*fenced(cell.code, "python"), ""]
+    if cell.stdout:
+        out += ["Output:", "", *fenced(cell.stdout), ""]
+    if cell.cut_note:
+        out += [f"*{inline(cell.cut_note)}*", ""]
+    if cell.stderr:
+        out += ["Stderr:", "", *fenced(cell.stderr), ""]
+    if cell.error:
+        kind = f" ({inline(cell.error_kind)})" if cell.error_kind else ""
+        out += [f"**Error{kind}:**", "", *fenced(cell.error), ""]
+    if cell.worker_restarted:
+        out += ["*The sandbox worker was restarted after this cell.*", ""]
+    if cell.final_answer is not None:
+        out += ["*This cell gave the final answer.*", ""]
+    for number, call in enumerate(cell.subcalls, 1):
+        _subcall(out, call, level=level + 1, label=f"{name} › Sub-call {number}")
+
+
+def _subcall(out: list[str], call: SubCallNode, *, level: int, label: str) -> None:
+    out += [f"{_heading(level)} {inline(label)} · {inline(_call_facts(call))}", ""]
+    if call.error:
+        out += [f"**Error:** {inline(call.error)}", ""]
+    for retry in call.retries:
+        out.append(f"- retry {retry.attempt}: {inline(retry.reason)}")
+    if call.retries:
+        out.append("")
+    out += ["Prompt:", "", *fenced(call.prompt), ""]
+    if call.prompt_chars > len(call.prompt):
+        out += [f"*prompt cut: {len(call.prompt):,} of {call.prompt_chars:,} characters "
+                "kept*", ""]
+    out += ["Response:", "", *fenced(call.response or "(none)"), ""]
+    if call.child is not None:
+        child = call.child
+        out += [f"{_heading(level)} {inline(label)} › child session · {child.status}", ""]
+        _session(out, child, level=level + 1, label=f"{label} › ")
+
+
+def _call_facts(call: SubCallNode) -> str:
+    facts = [call.kind, call.model, call.status]
+    if call.batch_size > 1:
+        facts.append(f"batch {call.batch_index + 1} of {call.batch_size}")
+    facts += [figures.usage_line(call.rollup), figures.seconds(call.latency_s)]
+    if call.attempts > 1:
+        facts.append(f"{call.attempts} attempts")
+    return " · ".join(facts)
+
+
+def _tree(session: SessionNode, indent: int) -> list[str]:
+    """Only the branches that hold sub-calls, with each call's tokens and cost."""
+    pad = "  " * indent
+    lines: list[str] = []
+    for it in session.iterations:
+        calls = [(cell, call) for cell in it.cells for call in cell.subcalls]
+        if not calls:
+            continue
+        lines.append(f"{pad}- Iteration {it.iteration}: {inline(figures.usage_line(it.rollup))}")
+        for cell in it.cells:
+            if not cell.subcalls:
+                continue
+            lines.append(f"{pad}  - Cell {cell.index}: "
+                         f"{inline(figures.usage_line(cell.rollup))}")
+            for call in cell.subcalls:
+                lines.append(f"{pad}    - {inline(_call_facts(call))}")
+                if call.child is not None:
+                    lines.append(f"{pad}      - child session: {call.child.status}, "
+                                 f"{len(call.child.iterations)} iterations")
+                    lines += _tree(call.child, indent + 4)
+    return lines
+
+
+def _heading(level: int) -> str:
+    return "#" * min(level, 6)
+
+
+def fenced(text: str, info: str = "text") -> list[str]:
+    """`text` in a fence no line inside can close."""
+    longest = max((len(m.group(0)) for m in _TILDES.finditer(text)), default=0)
+    fence = "~" * max(3, longest + 1)
+    return [f"{fence}{info}", text.rstrip("\n"), fence]
+
+
+def inline(text: str) -> str:
+    """One line of untrusted text, safe in Markdown prose, headings and table cells."""
+    text = _PUNCTUATION.sub(r"\\\1", " ".join(str(text).split()))
+    return _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if m.group(1)
+                           else f"\\{m.group(3)}", text)
