@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run_command(commands)
     _add_context_command(commands)
+    _add_export_command(commands)
     return parser
 
 
@@ -205,6 +206,41 @@ def run_context_command(args: argparse.Namespace) -> int:
                 if len(items) > SKIPPED_SHOWN_PER_REASON:
                     hidden = len(items) - SKIPPED_SHOWN_PER_REASON
                     print(f"    … and {hidden:,} more (--json lists all)")
+    return 0
+
+
+def _add_export_command(commands: Any) -> None:
+    from rlm_tui.transcript.export import EXPORT_FORMATS
+
+    command = commands.add_parser(
+        "export",
+        help="write a transcript (or an rlms log) as Markdown, HTML, JSON or an rlms log",
+        description="Render FILE, a transcript written by rlm-tui or a trajectory log written "
+        "by the rlms library, as Markdown, one self-contained HTML page, one JSON document, "
+        "or an rlms log that rlms' visualizer opens. Output goes to stdout, except HTML, "
+        "which is written beside FILE (FILE's name with .html); --output chooses the file, "
+        "and --output - stdout. A transcript cut short (a crash or kill) is exported up to "
+        "its last whole line, with a note of where it stops. Exit codes: 0 written, 2 a "
+        "missing, unreadable or foreign file.",
+    )
+    command.add_argument("file", metavar="FILE", help="a transcript (.jsonl) or an rlms log")
+    command.add_argument("--format", "-f", choices=EXPORT_FORMATS, default="markdown",
+                         help="markdown (default), html, json or rlm-log")
+    command.add_argument("--output", "-o", metavar="OUT",
+                         help="write here (- for stdout); default: stdout, or FILE.html "
+                         "beside FILE for html")
+    command.set_defaults(handler=run_export_command)
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    from rlm_tui.transcript.export import export_file
+
+    try:
+        export_file(args.file, args.format, args.output)
+    except BrokenPipeError:  # `rlm-tui export ... | head`: the reader left, not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

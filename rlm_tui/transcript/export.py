@@ -71,3 +71,46 @@ def default_output_path(source: Path, fmt: str) -> Path | None:
             name = name[: -len(suffix)]
             break
     return source.with_name(name + SUFFIXES["html"])
+
+
+def export_file(source: str | Path, fmt: str, output: str | None = None,
+                *, stdout: Any = None, stderr: Any = None) -> Path | None:
+    """What `rlm-tui export` does: read `source`, render it, write it to `output` (a path,
+    "-" for stdout, or None for the format's default); returns the path written, if any.
+
+    Notes (a cut transcript, skipped events) go to `stderr` as one line each; errors a user
+    can cause are InputError or UsageError."""
+    import sys
+
+    from rlm_tui.errors import InputError
+    from rlm_tui.transcript.reader import read_transcript
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}: use one of "
+                         f"{', '.join(EXPORT_FORMATS)}")
+    source = Path(source)
+    transcript = read_transcript(source)
+    text = export_transcript(transcript, fmt)
+    for note in transcript.notes():
+        print(f"rlm-tui: note: {note}", file=stderr)
+    target = None if output == "-" else Path(output) if output else default_output_path(
+        source, fmt)
+    if target is None:
+        buffer = getattr(stdout, "buffer", None)
+        if buffer is not None:  # UTF-8 whatever the locale says
+            stdout.flush()
+            buffer.write(text.encode("utf-8"))
+            buffer.flush()
+        else:
+            stdout.write(text)
+        return None
+    if target.exists() and target.resolve() == source.resolve():
+        raise UsageError(f"the output {target} is the input file: choose another --output")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    print(f"rlm-tui: wrote {target}", file=stderr)
+    return target
