@@ -1,0 +1,156 @@
+"""The context as a directory tree: what the context browser shows, built off the UI thread.
+
+Built once per workspace from the pack's entries and skipped files (50,000 files take about
+0.2 s); the tree widget then adds nodes only for directories the user opens.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Filter matches shown at most; more would only slow the tree without helping anyone.
+MAX_FILTER_MATCHES = 500
+
+
+@dataclass(eq=False, slots=True)
+class FileNode:
+    """A file or directory of the context. Directories sum their loaded files' measures."""
+
+    name: str
+    path: str  # relative path in the pack; "" for the root
+    is_dir: bool
+    parent: FileNode | None = None
+    size: int = 0  # bytes of text
+    chars: int = 0
+    lines: int = 0
+    files: int = 0  # directories: loaded files beneath
+    language: str = ""
+    skipped: str | None = None  # why the file was left out (reason, then detail)
+    children: dict[str, FileNode] = field(default_factory=dict)
+
+    def sorted_children(self) -> list[FileNode]:
+        """Directories first, then files, each by name."""
+        return sorted(self.children.values(), key=lambda n: (not n.is_dir, n.name.lower()))
+
+    def ancestors(self) -> Iterable[FileNode]:
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageFigures:
+    """Bytes of a file or directory read by code and sent to sub-models."""
+
+    size: int
+    read: int
+    sent: int
+
+    @property
+    def read_fraction(self) -> float:
+        return self.read / self.size if self.size else 0.0
+
+    @property
+    def sent_fraction(self) -> float:
+        return self.sent / self.size if self.size else 0.0
+
+
+class FileIndex:
+    """Every loaded and skipped file of a pack, as a tree with per-directory sums."""
+
+    def __init__(self, name: str) -> None:
+        self.root = FileNode(name=name, path="", is_dir=True)
+        self.by_path: dict[str, FileNode] = {"": self.root}
+
+    @classmethod
+    def from_pack(cls, pack: Any, name: str) -> FileIndex:
+        """From a `ContextPack` (entries and skipped files)."""
+        index = cls(name)
+        for entry in pack.entries:
+            node = index._add_file(entry.path)
+            node.size, node.chars, node.lines = entry.size, entry.chars, entry.lines
+            node.language = entry.language
+            for owner in (node, *node.ancestors()):
+                if owner.is_dir:
+                    owner.size += entry.size
+                    owner.chars += entry.chars
+                    owner.lines += entry.lines
+                    owner.files += 1
+        for item in pack.skipped:
+            if item.path in index.by_path:
+                continue
+            node = index._add_file(item.path)
+            detail = f": {item.detail}" if item.detail else ""
+            node.skipped = f"{item.reason}{detail}"
+        return index
+
+    def _add_file(self, path: str) -> FileNode:
+        parent = self.root
+        parts = path.split("/")
+        for depth, part in enumerate(parts[:-1]):
+            child = parent.children.get(part)
+            if child is None or not child.is_dir:
+                dir_path = "/".join(parts[: depth + 1])
+                child = FileNode(name=part, path=dir_path, is_dir=True, parent=parent)
+                parent.children[part] = child
+                self.by_path[dir_path] = child
+            parent = child
+        node = FileNode(name=parts[-1], path=path, is_dir=False, parent=parent)
+        parent.children[parts[-1]] = node
+        self.by_path[path] = node
+        return node
+
+    @property
+    def file_count(self) -> int:
+        return self.root.files
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(1 for node in self.by_path.values() if node.skipped is not None)
+
+    def search(self, pattern: str, limit: int = MAX_FILTER_MATCHES) -> tuple[list[FileNode], int]:
+        """Files whose path holds `pattern` (case-insensitive), or matches it as a glob when
+        it has * ? or [. Returns up to `limit` matches in path order, and how many matched."""
+        needle = pattern.strip().lower()
+        if any(c in needle for c in "*?["):
+            glob = needle if "/" in needle or needle.startswith("*") else "*" + needle
+
+            def hit(path: str) -> bool:
+                return fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(
+                    path.rsplit("/", 1)[-1], needle)
+        else:
+
+            def hit(path: str) -> bool:
+                return needle in path
+
+        found: list[FileNode] = []
+        total = 0
+        for path in sorted(self.by_path):
+            node = self.by_path[path]
+            if node.is_dir or not hit(path.lower()):
+                continue
+            total += 1
+            if len(found) < limit:
+                found.append(node)
+        return found, total
+
+    def coverage(self, files: Mapping[str, Mapping[str, Any]]) -> dict[str, CoverageFigures]:
+        """Per path (files and every directory above them), the bytes read and sent, from the
+        `files` part of `Coverage.to_dict()`."""
+        read: dict[str, int] = {}
+        sent: dict[str, int] = {}
+        for path, figures in files.items():
+            node = self.by_path.get(path)
+            if node is None:
+                continue
+            bytes_read = int(figures.get("bytes_read", 0) or 0)
+            bytes_sent = int(figures.get("bytes_sent", 0) or 0)
+            for owner in (node, *node.ancestors()):
+                read[owner.path] = read.get(owner.path, 0) + bytes_read
+                sent[owner.path] = sent.get(owner.path, 0) + bytes_sent
+        return {path: CoverageFigures(self.by_path[path].size, read[path], sent[path])
+                for path in read}

@@ -1,0 +1,47 @@
+"""The boundary between the engine and the app.
+
+The engine runs on the app's event loop and emits events synchronously. `EventRelay` is the
+subscriber the app puts on a run's bus: it only appends, so a stream of 2,000 deltas a second
+costs the engine almost nothing; the app takes the events in batches on a timer (about 30 a
+second) and hands each batch to every pane (`EventView`), so the screen repaints per batch,
+not per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from rlm_tui.events import EventBase
+
+# How often the app takes the relay's events: fast enough to look live, slow enough that a
+# burst of events costs one repaint.
+FLUSH_INTERVAL_S = 1 / 30
+
+
+class EventView(Protocol):
+    """A pane that shows part of a run."""
+
+    async def show_events(self, events: Sequence[EventBase]) -> None:
+        """Take in a batch of events, in order, and update what is shown."""
+
+    def reset(self) -> None:
+        """Forget the run shown (a new run starts)."""
+
+
+class EventRelay:
+    """A bus subscriber that buffers events until the app takes them."""
+
+    def __init__(self) -> None:
+        self._pending: list[EventBase] = []
+
+    def __call__(self, event: EventBase) -> None:
+        self._pending.append(event)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def take(self) -> list[EventBase]:
+        """Every event that arrived since the last call, oldest first."""
+        batch, self._pending = self._pending, []
+        return batch

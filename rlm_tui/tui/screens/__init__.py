@@ -1,0 +1,1 @@
+"""Modal dialogs: confirming a question, choosing an export path."""

@@ -1,0 +1,1 @@
+"""The app's panes and bars, one widget per module."""

@@ -1,0 +1,116 @@
+"""The chosen call's prompt and response (or a cell's code and output), in full up to a cap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Static, TextArea
+
+from rlm_tui import events as ev
+from rlm_tui.progress import format_cost, format_tokens
+from rlm_tui.tui.call_tree import CallNode
+from rlm_tui.tui.units import format_duration
+
+# Prompts run to 200,000 characters; this much is shown (the transcript has them whole).
+DETAIL_CHARS = 50_000
+PLACEHOLDER = "Move the cursor in Calls to see a call's prompt and response here."
+
+
+def _capped(text: str) -> str:
+    if len(text) <= DETAIL_CHARS:
+        return text
+    return text[:DETAIL_CHARS] + f"\n… {len(text) - DETAIL_CHARS:,} more characters"
+
+
+def describe_call(call: CallNode) -> Content:
+    """Two lines: what the node is, then its numbers."""
+    colour = {"running": "$accent", "done": "$success", "error": "$error"}[call.status]
+    first: list[str | tuple[str, str]] = [(call.title, "bold"), "  ",
+                                          (call.status, f"bold {colour}")]
+    if call.model:
+        first += ["  ", (call.model, "$text-muted")]
+    numbers: list[str] = []
+    if call.is_call and call.usage.calls:
+        numbers.append(f"{format_tokens(call.usage.prompt_tokens)} in → "
+                       f"{format_tokens(call.usage.completion_tokens)} out · "
+                       f"{format_cost(call.usage)}")
+    if call.latency_s is not None:
+        numbers.append(format_duration(call.latency_s))
+    if call.retries:
+        numbers.append(f"retried {call.retries}×")
+    if call.rollup.calls > call.usage.calls:
+        numbers.append(f"with everything beneath: {call.rollup.calls} calls, "
+                       f"{format_tokens(call.rollup.total_tokens)} tokens, "
+                       f"{format_cost(call.rollup)}")
+    lines = [Content.assemble(*first), Content(" · ".join(numbers) or " ")]
+    if call.error:
+        lines.append(Content.styled(call.error, "$error"))
+    return Content("\n").join(lines)
+
+
+class CallDetail(Vertical):
+    """Header, then the prompt (or code) above the response (or output)."""
+
+    DEFAULT_CSS = """
+    CallDetail {
+        #call-header { height: auto; padding: 0 1; }
+        .call-label { color: $text-muted; padding: 0 1; margin-top: 1; }
+        TextArea { height: 1fr; border: none; padding: 0 1; background: $surface; }
+        TextArea:focus { border: none; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.call: CallNode | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(PLACEHOLDER, id="call-header")
+        yield Static("Prompt", id="prompt-label", classes="call-label")
+        yield TextArea(id="call-prompt", read_only=True, soft_wrap=True)
+        yield Static("Response", id="response-label", classes="call-label")
+        yield TextArea(id="call-response", read_only=True, soft_wrap=True)
+
+    def show_call(self, call: CallNode) -> None:
+        self.call = call
+        self._render_call()
+
+    def _render_call(self) -> None:
+        call = self.call
+        if call is None:
+            return
+        self.query_one("#call-header", Static).update(describe_call(call))
+        if call.kind == "cell":
+            labels, texts = ("Code", "Output"), (call.prompt, call.response)
+        elif call.kind == "iteration":
+            labels = ("Prompt", "Reply")
+            texts = ("(the root's whole conversation: system prompt, question and every cell's "
+                     "output so far)", call.response)
+        else:
+            size = f" · {call.prompt_chars:,} characters" if call.prompt_chars else ""
+            labels, texts = (f"Prompt{size}", "Response"), (call.prompt, call.response)
+        self.query_one("#prompt-label", Static).update(labels[0])
+        self.query_one("#response-label", Static).update(labels[1])
+        self._load("#call-prompt", texts[0])
+        response = texts[1] if call.status != "running" else "(waiting for the response…)"
+        self._load("#call-response", response)
+
+    def _load(self, selector: str, text: str) -> None:
+        area = self.query_one(selector, TextArea)
+        text = _capped(text)
+        if area.text != text:
+            area.load_text(text)
+
+    def reset(self) -> None:
+        self.call = None
+        self.query_one("#call-header", Static).update(PLACEHOLDER)
+        self._load("#call-prompt", "")
+        self._load("#call-response", "")
+
+    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+        call = self.call
+        if call is not None and any(event.node_id == call.node_id for event in events):
+            self._render_call()

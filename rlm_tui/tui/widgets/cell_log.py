@@ -1,0 +1,178 @@
+"""Pane 3: every code cell the run executed, highlighted, with what it printed, its error
+and its duration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from rlm_tui import events as ev
+from rlm_tui.tui.units import format_duration
+
+# A cell may print 10 MB (the sandbox keeps 1,000,000 characters); a pane shows the head.
+OUTPUT_LINES = 300
+OUTPUT_CHARS = 30_000
+PLACEHOLDER = "Each code cell the model runs appears here, with its output."
+
+
+def describe_cell(node_id: str) -> str:
+    """'iteration 2 · cell 1', or for a child session's cell the path to it:
+    'iteration 2 · cell 1 › q1 › iteration 1 · cell 1'."""
+    parts: list[str] = []
+    for piece in node_id.split(".")[1:]:
+        kind, number = piece[:1], piece[1:]
+        if kind == "i" and number.isdigit():
+            parts.append(f"iteration {number}")
+        elif kind == "c" and number.isdigit() and parts:
+            parts[-1] += f" · cell {number}"
+        elif kind == "q" and number.isdigit():
+            parts.append(f"q{number}")
+    return " › ".join(parts) or node_id
+
+
+def _head(text: str) -> tuple[str, bool]:
+    """The first lines of `text` within the display caps, and whether it was cut."""
+    head = text[:OUTPUT_CHARS]
+    lines = head.split("\n")
+    if len(lines) > OUTPUT_LINES:
+        return "\n".join(lines[:OUTPUT_LINES]), True
+    return head, len(head) < len(text)
+
+
+def render_output(event: ev.CellFinished) -> Content:
+    """A finished cell's stdout, stderr and error, and notes on anything cut or unusual."""
+    parts: list[str | tuple[str, str]] = []
+    if event.stdout:
+        shown, cut_here = _head(event.stdout)
+        parts.append(shown.rstrip("\n") + "\n")
+        if cut_here:
+            parts.append((f"… showing {len(shown):,} of {len(event.stdout):,} characters "
+                          "kept\n", "dim italic"))
+    if event.stdout_total_chars > len(event.stdout):
+        parts.append((f"output cut: printed {event.stdout_total_chars:,} characters, "
+                      f"{len(event.stdout):,} kept\n", "bold $warning"))
+    if event.stderr:
+        shown, cut_here = _head(event.stderr)
+        parts.append((shown.rstrip("\n") + "\n", "$warning"))
+        if cut_here:
+            parts.append((f"… stderr cut at {len(shown):,} characters\n", "dim italic"))
+    if event.error:
+        kind = f"{event.error_kind}: " if event.error_kind else ""
+        parts.append((f"{kind}{event.error}\n", "bold $error"))
+    if event.worker_restarted:
+        parts.append(("the REPL worker was restarted: variables were lost\n", "$warning"))
+    if event.final_answer is not None:
+        parts.append(("→ FINAL: the run ends with this cell's answer\n", "bold $success"))
+    if not parts:
+        return Content.styled("(no output)", "dim italic")
+    return Content.assemble(*parts).rstrip()
+
+
+class CellView(Vertical):
+    """One cell: a header with its place and status, its code, its output."""
+
+    DEFAULT_CSS = """
+    CellView {
+        height: auto;
+        margin-bottom: 1;
+        .cell-header { background: $boost; color: $text-muted; padding: 0 1; }
+        .cell-header.-done { color: $success; }
+        .cell-header.-error { color: $error; }
+        .cell-code { padding: 0 1; background: $surface; }
+        .cell-output { padding: 0 1; }
+    }
+    """
+
+    def __init__(self, started: ev.CellStarted) -> None:
+        super().__init__()
+        self.node_id = started.node_id
+        self.code = started.code
+        self.title = describe_cell(started.node_id)
+        self.finished: ev.CellFinished | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"▶ {self.title} · running…", classes="cell-header", markup=False)
+        yield Static(self._syntax(), classes="cell-code")
+        yield Static(Content.styled("running…", "dim italic"), classes="cell-output")
+
+    def _syntax(self) -> Syntax:
+        dark = self.app.current_theme.dark
+        return Syntax(self.code.rstrip("\n"), "python", theme="one-dark" if dark else "friendly",
+                      background_color="default", word_wrap=True)
+
+    def refresh_code(self) -> None:
+        self.query_one(".cell-code", Static).update(self._syntax())
+
+    def finish(self, event: ev.CellFinished) -> None:
+        self.finished = event
+        header = self.query_one(".cell-header", Static)
+        failed = event.error is not None
+        mark = "✗" if failed else "✓"
+        header.update(f"{mark} {self.title} · {format_duration(event.seconds)}")
+        header.set_class(failed, "-error")
+        header.set_class(not failed, "-done")
+        self.query_one(".cell-output", Static).update(render_output(event))
+
+
+class CellLog(VerticalScroll):
+    """Cells in the order they ran, the newest at the bottom (followed while you are there)."""
+
+    ALLOW_MAXIMIZE = True
+    BORDER_TITLE = "Code and output"
+    DEFAULT_CSS = """
+    CellLog {
+        align-vertical: bottom;  /* short logs sit at the bottom: see RootReasoning */
+        .placeholder { color: $text-muted; padding: 0 1; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._cells: dict[str, CellView] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(PLACEHOLDER, classes="placeholder")
+
+    def on_mount(self) -> None:
+        self.anchor()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._recolour())
+
+    def _recolour(self) -> None:
+        for cell in self._cells.values():
+            cell.refresh_code()
+
+    @property
+    def cells(self) -> list[CellView]:
+        return list(self._cells.values())
+
+    def reset(self) -> None:
+        self._cells = {}
+        self.remove_children()
+        self.mount(Static(PLACEHOLDER, classes="placeholder"))
+        self.border_title = "Code and output"
+        self.anchor()
+
+    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+        new: list[CellView] = []
+        finished: list[ev.CellFinished] = []
+        for event in events:
+            if isinstance(event, ev.CellStarted) and event.node_id not in self._cells:
+                cell = CellView(event)
+                self._cells[event.node_id] = cell
+                new.append(cell)
+            elif isinstance(event, ev.CellFinished):
+                finished.append(event)
+        if new:
+            if len(self._cells) == len(new):
+                await self.query_children(".placeholder").remove()
+            await self.mount_all(new)
+            self.border_title = f"Code and output · {len(self._cells)} cells"
+        for event in finished:
+            cell = self._cells.get(event.node_id)
+            if cell is not None:
+                cell.finish(event)

@@ -1,0 +1,149 @@
+"""The context's files as a tree: sizes, token estimates, skipped files and live coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from rlm_tui.tui.file_index import CoverageFigures, FileIndex, FileNode
+from rlm_tui.tui.units import bar, estimate_tokens, format_bytes, format_percent
+
+
+class ContextTree(Tree[FileNode]):
+    """Directories open on demand (a 50,000-file context adds only what is opened); a filter
+    shows just the matching files with their directories open."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Space pauses the run everywhere; enter opens and closes directories here.
+        Binding("space", "app.toggle_pause", "Pause/resume"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "context-tree--meta", "context-tree--skipped", "context-tree--read",
+        "context-tree--sent",
+    }
+
+    DEFAULT_CSS = """
+    ContextTree {
+        background: transparent;
+        & > .context-tree--meta { color: $text-muted; }
+        & > .context-tree--skipped { color: $text-disabled; text-style: italic; }
+        & > .context-tree--read { color: $accent; }
+        & > .context-tree--sent { color: $success; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("context", id=id)
+        self.index: FileIndex | None = None
+        self.coverage: dict[str, CoverageFigures] = {}
+        self.show_root = False
+        self.guide_depth = 3
+        self._by_path: dict[str, TreeNode[FileNode]] = {}
+
+    # -- building --------------------------------------------------------------------------
+
+    def show_index(self, index: FileIndex) -> None:
+        """Show a newly loaded context, directories closed."""
+        self.index = index
+        self.coverage = {}
+        self._rebuild_full()
+
+    def _rebuild_full(self) -> None:
+        assert self.index is not None
+        self.clear()
+        self._by_path = {}
+        self.root.data = self.index.root
+        self.root.set_label(self.index.root.name)
+        self._add_file_children(self.root, self.index.root)
+        self.root.expand()
+
+    def _add_file_node(self, parent: TreeNode[FileNode], item: FileNode,
+                  expand: bool = False) -> TreeNode[FileNode]:
+        node = parent.add(item.name, data=item, allow_expand=item.is_dir, expand=expand)
+        self._by_path[item.path] = node
+        return node
+
+    def _add_file_children(self, node: TreeNode[FileNode], item: FileNode) -> None:
+        for child in item.sorted_children():
+            self._add_file_node(node, child)
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[FileNode]) -> None:
+        node = event.node
+        item = node.data
+        if item is not None and item.is_dir and not node.children and item.children:
+            self._add_file_children(node, item)
+
+    def apply_filter(self, pattern: str) -> tuple[int, int]:
+        """Show only files matching `pattern` (all when empty); returns (shown, matched)."""
+        if self.index is None:
+            return 0, 0
+        if not pattern.strip():
+            self._rebuild_full()
+            return self.index.file_count, self.index.file_count
+        found, total = self.index.search(pattern)
+        self.clear()
+        self._by_path = {}
+        self.root.data = self.index.root
+        for item in found:
+            parent = self.root
+            for owner in reversed(list(item.ancestors())[:-1]):  # root excluded
+                node = self._by_path.get(owner.path)
+                if node is None:
+                    node = self._add_file_node(parent, owner, expand=True)
+                parent = node
+            self._add_file_node(parent, item)
+        self.root.expand()
+        return len(found), total
+
+    # -- coverage ----------------------------------------------------------------------------
+
+    def update_coverage(self, files: Mapping[str, Mapping[str, object]]) -> None:
+        """Take the `files` part of a coverage_updated event (per-file figures)."""
+        if self.index is None:
+            return
+        coverage = self.index.coverage(files)  # type: ignore[arg-type]
+        touched = {p for p, f in coverage.items() if self.coverage.get(p) != f}
+        touched |= set(self.coverage) - set(coverage)
+        self.coverage = coverage
+        for path in touched:
+            node = self._by_path.get(path)
+            if node is not None:
+                node.refresh()
+
+    # -- labels ------------------------------------------------------------------------------
+
+    def render_label(self, node: TreeNode[FileNode], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        item = node.data
+        if item is None:
+            return label
+        if item.is_dir:
+            label.append("/")
+        meta = self.get_component_rich_style("context-tree--meta", partial=True)
+        if item.skipped is not None:
+            skipped = self.get_component_rich_style("context-tree--skipped", partial=True)
+            label.stylize(skipped)
+            label.append(f"  skipped: {item.skipped}", skipped)
+            return label
+        if item.is_dir:
+            files = "1 file" if item.files == 1 else f"{item.files:,} files"
+            label.append(f"  {files} · {format_bytes(item.size)}", meta)
+        else:
+            label.append(f"  {format_bytes(item.size)} {estimate_tokens(item.chars)}", meta)
+        figures = self.coverage.get(item.path)
+        if figures is not None and (figures.read or figures.sent):
+            read = self.get_component_rich_style("context-tree--read", partial=True)
+            label.append(" ")
+            label.append(bar(figures.read_fraction, 4), read)
+            label.append(f" {format_percent(figures.read_fraction)}", read)
+            if figures.sent:
+                sent = self.get_component_rich_style("context-tree--sent", partial=True)
+                label.append(f" ⇢{format_percent(figures.sent_fraction)}", sent)
+        return label

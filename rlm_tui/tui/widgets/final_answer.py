@@ -1,0 +1,77 @@
+"""Pane 5: the run's answer as Markdown, saying when it was forced, or why there is none."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Markdown, Static
+
+from rlm_tui import events as ev
+
+PLACEHOLDER = "The answer appears here when the run ends."
+
+
+class FinalAnswer(VerticalScroll):
+    """The root session's final answer, or the reason the run stopped without one."""
+
+    ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    FinalAnswer {
+        #answer-status { height: auto; padding: 0 1; color: $text-muted; }
+        #answer-status.-forced { color: $warning; }
+        #answer-status.-stopped { color: $warning; text-style: bold; }
+        #answer-status.-error { color: $error; text-style: bold; }
+        #answer-text { margin: 0; padding: 0 1; background: transparent; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._root: str | None = None
+        self.answer: str | None = None
+        self.status_line = PLACEHOLDER
+
+    def compose(self) -> ComposeResult:
+        yield Static(PLACEHOLDER, id="answer-status", markup=False)
+        yield Markdown("", id="answer-text")
+
+    def _set_status(self, text: str, kind: str | None = None) -> None:
+        self.status_line = text
+        status = self.query_one("#answer-status", Static)
+        status.update(Content(text))
+        for name in ("-forced", "-stopped", "-error"):
+            status.set_class(kind == name, name)
+
+    def reset(self) -> None:
+        self._root = None
+        self.answer = None
+        self._set_status(PLACEHOLDER)
+        self.query_one("#answer-text", Markdown).update("")
+
+    def show_error(self, message: str) -> None:
+        """A run that could not start (no model, unknown model, missing key, ...)."""
+        self._set_status(f"Error: {message}", "-error")
+
+    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+        for event in events:
+            if isinstance(event, ev.SessionStarted) and event.depth == 0 and self._root is None:
+                self._root = event.session_id
+                self._set_status("Running… the answer appears here when the run ends.")
+            elif isinstance(event, ev.FinalAnswer) and event.session_id == self._root:
+                self.answer = event.answer
+                if event.forced:
+                    self._set_status("Answer (forced: the iteration limit was reached)",
+                                     "-forced")
+                else:
+                    self._set_status("Answer")
+                await self.query_one("#answer-text", Markdown).update(event.answer)
+            elif isinstance(event, ev.SessionFinished) and event.session_id == self._root:
+                if event.status == "halted":
+                    self._set_status(f"Halted: {event.reason or 'stopped'}"
+                                     + ("" if self.answer is None else " (answer kept)"),
+                                     "-stopped")
+                elif event.status == "failed":
+                    self._set_status(f"Failed: {event.reason or 'the run failed'}", "-error")

@@ -1,0 +1,67 @@
+"""The query box at the bottom: type a question about the context, enter runs it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input, Label
+
+
+class QueryBar(Horizontal):
+    """A labelled input; posts `QueryBar.Submitted` with the question."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Leave the box", show=False),
+    ]
+    DEFAULT_CSS = """
+    QueryBar {
+        height: 1;
+        background: $panel;
+        #query-label { padding: 0 1; color: $text-muted; background: $panel; }
+        &:focus-within #query-label { color: $primary; text-style: bold; }
+        #query-input { border: none; height: 1; padding: 0 1; width: 1fr;
+                       background: $surface; }
+        #query-input:focus { background: $boost; }
+    }
+    """
+
+    class Submitted(Message):
+        def __init__(self, query: str) -> None:
+            super().__init__()
+            self.query = query
+
+    def compose(self) -> ComposeResult:
+        yield Label("Query", id="query-label")
+        yield Input(placeholder="Ask a question about the context, then press enter",
+                    id="query-input")
+
+    @property
+    def input(self) -> Input:
+        return self.query_one("#query-input", Input)
+
+    @property
+    def focus_target(self) -> Input:
+        return self.input
+
+    def set_query(self, query: str) -> None:
+        self.input.value = query
+
+    def edit(self) -> None:
+        """Focus the box with its text selected, ready to be replaced or changed."""
+        self.input.focus()
+        self.input.select_all()
+
+    def action_leave(self) -> None:
+        self.screen.focus_next()
+
+    @on(Input.Submitted, "#query-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        query = event.value.strip()
+        if query:
+            self.post_message(self.Submitted(query))

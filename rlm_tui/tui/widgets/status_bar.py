@@ -1,0 +1,76 @@
+"""The bar at the top: the run's state, iteration, elapsed time, tokens and cost."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from rlm_tui import events as ev
+from rlm_tui.progress import format_cost, format_tokens
+from rlm_tui.tui.run_summary import RunSummary
+from rlm_tui.tui.units import format_clock, shorten
+
+# The badge's colour per state: a theme variable, so every theme colours it its own way.
+_STATE_COLOURS = {
+    "idle": "$panel-lighten-2", "loading": "$panel-lighten-2", "starting": "$secondary",
+    "running": "$success", "paused": "$warning", "stepping": "$accent",
+    "halted": "$warning", "done": "$primary", "failed": "$error",
+}
+
+
+class RunStatusBar(Widget):
+    """State badge, then 'iteration 3/30 · 00:42 · 12.3k tokens · $0.0123 / $1.00'."""
+
+    DEFAULT_CSS = """
+    RunStatusBar {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    state: reactive[str] = reactive("idle")
+    reason: reactive[str | None] = reactive(None)
+    iteration: reactive[int] = reactive(0)
+    max_iterations: reactive[int] = reactive(0)
+    elapsed: reactive[int] = reactive(0)  # whole seconds: the bar repaints once a second
+    usage: reactive[ev.Usage] = reactive(ev.Usage)
+    sub_calls: reactive[int] = reactive(0)
+    max_cost: reactive[float | None] = reactive(None)
+    model: reactive[str] = reactive("")
+    source: reactive[str] = reactive("")
+
+    def show(self, summary: RunSummary, now: float) -> None:
+        """Take the values shown from `summary` (`now`: the clock, for elapsed time)."""
+        self.state = summary.state
+        self.reason = summary.reason
+        self.iteration = summary.iteration
+        self.max_iterations = summary.max_iterations
+        self.elapsed = int(summary.elapsed(now))
+        self.usage = summary.usage
+        self.sub_calls = summary.sub_calls
+
+    def render(self) -> Content:
+        colour = _STATE_COLOURS.get(self.state, "$panel-lighten-2")
+        parts: list[Content | tuple[str, str] | str] = [
+            (f" {self.state.upper()} ", f"bold $background on {colour}"), " ",
+        ]
+        if self.state in ("halted", "failed", "paused") and self.reason:
+            parts += [(shorten(self.reason, 48), colour), " · "]
+        if self.max_iterations:
+            parts += [("iteration ", "$text-muted"), f"{self.iteration}/{self.max_iterations}",
+                      " · "]
+        parts += [format_clock(self.elapsed), " · ",
+                  format_tokens(self.usage.total_tokens), (" tokens", "$text-muted"), " · ",
+                  format_cost(self.usage)]
+        if self.max_cost:
+            parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]
+        parts += [" · ", str(self.sub_calls), (" sub-calls", "$text-muted")]
+        line = Content.assemble(*parts)
+        right = Content.assemble((self.model, "$text-muted"), "  ", ("rlm-tui ", "bold $primary"))
+        room = self.size.width - line.cell_length - right.cell_length
+        if room < 1:
+            return line
+        return Content.assemble(line, " " * room, right)
