@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_command(commands)
     _add_context_command(commands)
     _add_export_command(commands)
+    _add_app_command(commands)
     return parser
 
 
@@ -244,8 +245,37 @@ def run_export_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
+COMMAND_WORDS = ("run", "context", "replay", "export", "app", "-h", "--help", "--version")
+
+
+def _add_app_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "app",
+        help="open the app on PATH (the default command: `rlm-tui PATH` is `rlm-tui app PATH`)",
+        description="Open the terminal app on PATH: browse the context, run queries on it and "
+        "watch and steer each run live. Takes the same flags as `run`; without --query it "
+        "opens on the context and a query box. Exit codes: 0 quit, 2 bad usage, input or "
+        "config.",
+    )
+    command.add_argument("path", nargs="?", default=".", metavar="PATH",
+                         help="a directory, a file, or - for stdin (default: .)")
+    command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
+    add_run_arguments(command)
+    command.set_defaults(handler=run_app_command)
+
+
+def run_app_command(args: argparse.Namespace) -> int:
+    from rlm_tui.tui.launch import launch_app
+
+    return launch_app(args.path, args.query, settings_from_args(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMAND_WORDS:
+        argv = ["app", *argv]
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line usage error
