@@ -1,4 +1,5 @@
-"""Sorting litellm's exceptions into what went wrong and whether retrying can fix it."""
+"""Sorting failed attempts into what went wrong and whether retrying can fix it: litellm's
+exceptions, and the HTTP errors the direct OpenAI-compatible transport sees."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import json
 import re
 import socket
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rlm_tui.lm.errors import RETRYABLE_KINDS, ErrorKind, one_line, scrub_secrets
 from rlm_tui.lm.litellm_loader import litellm_exceptions
 from rlm_tui.lm.retry import retry_after_from_headers
+
+NO_FINISH_REASON = "the stream ended without a finish reason"
+CONNECTION_CUT = "the connection closed before the response ended"
 
 
 class StreamIncomplete(Exception):
@@ -32,6 +37,15 @@ class Failure:
         return self.kind in RETRYABLE_KINDS
 
 
+class AttemptFailed(Exception):
+    """One attempt failed, already classified; raised by the transports to the retry loop, so
+    that exceptions from the caller's own callbacks pass through unwrapped."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.detail or failure.kind)
+        self.failure = failure
+
+
 # Transport errors raised while connecting, before any request reached a server.
 _CONNECT_ERROR_NAMES = frozenset(
     {"ConnectError", "ClientConnectorError", "ClientConnectorDNSError",
@@ -47,6 +61,15 @@ _CUT_ERROR_NAMES = frozenset(
      "ReadError", "ServerDisconnectedError", "IncompleteRead"}
 )
 _QUOTA_MARKERS = ("insufficient_quota", "exceeded your current quota", "credit balance")
+# What litellm 1.106.2 reads as "the prompt is too long" in a provider's message
+# (ExceptionCheckers.is_error_str_context_window_exceeded), plus OpenAI's error code.
+_CONTEXT_WINDOW_MARKERS = (
+    "context_length_exceeded", "exceed context limit", "this model's maximum context length is",
+    "string too long. expected a string with maximum length", "model's maximum context limit",
+    "is longer than the model's context length", "input tokens exceed the configured limit",
+    "`inputs` tokens + `max_new_tokens` must be", "exceeds the available context size",
+    "exceeds the maximum number of tokens allowed",
+)
 _PREFIX = re.compile(r"^\s*(?:litellm\.)?[A-Za-z_]*(?:Error|Exception)(?:\s*:\s*|\s+-\s+)")
 
 
@@ -54,7 +77,7 @@ def classify_exception(exc: BaseException) -> Failure:
     """What `exc`, raised by a litellm call or its stream, means for the caller."""
     errors = litellm_exceptions()
     if isinstance(exc, StreamIncomplete):
-        return Failure("stream_interrupted", "the stream ended without a finish reason")
+        return Failure("stream_interrupted", NO_FINISH_REASON)
     if isinstance(exc, TimeoutError):  # our own guard around the stream
         return Failure("timeout", "no data from the server in time")
     if isinstance(exc, errors.MidStreamFallbackError):
@@ -65,7 +88,10 @@ def classify_exception(exc: BaseException) -> Failure:
         return Failure("timeout", detail, status if status != 408 else None)
     if isinstance(exc, errors.ContextWindowExceededError):
         return Failure("context_window", detail, status)
-    if isinstance(exc, (errors.AuthenticationError, errors.PermissionDeniedError)):
+    # litellm reads some 403s from OpenAI-compatible servers as bad requests
+    if isinstance(exc, (errors.AuthenticationError, errors.PermissionDeniedError)) or status in (
+        401, 403,
+    ):
         return Failure("auth", detail, status)
     if isinstance(exc, errors.NotFoundError):
         return Failure("not_found", detail, status)
@@ -94,6 +120,69 @@ def classify_exception(exc: BaseException) -> Failure:
     return Failure("unexpected", f"{type(exc).__name__}: {detail}")
 
 
+def classify_http_error(status: int, body: bytes,
+                        headers: Mapping[str, str] | None = None) -> Failure:
+    """What an HTTP error response from an OpenAI-compatible server means, sorted as
+    `classify_exception` sorts litellm's exceptions for the same response. `body` is the
+    response body (OpenAI's `{"error": {...}}` JSON, or any text)."""
+    message, code = _error_message(body)
+    detail = one_line(scrub_secrets(message), 240)
+    marked = f"{message} {code}".lower()
+    if any(marker in marked for marker in _CONTEXT_WINDOW_MARKERS):
+        return Failure("context_window", detail, status)
+    if status in (401, 403):
+        return Failure("auth", detail, status)
+    if status == 404 or "model_not_found" in code:
+        return Failure("not_found", detail, status)
+    if status == 402:
+        return Failure("quota", detail, status)
+    if status == 408:
+        return Failure("timeout", detail)
+    if status == 429:
+        if any(marker in marked for marker in _QUOTA_MARKERS):
+            return Failure("quota", detail, status)
+        return Failure("rate_limited", detail, status, retry_after_from_headers(headers))
+    if 300 <= status < 400:
+        location = (headers or {}).get("Location", "")
+        where = f" to {one_line(scrub_secrets(location), 120)}" if location else ""
+        return Failure("bad_request", f"the server redirected{where}; set api_base to the "
+                       "final URL", status)
+    if 400 <= status < 500:
+        return Failure("bad_request", detail, status)
+    if status >= 500:
+        return Failure("server_error", detail, status, retry_after_from_headers(headers))
+    return Failure("unexpected", f"HTTP {status}: {detail}", status)
+
+
+def classify_stream_error(error: object) -> Failure:
+    """An `{"error": ...}` object sent inside a stream that had begun with HTTP 200: sorted
+    by the status it names (OpenRouter and vLLM put one in `code`), else a server error."""
+    body = json.dumps({"error": error}).encode()
+    code = error.get("code") if isinstance(error, dict) else None
+    status = code if isinstance(code, int) and 400 <= code < 600 else 500
+    return classify_http_error(status, body)
+
+
+def _error_message(body: bytes) -> tuple[str, str]:
+    """The provider's message and error code from an error body (OpenAI's shape or text)."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text) if text[:1] in ("{", "[") else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, str):
+            return error, ""
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail") or data.get("message")
+            code = " ".join(str(error.get(k) or "") for k in ("code", "type"))
+            if isinstance(message, str) and message:
+                return message, code
+            return json.dumps(error), code
+    return text or "no details", ""
+
+
 def _classify_mid_stream(exc: BaseException) -> Failure:
     """A stream that broke after it began: retry it, unless the provider refused outright."""
     original = getattr(exc, "original_exception", None)
@@ -105,7 +194,7 @@ def _classify_mid_stream(exc: BaseException) -> Failure:
     if _chain_has(source, _TIMEOUT_ERROR_NAMES, TimeoutError) or "timeout" in detail.lower():
         return Failure("timeout", detail)
     if _chain_has(source, _CUT_ERROR_NAMES):
-        return Failure("stream_interrupted", "the connection closed before the response ended")
+        return Failure("stream_interrupted", CONNECTION_CUT)
     if _chain_has(source, frozenset(), json.JSONDecodeError):
         malformed = provider_detail(source)
         return Failure("stream_interrupted", f"malformed chunk in the stream: {malformed}")
