@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,6 +15,16 @@ RESERVED_PARAMS = frozenset(
         "timeout", "request_timeout", "num_retries", "max_retries",
     }
 )
+
+# Until the config has a `transport` setting, this variable sets the default (bench_engine.py
+# uses it to compare the two); once it does, `RLM_TUI_TRANSPORT` is that setting's variable.
+TRANSPORT_ENV = "RLM_TUI_TRANSPORT"
+
+Transport = Literal["auto", "litellm"]
+
+
+def _default_transport() -> str:
+    return os.environ.get(TRANSPORT_ENV, "auto")
 
 
 class ModelSpec(BaseModel):
@@ -30,6 +41,9 @@ class ModelSpec(BaseModel):
     - `timeout`: seconds to wait for the first byte and between streamed chunks.
     - `max_retries`: retries after the first attempt for failures that retrying can fix.
     - `params`: extra completion arguments passed through (`temperature`, `max_tokens`, ...).
+    - `transport`: `auto` streams OpenAI-compatible chat completions directly over HTTP when
+      litellm would send the request unchanged (see `routes.py`), and uses litellm for the
+      rest; `litellm` always uses litellm. Default: `$RLM_TUI_TRANSPORT`, else `auto`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -40,6 +54,7 @@ class ModelSpec(BaseModel):
     timeout: float = Field(default=600.0, gt=0)
     max_retries: int = Field(default=4, ge=0)
     params: dict[str, Any] = Field(default_factory=dict)
+    transport: Transport = Field(default_factory=_default_transport, validate_default=True)
 
     @field_validator("params")
     @classmethod
