@@ -1,10 +1,12 @@
-"""The model boundary: the only package that talks to litellm (and so to any provider).
+"""The model boundary: the only package that talks to litellm, or to any provider.
 
     client = ModelClient(prices={"openai/my-model": (0.5, 1.5)})  # USD per million tokens
     check_model(spec)                      # offline: unknown provider, missing key
     done = await client.complete(spec, messages, on_delta=print_piece, on_retry=show_retry)
     done.text, done.usage.cost_usd, done.attempts, done.retries
 
+OpenAI-compatible chat models are streamed directly over HTTP (openai_stream.py; routes.py
+says which), the rest through litellm; `ModelSpec(transport="litellm")` forces litellm.
 litellm is imported on first use (~3 s, ~170 MB); `await warm_up()` does it in the background.
 """
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,19 +12,26 @@ from typing import Any
 from rlm_tui.lm.completion import Completion, RetryInfo, Usage
 from rlm_tui.lm.demo import demo_chunks, demo_reply, estimate_tokens, is_demo
 from rlm_tui.lm.errors import ModelCallError
-from rlm_tui.lm.failures import StreamIncomplete, classify_exception, describe
+from rlm_tui.lm.failures import AttemptFailed, StreamIncomplete, classify_exception, describe
 from rlm_tui.lm.litellm_loader import is_warm, load_litellm, warm_up
+from rlm_tui.lm.openai_stream import (
+    ChatRequest,
+    OpenAIStreamClient,
+    encode_request_body,
+    load_aiohttp,
+)
 from rlm_tui.lm.pricing import PriceTable
 from rlm_tui.lm.retry import RetryPolicy
+from rlm_tui.lm.routes import PLACEHOLDER_API_KEY, DirectRoute, api_key, direct_route
 from rlm_tui.lm.spec import ModelSpec
 
 Message = Mapping[str, Any]
 DeltaCallback = Callable[[str], None]
 RetryCallback = Callable[[RetryInfo], None]
+# One attempt: told where to record that text reached `on_delta`; raises AttemptFailed.
+_Attempt = Callable[["_Delivery"], Awaitable["_AttemptResult"]]
 
-# Sent to an `api_base` server when no key is named: OpenAI-compatible local servers expect
-# some key, and an explicit one stops litellm from sending OPENAI_API_KEY to a foreign host.
-PLACEHOLDER_API_KEY = "no-key"
+__all__ = ["PLACEHOLDER_API_KEY", "DeltaCallback", "Message", "ModelClient", "RetryCallback"]
 
 # litellm enforces `timeout` between bytes itself; this guard covers a transport that does
 # not. Its slack leaves room for litellm's own work (a slow first call on a busy machine).
@@ -35,29 +41,23 @@ _CLOSE_TIMEOUT_S = 1.0
 DEMO_CHUNK_DELAY_S = 0.004
 
 
-class _AttemptFailed(Exception):
-    """Wraps what litellm raised during one attempt, so callbacks' own errors pass through."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
 @dataclass
 class _AttemptResult:
     text: str
     finish_reason: str
     model: str | None
-    usage: Any  # the provider's usage object, or None when it sent none
+    tokens: tuple[int, int, int] | None  # (prompt, completion, total) as reported, or None
 
 
 class ModelClient:
-    """Calls models through litellm, always streaming.
+    """Calls models, always streaming: OpenAI-compatible chat models directly over HTTP
+    (openai_stream.py; routes.py says which), every other model through litellm.
 
     `prices` maps model names to `(input, output)` USD per million tokens (the config's
     `[prices]` table), or is a ready `PriceTable`; litellm's bundled map covers the rest.
     `retry` sets the backoff; `sleep` is how the client waits between attempts.
-    The client holds no connection state: one instance can serve many concurrent calls.
+    One instance serves many concurrent calls. The direct transport keeps one connection
+    pool per event loop, closed when that loop shuts down, or by `aclose()`.
     """
 
     def __init__(
@@ -70,6 +70,12 @@ class ModelClient:
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._direct = OpenAIStreamClient()
+        self._routes: dict[tuple[Any, ...], DirectRoute | None] = {}
+
+    async def aclose(self) -> None:
+        """Close the direct transport's connections on the running loop. Idempotent."""
+        await self._direct.aclose()
 
     async def complete(
         self,
@@ -95,35 +101,68 @@ class ModelClient:
         """
         if is_demo(spec.model):
             return await self._demo(spec, messages, on_delta)
-        if not is_warm():
-            await warm_up()
-        litellm = load_litellm()
-        kwargs = self._call_arguments(spec, messages)
+        route = await self._route(spec)
+        attempt: _Attempt
+        if route is not None:
+            request = ChatRequest(
+                url=route.url(spec), headers=route.headers(spec), timeout=spec.timeout,
+                body=encode_request_body(route.model, [dict(m) for m in messages],
+                                         spec.params),
+            )
+
+            async def attempt(delivered: _Delivery) -> _AttemptResult:
+                return await self._direct_attempt(request, on_delta, delivered)
+        else:
+            if not is_warm():
+                await warm_up()
+            litellm = load_litellm()
+            kwargs = self._call_arguments(spec, messages)
+
+            async def attempt(delivered: _Delivery) -> _AttemptResult:
+                return await self._litellm_attempt(litellm, kwargs, on_delta, delivered)
+        return await self._with_retries(spec, attempt, on_retry)
+
+    async def _route(self, spec: ModelSpec) -> DirectRoute | None:
+        """The direct route for `spec`, or None for litellm; decided once per spec."""
+        key = (spec.model, spec.api_base, spec.transport, tuple(sorted(spec.params)))
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        route = None
+        if spec.transport == "auto":
+            # Asks litellm (loading it the first time, ~3 s) and imports aiohttp: off the loop.
+            route = await asyncio.to_thread(_resolve_route, spec)
+        self._routes[key] = route
+        return route
+
+    async def _with_retries(self, spec: ModelSpec, attempt: _Attempt,
+                            on_retry: RetryCallback | None) -> Completion:
         started = time.monotonic()
         retries: list[RetryInfo] = []
-        attempt = 0
+        attempts = 0
         while True:
-            attempt += 1
+            attempts += 1
             delivered = _Delivery()
             try:
-                result = await self._attempt(litellm, spec, kwargs, on_delta, delivered)
-            except _AttemptFailed as failed:
-                failure = classify_exception(failed.cause)
-                if not failure.retryable or attempt > spec.max_retries:
+                result = await attempt(delivered)
+            except AttemptFailed as failed:
+                failure = failed.failure
+                if not failure.retryable or attempts > spec.max_retries:
                     message = describe(
-                        failure, model=spec.model, api_base=spec.api_base, attempts=attempt,
+                        failure, model=spec.model, api_base=spec.api_base, attempts=attempts,
                         timeout=spec.timeout, api_key_env=spec.api_key_env,
                     )
                     raise ModelCallError(
                         message, kind=failure.kind, status_code=failure.status_code,
-                        attempts=attempt,
+                        attempts=attempts,
                     ) from None
                 info = RetryInfo(
-                    attempt=attempt,
+                    attempt=attempts,
                     kind=failure.kind,
                     reason=failure.detail or failure.kind,
                     status_code=failure.status_code,
-                    wait_s=self.retry.delay(attempt - 1, failure.retry_after),
+                    wait_s=self.retry.delay(attempts - 1, failure.retry_after),
                     discarded_output=delivered.any,
                 )
                 retries.append(info)
@@ -133,13 +172,23 @@ class ModelClient:
                 continue
             return Completion(
                 text=result.text,
-                usage=self._usage(spec, result.usage),
+                usage=self._usage(spec, result.tokens),
                 model=result.model or spec.model,
                 finish_reason=result.finish_reason,
                 latency_s=time.monotonic() - started,
-                attempts=attempt,
+                attempts=attempts,
                 retries=tuple(retries),
             )
+
+    async def _direct_attempt(self, request: ChatRequest, on_delta: DeltaCallback | None,
+                              delivered: _Delivery) -> _AttemptResult:
+        def deliver(piece: str) -> None:
+            delivered.any = True
+            if on_delta is not None:
+                on_delta(piece)
+
+        reply = await self._direct.stream(request, deliver)
+        return _AttemptResult(reply.text, reply.finish_reason, reply.model, reply.tokens)
 
     def _call_arguments(self, spec: ModelSpec, messages: Sequence[Message]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -155,20 +204,19 @@ class ModelClient:
         }
         if spec.api_base is not None:
             kwargs["api_base"] = spec.api_base
-        api_key = _api_key(spec)
-        if api_key is not None:
-            kwargs["api_key"] = api_key
+        key = api_key(spec)
+        if key is not None:
+            kwargs["api_key"] = key
         return kwargs
 
-    async def _attempt(
+    async def _litellm_attempt(
         self,
         litellm: ModuleType,
-        spec: ModelSpec,
         kwargs: dict[str, Any],
         on_delta: DeltaCallback | None,
         delivered: _Delivery,
     ) -> _AttemptResult:
-        guard = spec.timeout + _GUARD_GRACE_S
+        guard = kwargs["timeout"] + _GUARD_GRACE_S
         parts: list[str] = []
         model: str | None = None
         seen_finish: str | None = None
@@ -178,7 +226,7 @@ class ModelClient:
                 async with asyncio.timeout(guard):
                     stream = await litellm.acompletion(**kwargs)
             except Exception as exc:
-                raise _AttemptFailed(exc) from exc
+                raise AttemptFailed(classify_exception(exc)) from exc
             iterator = stream.__aiter__()
             while True:
                 try:
@@ -187,7 +235,7 @@ class ModelClient:
                 except StopAsyncIteration:
                     break
                 except Exception as exc:
-                    raise _AttemptFailed(exc) from exc
+                    raise AttemptFailed(classify_exception(exc)) from exc
                 model = model or getattr(chunk, "model", None) or None
                 choices = getattr(chunk, "choices", None) or []
                 if not choices:
@@ -202,8 +250,9 @@ class ModelClient:
                         on_delta(piece)
             finish = _provider_finish_reason(stream, seen_finish)
             if finish is None:
-                raise _AttemptFailed(StreamIncomplete())
-            return _AttemptResult("".join(parts), finish, model, _provider_usage(stream))
+                raise AttemptFailed(classify_exception(StreamIncomplete()))
+            tokens = _tokens(_provider_usage(stream))
+            return _AttemptResult("".join(parts), finish, model, tokens)
         finally:
             if stream is not None:
                 await _close(stream)
@@ -224,12 +273,10 @@ class ModelClient:
         return Completion(text=text, usage=usage, model=spec.model, finish_reason="stop",
                           latency_s=time.monotonic() - started, attempts=1)
 
-    def _usage(self, spec: ModelSpec, reported: Any) -> Usage:
-        if reported is None:
+    def _usage(self, spec: ModelSpec, tokens: tuple[int, int, int] | None) -> Usage:
+        if tokens is None:
             return Usage()
-        prompt = int(getattr(reported, "prompt_tokens", 0) or 0)
-        completion = int(getattr(reported, "completion_tokens", 0) or 0)
-        total = int(getattr(reported, "total_tokens", 0) or 0) or prompt + completion
+        prompt, completion, total = tokens
         cost = self.prices.cost_usd(
             spec.model, prompt, completion, custom_endpoint=spec.api_base is not None
         )
@@ -244,19 +291,21 @@ class _Delivery:
     any: bool = False
 
 
-def _api_key(spec: ModelSpec) -> str | None:
-    """The key to send: the named variable's, a placeholder for `api_base`, or None (litellm
-    then reads the provider's usual variable). Never logged or stored."""
-    if spec.api_key_env is not None:
-        key = os.environ.get(spec.api_key_env)
-        if not key:
-            raise ModelCallError(
-                f"{spec.model}: no API key: ${spec.api_key_env} is not set", kind="auth"
-            )
-        return key
-    if spec.api_base is not None:
-        return PLACEHOLDER_API_KEY
-    return None
+def _resolve_route(spec: ModelSpec) -> DirectRoute | None:
+    route = direct_route(spec)
+    if route is not None:
+        load_aiohttp()
+    return route
+
+
+def _tokens(usage: Any) -> tuple[int, int, int] | None:
+    """(prompt, completion, total) from litellm's usage object."""
+    if usage is None:
+        return None
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
+    return prompt, completion, total
 
 
 # litellm's stream wrapper fills in a finish reason ("stop") and estimates usage with a
