@@ -1,4 +1,5 @@
-"""ModelClient against a real HTTP server on 127.0.0.1, reached through litellm as a provider."""
+"""ModelClient against a real HTTP server on 127.0.0.1, over each transport: every test runs
+once direct (openai_stream.py) and once through litellm, and checks which one carried it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -18,6 +21,8 @@ from rlm_tui.lm import (
     RetryInfo,
     RetryPolicy,
 )
+from rlm_tui.lm.routes import USER_AGENT
+from rlm_tui.lm.spec import TRANSPORT_ENV
 from tests.integration.openai_server import OpenAIServer, Reply
 
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0.0, retry_after_cap=1.0)
@@ -29,6 +34,17 @@ def spec_for(server: OpenAIServer, **overrides) -> ModelSpec:
               "max_retries": 3}
     fields.update(overrides)
     return ModelSpec(**fields)
+
+
+@pytest.fixture(autouse=True, params=["direct", "litellm"])
+def transport(request, monkeypatch, openai_server):
+    """Runs the test over one transport (the spec's default, also in subprocesses), then
+    checks that every request the server got came over that one."""
+    monkeypatch.setenv(TRANSPORT_ENV, "auto" if request.param == "direct" else "litellm")
+    yield request.param
+    for sent in openai_server.completion_requests:
+        went_direct = sent.headers.get("User-Agent") == USER_AGENT
+        assert went_direct == (request.param == "direct"), sent.headers.get("User-Agent")
 
 
 @pytest.fixture
@@ -193,6 +209,20 @@ async def test_retry_after_beyond_the_cap_waits_only_the_cap(openai_server):
     assert sleeps.waits == [FAST_RETRY.retry_after_cap]
 
 
+async def test_retry_after_as_an_http_date_waits_until_then(openai_server):
+    sleeps = RecordedSleeps()
+    client = ModelClient(retry=RetryPolicy(base_delay=0.01, retry_after_cap=600.0), sleep=sleeps)
+    then = datetime.now(timezone.utc) + timedelta(seconds=120)
+    openai_server.script(Reply.rate_limited(retry_after=format_datetime(then, usegmt=True)),
+                         Reply())
+
+    done = await client.complete(spec_for(openai_server), MESSAGES)
+
+    [wait] = sleeps.waits
+    assert 100 < wait <= 120
+    assert done.retries[0].wait_s == wait
+
+
 async def test_rate_limit_that_never_lifts_fails_with_kind_rate_limited(openai_server, client):
     openai_server.script(*[Reply.rate_limited(retry_after="0")] * 3)
 
@@ -334,6 +364,19 @@ async def test_unauthorized_fails_at_once_with_kind_auth(openai_server, client):
     assert str(error).startswith("openai/test-model: authentication failed")
 
 
+async def test_forbidden_fails_at_once_with_kind_auth(openai_server, client):
+    openai_server.script(Reply.error(403, "Project does not have access to model test-model",
+                                     type="invalid_request_error"))
+
+    with pytest.raises(ModelCallError) as caught:
+        await client.complete(spec_for(openai_server), MESSAGES)
+
+    assert caught.value.kind == "auth"
+    assert caught.value.status_code == 403
+    assert "does not have access" in str(caught.value)
+    assert len(openai_server.completion_requests) == 1
+
+
 async def test_unknown_model_fails_with_kind_not_found(openai_server, client):
     openai_server.script(Reply.model_not_found("test-model"))
 
@@ -443,6 +486,25 @@ async def test_a_local_server_never_receives_a_providers_key(openai_server, clie
         assert request.headers["Authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
 
 
+async def test_the_providers_own_endpoint_gets_its_own_key_only(
+    openai_server, monkeypatch,
+):
+    # No api_base: OpenAI's endpoint, moved here as a user would with OPENAI_BASE_URL.
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_SECRET)
+    client = ModelClient(retry=FAST_RETRY)
+    spec = ModelSpec(model="openai/gpt-4o-mini", timeout=5.0, max_retries=0)
+
+    done = await client.complete(spec, MESSAGES)
+
+    [request] = openai_server.completion_requests
+    assert request.headers["Authorization"] == f"Bearer {OPENAI_SECRET}"
+    assert request.json["model"] == "gpt-4o-mini"
+    assert_no_secret_in_any_request(openai_server, ANTHROPIC_SECRET)
+    assert done.usage.cost_usd is not None and done.usage.cost_usd > 0  # priced from the map
+
+
 async def test_the_named_key_variable_is_sent_and_only_it(openai_server, client, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_SECRET)
     monkeypatch.setenv("LOCAL_SERVER_KEY", "local-server-key-123")
@@ -486,7 +548,7 @@ async def test_a_key_echoed_back_by_the_server_is_scrubbed_from_the_error(
 # --- the terminal stays clean -----------------------------------------------------------------
 
 
-async def test_litellm_writes_nothing_to_the_terminal(openai_server, client, capfd):
+async def test_nothing_is_written_to_the_terminal(openai_server, client, capfd):
     openai_server.script(Reply.error(500, "boom"), Reply(), Reply.unauthorized())
     await client.complete(spec_for(openai_server), MESSAGES)
     with pytest.raises(ModelCallError):
