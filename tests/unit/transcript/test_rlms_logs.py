@@ -54,7 +54,7 @@ def test_iterations_cells_and_calls_follow_the_log():
     model = read_transcript(FIXTURES / "v013_answer_dict.jsonl").fold()
     iterations = records[1:]
     assert len(model.root.iterations) == len(iterations)
-    for it, record in zip(model.root.iterations, iterations):
+    for it, record in zip(model.root.iterations, iterations, strict=True):
         assert it.text == record["response"]
         assert [c.code for c in it.cells] == [b["code"] for b in record["code_blocks"]]
         assert [c.stdout for c in it.cells] == [b["result"]["stdout"]
@@ -105,19 +105,20 @@ def test_rlms_log_to_events_to_rlm_log_keeps_the_structure(path):
 
 def same_iterations(original: list[dict], exported: list[dict]) -> bool:
     assert [it["iteration"] for it in exported] == [it["iteration"] for it in original]
-    for a, b in zip(original, exported):
+    for a, b in zip(original, exported, strict=True):
         assert b["response"] == a["response"]
         assert b["final_answer"] == a["final_answer"]
         if a["iteration_time"] is not None:
             assert b["iteration_time"] == pytest.approx(a["iteration_time"])
         assert len(b["code_blocks"]) == len(a["code_blocks"])
-        for x, y in zip(a["code_blocks"], b["code_blocks"]):
+        for x, y in zip(a["code_blocks"], b["code_blocks"], strict=True):
             assert y["code"] == x["code"]
             for key in ("stdout", "stderr", "final_answer"):
                 assert y["result"][key] == x["result"][key]
             assert y["result"]["execution_time"] == pytest.approx(x["result"]["execution_time"])
             assert len(y["result"]["rlm_calls"]) == len(x["result"]["rlm_calls"])
-            for c, d in zip(x["result"]["rlm_calls"], y["result"]["rlm_calls"]):
+            calls = zip(x["result"]["rlm_calls"], y["result"]["rlm_calls"], strict=True)
+            for c, d in calls:
                 assert (d["prompt"], d["response"]) == (c["prompt"], c["response"])
                 assert d["usage_summary"] == c["usage_summary"]
                 assert ("metadata" in d) == ("metadata" in c)
@@ -199,3 +200,14 @@ def test_a_cut_rlms_log_reads_its_whole_iterations_and_has_no_end():
     assert transcript.source_format == "rlms" and transcript.stop is not None
     model = transcript.fold()
     assert len(model.root.iterations) == 2 and model.status == "running"
+
+
+def test_an_rlms_log_cut_at_every_byte_offset_reads_without_error():
+    data = (FIXTURES / "v011_final_prose.jsonl").read_bytes()
+    line_ends = [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+    for offset in range(1, len(data) + 1):
+        transcript = parse_transcript(data[:offset], name="cut")
+        whole = sum(1 for end in line_ends if end <= offset) + (offset + 1 in line_ends)
+        model = transcript.fold()
+        iterations = len(model.root.iterations) if model.root else 0
+        assert iterations == max(0, whole - 1), offset  # the metadata line is the first
