@@ -119,6 +119,8 @@ def _emit_session(b: _EventBuilder, run_meta: dict[str, Any], iterations: list[d
     b.emit(ev.SessionStarted, start, session_id=sid, node_id=sid, parent_id=parent_id,
            query=query, depth=depth, root_model=root_model, sub_model=sub_model,
            max_iterations=max_iterations, context=context)
+    if depth == 0:  # the run's state, as the engine reports it
+        b.emit(ev.StateChanged, start, session_id=sid, node_id=sid, state="running")
     remainder = _root_remainder(iterations, reported)
     total = ev.Usage()
     answer: str | None = None
@@ -175,6 +177,9 @@ def _emit_session(b: _EventBuilder, run_meta: dict[str, Any], iterations: list[d
         b.emit(ev.SessionFinished, end, session_id=sid, node_id=sid, parent_id=parent_id,
                status=status, reason=reason, answer=answer, forced=forced,
                iterations=done_iterations, sub_calls=sub_calls, usage=total, seconds=seconds)
+        if depth == 0:
+            b.emit(ev.StateChanged, end, session_id=sid, node_id=sid,
+                   state="done" if answer is not None else "halted", reason=reason)
     return total
 
 

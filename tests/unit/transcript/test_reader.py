@@ -169,4 +169,5 @@ def test_an_rlms_log_is_recognised_by_its_metadata_line():
             "environment_type": "local", "environment_kwargs": {}, "other_backends": None}
     transcript = parse_transcript((json.dumps(meta) + "\n").encode())
     assert transcript.source_format == "rlms"
-    assert [e.type for e in transcript.events] == ["session_started", "session_finished"]
+    assert [e.type for e in transcript.events] == ["session_started", "state_changed",
+                                                   "session_finished", "state_changed"]

@@ -4,6 +4,7 @@ tests/fixtures/rlms_logs) -> our events, and our sessions -> their format."""
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,12 @@ def test_an_rlms_log_cut_at_every_byte_offset_reads_without_error():
         model = transcript.fold()
         iterations = len(model.root.iterations) if model.root else 0
         assert iterations == max(0, whole - 1), offset  # the metadata line is the first
+
+
+def test_a_converted_log_reports_the_run_state_as_the_engine_does():
+    model = read_transcript(FIXTURES / "v013_answer_dict.jsonl").fold()
+    assert model.state == "done"
+    events = read_transcript(FIXTURES / "v013_answer_dict.jsonl").events
+    assert [e.type for e in events[:2]] == ["session_started", "state_changed"]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert all(a.ts <= b.ts for a, b in pairwise(events))
