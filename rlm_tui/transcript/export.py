@@ -57,7 +57,8 @@ def render_json(transcript: Transcript, model: SessionModel) -> str:
         "created": transcript.header.get("created"),
         **model.to_dict(),
     }
-    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    # no indent: the C encoder only runs without one (5x faster on long sessions); use jq
+    return json.dumps(document, ensure_ascii=False) + "\n"
 
 
 def default_output_path(source: Path, fmt: str) -> Path | None:

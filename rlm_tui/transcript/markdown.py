@@ -170,8 +170,11 @@ def _heading(level: int) -> str:
 
 def fenced(text: str, info: str = "text") -> list[str]:
     """`text` in a fence no line inside can close."""
-    longest = max((len(m.group(0)) for m in _TILDES.finditer(text)), default=0)
-    fence = "~" * max(3, longest + 1)
+    if "~~~" not in text:
+        fence = "~~~"
+    else:
+        longest = max(len(m.group(0)) for m in _TILDES.finditer(text))
+        fence = "~" * (longest + 1)
     return [f"{fence}{info}", text.rstrip("\n"), fence]
 
 
