@@ -119,7 +119,7 @@ def parse_transcript(data: bytes, *, name: str = "the transcript") -> Transcript
     if _looks_binary(data[:8192]):
         raise InputError(f"{name} is a binary file, not a transcript")
     lines = _split_lines(data)
-    first_text, first_end, first_whole = lines[0]
+    first_text, _, first_whole = lines[0]
     try:
         first = json.loads(first_text)
     except (UnicodeDecodeError, ValueError):
