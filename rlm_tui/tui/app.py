@@ -61,6 +61,7 @@ class RlmApp(App[None]):
     """Watch and steer RLM runs over one loaded context."""
 
     TITLE = "rlm-tui"
+    AUTO_FOCUS = None  # on_mount chooses: the query box, or the calls when a query runs
     COMMANDS = App.COMMANDS | {RunCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pause", "Pause/resume",
@@ -104,7 +105,7 @@ class RlmApp(App[None]):
 
     def __init__(self, source: str, settings: Settings, *, query: str | None = None,
                  stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
-                 preferences_path: Path | None = None) -> None:
+                 preferences_path: Path | None = None, start_paused: bool = False) -> None:
         super().__init__()
         self.source = source
         self.settings = settings
@@ -120,6 +121,7 @@ class RlmApp(App[None]):
         self._run_worker: Worker[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._preferences_path = preferences_path
+        self._start_paused = start_paused  # runs wait for space or n before their first turn
         self.preferences = Preferences.load(preferences_path)
         loaded = load_themes()
         for theme in loaded.themes.values():
@@ -242,6 +244,7 @@ class RlmApp(App[None]):
                                   max_iterations=self.settings.max_iterations)
         self.query_one(QueryBar).set_query(query)
         self.live_run = LiveRun(self.workspace, query, self.relay,
+                                start_paused=self._start_paused,
                                 on_view_error=lambda m: self.notify(m, severity="error"))
         self._show_status()
         self.refresh_bindings()

@@ -24,13 +24,14 @@ class LiveRun:
     """
 
     def __init__(self, workspace: Workspace, query: str, relay: Callable[[Any], None], *,
-                 transcript_path: Path | None = None,
+                 transcript_path: Path | None = None, start_paused: bool = False,
                  on_view_error: Callable[[str], None] | None = None) -> None:
         self.workspace = workspace
         self.query = query
         self.relay = relay
         self.transcript_path = transcript_path or default_transcript_path()
         self.run: Run | None = None
+        self.start_paused = start_paused
         self._on_view_error = on_view_error
         self._halt_reason: str | None = None
 
@@ -58,7 +59,7 @@ class LiveRun:
         bus.subscribe(writer)
         bus.subscribe(self.relay)
         try:
-            self.run = self.workspace.new_run(bus)
+            self.run = self.workspace.new_run(bus, start_paused=self.start_paused)
             return await self.run.start(self.query, self.workspace.run_context())
         finally:
             writer.close()

@@ -57,7 +57,7 @@ class QueryBar(Horizontal):
         self.input.select_all()
 
     def action_leave(self) -> None:
-        self.screen.focus_next()
+        self.app.action_next_pane()  # type: ignore[attr-defined]
 
     @on(Input.Submitted, "#query-input")
     def _submitted(self, event: Input.Submitted) -> None:
