@@ -151,16 +151,14 @@ class RlmApp(App[None]):
         yield QueryBar(id="query")
         yield Footer()
 
-    def _views(self) -> Iterable[EventView]:
-        yield self.query_one(ContextBrowser)
-        yield self.query_one(RootReasoning)
-        yield self.query_one(CellLog)
-        yield self.query_one(SubCallTree)
-        yield self.query_one(FinalAnswer)
-        yield self.query_one(CallDetail)
-
     def on_mount(self) -> None:
-        status = self.query_one(RunStatusBar)
+        # Held, not queried: timers may still tick while the screen is taken down.
+        self.status_bar = status = self.query_one(RunStatusBar)
+        self.views: list[EventView] = [
+            self.query_one(ContextBrowser), self.query_one(RootReasoning),
+            self.query_one(CellLog), self.query_one(SubCallTree), self.query_one(FinalAnswer),
+            self.query_one(CallDetail),
+        ]
         status.model = self.settings.model or "no model"
         status.max_cost = self.settings.max_cost
         status.max_iterations = self.settings.max_iterations
@@ -283,7 +281,7 @@ class RlmApp(App[None]):
     def _reset_views(self) -> None:
         self.relay.take()
         self.events = []
-        for view in self._views():
+        for view in self.views:
             view.reset()
         self.query_one("#inspector", TabbedContent).active = "answer-tab"
 
@@ -308,7 +306,7 @@ class RlmApp(App[None]):
                 if isinstance(event, (ev.FinalAnswer, ev.SessionFinished)) and (
                         event.session_id == self.summary.root_session):
                     answered = True
-            for view in self._views():
+            for view in self.views:
                 await view.show_events(batch)
             if answered:
                 self.query_one("#inspector", TabbedContent).active = "answer-tab"
@@ -318,7 +316,7 @@ class RlmApp(App[None]):
                 self.refresh_bindings()
 
     def _show_status(self) -> None:
-        self.query_one(RunStatusBar).show(self.summary, self.clock())
+        self.status_bar.show(self.summary, self.clock())
 
     # -- controls ------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ class ContextTree(Tree[FileNode]):
     DEFAULT_CSS = """
     ContextTree {
         background: transparent;
+        scrollbar-size-horizontal: 0;
         & > .context-tree--meta { color: $text-muted; }
         & > .context-tree--skipped { color: $text-disabled; text-style: italic; }
         & > .context-tree--read { color: $accent; }

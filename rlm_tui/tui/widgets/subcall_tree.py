@@ -38,6 +38,7 @@ class SubCallTree(Tree[CallNode]):
     DEFAULT_CSS = """
     SubCallTree {
         background: transparent;
+        scrollbar-size-horizontal: 0;  /* long labels are cut; z shows the pane whole */
         & > .subcall-tree--running { color: $accent; }
         & > .subcall-tree--done { color: $success; }
         & > .subcall-tree--error { color: $error; }

@@ -1,0 +1,97 @@
+"""What a user can get wrong: shown in the app when a query starts, or refused with a
+one-line error (exit 2) before the app opens."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlm_tui import cli
+from rlm_tui.tui.widgets.final_answer import FinalAnswer
+from tests.tui.conftest import ended, loaded, make_app, wait_for
+
+
+async def _start(pilot, query: str = "what is this?") -> None:
+    await loaded(pilot)
+    await pilot.press(*query, "enter")
+    await ended(pilot, timeout=60)  # the first check imports litellm (~3 s)
+
+
+async def test_an_unknown_model_is_shown_in_the_app(sample):
+    app = make_app(sample, model="no-such-provider-model-x")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start(pilot)
+        assert app.is_running
+        assert app.summary.state == "failed"
+        status = app.query_one(FinalAnswer).status_line
+        assert status.startswith("Error: no-such-provider-model-x: unknown model")
+        assert any("unknown model" in str(n.message) for n in app._notifications)
+
+
+async def test_a_missing_api_key_is_shown_in_the_app(sample, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    app = make_app(sample, model="openai/gpt-4o-mini")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start(pilot)
+        assert app.summary.state == "failed"
+        assert "no API key" in app.query_one(FinalAnswer).status_line
+        assert "OPENAI_API_KEY" in app.summary.reason
+
+
+async def test_no_model_is_shown_in_the_app_and_a_later_query_can_run(sample):
+    app = make_app(sample, model=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _start(pilot)
+        assert "no model: pass --model" in app.query_one(FinalAnswer).status_line
+        app.settings.model = "demo"  # as if fixed in the palette; the query box is ready
+        await pilot.press("r", *"again", "enter")
+        await ended(pilot)
+        assert app.summary.state == "done"
+
+
+async def test_a_context_that_cannot_be_loaded_closes_the_app_with_exit_code_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    app = make_app(str(tmp_path / "empty"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert app.return_code == 2
+    assert app.exit_error.endswith("is an empty directory")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["no/such/dir", "--model", "demo"], "rlm-tui: no/such/dir: no such file or directory"),
+    (["app", ".", "--config", "missing.toml"], "rlm-tui: config file not found: missing.toml"),
+    ([".", "--max-iterations", "0"], "rlm-tui: --max-iterations: Input should be greater "
+                                     "than or equal to 1"),
+])
+def test_bad_input_exits_2_before_the_app_opens(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr("rlm_tui.tui.app.RlmApp.run", lambda self: pytest.fail("opened"))
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == message
+
+
+def test_bad_flags_exit_2_with_argparse_usage(capsys):
+    assert cli.main([".", "--max-iterations", "many"]) == 2
+    assert "invalid int value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, path, query", [
+    ([], ".", None),
+    (["--model", "demo"], ".", None),
+    (["some/dir", "--query", "why?"], "some/dir", "why?"),
+    (["app", "-", "-q", "q"], "-", "q"),
+])
+def test_argv_without_a_command_opens_the_app(argv, path, query, monkeypatch):
+    seen = {}
+
+    def launch(p, q, settings):
+        seen.update(path=p, query=q)
+        return 0
+
+    monkeypatch.setattr("rlm_tui.tui.launch.launch_app", launch)
+    assert cli.main(argv) == 0
+    assert seen == {"path": path, "query": query}
+
+
+def test_known_commands_are_not_routed_to_the_app(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("rlm-tui ")
