@@ -142,6 +142,7 @@ class OpenAIStreamClient:
     def __init__(self) -> None:
         self._sessions: dict[asyncio.AbstractEventLoop, _HeldSession] = {}
         self._timeouts: dict[float, Any] = {}
+        self._targets: dict[str, tuple[Any, Any, Any]] = {}
 
     async def stream(self, request: ChatRequest,
                      on_delta: Callable[[str], None] | None) -> StreamedReply:
@@ -153,9 +154,12 @@ class OpenAIStreamClient:
         """
         aiohttp = load_aiohttp()
         session = await self._session(aiohttp)
+        url, proxy, proxy_auth = self._targets.get(request.url) or await self._target(
+            aiohttp, request.url)
         try:
-            response = await session.post(request.url, data=request.body,
-                                          headers=request.headers, allow_redirects=False,
+            response = await session.post(url, data=request.body, headers=request.headers,
+                                          proxy=proxy, proxy_auth=proxy_auth,
+                                          allow_redirects=False,
                                           timeout=self._timeout(aiohttp, request.timeout))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise AttemptFailed(_transport_failure(aiohttp, exc, responded=False)) from None
@@ -186,8 +190,9 @@ class OpenAIStreamClient:
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=None),
-            # Proxies from the environment, as the OpenAI SDK (httpx) honours them for litellm.
-            trust_env=True,
+            # trust_env would look up ~/.netrc and the proxy in a thread on every request (and
+            # a netrc entry would clash with our Authorization header): see `_target`.
+            trust_env=False,
         )
         closer = _close_at_loop_end(session, weakref.ref(self), loop)
         self._sessions[loop] = _HeldSession(session, closer)
@@ -198,6 +203,21 @@ class OpenAIStreamClient:
         held = self._sessions.get(loop)
         if held is not None and held.session is session:
             del self._sessions[loop]
+
+    async def _target(self, aiohttp: ModuleType, url: str) -> tuple[Any, Any, Any]:
+        """The parsed URL and the proxy the environment names for it (`HTTPS_PROXY`,
+        `NO_PROXY`, ...), as httpx finds them for litellm; looked up once per URL."""
+        parsed = aiohttp.helpers.URL(url)
+
+        def env_proxy() -> tuple[Any, Any]:
+            try:
+                return aiohttp.helpers.get_env_proxy_for_url(parsed)
+            except LookupError:
+                return None, None
+
+        target = (parsed, *await asyncio.to_thread(env_proxy))
+        self._targets[url] = target
+        return target
 
     def _timeout(self, aiohttp: ModuleType, seconds: float) -> Any:
         timeout = self._timeouts.get(seconds)
