@@ -1,11 +1,20 @@
-"""Sorting litellm's exceptions, and keeping keys out of messages."""
+"""Sorting litellm's exceptions and HTTP errors, and keeping keys out of messages."""
+
+import json
 
 import httpx
 import pytest
 
 from rlm_tui.errors import ModelError
 from rlm_tui.lm import ModelCallError, scrub_secrets
-from rlm_tui.lm.failures import Failure, StreamIncomplete, classify_exception, describe
+from rlm_tui.lm.failures import (
+    Failure,
+    StreamIncomplete,
+    classify_exception,
+    classify_http_error,
+    classify_stream_error,
+    describe,
+)
 from rlm_tui.lm.litellm_loader import litellm_exceptions
 
 E = litellm_exceptions()
@@ -186,3 +195,84 @@ def test_every_kind_has_a_one_line_message_naming_the_model(kind):
 
     assert message.startswith("openai/m: ")
     assert "\n" not in message
+
+
+# --- HTTP errors seen by the direct transport --------------------------------------------
+
+
+def openai_error(message: str, code: str | None = None, type: str = "invalid_request_error"):
+    return json.dumps({"error": {"message": message, "type": type, "param": None,
+                                 "code": code}}).encode()
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    (400, "bad_request"), (401, "auth"), (403, "auth"), (404, "not_found"), (402, "quota"),
+    (408, "timeout"), (409, "bad_request"), (422, "bad_request"), (429, "rate_limited"),
+    (500, "server_error"), (502, "server_error"), (503, "server_error"), (504, "server_error"),
+])
+def test_http_statuses_sort_as_litellms_exceptions_do(status, kind):
+    assert classify_http_error(status, openai_error("something")).kind == kind
+
+
+def test_the_providers_message_is_the_detail_one_line_and_scrubbed():
+    body = openai_error("Incorrect API key provided:\n sk-proj-abcdefghijklmnopqrstuvwxyz01.")
+
+    failure = classify_http_error(401, body)
+
+    assert failure == Failure("auth", "Incorrect API key provided: [redacted].", 401)
+
+
+def test_openais_context_length_code_is_context_window_whatever_the_message():
+    body = openai_error("Too long.", code="context_length_exceeded")
+
+    assert classify_http_error(400, body).kind == "context_window"
+
+
+def test_a_context_window_message_is_context_window_without_the_code():
+    body = json.dumps({"error": "This model's maximum context length is 4096 tokens"}).encode()
+
+    assert classify_http_error(400, body).kind == "context_window"
+
+
+def test_insufficient_quota_on_a_429_is_quota_not_a_rate_limit():
+    assert classify_http_error(429, openai_error("No.", code="insufficient_quota")).kind == "quota"
+    quota = openai_error("You exceeded your current quota, please check your plan")
+    assert classify_http_error(429, quota).kind == "quota"
+
+
+def test_a_429_carries_retry_after_in_seconds_or_as_a_date():
+    seconds = classify_http_error(429, b"", {"Retry-After": "7"})
+    later = classify_http_error(429, b"", {"retry-after": "Thu, 01 Jan 2099 00:00:00 GMT"})
+    millis = classify_http_error(429, b"", {"retry-after-ms": "250"})
+
+    assert seconds.retry_after == 7.0
+    assert later.retry_after > 3600
+    assert millis.retry_after == 0.25
+
+
+def test_a_model_not_found_code_is_not_found_whatever_the_status():
+    assert classify_http_error(400, openai_error("No model", code="model_not_found")).kind == (
+        "not_found")
+
+
+def test_a_non_json_body_is_the_detail_as_it_is():
+    failure = classify_http_error(502, b"<html>Bad gateway</html>\n")
+
+    assert failure == Failure("server_error", "<html>Bad gateway</html>", 502)
+
+
+def test_an_empty_body_still_gives_a_detail():
+    assert classify_http_error(500, b"").detail == "no details"
+
+
+def test_a_redirect_is_a_bad_request_naming_where_it_pointed():
+    failure = classify_http_error(307, b"", {"Location": "https://elsewhere.example/v1"})
+
+    assert failure.kind == "bad_request"
+    assert "https://elsewhere.example/v1" in failure.detail
+
+
+def test_an_error_inside_a_stream_is_sorted_by_the_status_it_names():
+    assert classify_stream_error({"message": "slow down", "code": 429}).kind == "rate_limited"
+    assert classify_stream_error({"message": "overloaded"}).kind == "server_error"
+    assert classify_stream_error("plain text error").detail == "plain text error"
