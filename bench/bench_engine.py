@@ -12,6 +12,10 @@ openai_server.py) on 127.0.0.1. rlms runs in its own venv (created on first use 
 bench/.venv-rlms, `pip install rlms==0.1.3`, or pass --rlms-python).
 
     .venv/bin/python bench/bench_engine.py [--iterations 50] [--rlms-python PATH]
+        [--transport auto|litellm]
+
+`--transport` sets $RLM_TUI_TRANSPORT, the default of `ModelSpec.transport`: `auto` streams
+this OpenAI-compatible server directly, `litellm` goes through litellm.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from rlm_tui import events as ev  # noqa: E402
 from rlm_tui.config import Settings  # noqa: E402
 from rlm_tui.engine import Run, RunContext  # noqa: E402
 from rlm_tui.lm import ModelClient  # noqa: E402
+from rlm_tui.lm.spec import TRANSPORT_ENV  # noqa: E402
 from tests.integration.openai_server import OpenAIServer, Reply  # noqa: E402
 
 RLMS_VERSION = "0.1.3"
@@ -128,11 +133,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rlms-python", help="python of a venv with rlms installed")
     parser.add_argument("--skip-rlms", action="store_true")
+    parser.add_argument("--transport", choices=["auto", "litellm"],
+                        help=f"our model transport (sets ${TRANSPORT_ENV})")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve()
     n = args.iterations
+    if args.transport:
+        os.environ[TRANSPORT_ENV] = args.transport
     server = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -141,7 +150,7 @@ def main() -> None:
         ours_iter = best([asyncio.run(ours(url, n, 0)) for _ in range(args.repeat)]) / n
         base2 = best([asyncio.run(ours(url, 2, 0)) for _ in range(args.repeat)])
         fan = best([asyncio.run(ours(url, 2, FANOUT)) for _ in range(args.repeat)]) - base2
-        rows = [("ours", ours_iter, fan)]
+        rows = [(f"ours/{os.environ.get(TRANSPORT_ENV, 'auto')}", ours_iter, fan)]
         if not args.skip_rlms:
             py = rlms_python(args.rlms_python)
             theirs(url, py, 3, 0)
