@@ -55,6 +55,20 @@ def check_value(value: Any, what: str) -> Any:
     return value
 
 
+def exact_str(value: Any) -> str:
+    """A plain str with the same text: a str subclass from model code may override any
+    method (startswith, strip, __eq__, __len__), so the sandbox's own checks never use one."""
+    if type(value) is not str:
+        value = str.__str__(value if isinstance(value, str) else str(value))
+    return value
+
+
+def _name(name: Any) -> str:
+    if type(name) is not str:  # not isinstance: a subclass could lie to the checks below
+        raise TypeError("attribute name must be a plain string")
+    return name
+
+
 def _forbidden_name(name: str) -> bool:
     return name.startswith("_") or name in INSPECT_ATTRIBUTES
 
@@ -117,8 +131,7 @@ _MISSING = object()
 
 def guarded_getattr(obj: Any, name: Any, default: Any = _MISSING) -> Any:
     """`getattr` for model code: no private, dunder or introspection names; no unsafe values."""
-    if not isinstance(name, str):
-        raise TypeError("attribute name must be a string")
+    name = _name(name)
     if _forbidden_name(name):
         raise SandboxAccessError(
             f'"{name}" is not allowed: names starting with "_" and frame/code attributes are '
@@ -129,7 +142,9 @@ def guarded_getattr(obj: Any, name: Any, default: Any = _MISSING) -> Any:
     ):
         func = safe_str_format if name == "format" else safe_str_format_map
         return _bound(func, obj) if isinstance(obj, str) else func
-    if name == "obj" and isinstance(obj, BaseException):
+    if name == "obj" and isinstance(obj, (BaseException, types.GenericAlias)):
+        # AttributeError.obj leaks the object looked at (CVE-2024-47532); a GenericAlias
+        # forwards attribute reads to whatever it wraps.
         raise SandboxAccessError('"obj" of an exception is not available in the sandbox')
     try:
         value = getattr(obj, name)
@@ -144,7 +159,25 @@ def guarded_getattr(obj: Any, name: Any, default: Any = _MISSING) -> Any:
         if proxy is None:
             raise SandboxAccessError(f"module {value.__name__!r} is not available in the sandbox")
         return proxy
-    return check_value(value, f"attribute {name!r}")
+    return _safe_format_method(value) or check_value(value, f"attribute {name!r}")
+
+
+_STR_FORMAT, _STR_FORMAT_MAP = str.format, str.format_map
+
+
+def _safe_format_method(value: Any) -> Any:
+    """The guarded stand-in when `value` is str.format or str.format_map, however it was
+    reached (a str subclass, an alias forwarding attributes, a bound method)."""
+    if value is _STR_FORMAT:
+        return safe_str_format
+    if value is _STR_FORMAT_MAP:
+        return safe_str_format_map
+    if isinstance(value, types.BuiltinMethodType) and isinstance(value.__self__, str):
+        if value.__name__ == "format":
+            return _bound(safe_str_format, exact_str(value.__self__))
+        if value.__name__ == "format_map":
+            return _bound(safe_str_format_map, exact_str(value.__self__))
+    return None
 
 
 def guarded_hasattr(obj: Any, name: Any) -> bool:
@@ -156,7 +189,8 @@ def guarded_hasattr(obj: Any, name: Any) -> bool:
 
 
 def guarded_getitem(obj: Any, key: Any) -> Any:
-    return check_value(obj[key], "that item")
+    value = obj[key]
+    return _safe_format_method(value) or check_value(value, "that item")
 
 
 def guarded_getiter(obj: Any) -> Any:
@@ -164,7 +198,7 @@ def guarded_getiter(obj: Any) -> Any:
 
 
 class _ReadOnly:
-    """What `_write_` hands back for objects model code may not change."""
+    """What `_write_` hands back for objects model code may not change at all."""
 
     __slots__ = ("_what",)
 
@@ -177,9 +211,36 @@ class _ReadOnly:
     __setattr__ = __delattr__ = __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
 
 
+class _ItemsOnly:
+    """What `_write_` hands back for library objects: their items may change (a Counter, a
+    deque, a dict subclass), their attributes may not (a library object's attributes steer
+    library code: cached_property.attrname, Field.name)."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        object.__setattr__(self, "_obj", obj)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        object.__getattribute__(self, "_obj")[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del object.__getattribute__(self, "_obj")[key]
+
+    def _refuse(self, *args: Any) -> None:
+        kind = type(object.__getattribute__(self, "_obj")).__name__
+        raise TypeError(f"attributes of a {kind!r} object cannot be set in the sandbox; only "
+                        "objects of classes defined in a cell take new attributes")
+
+    __setattr__ = __delattr__ = _refuse  # type: ignore[assignment]
+
+
+_PLAIN_DATA = (dict, list, set, bytearray)
+
+
 class WriteGuard:
-    """`_write_`: writes go to data and to objects made by model code, never to modules,
-    library classes or functions."""
+    """`_write_`: attributes may be written only on classes made by model code and their
+    instances; items on data. Modules, library classes and functions are read-only."""
 
     def __init__(self, sandbox_classes: Any, readonly_types: tuple[type, ...]) -> None:
         self._classes = sandbox_classes
@@ -195,12 +256,15 @@ class WriteGuard:
         if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                             types.ModuleType)):
             return _ReadOnly(f"{type(obj).__name__!r} object")
-        return obj
+        if type(obj) in self._classes or type(obj) in _PLAIN_DATA:
+            return obj
+        return _ItemsOnly(obj)
 
 
 def guarded_setattr(write_guard: WriteGuard) -> Callable[[Any, str, Any], None]:
     def setattr_(obj: Any, name: Any, value: Any) -> None:
-        if not isinstance(name, str) or _forbidden_name(name):
+        name = _name(name)
+        if _forbidden_name(name):
             raise SandboxAccessError(f"setting {name!r} is not allowed in the sandbox")
         setattr(write_guard(obj), name, value)
 

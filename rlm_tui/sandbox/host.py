@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from rlm_tui.errors import SandboxError
 from rlm_tui.sandbox.limits import shield_host_process
+from rlm_tui.sandbox.namespace import MAX_BATCH
 from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
 
 
@@ -242,21 +243,35 @@ class Sandbox:
                     started, subcalls, "crashed", self._crash_message())
             op = message.get("op")
             if op == "result" and message.get("id") == cell_id:
-                return _cell_result(message, subcalls)
+                try:
+                    return _cell_result(message, subcalls)
+                except ProtocolError:
+                    return await self._lost_worker(
+                        started, subcalls, "crashed",
+                        "WorkerCrash: the REPL process sent a malformed result; it was "
+                        "restarted and all variables were lost")
             if op == "call":
                 waited = time.perf_counter()
-                results = await self._answer_call(message, handler)
-                subcalls += len(results)
+                reply = await self._answer_call(message, handler)
+                subcalls += len(reply.get("results", ()))
                 deadline += time.perf_counter() - waited
-                self._send({"op": "reply", "id": message.get("id"), "results": results})
+                self._send({"op": "reply", "id": message.get("id"), **reply})
             # anything else from the worker is ignored
 
     async def _answer_call(self, message: dict[str, Any],
-                           handler: SubcallHandler | None) -> list[str]:
+                           handler: SubcallHandler | None) -> dict[str, Any]:
+        """The reply to one sub-call message: {"results": [...]} or {"error": "..."}."""
         prompts = message.get("prompts")
         kind = message.get("kind")
-        if not isinstance(prompts, list) or kind not in ("llm", "rlm"):
-            return ["Error: malformed sub-call"] * (len(prompts) if isinstance(prompts, list) else 0)
+        if (not isinstance(prompts, list) or kind not in ("llm", "rlm")
+                or not all(isinstance(p, str) for p in prompts)):
+            return {"error": "malformed sub-call"}
+        if len(prompts) > MAX_BATCH:  # the worker caps batches too; never trust it
+            return {"error": f"at most {MAX_BATCH:,} prompts per batch"}
+        return {"results": await self._answer_prompts(message, prompts, kind, handler)}
+
+    async def _answer_prompts(self, message: dict[str, Any], prompts: list[str], kind: str,
+                              handler: SubcallHandler | None) -> list[str]:
         model = message.get("model") if isinstance(message.get("model"), str) else None
         requests = [
             SubcallRequest(kind=kind, prompt=str(p), model=model,
@@ -390,26 +405,31 @@ def _context_spec(context: Any) -> dict[str, Any]:
 def _cell_result(message: dict[str, Any], subcalls: int) -> CellResult:
     final = message.get("final")
     answer = source = None
-    if isinstance(final, dict):
-        answer = str(final.get("answer", ""))
-        source = str(final.get("source", "FINAL"))
+    if isinstance(final, dict) and isinstance(final.get("answer"), str):
+        answer = final["answer"]
+        source = final.get("source") if isinstance(final.get("source"), str) else "FINAL"
 
     def text(key: str) -> str:
         value = message.get(key)
         return value if isinstance(value, str) else ""
 
-    error = message.get("error")
+    # Every field is checked: a worker that sends a malformed result is broken or hostile.
+    expected = {"stdout": str, "stderr": str, "error": (str, type(None)),
+                "error_kind": (str, type(None)), "stdout_total_chars": int,
+                "seconds": (int, float), "coverage": dict, "final": (dict, type(None))}
+    for key, kind in expected.items():
+        if key in message and not isinstance(message[key], kind):
+            raise ProtocolError(f"the worker sent a {key} of the wrong type")
     total = message.get("stdout_total_chars")
-    coverage = message.get("coverage")
     return CellResult(
         stdout=text("stdout"),
-        stdout_total_chars=total if isinstance(total, int) else len(text("stdout")),
+        stdout_total_chars=total if type(total) is int else len(text("stdout")),
         stderr=text("stderr"),
-        error=str(error) if error is not None else None,
-        error_kind=str(message.get("error_kind")) if message.get("error_kind") else None,
+        error=text("error") or None,
+        error_kind=text("error_kind") or None,
         final_answer=answer,
         final_source=source,
-        seconds=float(message.get("seconds", 0.0) or 0.0),
-        coverage=coverage if isinstance(coverage, dict) else {},
+        seconds=float(message.get("seconds", 0.0)),
+        coverage=message.get("coverage", {}),
         subcalls=subcalls,
     )

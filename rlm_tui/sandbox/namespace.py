@@ -8,10 +8,12 @@ requests to the host process.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import pprint
 import sys
 import types
+import typing
 import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 from RestrictedPython.Guards import guarded_iter_unpack_sequence as _iter_unpack_sequence
 from RestrictedPython.Guards import guarded_unpack_sequence as _unpack_sequence
 
-from rlm_tui.sandbox import guards, modules
+from rlm_tui.sandbox import guards, modules, policy
 from rlm_tui.sandbox.signals import FinalAnswer, OutputFlood
 
 # Names model code sees in its builtins, taken from Python's own builtins.
@@ -59,6 +61,7 @@ class CellOutput:
         self.total = 0
 
     def write(self, text: str) -> None:
+        text = guards.exact_str(text)  # a str subclass could lie about its length
         self.total += len(text)
         room = self.keep_chars - self._kept
         if room > 0:
@@ -93,7 +96,8 @@ class _Printer:
         end = "\n" if end is None else end
         if not isinstance(sep, str) or not isinstance(end, str):
             raise TypeError("sep and end must be strings")
-        self._output.write(sep.join(str(o) for o in objects) + end)
+        exact = guards.exact_str
+        self._output.write(exact(sep).join(exact(o) for o in objects) + exact(end))
 
 
 class _ClassMaker:
@@ -131,9 +135,34 @@ def _size_of(value: Any) -> str:
     return f"len {n:,}"
 
 
+def _guard_enum_functional_api() -> None:
+    """Enum("E", {"__getattr__": f}) would give a class any dunder method: in this worker the
+    functional API takes public member names only."""
+    import enum
+
+    create = enum.EnumType._create_
+    if getattr(create, "_sandbox_checked", False):
+        return
+
+    def _create_(cls: Any, class_name: Any, names: Any, **kwargs: Any) -> Any:
+        if isinstance(names, str):
+            listed = names.replace(",", " ").split()
+        else:
+            names = list(names.items()) if isinstance(names, Mapping) else list(names)
+            listed = [n if isinstance(n, str) else n[0] for n in names]
+        for name in listed:
+            if type(name) is not str or name.startswith("_"):
+                raise ValueError(f"enum member name {name!r} is not allowed in the sandbox")
+        return create(cls, class_name, names, **kwargs)
+
+    _create_._sandbox_checked = True  # type: ignore[attr-defined]
+    enum.EnumType._create_ = _create_  # type: ignore[method-assign]
+
+
 def build_namespace(context: Any, host: HostLink, output: CellOutput,
                     readonly_types: tuple[type, ...] = ()) -> dict[str, Any]:
     """The globals of the REPL: guarded builtins, the context and the RLM functions."""
+    _guard_enum_functional_api()
     made_classes: weakref.WeakSet = weakref.WeakSet()
     write_guard = guards.WriteGuard(made_classes, (modules.ModuleProxy, *readonly_types))
     aug_attr, aug_item = guards.make_aug_guards(write_guard)
@@ -146,13 +175,47 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
 
     def display(value: Any) -> None:
         if value is not None:
-            output.write(repr(value) + "\n")
+            output.write(guards.exact_str(repr(value)) + "\n")
 
     def safe_pprint(obj: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.pop("stream", None)
         output.write(pprint.pformat(obj, *args, **kwargs) + "\n")
 
+    def safe_dataclass(cls: Any = None, /, **kwargs: Any) -> Any:
+        """dataclasses.dataclass, for classes defined in a cell with plain field names:
+        dataclasses writes the field names into code it compiles unrestricted."""
+
+        def wrap(target: Any) -> Any:
+            if not (isinstance(target, type) and target in made_classes):
+                raise TypeError("@dataclass applies only to classes defined in a cell")
+            for klass in target.__mro__:
+                names = list(vars(klass).get("__annotations__", {}))
+                names += list(getattr(klass, "__dataclass_fields__", {}))
+                for field_name in names:
+                    if type(field_name) is not str or not field_name.isidentifier() \
+                            or field_name.startswith("_"):
+                        raise TypeError(f"dataclass field name {field_name!r} is not allowed")
+            return dataclasses.dataclass(**kwargs)(target)
+
+        return wrap if cls is None else wrap(cls)
+
+    def checked(func: Any) -> Any:
+        """A library function whose results go through the value check (typing.get_origin
+        returns the real `type` for typing.Type[...])."""
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = func(*args, **kwargs)
+            if isinstance(result, tuple):
+                return tuple(guards.check_value(r, "that result") for r in result)
+            return guards.check_value(result, "that result")
+
+        call.__name__ = func.__name__
+        return call
+
     modules._REPLACEMENTS["pprint"] = {"pprint": safe_pprint, "pp": safe_pprint}
+    modules._REPLACEMENTS["dataclasses"] = {"dataclass": safe_dataclass}
+    modules._REPLACEMENTS["typing"] = {"get_origin": checked(typing.get_origin),
+                                       "get_args": checked(typing.get_args)}
 
     def safe_type(obj: Any) -> type:
         """type(obj): the one-argument form only, and never a metaclass."""
@@ -185,15 +248,20 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
 
     def llm_query(prompt: Any, model: str | None = None) -> str:
         """Ask a sub-model one question; returns its answer as a str."""
-        return host.call("llm", [_as_prompt(prompt)], model, None)[0]
+        return host.call("llm", [_as_prompt(prompt)], _as_model(model), None)[0]
 
     def llm_query_batched(prompts: Any, model: str | None = None) -> list[str]:
         """Ask many questions at once (run concurrently); a failed one comes back as
         "Error: ..." at its position."""
         if isinstance(prompts, (str, bytes)):
             raise TypeError("llm_query_batched takes a list of prompts")
-        items = [_as_prompt(p) for p in prompts]
-        return host.call("llm", items, model, None) if items else []
+        items = []
+        for p in prompts:
+            items.append(_as_prompt(p))
+            if len(items) > MAX_BATCH:
+                raise ValueError(f"llm_query_batched takes at most {MAX_BATCH:,} prompts; "
+                                 "split the work or merge small pieces")
+        return host.call("llm", items, _as_model(model), None) if items else []
 
     def rlm_query(prompt: Any, context: Any = None) -> str:
         """Hand a sub-question (and optionally a piece of context) to a child RLM."""
@@ -201,17 +269,17 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
 
     def FINAL(value: Any) -> None:  # noqa: N802 - the REPL contract's name
         """End the session with str(value) as the answer."""
-        raise FinalAnswer(str(value), "FINAL")
+        raise FinalAnswer(_as_answer(value), "FINAL")
 
     def FINAL_VAR(name: Any) -> None:  # noqa: N802
         """End the session with the value of the variable called `name`."""
         if not isinstance(name, str):
             raise TypeError('FINAL_VAR takes the variable\'s name as a string: FINAL_VAR("answer")')
-        key = name.strip()
+        key = guards.exact_str(name).strip()
         if key.startswith("_") or key not in ns or key in _RESERVED:
             known = ", ".join(sorted(_user_variables(ns))) or "none yet"
             raise NameError(f"FINAL_VAR: no variable named {key!r} (variables: {known})")
-        raise FinalAnswer(str(ns[key]), f"FINAL_VAR({key!r})")
+        raise FinalAnswer(_as_answer(ns[key]), f"FINAL_VAR({key!r})")
 
     def SHOW_VARS() -> None:  # noqa: N802
         """Print your variables with their type and size."""
@@ -254,6 +322,8 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
         _aug_item_=aug_item,
         _abort_check_=guards.abort_check,
         _display_=display,
+        _match_types_=types.SimpleNamespace(**{
+            n: getattr(builtins, n) for n in policy.SELF_MATCHING_TYPES}),
         context=context,
         llm_query=llm_query,
         llm_query_batched=llm_query_batched,
@@ -274,21 +344,43 @@ def _user_variables(ns: dict[str, Any]) -> list[str]:
     return [n for n in ns if not n.startswith("_") and n not in _RESERVED]
 
 
+# Sub-calls per llm_query_batched call, and characters of a FINAL answer.
+MAX_BATCH = 2_000
+MAX_ANSWER_CHARS = 5_000_000
+
+
 def _as_prompt(prompt: Any) -> str:
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, (list, dict, tuple, int, float)):
-        return str(prompt)
+    if isinstance(prompt, (str, list, dict, tuple, int, float)):
+        return guards.exact_str(prompt)
     raise TypeError(f"a prompt must be a str, not {type(prompt).__name__}")
 
 
+def _as_model(model: Any) -> str | None:
+    if model is None:
+        return None
+    if not isinstance(model, str):
+        raise TypeError("model must be a str")
+    return guards.exact_str(model)
+
+
+def _as_answer(value: Any) -> str:
+    text = guards.exact_str(value)
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ValueError(f"the answer is {len(text):,} characters; at most "
+                         f"{MAX_ANSWER_CHARS:,} can be returned")
+    return text
+
+
 def _as_context(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
+    exact = guards.exact_str
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return exact(value)
     if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
+        return {exact(k): exact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return str(value)
+        return [exact(v) for v in value]
+    return exact(value)
 
 

@@ -136,6 +136,15 @@ class CellTransformer(RestrictingNodeTransformer):
         node.body.insert(0, check)
         return node
 
+    def visit_Try(self, node: ast.Try):
+        # `return`, `break` or `continue` leaving a `finally` block discards the exception in
+        # flight, the sandbox's own stop signals included (PEP 765 deprecates it for good).
+        for stmt in node.finalbody:
+            for bad in _exits_finally(stmt, in_loop=False):
+                self.error(bad, f"'{_KEYWORD[type(bad)]}' inside 'finally' is not allowed: "
+                                "it would swallow exceptions, the sandbox's timeout included")
+        return super().visit_Try(node)
+
     def visit_Nonlocal(self, node: ast.Nonlocal):
         for name in node.names:
             self.check_name(node, name)
@@ -173,13 +182,22 @@ class CellTransformer(RestrictingNodeTransformer):
             self._check_attribute_name(node, attr)
         if node.patterns:
             # Positional sub-patterns read the names in the class's __match_args__, which we
-            # cannot see at compile time: allow them only on builtin self-matching types.
-            if not (isinstance(node.cls, ast.Name) and node.cls.id in _SELF_MATCHING_TYPES):
+            # cannot see at compile time: allow them only on builtin self-matching types,
+            # looked up where model code cannot rebind them (`list = Evil` would otherwise do).
+            if not (isinstance(node.cls, ast.Name) and node.cls.id in SELF_MATCHING_TYPES):
                 self.error(
                     node,
                     "positional patterns in class patterns are not allowed; "
                     "use keyword patterns like Point(x=0).",
                 )
+            else:
+                cls = ast.Attribute(value=_name("_match_types_"), attr=node.cls.id,
+                                    ctx=ast.Load())
+                copy_locations(cls, node.cls)
+                ast.fix_missing_locations(cls)
+                node = self.node_contents_visit(node)
+                node.cls = cls
+                return node
         return self.node_contents_visit(node)
 
     def visit_MatchAs(self, node: ast.MatchAs):
@@ -204,10 +222,28 @@ class CellTransformer(RestrictingNodeTransformer):
         return node
 
 
-_SELF_MATCHING_TYPES = frozenset(
+SELF_MATCHING_TYPES = frozenset(
     {"bool", "bytearray", "bytes", "dict", "float", "frozenset", "int", "list", "set", "str",
      "tuple"}
 )
+
+
+_KEYWORD = {ast.Return: "return", ast.Break: "break", ast.Continue: "continue"}
+
+
+def _exits_finally(node: ast.AST, in_loop: bool):
+    """The return/break/continue statements under `node` that would leave a finally block."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        return
+    if isinstance(node, ast.Return) or (isinstance(node, (ast.Break, ast.Continue))
+                                        and not in_loop):
+        yield node
+        return
+    loop = isinstance(node, (ast.For, ast.While, ast.AsyncFor))
+    for child in ast.iter_child_nodes(node):
+        # a loop's `else` clause is outside the loop for break/continue
+        inside = in_loop or (loop and child not in getattr(node, "orelse", []))
+        yield from _exits_finally(child, inside)
 
 
 def _is_print_call(node: ast.expr) -> bool:
@@ -223,7 +259,7 @@ def _is_print_call(node: ast.expr) -> bool:
 # already refuses any name starting with "_", this list documents why that matters.
 GUARD_NAMES = ("_getattr_", "_getitem_", "_getiter_", "_write_", "_print_", "_inplacevar_",
                "_apply_", "_unpack_sequence_", "_iter_unpack_sequence_", "_aug_attr_",
-               "_aug_item_", "_abort_check_", "_display_")
+               "_aug_item_", "_abort_check_", "_display_", "_match_types_")
 
 assert all(n.startswith("_") for n in GUARD_NAMES)
 assert "__init__" in ALLOWED_FUNC_NAMES

@@ -30,8 +30,8 @@ def encode(message: dict[str, Any]) -> bytes:
 def decode(data: bytes) -> dict[str, Any]:
     try:
         message = json.loads(data)
-    except ValueError as exc:
-        raise ProtocolError(f"malformed message: {exc}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # a hostile worker's frame
+        raise ProtocolError(f"malformed message: {type(exc).__name__}") from None
     if not isinstance(message, dict) or not isinstance(message.get("op"), str):
         raise ProtocolError("malformed message: not an object with an op")
     return message

@@ -12,16 +12,17 @@ Messages (see protocol.py):
 
 from __future__ import annotations
 
+import gc
 import linecache
 import os
 import signal
-import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rlm_tui.sandbox import limits
+from rlm_tui.sandbox.guards import exact_str
 from rlm_tui.sandbox.namespace import CellOutput, build_namespace
 from rlm_tui.sandbox.policy import compile_cell
 from rlm_tui.sandbox.protocol import ProtocolError, read_message, write_message
@@ -67,6 +68,7 @@ class Worker:
         self.running = False  # a cell is executing model code
         self.in_host_call = False  # waiting for the host: stop signals are held back
         self.pending: SandboxStop | None = None
+        self.raised: SandboxStop | None = None
         self.call_id = 0
         self.cell_number = 0
         self.output: CellOutput | None = None
@@ -126,6 +128,7 @@ class Worker:
         if self.in_host_call:
             self.pending = self.pending or stop
             return
+        self.raised = self.raised or stop  # remembered: `return` in a `finally` can swallow it
         raise stop
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
@@ -159,6 +162,8 @@ class Worker:
         if self.pending is not None or reply.get("cancelled"):
             stop, self.pending = self.pending, None
             raise stop or CellInterrupted("the run was halted")
+        if isinstance(reply.get("error"), str):
+            raise RuntimeError(reply["error"])
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(prompts):
             raise RuntimeError("the host sent a malformed reply")
@@ -192,37 +197,52 @@ class Worker:
         return result
 
     def _execute(self, code: Any, filename: str, timeout: float, result: dict[str, Any]) -> None:
-        self.pending = None
+        self.pending = self.raised = None
         limits.limit_cpu_for_cell(timeout)
+        self.running = True
+        signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
             try:
-                self.running = True
-                signal.setitimer(signal.ITIMER_REAL, timeout)
                 exec(code, self.ns)
-            finally:
-                self.running = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        except FinalAnswer as stop:
-            result["final"] = {"answer": stop.answer, "source": stop.source}
-        except CellTimeout:
+            except BaseException as exc:  # model code may raise anything, SystemExit included
+                self._record(exc, filename, timeout, result)
+                del exc
+                # Freeing the traceback may run model code (a generator's `finally`): let it
+                # run now, while the cell's timer still stands guard.
+                gc.collect()
+            else:
+                if self.raised is not None:  # a stop the cell swallowed (`return` in finally)
+                    self._record(self.raised, filename, timeout, result)
+        except SandboxStop as late:  # the timer fired again while we tidied up
+            if result["error"] is None and result["final"] is None:
+                self._record(late, filename, timeout, result)
+        finally:
+            self.running = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _record(self, exc: BaseException, filename: str, timeout: float,
+                result: dict[str, Any]) -> None:
+        if isinstance(exc, FinalAnswer):
+            result["final"] = {"answer": exc.answer, "source": exc.source}
+        elif isinstance(exc, CellTimeout):
             result.update(error=f"TimeoutError: the cell ran longer than {timeout:g} s and was "
                                 "stopped; variables set before that point are kept",
                           error_kind="timeout")
-        except CellInterrupted:
+        elif isinstance(exc, CellInterrupted):
             result.update(error="Interrupted: the run was halted while this cell ran",
                           error_kind="interrupted")
-        except OutputFlood as exc:
-            result.update(error=f"OutputLimitError: {exc}; the cell was stopped",
+        elif isinstance(exc, OutputFlood):
+            result.update(error=f"OutputLimitError: {_one_line(exc)}; the cell was stopped",
                           error_kind="output_flood")
-        except RecursionError:
+        elif isinstance(exc, RecursionError):
             result.update(error="RecursionError: maximum recursion depth exceeded",
-                          error_kind="exception", stderr=_format_traceback(filename))
-        except MemoryError:
+                          error_kind="exception", stderr=_format_traceback(filename, exc))
+        elif isinstance(exc, MemoryError):
             result.update(error="MemoryError: the cell ran out of its memory limit",
                           error_kind="memory")
-        except BaseException as exc:  # model code may raise anything, SystemExit included
+        else:
             result.update(error=_one_line(exc), error_kind="exception",
-                          stderr=_format_traceback(filename))
+                          stderr=_format_traceback(filename, exc))
 
     def serve(self) -> None:
         while True:
@@ -245,25 +265,29 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    try:
-        text = str(exc).strip().splitlines()
-    except BaseException:  # a model's __str__ may itself fail
-        text = ["(the exception's message could not be shown)"]
     name = type(exc).__name__
-    return _clip(f"{name}: {text[0]}" if text else name, _ERROR_CHARS)
+    try:
+        # exact_str: a model's __str__ may return a str subclass whose methods misbehave.
+        lines = exact_str(exc).strip().splitlines()
+        text = f"{name}: {lines[0]}" if lines else name
+    except SandboxStop:  # a model's __str__ ran until the timer stopped it: that is a timeout
+        raise
+    except BaseException:  # a model's __str__ may fail
+        text = f"{name}: (the exception's message could not be shown)"
+    return _clip(text, _ERROR_CHARS)
 
 
-def _format_traceback(filename: str) -> str:
+def _format_traceback(filename: str, exc: BaseException) -> str:
     """The traceback as the model needs it: frames of its own cells only."""
-    exc_type, exc, tb = sys.exc_info()
-    frames = [f for f in traceback.extract_tb(tb) if f.filename.startswith("<cell ")]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith("<cell ")]
     lines = ["Traceback (most recent call last):"]
     for f in frames[-8:]:
         where = f.filename.strip("<>")
         lines.append(f"  {where}, line {f.lineno}, in {f.name}")
         if f.line:
             lines.append(f"    {f.line.strip()}")
-    lines.append(_one_line(exc) if exc is not None else "")
+    lines.append(_one_line(exc))
     return _clip("\n".join(lines), _TRACEBACK_CHARS) + "\n"
 
 
