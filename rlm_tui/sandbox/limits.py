@@ -11,6 +11,7 @@ import ctypes
 import os
 import resource
 import signal
+import sysconfig
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
@@ -63,9 +64,83 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def apply_limits(memory_mb: int) -> list[str]:
-    """Lock the process down; returns the names of the protections that took effect."""
+# Landlock (Linux 5.13+): an unprivileged process can take away its own access rights.
+_SYS_LANDLOCK_CREATE_RULESET, _SYS_LANDLOCK_ADD_RULE, _SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_FS_READ_FILE, _FS_READ_DIR = 1 << 2, 1 << 3
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64),
+                ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _landlock_fs_rights(abi: int) -> int:
+    rights = (1 << 13) - 1  # ABI 1: execute, write, read, remove and make-anything
+    if abi >= 2:
+        rights |= 1 << 13  # refer (link or rename across directories)
+    if abi >= 3:
+        rights |= 1 << 14  # truncate
+    if abi >= 5:
+        rights |= 1 << 15  # ioctl on devices
+    return rights
+
+
+def readable_paths(extra: list[str]) -> list[str]:
+    """What the worker may still read once locked: Python's own library and the packages it
+    imports (lazily loaded modules, encodings), the rlm_tui package, and `extra` (the pack)."""
+    paths = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # rlm_tui/
+    paths.update(extra)
+    return sorted(p for p in paths if p and os.path.isdir(p))
+
+
+def _apply_landlock(libc: ctypes.CDLL, read_paths: list[str]) -> bool:
+    """Only reads beneath `read_paths`; no writes, execs or TCP anywhere; signals and abstract
+    sockets only within the worker itself. False when the kernel lacks Landlock."""
+    abi = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, 0, _LANDLOCK_CREATE_RULESET_VERSION)
+    if abi < 1:
+        return False
+    attr = _RulesetAttr(_landlock_fs_rights(abi),
+                        _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0,
+                        _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0)
+    size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
+    ruleset = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        return False
+    try:
+        for path in read_paths:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                rule = _PathBeneathAttr(_FS_READ_FILE | _FS_READ_DIR, fd)
+                libc.syscall(_SYS_LANDLOCK_ADD_RULE, ruleset, _LANDLOCK_RULE_PATH_BENEATH,
+                             ctypes.byref(rule), 0)
+            finally:
+                os.close(fd)
+        return libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) == 0
+    finally:
+        os.close(ruleset)
+
+
+def apply_limits(memory_mb: int, read_paths: list[str] | None = None) -> list[str]:
+    """Lock the process down; returns the names of the protections that took effect.
+
+    `read_paths`: directories the worker still needs to read (the context pack), besides
+    Python's own library (see `readable_paths`)."""
     applied: list[str] = []
+    readable = readable_paths(list(read_paths or []))  # before the user changes: /root is private
     libc = _libc()
     if libc is not None:
         # A network namespace of our own has no interfaces: nothing to connect to.
@@ -81,6 +156,8 @@ def apply_limits(memory_mb: int) -> list[str]:
             applied.append("unprivileged-user")
         except OSError:
             pass
+    if libc is not None and "no-new-privileges" in applied and _apply_landlock(libc, readable):
+        applied.append("landlock")  # files: read-only, Python's dirs and the pack; no exec
     if memory_mb > 0 and _set(
         resource.RLIMIT_AS, _current_address_space() + memory_mb * 1024 * 1024
     ):

@@ -136,9 +136,17 @@ def proxy_for(name: str) -> ModuleProxy | None:
     return proxy
 
 
+# Modules that C code imports lazily through the builtins' __import__ of the calling frame
+# (datetime.strptime imports _strptime). Model code cannot name them (RestrictedPython refuses
+# names starting with "_"), and C code needs the real module, so they pass through as is.
+INTERNAL_LAZY_IMPORTS = frozenset({"_strptime"})
+
+
 def guarded_import(name: str, globals: Any = None, locals: Any = None,
-                   fromlist: Any = (), level: int = 0) -> ModuleProxy:
+                   fromlist: Any = (), level: int = 0) -> Any:
     """`__import__` for model code: the allowlist only, as proxies."""
+    if type(name) is str and name in INTERNAL_LAZY_IMPORTS and level == 0:
+        return importlib.import_module(name)
     if level != 0:
         raise ImportError("relative imports are not available in the sandbox")
     if name not in ALLOWED_MODULES:

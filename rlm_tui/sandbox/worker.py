@@ -92,9 +92,15 @@ class Worker:
 
         for name in modules.ALLOWED_MODULES:  # import now: after the limits, files are gone
             modules.proxy_for(name)
+        for name in modules.INTERNAL_LAZY_IMPORTS:
+            __import__(name)
+        for codec in ("cp1252", "latin-1", "utf-16", "utf-32", "ascii", "cp437", "iso8859-15"):
+            "é".encode(codec, "replace")  # load common codecs while files can be read
         compile_cell("x = 1", "<warm-up>")
         protections = ["restricted-python", "empty-environment"]
-        protections += limits.apply_limits(int(cfg.get("memory_mb", 2048)))
+        spec = init.get("context") or {}
+        pack_dirs = [str(spec["dir"])] if spec.get("kind") == "pack" else []
+        protections += limits.apply_limits(int(cfg.get("memory_mb", 2048)), pack_dirs)
         # After apply_limits: changing user clears the kernel's parent-death signal.
         limits.die_with_parent(int(init.get("host_pid", 0) or 0))
         signal.signal(signal.SIGINT, self._on_interrupt)
