@@ -154,10 +154,16 @@ class RlmApp(App[None]):
     def on_mount(self) -> None:
         # Held, not queried: timers may still tick while the screen is taken down.
         self.status_bar = status = self.query_one(RunStatusBar)
+        self.context_browser = self.query_one(ContextBrowser)
+        self.preview = self.query_one(FilePreview)
+        self.calls = self.query_one(SubCallTree)
+        self.answer = self.query_one(FinalAnswer)
+        self.call_detail = self.query_one(CallDetail)
+        self.inspector = self.query_one("#inspector", TabbedContent)
+        self.query_bar = self.query_one(QueryBar)
         self.views: list[EventView] = [
-            self.query_one(ContextBrowser), self.query_one(RootReasoning),
-            self.query_one(CellLog), self.query_one(SubCallTree), self.query_one(FinalAnswer),
-            self.query_one(CallDetail),
+            self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
+            self.calls, self.answer, self.call_detail,
         ]
         status.model = self.settings.model or "no model"
         status.max_cost = self.settings.max_cost
@@ -169,16 +175,16 @@ class RlmApp(App[None]):
         self.set_interval(1.0, self._show_status)
         self.summary.state = "loading"
         self._show_status()
-        self.query_one(ContextBrowser).show_loading(self._context_name())
-        query_bar = self.query_one(QueryBar)
+        self.context_browser.show_loading(self._context_name())
+        query_bar = self.query_bar
         if self._pending_query:
             query_bar.set_query(self._pending_query)
-            self.query_one(SubCallTree).focus()
+            self.calls.focus()
         else:
             query_bar.edit()
         self._load_workspace()
         # After the first frame: litellm's import would otherwise compete with it.
-        self.set_timer(0.5, self._warm_up_models)
+        self.set_timer(1.0, self._warm_up_models)
 
     def _context_name(self) -> str:
         if self.source == "-":
@@ -204,16 +210,16 @@ class RlmApp(App[None]):
         except RuntimeError:  # the app closed while loading
             workspace.close()
 
-    def _loaded(self, workspace: Workspace, index: FileIndex) -> None:
+    async def _loaded(self, workspace: Workspace, index: FileIndex) -> None:
         self.workspace = workspace
-        self.query_one(ContextBrowser).show_index(index)
-        self.query_one(FilePreview).set_reader(workspace.pack.read_text)
+        self.context_browser.show_index(index)
+        self.preview.set_reader(workspace.pack.read_text)
         if self.summary.state == "loading":
             self.summary.state = "idle"
             self._show_status()
         if self._pending_query:
             query, self._pending_query = self._pending_query, None
-            self.start_run(query)
+            await self.start_run(query)
 
     def _load_failed(self, message: str) -> None:
         self.exit_error = message
@@ -234,13 +240,13 @@ class RlmApp(App[None]):
     def run_is_live(self) -> bool:
         return self.live_run is not None and self.summary.live
 
-    def start_run(self, query: str) -> None:
+    async def start_run(self, query: str) -> None:
         """Run `query` over the loaded context (a run must not be live)."""
         assert self.workspace is not None
-        self._reset_views()
+        await self._reset_views()
         self.summary = RunSummary(state="starting", query=query,
                                   max_iterations=self.settings.max_iterations)
-        self.query_one(QueryBar).set_query(query)
+        self.query_bar.set_query(query)
         self.live_run = LiveRun(self.workspace, query, self.relay,
                                 start_paused=self._start_paused,
                                 on_view_error=lambda m: self.notify(m, severity="error"))
@@ -273,17 +279,17 @@ class RlmApp(App[None]):
     def _run_could_not_start(self, message: str) -> None:
         self.summary.state, self.summary.reason = "failed", message
         self._show_status()
-        self.query_one(FinalAnswer).show_error(message)
-        self.query_one("#inspector", TabbedContent).active = "answer-tab"
+        self.answer.show_error(message)
+        self.inspector.active = "answer-tab"
         self.notify(message, title="The run could not start", severity="error", timeout=20)
         self.refresh_bindings()
 
-    def _reset_views(self) -> None:
+    async def _reset_views(self) -> None:
         self.relay.take()
         self.events = []
         for view in self.views:
-            view.reset()
-        self.query_one("#inspector", TabbedContent).active = "answer-tab"
+            await view.reset()
+        self.inspector.active = "answer-tab"
 
     def feed(self, events: Iterable[ev.EventBase]) -> None:
         """Show events that did not come from a run started here (tests, benchmarks, and
@@ -309,7 +315,7 @@ class RlmApp(App[None]):
             for view in self.views:
                 await view.show_events(batch)
             if answered:
-                self.query_one("#inspector", TabbedContent).active = "answer-tab"
+                self.inspector.active = "answer-tab"
             self._show_status()
             if self.summary.live != live_before or any(
                     isinstance(e, ev.StateChanged) for e in batch):
@@ -347,10 +353,10 @@ class RlmApp(App[None]):
             self.live_run.halt("halted by the user")
 
     def action_new_query(self) -> None:
-        self.query_one(QueryBar).edit()
+        self.query_bar.edit()
 
     @on(QueryBar.Submitted)
-    def _query_submitted(self, event: QueryBar.Submitted) -> None:
+    async def _query_submitted(self, event: QueryBar.Submitted) -> None:
         if self.run_is_live:
             self.notify("A run is live: halt it (x) before starting another.",
                         severity="warning")
@@ -358,19 +364,19 @@ class RlmApp(App[None]):
             self._pending_query = event.query
             self.notify("The context is still loading: the run starts when it is ready.")
         else:
-            self.start_run(event.query)
-            self.query_one(SubCallTree).focus()
+            self.calls.focus()
+            await self.start_run(event.query)
 
     # -- panes ---------------------------------------------------------------------------------
 
     @on(ContextBrowser.FileHighlighted)
     def _file_highlighted(self, event: ContextBrowser.FileHighlighted) -> None:
-        self.query_one(FilePreview).show_file(event.path)
+        self.preview.show_file(event.path)
 
     @on(SubCallTree.CallChosen)
     def _call_chosen(self, event: SubCallTree.CallChosen) -> None:
-        self.query_one(CallDetail).show_call(event.call)
-        self.query_one("#inspector", TabbedContent).active = "call-tab"
+        self.call_detail.show_call(event.call)
+        self.inspector.active = "call-tab"
 
     def _pane_of(self, widget: Widget | None) -> Widget | None:
         while widget is not None and isinstance(widget, Widget):

@@ -65,6 +65,8 @@ class FileIndex:
     def __init__(self, name: str) -> None:
         self.root = FileNode(name=name, path="", is_dir=True)
         self.by_path: dict[str, FileNode] = {"": self.root}
+        self.skipped_count = 0
+        self._files: list[tuple[str, FileNode]] = []  # (lower-case path, node), path order
 
     @classmethod
     def from_pack(cls, pack: Any, name: str) -> FileIndex:
@@ -86,6 +88,9 @@ class FileIndex:
             node = index._add_file(item.path)
             detail = f": {item.detail}" if item.detail else ""
             node.skipped = f"{item.reason}{detail}"
+            index.skipped_count += 1
+        index._files = sorted(((path.lower(), node) for path, node in index.by_path.items()
+                               if not node.is_dir), key=lambda pair: pair[0])
         return index
 
     def _add_file(self, path: str) -> FileNode:
@@ -108,10 +113,6 @@ class FileIndex:
     def file_count(self) -> int:
         return self.root.files
 
-    @property
-    def skipped_count(self) -> int:
-        return sum(1 for node in self.by_path.values() if node.skipped is not None)
-
     def search(self, pattern: str, limit: int = MAX_FILTER_MATCHES) -> tuple[list[FileNode], int]:
         """Files whose path holds `pattern` (case-insensitive), or matches it as a glob when
         it has * ? or [. Returns up to `limit` matches in path order, and how many matched."""
@@ -129,9 +130,8 @@ class FileIndex:
 
         found: list[FileNode] = []
         total = 0
-        for path in sorted(self.by_path):
-            node = self.by_path[path]
-            if node.is_dir or not hit(path.lower()):
+        for path, node in self._files:
+            if not hit(path):
                 continue
             total += 1
             if len(found) < limit:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rlm_tui.engine.control import RunControl
-from rlm_tui.engine.session import Outcome, Run
-from rlm_tui.engine.workspace import Workspace
 from rlm_tui.events import EventBus
-from rlm_tui.transcript import TranscriptWriter, default_transcript_path
+
+if TYPE_CHECKING:  # the engine's imports cost ~0.2 s: the app's first frame does without
+    from rlm_tui.engine.control import RunControl
+    from rlm_tui.engine.session import Outcome, Run
+    from rlm_tui.engine.workspace import Workspace
 
 
 class LiveRun:
@@ -29,7 +30,11 @@ class LiveRun:
         self.workspace = workspace
         self.query = query
         self.relay = relay
-        self.transcript_path = transcript_path or default_transcript_path()
+        if transcript_path is None:
+            from rlm_tui.transcript import default_transcript_path
+
+            transcript_path = default_transcript_path()
+        self.transcript_path = transcript_path
         self.run: Run | None = None
         self.start_paused = start_paused
         self._on_view_error = on_view_error
@@ -47,6 +52,9 @@ class LiveRun:
             self._halt_reason = reason
 
     async def execute(self) -> Outcome:
+        from rlm_tui.engine.session import Outcome
+        from rlm_tui.transcript import TranscriptWriter
+
         # Checking a real model loads litellm (~3 s the first time): off the event loop.
         await asyncio.to_thread(self.workspace.check_models)
         if self._halt_reason is not None:
@@ -65,6 +73,8 @@ class LiveRun:
             writer.close()
 
     def _subscriber_failed(self, subscriber: Any, exc: BaseException) -> None:
+        from rlm_tui.transcript import TranscriptWriter
+
         what = "the transcript" if isinstance(subscriber, TranscriptWriter) else "a view"
         if self._on_view_error is not None:
             self._on_view_error(f"{what} stopped with an error and was detached: {exc}")

@@ -25,7 +25,7 @@ class EventView(Protocol):
     async def show_events(self, events: Sequence[EventBase]) -> None:
         """Take in a batch of events, in order, and update what is shown."""
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         """Forget the run shown (a new run starts)."""
 
 

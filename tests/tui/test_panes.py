@@ -224,7 +224,7 @@ async def test_the_answer_pane_says_forced_halted_or_failed(sample):
              "Halted: cost budget reached ($1.2 of $1)"),
             ("failed", False, "openai/x: no API key", "Failed: openai/x: no API key"),
         ]:
-            app._reset_views()
+            await app._reset_views()
             script = EventScript()
             script.start()
             script.finish(ANSWER if status == "answered" else None, status=status,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Static, TextArea
 
 from rlm_tui import events as ev
@@ -76,7 +77,10 @@ class CallDetail(Vertical):
 
     def show_call(self, call: CallNode) -> None:
         self.call = call
-        self._render_call()
+        try:
+            self._render_call()
+        except NoMatches:  # the app is closing: its widgets are going away
+            pass
 
     def _render_call(self) -> None:
         call = self.call
@@ -104,7 +108,7 @@ class CallDetail(Vertical):
         if area.text != text:
             area.load_text(text)
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self.call = None
         self.query_one("#call-header", Static).update(PLACEHOLDER)
         self._load("#call-prompt", "")

@@ -15,8 +15,8 @@ from rlm_tui import events as ev
 from rlm_tui.tui.units import format_duration
 
 # A cell may print 10 MB (the sandbox keeps 1,000,000 characters); a pane shows the head.
-OUTPUT_LINES = 300
-OUTPUT_CHARS = 30_000
+OUTPUT_LINES = 120
+OUTPUT_CHARS = 8_000
 PLACEHOLDER = "Each code cell the model runs appears here, with its output."
 
 
@@ -150,10 +150,10 @@ class CellLog(VerticalScroll):
     def cells(self) -> list[CellView]:
         return list(self._cells.values())
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self._cells = {}
-        self.remove_children()
-        self.mount(Static(PLACEHOLDER, classes="placeholder"))
+        await self.remove_children()
+        await self.mount(Static(PLACEHOLDER, classes="placeholder"))
         self.border_title = "Code and output"
         self.anchor()
 

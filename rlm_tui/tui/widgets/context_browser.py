@@ -105,7 +105,7 @@ class ContextBrowser(Vertical):
             self._coverage_totals = latest.coverage.get("totals")
             self._show_totals()
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self._coverage_totals = None
         if self.index is not None:
             self.file_tree.update_coverage({})

@@ -45,11 +45,11 @@ class FinalAnswer(VerticalScroll):
         for name in ("-forced", "-stopped", "-error"):
             status.set_class(kind == name, name)
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self._root = None
         self.answer = None
         self._set_status(PLACEHOLDER)
-        self.query_one("#answer-text", Markdown).update("")
+        await self.query_one("#answer-text", Markdown).update("")
 
     def show_error(self, message: str) -> None:
         """A run that could not start (no model, unknown model, missing key, ...)."""

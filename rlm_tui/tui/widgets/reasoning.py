@@ -103,12 +103,14 @@ class RootReasoning(VerticalScroll):
     def sections(self) -> list[IterationSection]:
         return list(self._sections.values())
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
+        for section in self._sections.values():
+            await section._stop_stream()
         self._root = None
         self._sections = {}
         self._current = None
-        self.remove_children()
-        self.mount(Static(PLACEHOLDER, classes="placeholder"))
+        await self.remove_children()
+        await self.mount(Static(PLACEHOLDER, classes="placeholder"))
         self.border_title = "Reasoning"
         self.anchor()
 

@@ -66,7 +66,7 @@ class SubCallTree(Tree[CallNode]):
         self.anchor()
         self._show_totals()
 
-    def reset(self) -> None:
+    async def reset(self) -> None:
         self.model = CallTree()
         self._by_id = {}
         self._last_top = None
