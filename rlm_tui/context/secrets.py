@@ -29,19 +29,25 @@ Two layers, both off with `include_secrets=True`:
    ENV_VAR_NAMES. The cost of that choice: a password made only of letters and `_.-` is not
    masked.
 
-Speed (it runs over every loaded byte): ten scans per file, each a regex that starts with a
-literal, which `re` searches about as fast as `bytes.find`, where one combined alternation is
-scanned character by character, 10-20x slower; a scan that finds nothing is the quick
-"no trigger here" check. About 0.7 s per 100 MB of code.
+Speed (it runs over every loaded byte): `re` searches fast only for a pattern that starts
+with a literal (about as fast as `bytes.find`); a combined alternation is scanned byte by
+byte, 10-20x slower. So each scan starts with one literal, several rules share a scan where
+they share a rare letter, and look-behinds and look-aheads reject the common non-secrets
+(`key =`, `token = x`) inside `re`, not in Python. Seven scans plus a lowercased copy per
+text; `mask_secrets_many` runs them once over many small files joined, not once per file.
+About 0.45 s per 100 MB of code.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import Callable, NamedTuple
 
-from rlm_tui.context.windows import line_windows
+from rlm_tui.context.windows import WINDOW_BYTES, line_windows
 
 _ENV_TEMPLATE_SUFFIXES = frozenset(
     {"example", "sample", "template", "dist", "defaults", "default", "schema", "tpl"}
@@ -170,76 +176,91 @@ def _judge_jwt(match: re.Match[bytes]) -> Span | None:
     return start, match.end(), "jwt"
 
 
-_TOKEN_RULES: tuple[_TokenRule, ...] = (
-    _TokenRule(
-        # The whole block: base64, PEM headers (Proc-Type: 4,ENCRYPTED) and, inside JSON,
-        # "\n" escapes, up to the END line; code between two marker strings is not a block.
-        # Without an END line (a truncated key): the header and the base64 lines after it. A
-        # lone header (a constant in code that parses keys) is not a secret.
-        re.compile(
-            rb"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-            rb"(?:[A-Za-z0-9+/=:,\s\\\-]{0,20000}?"
-            rb"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-            rb"|(?:\r?\n[ \t]*[A-Za-z0-9+/=]{20,}[ \t]*(?=\r?\n|\Z))+)"
-        ),
-        _judge_private_key,
+_PRIVATE_KEY = _TokenRule(
+    # The whole block: base64, PEM headers (Proc-Type: 4,ENCRYPTED) and, inside JSON,
+    # "\n" escapes, up to the END line; code between two marker strings is not a block.
+    # Without an END line (a truncated key): the header and the base64 lines after it. A
+    # lone header (a constant in code that parses keys) is not a secret.
+    re.compile(
+        rb"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        rb"(?:[A-Za-z0-9+/=:,\s\\\-]{0,20000}?"
+        rb"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+        rb"|(?:\r?\n[ \t]*[A-Za-z0-9+/=]{20,}[ \t]*(?=\r?\n|\Z))+)"
     ),
-    _TokenRule(
-        re.compile(
-            rb"A(?:(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?![0-9A-Za-z])|Iza[0-9A-Za-z_\-]{35}(?![\w\-]))"
-        ),
-        _judge_aws_or_google,
-    ),
-    _TokenRule(
-        re.compile(rb"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,255})(?!\w)"),
-        _judge_github,
-    ),
-    _TokenRule(
-        # One scan for "sk-" and "sk_"/"rk_": the rarer "k" leads.
-        re.compile(
-            rb"k(?:-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"
-            rb"|_(?:live|test)_[0-9A-Za-z]{16,})"
-        ),
-        _judge_sk,
-    ),
-    _TokenRule(re.compile(rb"xox[baprs]-[A-Za-z0-9\-]{10,}"), _judge_slack),
-    _TokenRule(
-        re.compile(rb"J[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
-        _judge_jwt,
-    ),
+    _judge_private_key,
 )
+_AWS_OR_GOOGLE = _TokenRule(
+    re.compile(
+        rb"A(?:(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}(?![0-9A-Za-z])|Iza[0-9A-Za-z_\-]{35}(?![\w\-]))"
+    ),
+    _judge_aws_or_google,
+)
+_GITHUB = _TokenRule(
+    re.compile(rb"g(?:h[pousr]_[A-Za-z0-9]{36,251}|ithub_pat_[A-Za-z0-9_]{22,255})(?!\w)"),
+    _judge_github,
+)
+_SK = _TokenRule(
+    # One scan for "sk-" and "sk_"/"rk_": the rarer "k" leads.
+    re.compile(
+        rb"k(?:-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"
+        rb"|_(?:live|test)_[0-9A-Za-z]{16,})"
+    ),
+    _judge_sk,
+)
+_SLACK = _TokenRule(re.compile(rb"xox[baprs]-[A-Za-z0-9\-]{10,}"), _judge_slack)
+_JWT = _TokenRule(
+    re.compile(rb"J[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    _judge_jwt,
+)
+_TOKEN_RULES: tuple[_TokenRule, ...] = (_PRIVATE_KEY, _AWS_OR_GOOGLE, _GITHUB, _SK, _SLACK, _JWT)
+# Two rules need a "k" ("PRIVATE KEY", "sk-", "sk_", "rk_"), as do the names "token" and
+# "key": one scan of the lowercased text for "k" finds those names and flags the texts where
+# these two rules could match; only those are scanned for them.
+_FLAGGED_TOKEN_RULES = (_PRIVATE_KEY, _SK)
+_EVERYWHERE_TOKEN_RULES = (_AWS_OR_GOOGLE, _GITHUB, _SLACK, _JWT)
 
-# Names that end in a secret-naming word followed by `=`, `:`, `:=` or `=>`, found in the
-# lowercased text. The word must end the name (`tokenizer =` and `max_tokens =` are not
-# secrets). `key` alone is too common: it counts only after api, access, private, auth or
-# secret (`_KEY_OWNER`).
-_END_OF_NAME = (
-    rb"(?![a-z0-9_])(?=[\"']?\]?[ \t]*(?::[ \t]*[a-z_][\w\[\]., |]{0,40}?[ \t]*(?==))?"
-    rb"(?::=|=>|=(?!=)|:))"
-)
-# Each rule: (regex, the bytes that must come just before its match, family). "ken" and
-# "cret" lead because their first letters are rarer than "t" and "s": scanned faster.
-_KEYWORD_RULES: tuple[tuple[re.Pattern[bytes], bytes, str], ...] = (
-    (re.compile(rb"pass(?:w(?:or)?d|phrase)" + _END_OF_NAME), b"", "password"),
-    (re.compile(rb"cret" + _END_OF_NAME), b"se", "secret"),
-    (re.compile(rb"ken" + _END_OF_NAME), b"to", "token"),
-    (re.compile(rb"key" + _END_OF_NAME), b"", "key"),
-)
+# What follows a secret-naming name: `=`, `:`, `:=` or `=>`, then a quoted or a bare value at
+# least `quoted` or `bare` bytes long. Every class in it holds both cases of a letter or
+# neither, so it matches the lowercased text exactly where it matches the text.
+def _tail(quoted: int, bare: int) -> bytes:
+    return (
+        rb"[\"']?\]?[ \t]*"
+        # An annotation (`password: str = ...`) is skipped so that its `=` is the separator.
+        rb"(?::[ \t]*[A-Za-z_][\w\[\]., |]{0,40}?[ \t]*(?==))?"
+        rb"(?::=|=>|=(?!=)|:)[ \t]*"
+        rb"(?:(?P<q>[\"'`])(?P<qval>[^\"'`\r\n]{%d,300}?)(?P=q)"
+        # Bare values keep to characters seen in keys and passwords, so that code such as
+        # `client_secret:t.secret??null` or `token:a||b` is not a value, and must end the line
+        # (or meet a comment, `,` or `;`): one followed by more words is prose
+        # ("api_key: Optional. The key to use.").
+        rb"|(?P<uval>[A-Za-z0-9+/=_\-.~@%%^$!*:\x80-\xff]{%d,300}+)"
+        rb"(?=[ \t]*(?:[,;]|\#|//|\r?\n|\Z)))"
+    ) % (quoted, bare)
+
+
+_ASSIGNMENT_TAIL = re.compile(_tail(1, 1))
+
+# Names that end in a secret-naming word and are followed by a value, found in the lowercased
+# text. The word must end the name (`tokenizer =` and `max_tokens =` are not secrets). `key`
+# alone is too common: it counts only after api, access, private, auth or secret.
+_KEY_OWNERS = (b"api", b"access", b"private", b"auth", b"secret")
 _KEY_OWNER = re.compile(rb"(api|access|private|auth|secret)[_\-]?\Z")
-
-# What follows such a name: `=`, `:`, `:=` or `=>`, then a quoted or a bare value.
-_ASSIGNMENT_TAIL = re.compile(
-    rb"[\"']?\]?[ \t]*"
-    # An annotation (`password: str = ...`) is skipped so that its `=` is the separator.
-    rb"(?::[ \t]*[A-Za-z_][\w\[\]., |]{0,40}?[ \t]*(?==))?"
-    rb"(?::=|=>|=(?!=)|:)[ \t]*"
-    rb"(?:(?P<q>[\"'`])(?P<qval>[^\"'`\r\n]{1,300}?)(?P=q)"
-    # Bare values keep to characters seen in keys and passwords, so that code such as
-    # `client_secret:t.secret??null` or `token:a||b` is not a value, and must end the line
-    # (or meet a comment, `,` or `;`): one followed by more words is prose
-    # ("api_key: Optional. The key to use.").
-    rb"|(?P<uval>[A-Za-z0-9+/=_\-.~@%^$!*:\x80-\xff]{1,300}+)"
-    rb"(?=[ \t]*(?:[,;]|\#|//|\r?\n|\Z)))"
+# A name counts only if a value long enough to be secret follows: shorter ones never are
+# (`_value_is_secret`), and token kinds are longer still.
+_NAME_END = rb"(?![a-z0-9_])(?=" + _tail(6, 8) + rb")"
+# Each rule starts with one literal and checks the letters before it by look-behind, so that
+# `re` rejects the many `key =` and `token =` of ordinary code without a Python call. "ken"
+# and "key" share one scan; "cret" leads rather than "secret" as "c" is rarer than "s".
+_PASSWORD_NAME = re.compile(rb"pass(?:w(?:or)?d|phrase)" + _NAME_END)
+_SECRET_NAME = re.compile(rb"cret(?<=secret)" + _NAME_END)
+_K_SCAN = re.compile(
+    rb"k(?:e(?:(?P<token>n)(?<=token)|y(?:"
+    + b"|".join(rb"(?<=%skey)|(?<=%s[_\-]key)" % (owner, owner) for owner in _KEY_OWNERS)
+    + rb"))"
+    + _NAME_END
+    # Not names: flags for the private key and "sk-" rules (in lowercase, so more than
+    # those rules match: they then scan the text and decide).
+    + rb"|(?P<flag>ey(?<=private key)|[\-_](?<=[sr]k[\-_])))"
 )
 
 _PLACEHOLDERS = frozenset(
@@ -327,9 +348,9 @@ def _mixes_letters_and_digits(text: str) -> bool:
 
 
 
-def _token_spans(data: bytes) -> list[Span]:
+def _token_spans(data: bytes, rules: Sequence[_TokenRule] = _TOKEN_RULES) -> list[Span]:
     spans: list[Span] = []
-    for rule in _TOKEN_RULES:
+    for rule in rules:
         for match in rule.regex.finditer(data):
             span = rule.judge(match)
             if span is not None:
@@ -344,35 +365,79 @@ def _specific_kind(value: bytes) -> str | None:
     return None
 
 
-def _assignment_spans(data: bytes) -> list[Span]:
+def _spans(data: bytes, starts: Sequence[int]) -> list[list[Span]]:
+    """The spans to mask in each text of `data`, where texts joined by `_JOINT` begin at
+    `starts`: token spans first, then assignment spans by rule (password, secret, token,
+    key), as `mask_secrets` used to find them with every rule over each text."""
+    tokens: list[list[Span]] = [[] for _ in starts]
+    flagged: set[int] = set()
+    assignments = _assignment_spans(data, starts, flagged)
+    for span in _token_spans(data, _EVERYWHERE_TOKEN_RULES):
+        tokens[_text_of(starts, span[0])].append(span)
+    for index in sorted(flagged):
+        start = starts[index]
+        end = starts[index + 1] - len(_JOINT) if index + 1 < len(starts) else len(data)
+        text = data if len(starts) == 1 else data[start:end]
+        for first, last, kind in _token_spans(text, _FLAGGED_TOKEN_RULES):
+            tokens[index].append((first + start, last + start, kind))
+    return [t + a for t, a in zip(tokens, assignments)]
+
+
+def _text_of(starts: Sequence[int], position: int) -> int:
+    return bisect_right(starts, position) - 1
+
+
+def _assignment_spans(data: bytes, starts: Sequence[int], flagged: set[int]) -> list[list[Span]]:
+    """Assignment spans per text, in rule order; adds to `flagged` the texts that the
+    private key and "sk-" rules must scan."""
+    if len(data) <= WINDOW_BYTES or len(starts) > 1:
+        return _assignment_spans_in(data, data.lower(), 0, starts, flagged)
+    # A huge text is lowercased a window at a time (all on one line is all a match needs),
+    # so that it is not copied whole; lowering ASCII keeps every offset.
     spans: list[Span] = []
-    # Lowercased a window at a time (all on one line is all a match needs), so that a huge
-    # text is not copied whole; lowering ASCII keeps every offset.
     for window, window_end in line_windows(data, 0, len(data)):
         lowered = data[window:window_end].lower()
-        for regex, lead, family in _KEYWORD_RULES:
-            for name in regex.finditer(lowered):
-                before = lowered[max(0, name.start() - len(lead)) : name.start()]
-                if before != lead:
-                    continue
-                span = _assignment_span(data, lowered, window, name, family)
-                if span is not None:
-                    spans.append(span)
-    return spans
+        (found,) = _assignment_spans_in(data, lowered, window, (0,), flagged)
+        spans += found
+    return [spans]
 
 
-def _assignment_span(
-    data: bytes, lowered: bytes, window: int, name: re.Match[bytes], family: str
-) -> Span | None:
-    kind = family
-    if family == "key":  # a bare "key" is too common: only api, access, ... keys count
-        owner = _KEY_OWNER.search(lowered, max(0, name.start() - 8), name.start())
-        if owner is None:
-            return None
-        kind = "api-key" if owner.group(1) == b"api" else "secret-key"
+def _assignment_spans_in(
+    data: bytes, lowered: bytes, window: int, starts: Sequence[int], flagged: set[int]
+) -> list[list[Span]]:
+    """The spans for `lowered`, the lowercased `data[window:window + len(lowered)]`, which
+    holds texts beginning at `starts` (offsets in `lowered`)."""
+    found: list[list[list[Span]]] = [[[], [], [], []] for _ in starts]  # per text, per rule
+    for rule, regex in enumerate((_PASSWORD_NAME, _SECRET_NAME)):
+        for name in regex.finditer(lowered):
+            text = _text_of(starts, name.start())
+            kind = "password" if rule == 0 else "secret"
+            _add_assignment(found[text][rule], data, lowered, window, starts[text], name, kind)
+    for name in _K_SCAN.finditer(lowered):
+        text = _text_of(starts, name.start())
+        if name.start("flag") != -1:
+            flagged.add(text)
+        elif name.start("token") != -1:
+            _add_assignment(found[text][2], data, lowered, window, starts[text], name, "token")
+        else:
+            owner = _KEY_OWNER.search(lowered, max(0, name.start() - 8), name.start())
+            assert owner is not None  # the pattern's look-behind found one
+            kind = "api-key" if owner.group(1) == b"api" else "secret-key"
+            _add_assignment(found[text][3], data, lowered, window, starts[text], name, kind)
+    return [[span for rule in text for span in rule] for text in found]
+
+
+def _add_assignment(
+    spans: list[Span],
+    data: bytes,
+    lowered: bytes,
+    window: int,
+    text_start: int,
+    name: re.Match[bytes],
+    kind: str,
+) -> None:
     match = _ASSIGNMENT_TAIL.match(data, window + name.end())
-    if match is None:
-        return None
+    assert match is not None  # the name's pattern looked ahead for it
     group = "qval" if match.group("qval") is not None else "uval"
     raw = match.group(group)
     specific = _specific_kind(raw) if len(raw) >= _SHORTEST_TOKEN else None
@@ -381,22 +446,15 @@ def _assignment_span(
     else:
         value = raw.decode("utf-8", "replace")
         if not _value_is_secret(value, quoted=group == "qval"):
-            return None
-        before = lowered[max(0, name.start() - 26) : name.start()]
+            return
+        before = lowered[max(text_start, name.start() - 26) : name.start()]
         if b"aws" in before and _AWS_SECRET_VALUE.fullmatch(value):
             kind = "aws-secret-key"
     start, end = match.span(group)
-    return start, end, kind
+    spans.append((start, end, kind))
 
 
-def mask_secrets(data: bytes) -> tuple[bytes, dict[str, int]]:
-    """Return UTF-8 `data` with each secret-looking value replaced by `[REDACTED:<kind>]`, and
-    how many of each kind were masked (empty, and `data` itself, when nothing was).
-
-    Only the value is replaced; names, quotes and the rest of the text are kept byte for byte.
-    Masks fall on character boundaries, so valid UTF-8 stays valid.
-    """
-    spans = _token_spans(data) + _assignment_spans(data)
+def _mask(data: bytes, spans: list[Span]) -> tuple[bytes, dict[str, int]]:
     if not spans:
         return data, {}
     spans.sort(key=lambda span: (span[0], -span[1]))
@@ -414,4 +472,45 @@ def mask_secrets(data: bytes) -> tuple[bytes, dict[str, int]]:
     return b"".join(pieces), dict(counts)
 
 
-__all__ = ["is_secret_file", "mask_secrets"]
+def mask_secrets(data: bytes) -> tuple[bytes, dict[str, int]]:
+    """Return UTF-8 `data` with each secret-looking value replaced by `[REDACTED:<kind>]`, and
+    how many of each kind were masked (empty, and `data` itself, when nothing was).
+
+    Only the value is replaced; names, quotes and the rest of the text are kept byte for byte.
+    Masks fall on character boundaries, so valid UTF-8 stays valid.
+    """
+    return _mask(data, _spans(data, (0,))[0])
+
+
+# Texts masked together are joined by this: its newline ends a text's last line as the end
+# of the text would, and NUL, in none of the rules' character classes, stops a match there.
+_JOINT = b"\n\0"
+
+
+def mask_secrets_many(texts: Sequence[bytes]) -> list[tuple[bytes, dict[str, int]]]:
+    """`mask_secrets` of each of `texts`, with the same results, but scanned together: one
+    pass of each rule over many small files costs far less than one per file.
+
+    A text that ends in a bare "\\r" (which the joint's newline would complete) or needs more
+    than one window is masked on its own."""
+    results: list[tuple[bytes, dict[str, int]] | None] = [None] * len(texts)
+    joined: list[bytes] = []
+    owners: list[int] = []  # the index in `texts` of each text in `joined`
+    for index, text in enumerate(texts):
+        if len(text) > WINDOW_BYTES or text.endswith(b"\r"):
+            results[index] = mask_secrets(text)
+        else:
+            joined.append(text)
+            owners.append(index)
+    if joined:
+        data = _JOINT.join(joined)
+        starts = list(accumulate((len(t) + len(_JOINT) for t in joined[:-1]), initial=0))
+        per_text = _spans(data, starts)
+        for position, (text, spans) in enumerate(zip(joined, per_text)):
+            base = starts[position]
+            local = [(start - base, end - base, kind) for start, end, kind in spans]
+            results[owners[position]] = _mask(text, local)
+    return results  # type: ignore[return-value]  # every index is set by now
+
+
+__all__ = ["is_secret_file", "mask_secrets", "mask_secrets_many"]

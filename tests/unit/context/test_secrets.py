@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_tui.context.secrets import is_secret_file, mask_secrets
+from rlm_tui.context.secrets import is_secret_file, mask_secrets, mask_secrets_many
 
 from .conftest import run_cli, write
 
@@ -260,3 +260,43 @@ def test_cli_include_secrets_warns_on_stderr(tmp_path: Path):
     quiet = run_cli("context", str(tmp_path))
     assert quiet.stderr == ""
     assert "secret file" in quiet.stdout
+
+
+def test_masking_texts_together_gives_what_masking_each_alone_gives():
+    aws_secret_line = f'secret_key = "{AWS_SECRET}"\n'
+    texts = [
+        f"key_id = {AWS_KEY_ID}\n",
+        f"Authorization: Bearer {JWT}",  # a token right at the end of a text
+        f"{OPENAI_KEY} starts this text\n",
+        "-----BEGIN RSA " + "PRIVATE KEY-----",  # a lone header: the next text is not its body
+        PRIVATE_KEY.split("\n", 1)[1] + "\n",
+        "aws",  # names no AWS secret in the next text
+        aws_secret_line,
+        "# aws\n" + aws_secret_line,
+        "token = a8Fj2kLm9QrT\r",  # a bare value before a lone "\r" at the end is not a value
+        "token = a8Fj2kLm9QrT\r\n",
+        "api_",  # no key owner for the next text's name
+        "key = 'Zx81kPq02Lm'\n",
+        "",
+        "plain text, nothing secret\n",
+        "password = 'Tr0ub4dor&3'\n" * 3,
+    ]
+    expected = [mask_secrets(text.encode("utf-8")) for text in texts]
+    assert mask_secrets_many([text.encode("utf-8") for text in texts]) == expected
+    kinds = [counts for _, counts in expected]
+    assert kinds[3:6] == [{}, {}, {}]
+    assert kinds[6] == {"secret-key": 1} and kinds[7] == {"aws-secret-key": 1}
+    assert kinds[8] == {} and kinds[9] == {"token": 1}
+    assert kinds[10:12] == [{}, {}]
+
+
+def test_the_total_cap_counts_texts_as_masked_when_they_are_masked_in_batches(
+    tmp_path: Path, load
+):
+    line = 'password = "hunter2!x"\n'  # 23 bytes, and 33 once masked
+    write(tmp_path, {f"f{i:03}.txt": line for i in range(60)})
+    pack = load(tmp_path, max_file_size=100, max_total_size=1000)
+    assert len(pack.entries) == 30 and pack.total_bytes == 30 * 33
+    assert all(e.secrets_masked == 1 for e in pack.entries)
+    assert [s.path for s in pack.skipped] == [f"f{i:03}.txt" for i in range(30, 60)]
+    assert {str(s.reason) for s in pack.skipped} == {"over total cap"}
