@@ -77,6 +77,10 @@ class IgnoreFiles:
             self._chains[directory] = chain
         return chain
 
+    def has_rules(self, directory: str) -> bool:
+        """Whether any ignore file applies to the entries of `directory`."""
+        return bool(self._chain(directory))
+
     def matches(self, path: str, is_dir: bool = False) -> bool:
         """Whether the patterns of the files above `path` ignore it (its parents unchecked)."""
         directory = path.rpartition("/")[0]

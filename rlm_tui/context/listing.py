@@ -33,13 +33,18 @@ IGNORED_BY_INCLUDE = "not --include"
 @dataclass
 class FileListing:
     """The candidate files of a directory (relative posix paths, sorted), with what was left out
-    while listing: skipped entries (unreadable directories) and counts of ignored entries."""
+    while listing: skipped entries (unreadable directories) and counts of ignored entries.
+
+    `regular` holds the files that the walk saw as regular files (not symlinks, not special
+    files), which the loader may open without a stat of its own first; git mode leaves it
+    empty."""
 
     root: Path
     mode: ListingMode
     files: list[str]
     skipped: list[SkippedFile] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+    regular: set[str] = field(default_factory=set)
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
@@ -99,30 +104,38 @@ def _list_walk(root: Path, path_filter: PathFilter) -> FileListing:
     listing = FileListing(root=root, mode="walk", files=[])
     gitignore = IgnoreFiles(root, GITIGNORE)
     rlmignore = IgnoreFiles(root, RLMIGNORE)
+    root_text = str(root)
     pending = [""]
     while pending:
         directory = pending.pop()
         try:
-            with os.scandir(root / directory) as entries:
-                children = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+            with os.scandir(f"{root_text}/{directory}" if directory else root_text) as entries:
+                # The types come with the directory entries: no stat per file.
+                children = [
+                    (e.name, e.is_dir(follow_symlinks=False), e.is_file(follow_symlinks=False))
+                    for e in entries
+                ]
         except OSError as exc:
             shown = (directory or ".") + "/"
             listing.skipped.append(
                 SkippedFile(shown, SkipReason.UNREADABLE, exc.strerror or str(exc))
             )
             continue
-        names = {name for name, _ in children}
+        names = {name for name, _, _ in children}
         if GITIGNORE not in names:
             gitignore.note_absent(directory)
         if RLMIGNORE not in names:
             rlmignore.note_absent(directory)
-        for name, is_dir in children:
+        # Most directories have no ignore file above them: no matching per entry there.
+        git_rules = gitignore.has_rules(directory)
+        rlm_rules = rlmignore.has_rules(directory)
+        for name, is_dir, is_regular in children:
             if name == ".git":
                 continue
             path = f"{directory}/{name}" if directory else name
-            if gitignore.matches(path, is_dir):
+            if git_rules and gitignore.matches(path, is_dir):
                 listing.ignored[IGNORED_BY_GIT] += 1
-            elif rlmignore.matches(path, is_dir):
+            elif rlm_rules and rlmignore.matches(path, is_dir):
                 listing.ignored[IGNORED_BY_RLMIGNORE] += 1
             elif path_filter.excludes_dir(path) if is_dir else path_filter.excludes(path):
                 listing.ignored[IGNORED_BY_EXCLUDE] += 1
@@ -132,6 +145,8 @@ def _list_walk(root: Path, path_filter: PathFilter) -> FileListing:
                 listing.ignored[IGNORED_BY_INCLUDE] += 1
             else:
                 listing.files.append(path)
+                if is_regular:
+                    listing.regular.add(path)
     listing.files.sort()
     return listing
 

@@ -3,7 +3,7 @@
 A directory is listed (listing.py), then read file by file in path order: each file is
 judged (symlinks, special files, caps, binary), decoded (invalid UTF-8 is replaced and
 flagged), scanned for secrets (secrets.py) and appended to the pack, so that memory holds one
-file at a time. Every file left out is recorded with a reason (skips.py). A single file or
+file at a time (or a batch of small files, about 256 KB, waiting for their secret scan). Every file left out is recorded with a reason (skips.py). A single file or
 stdin is a pack with one entry; there only the total cap applies, and a file that cannot be
 used is an error rather than a skip.
 """
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rlm_tui.context.listing import list_files
+from rlm_tui.context.listing import FileListing, list_files
 from rlm_tui.context.pack import (
     FLAG_NON_UTF8,
     FLAG_SECRETS_MASKED,
@@ -29,7 +29,7 @@ from rlm_tui.context.pack import (
     PackMode,
     PackWriter,
 )
-from rlm_tui.context.secrets import is_secret_file, mask_secrets
+from rlm_tui.context.secrets import is_secret_file, mask_secrets, mask_secrets_many
 from rlm_tui.context.skips import SkippedFile, SkipReason
 from rlm_tui.context.windows import line_windows
 from rlm_tui.errors import InputError
@@ -90,21 +90,30 @@ def _replace_invalid_utf8(data: bytes) -> bytes:
 def prepare_text(data: bytes, include_secrets: bool = False) -> PreparedText:
     """Decode `data` as UTF-8 (replacing invalid bytes, flagged "non-utf8") and mask secrets
     in it (flagged "secrets-masked", with the count), unless `include_secrets`."""
-    flags: list[str] = []
+    decoded = _decode(data)
+    if include_secrets:
+        return decoded
+    return _with_masks(decoded, *mask_secrets(decoded.text))
+
+
+def _decode(data: bytes) -> PreparedText:
+    """`data` as valid UTF-8 (invalid bytes replaced, flagged "non-utf8"), not yet masked."""
     chars = count_chars(data)
-    if chars is None:
-        data = _replace_invalid_utf8(data)
-        chars = count_chars(data)
-        flags.append(FLAG_NON_UTF8)
-    masked = 0
-    if not include_secrets:
-        data, counts = mask_secrets(data)
-        if counts:
-            masked = sum(counts.values())
-            flags.append(FLAG_SECRETS_MASKED)
-            chars = count_chars(data)
+    if chars is not None:
+        return PreparedText(data, chars, (), 0)
+    data = _replace_invalid_utf8(data)
+    chars = count_chars(data)
     assert chars is not None  # valid UTF-8 by now
-    return PreparedText(data, chars, tuple(flags), masked)
+    return PreparedText(data, chars, (FLAG_NON_UTF8,), 0)
+
+
+def _with_masks(decoded: PreparedText, masked: bytes, counts: dict[str, int]) -> PreparedText:
+    if not counts:
+        return decoded
+    chars = count_chars(masked)
+    assert chars is not None  # masks fall on character boundaries
+    flags = (*decoded.flags, FLAG_SECRETS_MASKED)
+    return PreparedText(masked, chars, flags, sum(counts.values()))
 
 
 def is_binary(data: bytes) -> bool:
@@ -120,6 +129,12 @@ class _Binary(Exception):
     """The file's first 8,000 bytes hold a NUL: it is binary, and the rest is not read."""
 
 
+# The path is already resolved: O_NOFOLLOW refuses a symlink swapped in since.
+_OPEN_FLAGS = (
+    os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW | getattr(os, "O_NOCTTY", 0)
+)
+
+
 def _read_regular_file(path: str, limit: int, sniff: bool = True) -> bytes | None:
     """The whole content of the regular file at the resolved `path` (no symlink in its last
     part), or None if it holds over `limit` bytes.
@@ -127,29 +142,30 @@ def _read_regular_file(path: str, limit: int, sniff: bool = True) -> bytes | Non
     Opened non-blocking and checked with fstat, so that a FIFO swapped in after the listing
     is refused rather than blocking the load. With `sniff`, raises _Binary after reading only
     the first 8,000 bytes of a binary file."""
-    # The path is already resolved: O_NOFOLLOW refuses a symlink swapped in since.
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
-    fd = os.open(path, flags | getattr(os, "O_NOCTTY", 0))
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise _NotRegularFile(path)
-        if info.st_size > limit:
+        size = info.st_size
+        if size > limit:
             return None
         parts: list[bytes] = []
         total = 0
-        if sniff and info.st_size > BINARY_SNIFF_BYTES:
+        if sniff and size > BINARY_SNIFF_BYTES:
             head = os.read(fd, BINARY_SNIFF_BYTES)
             if is_binary(head):
                 raise _Binary(path)
             parts.append(head)
             total = len(head)
         while total <= limit:
-            chunk = os.read(fd, max(info.st_size + 1 - total, 1 << 16))
-            if not chunk:
-                break
-            parts.append(chunk)
-            total += len(chunk)
+            wanted = max(size + 1 - total, 1 << 16)
+            chunk = os.read(fd, wanted)
+            if chunk:
+                parts.append(chunk)
+                total += len(chunk)
+            if not chunk or (total == size and len(chunk) < wanted):
+                break  # the end; a read that stops at the size fstat gave needs no other
         if total > limit:
             return None  # it grew while we read
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -219,79 +235,162 @@ def _describe_nothing_loaded(skipped: Iterable[SkippedFile], ignored: Counter[st
     return ", ".join(parts)
 
 
-def _load_directory(
-    root: Path, source: str, writer: PackWriter, options: LoadOptions
-) -> ContextPack:
-    listing = list_files(root, options.include, options.exclude)
-    root_text = str(root)
-    skipped = list(listing.skipped)
-    full = False
-    for relative in listing.files:
+# Masking can lengthen a text: each value masked, 6 bytes at least, becomes
+# "[REDACTED:<kind>]", 25 bytes at most; so a masked text is under 5 times as long.
+_MASK_GROWTH = 5
+# Texts are masked in batches of about this many bytes: one scan of each rule over a batch
+# costs far less than one per small file, and a batch is small next to the pack.
+MASK_BATCH_BYTES = 256 * 1024
+
+
+class _DirectoryLoad:
+    """The files of one listed directory going into a pack, in path order.
+
+    Far from the total cap, where no cap check can fail, two shortcuts apply: a file the walk
+    saw as regular is opened without a stat first, and texts wait to be masked in batches.
+    Near it, every file goes the careful way, one at a time, as the cap must see exact sizes.
+    """
+
+    def __init__(self, listing: FileListing, writer: PackWriter, options: LoadOptions) -> None:
+        self.listing = listing
+        self.root = str(listing.root)
+        self.writer = writer
+        self.options = options
+        self.skipped = list(listing.skipped)
+        self.full = False  # the cap was reached: later files are not tried
+        self._waiting: list[tuple[str, PreparedText]] = []  # decoded, to be masked
+        self._waiting_bytes = 0
+
+    def run(self) -> None:
+        for relative in self.listing.files:
+            self._add(relative)
+        self._flush()
+
+    def _skip(self, relative: str, reason: SkipReason, detail: str = "") -> None:
+        self.skipped.append(SkippedFile(relative, reason, detail))
+
+    def _far_from_cap(self, more: int) -> bool:
+        """Whether `more` bytes of text surely fit in the pack after those written and those
+        waiting to be masked, however the masks change their length."""
+        waiting = _MASK_GROWTH * self._waiting_bytes
+        return self.writer.total_bytes + waiting + more <= self.options.max_total_size
+
+    def _add(self, relative: str) -> None:
+        options = self.options
         if not options.include_secrets and is_secret_file(relative):
-            skipped.append(SkippedFile(relative, SkipReason.SECRET_FILE))
-            continue
-        if full:
-            skipped.append(SkippedFile(relative, SkipReason.OVER_TOTAL_CAP))
-            continue
+            self._skip(relative, SkipReason.SECRET_FILE)
+            return
+        if self.full:
+            self._skip(relative, SkipReason.OVER_TOTAL_CAP)
+            return
         try:
             relative.encode("utf-8")
         except UnicodeEncodeError:
             shown = relative.encode("utf-8", "replace").decode("utf-8")
-            skipped.append(SkippedFile(shown, SkipReason.UNREADABLE, "name is not UTF-8"))
-            continue
-        located = _locate(root_text, relative, options.include_secrets)
+            self._skip(shown, SkipReason.UNREADABLE, "name is not UTF-8")
+            return
+        quick = self._far_from_cap(options.max_file_size)
+        if not quick:
+            self._flush()
+        data = None
+        if quick and relative in self.listing.regular:
+            try:
+                data = _read_regular_file(f"{self.root}/{relative}", options.max_file_size)
+            except _Binary:
+                self._skip(relative, SkipReason.BINARY)
+                return
+            except (_NotRegularFile, OSError):
+                pass  # the careful way below finds out what it is, and why
+        if data is None:
+            data = self._read_carefully(relative)
+            if data is None:
+                return
+        if is_binary(data):
+            self._skip(relative, SkipReason.BINARY)
+            return
+        decoded = _decode(data)
+        if options.include_secrets:
+            self._commit(relative, decoded)
+        elif self._far_from_cap(_MASK_GROWTH * len(decoded.text)):
+            self._waiting.append((relative, decoded))
+            self._waiting_bytes += len(decoded.text)
+            if self._waiting_bytes >= MASK_BATCH_BYTES:
+                self._flush()
+        else:
+            self._flush()
+            self._commit(relative, _with_masks(decoded, *mask_secrets(decoded.text)))
+
+    def _read_carefully(self, relative: str) -> bytes | None:
+        """The file's content after a stat of its path, or None with the file skipped (or
+        not, if it vanished)."""
+        options = self.options
+        located = _locate(self.root, relative, options.include_secrets)
         if located is None:
-            continue
+            return None
         if isinstance(located, SkippedFile):
-            skipped.append(located)
-            continue
+            self.skipped.append(located)
+            return None
         path, size = located
         if size > options.max_file_size:
-            skipped.append(SkippedFile(relative, SkipReason.TOO_LARGE, f"{size:,} bytes"))
-            continue
-        if writer.total_bytes + size > options.max_total_size:
-            full = True
-            skipped.append(SkippedFile(relative, SkipReason.OVER_TOTAL_CAP))
-            continue
+            self._skip(relative, SkipReason.TOO_LARGE, f"{size:,} bytes")
+            return None
+        if self.writer.total_bytes + size > options.max_total_size:
+            self.full = True
+            self._skip(relative, SkipReason.OVER_TOTAL_CAP)
+            return None
         try:
             data = _read_regular_file(path, options.max_file_size)
         except _NotRegularFile:
-            skipped.append(SkippedFile(relative, SkipReason.SPECIAL_FILE, "not a regular file"))
-            continue
+            self._skip(relative, SkipReason.SPECIAL_FILE, "not a regular file")
+            return None
         except _Binary:
-            skipped.append(SkippedFile(relative, SkipReason.BINARY))
-            continue
+            self._skip(relative, SkipReason.BINARY)
+            return None
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            skipped.append(SkippedFile(relative, SkipReason.UNREADABLE, reason))
-            continue
+            self._skip(relative, SkipReason.UNREADABLE, exc.strerror or str(exc))
+            return None
         if data is None:
-            skipped.append(SkippedFile(relative, SkipReason.TOO_LARGE, "grew while read"))
-            continue
-        if is_binary(data):
-            skipped.append(SkippedFile(relative, SkipReason.BINARY))
-            continue
-        prepared = prepare_text(data, options.include_secrets)
-        if writer.total_bytes + len(prepared.text) > options.max_total_size:
-            full = True
-            skipped.append(SkippedFile(relative, SkipReason.OVER_TOTAL_CAP))
-            continue
-        writer.add(
+            self._skip(relative, SkipReason.TOO_LARGE, "grew while read")
+        return data
+
+    def _flush(self) -> None:
+        """Mask the waiting texts together and write them."""
+        if not self._waiting:
+            return
+        waiting, self._waiting, self._waiting_bytes = self._waiting, [], 0
+        masks = mask_secrets_many([decoded.text for _, decoded in waiting])
+        for (relative, decoded), (masked, counts) in zip(waiting, masks):
+            self._commit(relative, _with_masks(decoded, masked, counts))
+
+    def _commit(self, relative: str, prepared: PreparedText) -> None:
+        if self.writer.total_bytes + len(prepared.text) > self.options.max_total_size:
+            self.full = True
+            self._skip(relative, SkipReason.OVER_TOTAL_CAP)
+            return
+        self.writer.add(
             relative,
             prepared.text,
             chars=prepared.chars,
             flags=prepared.flags,
             secrets_masked=prepared.secrets_masked,
         )
+
+
+def _load_directory(
+    root: Path, source: str, writer: PackWriter, options: LoadOptions
+) -> ContextPack:
+    listing = list_files(root, options.include, options.exclude)
+    load = _DirectoryLoad(listing, writer, options)
+    load.run()
     if writer.entry_count == 0:
-        if not listing.files and not listing.ignored and not skipped:
+        if not listing.files and not listing.ignored and not load.skipped:
             raise InputError(f"{source} is an empty directory")
-        summary = _describe_nothing_loaded(skipped, listing.ignored)
+        summary = _describe_nothing_loaded(load.skipped, listing.ignored)
         raise InputError(f"{source}: no text file left to load ({summary})")
     return writer.finish(
         mode=listing.mode,
         source=source,
-        skipped=skipped,
+        skipped=load.skipped,
         ignored=dict(listing.ignored),
         options=options.to_dict(),
     )
