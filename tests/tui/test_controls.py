@@ -11,6 +11,7 @@ from rlm_tui.tui.screens.export import ExportScreen
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
 from rlm_tui.tui.widgets.query_bar import QueryBar
 from tests.tui.conftest import ended, loaded, make_app, wait_for
+from tests.tui.event_script import EventScript, mid_run
 
 QUERY = "How does the sandbox stop a runaway cell?"
 
@@ -166,10 +167,20 @@ async def test_export_to_markdown_renders_the_session(sample, tmp_path: Path):
     assert QUERY in text and "demo model" in text
 
 
+async def show_a_finished_session(pilot) -> None:
+    """Fixed events instead of a live run, where only a session on screen matters."""
+    await loaded(pilot)
+    script = EventScript()
+    mid_run(script)
+    script.finish("done")
+    pilot.app.feed(script.take())
+    await pilot.app.flush_events()
+
+
 async def test_escape_cancels_the_export(sample, tmp_path: Path):
-    app = make_app(sample, query=QUERY)
+    app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
-        await ended(pilot)
+        await show_a_finished_session(pilot)
         app.query_one("#calls").focus()
         await pilot.press("e", "escape")
         assert not isinstance(app.screen, ExportScreen)
@@ -209,9 +220,9 @@ async def test_f1_shows_and_hides_the_keys(sample):
 
 
 async def test_the_palette_runs_the_apps_commands(sample):
-    app = make_app(sample, query=QUERY)
+    app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
-        await ended(pilot)
+        await show_a_finished_session(pilot)
         app.query_one("#calls").focus()
         await pilot.press("ctrl+p", *"export")
         await pilot.pause(0.3)
