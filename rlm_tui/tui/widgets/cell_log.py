@@ -15,8 +15,8 @@ from rlm_tui import events as ev
 from rlm_tui.tui.units import format_duration
 
 # A cell may print 10 MB (the sandbox keeps 1,000,000 characters); a pane shows the head.
-OUTPUT_LINES = 120
-OUTPUT_CHARS = 8_000
+OUTPUT_LINES = 80
+OUTPUT_CHARS = 4_000
 PLACEHOLDER = "Each code cell the model runs appears here, with its output."
 
 
