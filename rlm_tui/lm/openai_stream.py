@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlm_tui.lm.errors import one_line, scrub_secrets
 from rlm_tui.lm.failures import (
@@ -28,6 +28,9 @@ from rlm_tui.lm.failures import (
     classify_http_error,
     classify_stream_error,
 )
+
+if TYPE_CHECKING:
+    import aiohttp as aiohttp_types
 
 DONE = b"[DONE]"
 # The engine bounds concurrency itself (max_concurrency is at most 1024); the pool must never
@@ -127,8 +130,8 @@ def encode_request_body(model: str, messages: Any, params: Mapping[str, Any]) ->
 
 @dataclass
 class _HeldSession:
-    session: Any  # aiohttp.ClientSession
-    closer: Any  # the async generator that closes it when its loop shuts down
+    session: aiohttp_types.ClientSession
+    closer: AsyncGenerator[None, None]  # closes the session when its loop shuts down
 
 
 class OpenAIStreamClient:
@@ -141,8 +144,8 @@ class OpenAIStreamClient:
 
     def __init__(self) -> None:
         self._sessions: dict[asyncio.AbstractEventLoop, _HeldSession] = {}
-        self._timeouts: dict[float, Any] = {}
-        self._targets: dict[str, tuple[Any, Any, Any]] = {}
+        self._timeouts: dict[float, aiohttp_types.ClientTimeout] = {}
+        self._targets: dict[str, tuple[Any, Any, Any]] = {}  # url: (URL, proxy, proxy auth)
 
     async def stream(self, request: ChatRequest,
                      on_delta: Callable[[str], None] | None) -> StreamedReply:
@@ -154,14 +157,14 @@ class OpenAIStreamClient:
         """
         aiohttp = load_aiohttp()
         session = await self._session(aiohttp)
-        url, proxy, proxy_auth = self._targets.get(request.url) or await self._target(
-            aiohttp, request.url)
         try:
+            url, proxy, proxy_auth = self._targets.get(request.url) or await self._target(
+                aiohttp, request.url)
             response = await session.post(url, data=request.body, headers=request.headers,
                                           proxy=proxy, proxy_auth=proxy_auth,
                                           allow_redirects=False,
                                           timeout=self._timeout(aiohttp, request.timeout))
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
             raise AttemptFailed(_transport_failure(aiohttp, exc, responded=False)) from None
         reusable = False
         try:
@@ -182,7 +185,7 @@ class OpenAIStreamClient:
         if held is not None:
             await held.closer.aclose()
 
-    async def _session(self, aiohttp: ModuleType) -> Any:
+    async def _session(self, aiohttp: ModuleType) -> aiohttp_types.ClientSession:
         loop = asyncio.get_running_loop()
         held = self._sessions.get(loop)
         if held is not None and not held.session.closed:
@@ -199,7 +202,8 @@ class OpenAIStreamClient:
         await closer.asend(None)
         return session
 
-    def _forget(self, loop: asyncio.AbstractEventLoop, session: Any) -> None:
+    def _forget(self, loop: asyncio.AbstractEventLoop,
+                session: aiohttp_types.ClientSession) -> None:
         held = self._sessions.get(loop)
         if held is not None and held.session is session:
             del self._sessions[loop]
@@ -219,7 +223,7 @@ class OpenAIStreamClient:
         self._targets[url] = target
         return target
 
-    def _timeout(self, aiohttp: ModuleType, seconds: float) -> Any:
+    def _timeout(self, aiohttp: ModuleType, seconds: float) -> aiohttp_types.ClientTimeout:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
             # Not a total: waits for the connection, the first byte, and between bytes.
@@ -229,8 +233,9 @@ class OpenAIStreamClient:
         return timeout
 
 
-async def _close_at_loop_end(session: Any, owner: weakref.ref[OpenAIStreamClient],
-                             loop: asyncio.AbstractEventLoop):
+async def _close_at_loop_end(session: aiohttp_types.ClientSession,
+                             owner: weakref.ref[OpenAIStreamClient],
+                             loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
     """Suspended until its loop shuts down, then closes `session`: the loop finalises
     unfinished async generators before it closes, so no connection is left open and aiohttp
     has no unclosed session to warn about. Also run by `aclose()`, and by the loop when the
@@ -361,6 +366,8 @@ def _transport_failure(aiohttp: ModuleType, exc: BaseException, *, responded: bo
         return Failure("stream_interrupted", CONNECTION_CUT)
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, OSError)):
         return Failure("unreachable", _reason(exc) or "the server closed the connection")
+    if isinstance(exc, ValueError):  # aiohttp's InvalidURL among them
+        return Failure("bad_request", f"cannot send the request: {_reason(exc)}")
     return Failure("unexpected", f"{type(exc).__name__}: {_reason(exc)}")
 
 
