@@ -170,6 +170,7 @@ class OpenAIStreamClient:
         try:
             if response.status != 200:
                 body = await _read_error_body(aiohttp, response)
+                reusable = response.content.at_eof()  # a 429 storm keeps its connections
                 raise AttemptFailed(classify_http_error(response.status, body, response.headers))
             reply, reusable = await _read_stream(aiohttp, response.content, on_delta)
             return reply

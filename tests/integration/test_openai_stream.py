@@ -298,3 +298,15 @@ async def test_a_client_used_from_two_loops_keeps_a_session_for_each(raw_server)
     assert (here.text, there) == ("ok", "ok")
     await client.aclose()
     gc.collect()
+
+
+async def test_an_error_response_read_to_its_end_leaves_its_connection_for_the_retry(
+    raw_server, client,
+):
+    raw_server.replies.append(RawReply([b'{"error": {"message": "busy"}}'], status=503,
+                                       headers={"Content-Type": "application/json"}))
+
+    done = await client.complete(spec_for(raw_server), MESSAGES)
+
+    assert done.retries[0].kind == "server_error"
+    assert len(set(raw_server.ports)) == 1
