@@ -383,6 +383,11 @@ class Sandbox:
                 await asyncio.wait_for(proc.wait(), 5.0)
         if proc.stdin is not None:
             proc.stdin.close()
+        # Close the pipes' transport now, on this loop; left to the garbage collector it may
+        # be finalised after the loop has closed ("Event loop is closed" warnings).
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
         if self._stderr_task is not None:
             self._stderr_task.cancel()
             with contextlib.suppress(BaseException):
