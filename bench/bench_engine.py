@@ -89,6 +89,7 @@ def serve() -> None:
 
 async def ours(base_url: str, iterations: int, batch: int) -> float:
     settings = Settings(model=f"openai/root-{iterations}-{batch}", api_base=base_url,
+                        transport=os.environ.get(TRANSPORT_ENV, "auto"),
                         max_iterations=iterations + 5, max_concurrency=CONCURRENCY)
     run = Run(settings, ModelClient(), ev.EventBus())
     started = time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +53,9 @@ class Settings(BaseModel):
     max_file_size: int = Field(2_000_000, gt=0)
     max_total_size: int = Field(200_000_000, gt=0)
     theme: str | None = None
+    # "auto": OpenAI-compatible models over a direct HTTP stream, others through litellm;
+    # "litellm": everything through litellm.
+    transport: Literal["auto", "litellm"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
 
     @field_validator("api_base", "sub_api_base")

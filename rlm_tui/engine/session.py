@@ -114,7 +114,7 @@ class Run:
         else:
             name, base = model or s.effective_sub_model, s.effective_sub_api_base
         return ModelSpec(model=name or "", api_base=base, timeout=s.request_timeout,
-                         max_retries=s.max_retries)
+                         max_retries=s.max_retries, transport=s.transport)
 
     async def start(self, query: str, context: RunContext) -> Outcome:
         """Run to the end (answered, halted or failed); never raises for model errors."""

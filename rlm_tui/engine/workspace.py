@@ -40,10 +40,11 @@ def model_specs(settings: Settings) -> list[ModelSpec]:
     if not s.model:
         raise UsageError("no model: pass --model NAME (e.g. openai/gpt-4o-mini), "
                          "or --model demo to try rlm-tui offline")
-    specs = [ModelSpec(model=s.model, api_base=s.api_base)]
+    specs = [ModelSpec(model=s.model, api_base=s.api_base, transport=s.transport)]
     sub = s.effective_sub_model
     if sub and (sub, s.effective_sub_api_base) != (s.model, s.api_base):
-        specs.append(ModelSpec(model=sub, api_base=s.effective_sub_api_base))
+        specs.append(ModelSpec(model=sub, api_base=s.effective_sub_api_base,
+                               transport=s.transport))
     return specs
 
 
