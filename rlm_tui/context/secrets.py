@@ -219,35 +219,49 @@ _TOKEN_RULES: tuple[_TokenRule, ...] = (_PRIVATE_KEY, _AWS_OR_GOOGLE, _GITHUB, _
 _FLAGGED_TOKEN_RULES = (_PRIVATE_KEY, _SK)
 _EVERYWHERE_TOKEN_RULES = (_AWS_OR_GOOGLE, _GITHUB, _SLACK, _JWT)
 
+_VALUE_BYTE = rb"[A-Za-z0-9+/=_\-.~@%^$!*:\x80-\xff]"  # what a bare value is made of
+_WORDS_ONLY = rb"[A-Za-z]+(?:[_.\-][A-Za-z]+)*"  # as `_WORDS`
+
+
 # What follows a secret-naming name: `=`, `:`, `:=` or `=>`, then a quoted or a bare value at
-# least `quoted` or `bare` bytes long. Every class in it holds both cases of a letter or
-# neither, so it matches the lowercased text exactly where it matches the text.
-def _tail(quoted: int, bare: int) -> bytes:
+# least `shortest` bytes long (quoted, bare). Every class in it holds both cases of a letter
+# or neither, so it matches the lowercased text exactly where it matches the text. With
+# `words`, a value made of words alone and too short to be a token is no value either.
+def _tail(shortest: tuple[int, int], words: bool = False) -> bytes:
+    quoted, bare = (b"%d" % n for n in shortest)
+    not_words_quoted = not_words_bare = b""
+    if words:
+        not_words_quoted = rb"(?!(?=[^\"'`\r\n]{1,14}(?P=q))" + _WORDS_ONLY + rb"(?P=q))"
+        end = rb"(?!" + _VALUE_BYTE + rb")"
+        short = rb"(?=" + _VALUE_BYTE + rb"{1,14}" + end + b")"
+        not_words_bare = rb"(?!" + short + _WORDS_ONLY + end + b")"
     return (
         rb"[\"']?\]?[ \t]*"
         # An annotation (`password: str = ...`) is skipped so that its `=` is the separator.
         rb"(?::[ \t]*[A-Za-z_][\w\[\]., |]{0,40}?[ \t]*(?==))?"
         rb"(?::=|=>|=(?!=)|:)[ \t]*"
-        rb"(?:(?P<q>[\"'`])(?P<qval>[^\"'`\r\n]{%d,300}?)(?P=q)"
+        rb"(?:(?P<q>[\"'`])"
+        + not_words_quoted
+        + rb"(?P<qval>[^\"'`\r\n]{" + quoted + rb",300}?)(?P=q)"
         # Bare values keep to characters seen in keys and passwords, so that code such as
         # `client_secret:t.secret??null` or `token:a||b` is not a value, and must end the line
         # (or meet a comment, `,` or `;`): one followed by more words is prose
         # ("api_key: Optional. The key to use.").
-        rb"|(?P<uval>[A-Za-z0-9+/=_\-.~@%%^$!*:\x80-\xff]{%d,300}+)"
+        + rb"|" + not_words_bare + rb"(?P<uval>" + _VALUE_BYTE + rb"{" + bare + rb",300}+)"
         rb"(?=[ \t]*(?:[,;]|\#|//|\r?\n|\Z)))"
-    ) % (quoted, bare)
+    )
 
 
-_ASSIGNMENT_TAIL = re.compile(_tail(1, 1))
+_ASSIGNMENT_TAIL = re.compile(_tail((1, 1)))
 
 # Names that end in a secret-naming word and are followed by a value, found in the lowercased
 # text. The word must end the name (`tokenizer =` and `max_tokens =` are not secrets). `key`
 # alone is too common: it counts only after api, access, private, auth or secret.
 _KEY_OWNERS = (b"api", b"access", b"private", b"auth", b"secret")
 _KEY_OWNER = re.compile(rb"(api|access|private|auth|secret)[_\-]?\Z")
-# A name counts only if a value long enough to be secret follows: shorter ones never are
-# (`_value_is_secret`), and token kinds are longer still.
-_NAME_END = rb"(?![a-z0-9_])(?=" + _tail(6, 8) + rb")"
+# A name counts only if a value that could be secret follows: shorter values never are, nor
+# words alone (`_value_is_secret`), and token kinds are 15 bytes or longer.
+_NAME_END = rb"(?![a-z0-9_])(?=" + _tail((6, 8), words=True) + rb")"
 # Each rule starts with one literal and checks the letters before it by look-behind, so that
 # `re` rejects the many `key =` and `token =` of ordinary code without a Python call. "ken"
 # and "key" share one scan; "cret" leads rather than "secret" as "c" is rarer than "s".
