@@ -94,6 +94,15 @@ class Run:
                                     model_output_chars=settings.model_output_chars)
         self.root: Session | None = None
         self.coverage_lock = asyncio.Lock()
+        self.sent_prompts: list[str] = []  # sub-call prompts not yet matched to the context
+
+    async def record_sent_prompts(self, coverage: Any) -> None:
+        """Match the prompts sent so far to the context (in a thread: a big context's index
+        takes about 1 s per 100 MB to build, the first time)."""
+        async with self.coverage_lock:
+            prompts, self.sent_prompts = self.sent_prompts, []
+            if prompts:
+                await asyncio.to_thread(lambda: [coverage.record_prompt(p) for p in prompts])
 
     def _state_changed(self, state: ev.RunState, reason: str | None) -> None:
         self.bus.emit(ev.StateChanged(session_id=self.run_id, node_id=self.run_id,
@@ -123,11 +132,17 @@ class Run:
             timer = asyncio.get_running_loop().call_later(self.settings.max_time,
                                                           self.ledger.check)
         self.root = Session(self, query, context, depth=0, session_id=self.run_id)
+        index = None
+        if context.coverage is not None and hasattr(context.coverage, "build_index"):
+            # Build the coverage index while the root model writes its first reply.
+            index = asyncio.create_task(asyncio.to_thread(context.coverage.build_index))
         try:
             return await self.root.run()
         finally:
             if timer is not None:
                 timer.cancel()
+            if index is not None:
+                await asyncio.gather(index, return_exceptions=True)
 
 
 class Session:
@@ -323,6 +338,7 @@ class Session:
         if coverage is not None and (result.coverage.get("read") or result.subcalls):
             if result.coverage:
                 coverage.add_worker_delta(result.coverage)
+            await self.owner.record_sent_prompts(coverage)
             self.emit(ev.CoverageUpdated, cell, node, coverage=coverage.to_dict())
         return result
 
@@ -358,11 +374,8 @@ class Session:
         self.emit(ev.SubcallFinished, node, cell, model=done.model,
                   response=done.text[:EVENT_TEXT_CHARS], usage=usage,
                   latency_s=done.latency_s, attempts=done.attempts)
-        coverage = self.context.coverage
-        if coverage is not None:
-            # The first prompt builds the coverage index (about 1 s per 100 MB): off the loop.
-            async with self.owner.coverage_lock:
-                await asyncio.to_thread(coverage.record_prompt, prompt)
+        if self.context.coverage is not None:
+            self.owner.sent_prompts.append(prompt)  # matched at the cell's end, off this path
         return done.text
 
     async def _child_session(self, request: SubcallRequest, node: str, cell: str) -> str:

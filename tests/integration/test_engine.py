@@ -277,3 +277,29 @@ async def test_a_time_budget_halts_a_run_waiting_on_the_model(openai_server):
     outcome = await asyncio.wait_for(run.start("q", RunContext.from_value("ctx")), 30)
     assert outcome.status == "halted"
     assert outcome.reason.startswith("time budget reached")
+
+
+async def test_coverage_records_what_code_read_and_what_it_sent_to_sub_models(openai_server,
+                                                                             tmp_path):
+    from rlm_tui.engine.workspace import Workspace
+
+    (tmp_path / "read.py").write_text("".join(f"line_{i} = 'read by code {i}'\n" for i in range(40)))
+    (tmp_path / "sent.py").write_text("".join(f"line_{i} = 'sent to a sub-model {i}'\n"
+                                              for i in range(40)))
+    (tmp_path / "untouched.py").write_text("nothing = 'here at all, nobody looks'\n" * 40)
+    script = Scripted([
+        repl("a = context.read('read.py', 1, 10)\nr = llm_query('summarise: ' + context['sent.py'])"),
+        repl("FINAL('done')"),
+    ])
+    openai_server.responder = script
+    settings = Settings(model="openai/root", api_base=openai_server.base_url, max_retries=0)
+    bus = ev.EventBus()
+    seen: list = []
+    bus.subscribe(seen.append)
+    with Workspace.open(str(tmp_path), settings) as ws:
+        outcome = await ws.new_run(bus).start("q", ws.run_context())
+    assert outcome.answer == "done"
+    coverage = [e for e in seen if e.type == "coverage_updated"][-1].coverage["files"]
+    assert coverage["read.py"]["read_fraction"] == 0.25
+    assert coverage["sent.py"]["sent_fraction"] >= 0.95  # the first line shares a prompt line
+    assert "untouched.py" not in coverage
