@@ -12,17 +12,21 @@ no retry fixes, reaches the model's code as an "Error: ..." string.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
 
 from rlm_tui import events as ev
-from rlm_tui.config import Settings
+from rlm_tui.config import Settings, load_settings
 from rlm_tui.engine.session import Run, RunContext
 from rlm_tui.lm import ModelClient, RetryPolicy
 from rlm_tui.lm.routes import USER_AGENT
 from rlm_tui.lm.spec import TRANSPORT_ENV
-from rlm_tui.transcript import SessionModel
+from rlm_tui.transcript import SessionModel, read_transcript
 from tests.integration.openai_server import Reply
 from tests.integration.test_engine import repl
 
@@ -106,6 +110,7 @@ class FaultyProvider:
     """
 
     roots: list[str] = field(default_factory=lambda: list(ROOTS))
+    plan: dict[str, str | None] = field(default_factory=lambda: dict(PLAN))
     seen: set[str] = field(default_factory=set)
     succeeded: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     root_requests: list[dict] = field(default_factory=list)
@@ -125,7 +130,7 @@ class FaultyProvider:
         self.seen.add(prompt)
         if prompt == NEEDS_AUTH:
             return Reply.unauthorized()
-        kind = PLAN.get(prompt)
+        kind = self.plan.get(prompt)
         if first and kind is not None:
             return faulty_reply(kind)
         return self._whole(body["model"], f"answer to {prompt}")
@@ -138,13 +143,23 @@ class FaultyProvider:
 
 @pytest.fixture(params=["direct", "litellm"])
 def transport(request, monkeypatch, openai_server):
-    """Every test here runs over each transport (ModelSpec's default comes from the
-    environment), then checks that every request the server got came over that one."""
+    """Runs the test over each transport, chosen as a user would: $RLM_TUI_TRANSPORT (the
+    `transport` setting); then checks that every request the server got came over it."""
     monkeypatch.setenv(TRANSPORT_ENV, "auto" if request.param == "direct" else "litellm")
     yield request.param
     for sent in openai_server.completion_requests:
         went_direct = sent.headers.get("User-Agent") == USER_AGENT
         assert went_direct == (request.param == "direct"), sent.headers.get("User-Agent")
+
+
+def settings_for(server, tmp_path) -> Settings:
+    """Through the real layers: no config file, $RLM_TUI_TRANSPORT, then these flags."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    flags = {"model": "openai/root-model", "sub_model": "openai/sub-model",
+             "api_base": server.base_url, "request_timeout": REQUEST_TIMEOUT_S,
+             "max_retries": 3}
+    return load_settings(flags, config_path=config)
 
 
 def test_the_fault_plan_covers_every_fault_on_a_fifth_of_the_calls():
@@ -155,12 +170,10 @@ def test_the_fault_plan_covers_every_fault_on_a_fifth_of_the_calls():
 
 
 async def test_a_run_answers_through_faults_with_every_retry_on_its_node(openai_server,
-                                                                         transport):
+                                                                         transport, tmp_path):
     provider = FaultyProvider()
     openai_server.responder = provider
-    settings = Settings(model="openai/root-model", sub_model="openai/sub-model",
-                        api_base=openai_server.base_url, request_timeout=REQUEST_TIMEOUT_S,
-                        max_retries=3)
+    settings = settings_for(openai_server, tmp_path)
     bus = ev.EventBus()
     seen: list = []
     bus.subscribe(seen.append)
@@ -226,3 +239,38 @@ async def test_a_run_answers_through_faults_with_every_retry_on_its_node(openai_
     fault_nodes = [model.nodes[started[p].node_id] for p, k in PLAN.items() if k]
     assert all(len(node.retries) == 1 for node in fault_nodes)
     assert len(model.nodes[iteration].retries) == 1
+
+
+def test_the_command_line_run_takes_its_transport_from_the_environment(openai_server,
+                                                                       transport, tmp_path):
+    """`rlm-tui run` end to end: RLM_TUI_TRANSPORT picks the transport, every kind of fault
+    is retried, and --json's totals are the usage the server reported."""
+    prompts = [f"command line {kind}" for kind in FAULTS] + [f"clean {i}" for i in range(3)]
+    provider = FaultyProvider(
+        roots=[repl(f"r = llm_query_batched({prompts!r})\n"
+                    "FINAL(str(sum(a.startswith('Error') for a in r)))")],
+        plan={f"command line {kind}": kind for kind in FAULTS})
+    openai_server.responder = provider
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "notes.md").write_text("# notes\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RLM_TUI_")}
+    env.update(RLM_TUI_TRANSPORT="auto" if transport == "direct" else "litellm",
+               RLM_TUI_REQUEST_TIMEOUT=str(REQUEST_TIMEOUT_S),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    done = subprocess.run(
+        [sys.executable, "-m", "rlm_tui", "run", str(tmp_path / "repo"), "-q", "q",
+         "--model", "openai/root-model", "--sub-model", "openai/sub-model", "--api-base",
+         openai_server.base_url, "--json", "--transcript", str(tmp_path / "t.jsonl")],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["answer"] == "0" and result["sub_calls"] == len(prompts)
+    prompt_tokens = sum(u["prompt_tokens"] for _, u in provider.succeeded)
+    completion_tokens = sum(u["completion_tokens"] for _, u in provider.succeeded)
+    assert result["tokens"] == {"prompt": prompt_tokens, "completion": completion_tokens,
+                                "total": prompt_tokens + completion_tokens}
+    events = read_transcript(tmp_path / "t.jsonl").events
+    retried = {e.node_id for e in events if e.type == "subcall_retry"}
+    faulty = {e.node_id for e in events if e.type == "subcall_started"
+              and e.prompt.startswith("command line")}
+    assert retried == faulty and len(faulty) == len(FAULTS)
