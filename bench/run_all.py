@@ -1,0 +1,356 @@
+"""Run every bench script, one after another, and print one table: figure, value, goal, met.
+
+    .venv/bin/python bench/run_all.py            # each script with its default arguments
+    .venv/bin/python bench/run_all.py --quick    # shorter runs (fewer rounds and repeats)
+    .venv/bin/python bench/run_all.py --only engine --only tui --markdown
+
+Each script runs in its own process (so its figures are its own), with its output captured
+and read back by a small parser per script. A script whose output cannot be read, or that
+fails, is not lost: its own output is printed under a heading after the table. Scripts that
+appear in bench/ later run too, shown that way until they get a parser. bench_engine.py
+creates its rlms venv by itself on first use (that needs the network once; --no-rlms skips
+the comparison). Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+# The order they run in; any other bench_*.py runs after these.
+ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_export.py",
+         "bench_tui.py")
+QUICK_ARGS = {
+    "bench_sandbox.py": ["--rounds", "100"],
+    "bench_context.py": ["--runs", "1"],
+    "bench_engine.py": ["--iterations", "10", "--repeat", "1"],
+    "bench_export.py": ["--iterations", "200", "--repeat", "2"],
+    "bench_tui.py": ["--quick"],
+}
+SCRIPT_TIMEOUT_S = 3600
+
+
+@dataclass
+class Row:
+    figure: str
+    value: str
+    goal: str = ""
+    met: str = ""  # yes | NO | "" (no goal)
+
+
+@dataclass
+class Result:
+    script: str
+    args: list[str]
+    returncode: int | None  # None: timed out
+    seconds: float
+    stdout: str
+    stderr: str
+    rows: list[Row]
+    parse_error: str | None = None
+
+
+# -- parsers: one per script's printed format ------------------------------------------------
+
+_NUMBER = r"-?[\d,]*\.?\d+"
+
+
+def _met(value: float, op: str, goal: float) -> str:
+    ok = {"<": value < goal, "<=": value <= goal, ">": value > goal, ">=": value >= goal}[op]
+    return "yes" if ok else "NO"
+
+
+def _float(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def parse_sandbox(out: str) -> list[Row]:
+    """`figure  value  < goal  met|MISSED` under a `figure value goal` header."""
+    rows = []
+    pattern = re.compile(rf"^(?P<name>.+?)\s{{2,}}(?P<value>{_NUMBER})"
+                         r"(?:\s+<\s*(?P<goal>\S+)\s+(?P<verdict>met|MISSED))?\s*$")
+    for line in out.splitlines():
+        match = pattern.match(line)
+        if match is None:
+            continue
+        name, unit = match["name"], ""
+        unit_match = re.search(r"\s*\((\w+)\)$", name)
+        if unit_match:
+            name, unit = name[: unit_match.start()], " " + unit_match[1]
+        goal = f"< {match['goal']}{unit}" if match["goal"] else ""
+        met = {"met": "yes", "MISSED": "NO"}.get(match["verdict"] or "", "")
+        rows.append(Row(name, match["value"] + unit, goal, met))
+    return rows
+
+
+_GOAL_NOTE = re.compile(
+    rf"(?P<value>{_NUMBER})\s*(?P<unit>x|s|ms)\b[^()]*"
+    rf"\(goal (?P<op><=|>=|<|>) (?P<goal>{_NUMBER})\s*(?P=unit)\)")
+
+
+def parse_context(out: str) -> list[Row]:
+    """`name  value  note` rows; a goal sits in the note as `N<unit> ... (goal OP M<unit>)`."""
+    rows = []
+    for line in out.splitlines():
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=2)
+        if len(parts) < 2:
+            continue
+        name, value = parts[0], parts[1]
+        note = parts[2] if len(parts) > 2 else ""
+        match = _GOAL_NOTE.search(note)
+        if match is None:
+            rows.append(Row(name, f"{value} ({note})" if note else value))
+            continue
+        unit = match["unit"]
+        goal = f"{match['op']} {match['goal']}{unit if unit == 'x' else ' ' + unit}"
+        shown = value
+        if unit == "x":  # a ratio to a baseline named after it: "1.2x cat", "0.3x text"
+            base = re.match(r"\s*(\w+)", note[match.end("unit"):])
+            base_name = f" {base[1]}" if base and base[1] != "goal" else ""
+            shown = f"{value} ({match['value']}x{base_name})"
+            goal += base_name
+        elif not value.endswith(f" {unit}"):  # the goal is on another measure of the row
+            shown = f"{value} ({match['value']} {unit} with start-up)"
+        rows.append(Row(name, shown, goal,
+                        _met(_float(match["value"]), match["op"], _float(match["goal"]))))
+    return rows
+
+
+def parse_engine(out: str) -> list[Row]:
+    """An `engine  ms/iteration  fan-out  x ideal` table, a goal line and a ratio line."""
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("engine"))
+    goal_line = next(line for line in lines if line.startswith("goal:"))
+    ms_goal = _float(re.search(rf"ms/iteration < ({_NUMBER})", goal_line)[1])
+    fan_goal = _float(re.search(rf"within ({_NUMBER})x of ideal", goal_line)[1])
+    row_pattern = re.compile(
+        rf"^(?P<name>\S+(?: \S+)?)\s+(?P<ms>{_NUMBER})\s+(?P<fan>{_NUMBER})\s+(?P<x>{_NUMBER})$")
+    rows = []
+    for line in lines[header + 1:]:
+        match = row_pattern.match(line.strip())
+        if match is None:
+            continue
+        ours = match["name"].startswith("ours")
+        rows.append(Row(f"{match['name']}: overhead per iteration", f"{match['ms']} ms",
+                        f"< {ms_goal:g} ms" if ours else "reference",
+                        _met(_float(match["ms"]), "<", ms_goal) if ours else ""))
+        rows.append(Row(f"{match['name']}: fan-out of 256 sub-calls",
+                        f"{match['fan']} s ({match['x']}x ideal)",
+                        f"<= {fan_goal:g}x ideal" if ours else "reference",
+                        _met(_float(match["x"]), "<=", fan_goal) if ours else ""))
+    for line in lines:
+        if not line.startswith("ratio"):
+            continue
+        for label, value, op, goal in re.findall(
+                rf"(per iteration|fan-out) ({_NUMBER})x \(goal (>=|<=|<|>) ({_NUMBER})\)", line):
+            rows.append(Row(f"rlms / ours, {label}", f"{value}x", f"{op} {goal}x",
+                            _met(_float(value), op, _float(goal))))
+    if not rows:
+        raise ValueError("no engine rows")
+    return rows
+
+
+def parse_export(out: str) -> list[Row]:
+    """A `session: ...` line, then `  step  N ms ...` lines (no goals in this script)."""
+    rows = []
+    session = next((line for line in out.splitlines() if line.startswith("session:")), "")
+    if session:
+        rows.append(Row("session", session.removeprefix("session: ")))
+    for line in out.splitlines():
+        match = re.match(rf"^\s+(?P<step>[\w-]+)\s+(?P<ms>{_NUMBER}) ms(?P<rest>.*)$", line)
+        if match is None:
+            continue
+        rest = match["rest"].strip().strip("()").strip()
+        total = re.search(rf"read \+ fold \+ export\s+({_NUMBER}) ms", rest)
+        value = f"{match['ms']} ms"
+        if total:
+            value += f" (read + fold + export {total[1]} ms)"
+        elif rest:
+            value += f" ({rest})"
+        name = match["step"] if match["step"] in ("read", "fold") else f"export {match['step']}"
+        rows.append(Row(name, value))
+    return rows
+
+
+def parse_tui(out: str) -> list[Row]:
+    """`  name  value   goal G   ok|MISSED` rows."""
+    pattern = re.compile(
+        r"^\s+(?P<name>.+?)\s+(?P<value>p50 \S+ / max \S+ \w+|[\d.,]+ \w+)"
+        r"\s+goal (?P<goal>.+?)\s+(?P<ok>ok|MISSED)\s*$")
+    rows = []
+    for line in out.splitlines():
+        match = pattern.match(line)
+        if match:
+            rows.append(Row(match["name"], match["value"], match["goal"],
+                            "yes" if match["ok"] == "ok" else "NO"))
+    return rows
+
+
+PARSERS: dict[str, Callable[[str], list[Row]]] = {
+    "bench_sandbox.py": parse_sandbox,
+    "bench_context.py": parse_context,
+    "bench_engine.py": parse_engine,
+    "bench_export.py": parse_export,
+    "bench_tui.py": parse_tui,
+}
+
+
+# -- running -----------------------------------------------------------------------------------
+
+def scripts(only: list[str]) -> list[Path]:
+    found = {p.name: p for p in BENCH.glob("bench_*.py")}
+    ordered = [found.pop(name) for name in ORDER if name in found] + sorted(found.values())
+    if only:
+        wanted = {o if o.startswith("bench_") else f"bench_{o}" for o in only}
+        wanted = {w if w.endswith(".py") else f"{w}.py" for w in wanted}
+        ordered = [p for p in ordered if p.name in wanted]
+    return ordered
+
+
+def run_script(path: Path, args: list[str]) -> Result:
+    started = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, str(path), *args], capture_output=True,
+                              text=True, cwd=ROOT, timeout=SCRIPT_TIMEOUT_S)
+        code, out, err = done.returncode, done.stdout, done.stderr
+    except subprocess.TimeoutExpired as exc:
+        code = None
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+    result = Result(path.name, args, code, time.monotonic() - started, out, err, [])
+    parser = PARSERS.get(path.name)
+    if code == 0 and parser is not None:
+        try:
+            result.rows = parser(out)
+            if not result.rows:
+                result.parse_error = "no figures found in its output"
+        except Exception as exc:  # noqa: BLE001 - the raw output is shown instead
+            result.parse_error = f"{type(exc).__name__}: {exc}"
+    elif code == 0:
+        result.parse_error = "no parser for this script yet"
+    return result
+
+
+# -- the machine -------------------------------------------------------------------------------
+
+def machine() -> list[tuple[str, str]]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    memory = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 ** 2:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return [
+        ("CPU", cpu),
+        ("cores", f"{cores}" + (f" ({usable} usable by this process)" if usable != cores else "")),
+        ("memory", memory),
+        ("Python", f"{platform.python_version()} ({platform.python_implementation()}, "
+                   f"{sys.executable})"),
+        ("kernel", f"{platform.system()} {platform.release()}"),
+    ]
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+def table(results: list[Result], *, markdown: bool) -> list[str]:
+    header = ("figure", "value", "goal", "met?")
+    body: list[tuple[str, str, str, str]] = []
+    for result in results:
+        bench = result.script.removeprefix("bench_").removesuffix(".py")
+        if result.returncode != 0:
+            status = "timed out" if result.returncode is None else f"failed (exit {result.returncode})"
+            body.append((f"{bench}: {status}", "see its output below", "", ""))
+            continue
+        if not result.rows:
+            body.append((f"{bench}: its own table below", result.parse_error or "", "", ""))
+            continue
+        for row in result.rows:
+            body.append((f"{bench}: {row.figure}", row.value, row.goal, row.met))
+    if markdown:
+        def cell(text: str) -> str:
+            return text.replace("|", "\\|")
+
+        lines = ["| " + " | ".join(header) + " |", "| --- | ---: | --- | --- |"]
+        lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in body]
+        return lines
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    for r in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs: fewer rounds, repeats and iterations per script")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only this script (e.g. engine or bench_engine.py); repeatable")
+    parser.add_argument("--no-rlms", action="store_true",
+                        help="bench_engine without the rlms comparison (no venv, no network)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--raw", action="store_true",
+                        help="also print every script's own output after the table")
+    args = parser.parse_args()
+
+    chosen = scripts(args.only)
+    if not chosen:
+        parser.error(f"no bench script matches {args.only}")
+    results = []
+    for number, path in enumerate(chosen, 1):
+        script_args = list(QUICK_ARGS.get(path.name, [])) if args.quick else []
+        if args.no_rlms and path.name == "bench_engine.py":
+            script_args.append("--skip-rlms")
+        shown = " ".join([path.name, *script_args])
+        print(f"[{number}/{len(chosen)}] {shown} ...", file=sys.stderr, flush=True)
+        result = run_script(path, script_args)
+        results.append(result)
+        state = "ok" if result.returncode == 0 else "FAILED"
+        print(f"[{number}/{len(chosen)}] {path.name}: {state} in {result.seconds:.1f} s",
+              file=sys.stderr, flush=True)
+
+    print("machine")
+    for name, value in machine():
+        print(f"  {name:<7} {value}")
+    mode = "--quick" if args.quick else "default arguments"
+    print(f"\nresults ({mode}; {sum(r.seconds for r in results):.0f} s in all)\n")
+    for line in table(results, markdown=args.markdown):
+        print(line)
+    for result in results:
+        if not (args.raw or result.returncode != 0 or not result.rows):
+            continue
+        status = ("timed out" if result.returncode is None else f"exit {result.returncode}")
+        why = f"; {result.parse_error}" if result.parse_error else ""
+        print(f"\n== {' '.join([result.script, *result.args])} ({status}{why}) ==")
+        print(result.stdout.rstrip() or "(no output)")
+        if result.returncode != 0 and result.stderr.strip():
+            print("-- stderr --")
+            print(result.stderr.rstrip()[-4000:])
+    return 0 if all(r.returncode == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
