@@ -18,6 +18,9 @@ from rlm_tui.tui.units import format_duration
 OUTPUT_LINES = 80
 OUTPUT_CHARS = 4_000
 PLACEHOLDER = "Each code cell the model runs appears here, with its output."
+# Cells kept in the pane, the newest: more would make every repaint lay them all out (a
+# 1,000-iteration session); the Calls pane keeps every cell.
+MAX_CELLS = 50
 
 
 def describe_cell(node_id: str) -> str:
@@ -100,6 +103,10 @@ class CellView(Vertical):
         yield Static(self._syntax(), classes="cell-code")
         yield Static(Content.styled("running…", "dim italic"), classes="cell-output")
 
+    def on_mount(self) -> None:
+        if self.finished is not None:  # it finished before it was shown (one batch)
+            self._show_finished(self.finished)
+
     def _syntax(self) -> Syntax:
         dark = self.app.current_theme.dark
         return Syntax(self.code.rstrip("\n"), "python", theme="one-dark" if dark else "friendly",
@@ -110,6 +117,10 @@ class CellView(Vertical):
 
     def finish(self, event: ev.CellFinished) -> None:
         self.finished = event
+        if self.is_mounted:
+            self._show_finished(event)
+
+    def _show_finished(self, event: ev.CellFinished) -> None:
         header = self.query_one(".cell-header", Static)
         failed = event.error is not None
         mark = "✗" if failed else "✓"
@@ -120,20 +131,24 @@ class CellView(Vertical):
 
 
 class CellLog(VerticalScroll):
-    """Cells in the order they ran, the newest at the bottom (followed while you are there)."""
+    """Cells in the order they ran, the newest at the bottom (followed while you are there).
+    It keeps the newest MAX_CELLS; earlier ones are counted in a line at the top."""
 
     ALLOW_MAXIMIZE = True
     BORDER_TITLE = "Code and output"
     DEFAULT_CSS = """
     CellLog {
         align-vertical: bottom;  /* short logs sit at the bottom: see RootReasoning */
-        .placeholder { color: $text-muted; padding: 0 1; }
+        .placeholder, .earlier { color: $text-muted; padding: 0 1; }
+        .earlier { margin-bottom: 1; }
     }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._cells: dict[str, CellView] = {}
+        self._cells: dict[str, CellView] = {}  # node id -> cell shown, oldest first
+        self._count = 0  # every cell of the run, shown or not
+        self._earlier_line: Static | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(PLACEHOLDER, classes="placeholder")
@@ -148,10 +163,13 @@ class CellLog(VerticalScroll):
 
     @property
     def cells(self) -> list[CellView]:
+        """The cells in the pane, oldest first (at most MAX_CELLS)."""
         return list(self._cells.values())
 
     async def reset(self) -> None:
         self._cells = {}
+        self._count = 0
+        self._earlier_line = None
         await self.remove_children()
         await self.mount(Static(PLACEHOLDER, classes="placeholder"))
         self.border_title = "Code and output"
@@ -160,19 +178,42 @@ class CellLog(VerticalScroll):
     async def show_events(self, events: Sequence[ev.EventBase]) -> None:
         new: list[CellView] = []
         finished: list[ev.CellFinished] = []
+        starts = {e.node_id for e in events if isinstance(e, ev.CellStarted)} - set(self._cells)
+        unbuilt = max(0, len(starts) - MAX_CELLS)  # never shown: a replay's jump
         for event in events:
-            if isinstance(event, ev.CellStarted) and event.node_id not in self._cells:
+            if isinstance(event, ev.CellStarted) and event.node_id in starts:
+                starts.discard(event.node_id)
+                self._count += 1
+                if unbuilt:
+                    unbuilt -= 1
+                    continue
                 cell = CellView(event)
                 self._cells[event.node_id] = cell
                 new.append(cell)
             elif isinstance(event, ev.CellFinished):
                 finished.append(event)
-        if new:
-            if len(self._cells) == len(new):
-                await self.query_children(".placeholder").remove()
-            await self.mount_all(new)
-            self.border_title = f"Code and output · {len(self._cells)} cells"
         for event in finished:
             cell = self._cells.get(event.node_id)
             if cell is not None:
                 cell.finish(event)
+        if new:
+            await self._show_new(new)
+
+    async def _show_new(self, new: list[CellView]) -> None:
+        if self._count == len(new):
+            await self.query_children(".placeholder").remove()
+        surplus = len(self._cells) - MAX_CELLS
+        if surplus > 0:
+            old = [self._cells.pop(node) for node in list(self._cells)[:surplus]]
+            await self.remove_children([cell for cell in old if cell.is_mounted])
+        earlier = self._count - len(self._cells)
+        if earlier:
+            text = (f"… {earlier:,} earlier cells are not shown here: each one's code and "
+                    "output is in Calls (Call tab)")
+            if self._earlier_line is None:
+                self._earlier_line = Static(text, classes="earlier", markup=False)
+                await self.mount(self._earlier_line, before=0 if self.children else None)
+            else:
+                self._earlier_line.update(text)
+        await self.mount_all(new)
+        self.border_title = f"Code and output · {self._count:,} cells"

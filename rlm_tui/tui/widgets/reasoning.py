@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
@@ -14,10 +15,17 @@ from rlm_tui.progress import format_tokens
 from rlm_tui.tui.units import format_duration
 
 PLACEHOLDER = "The root model's reasoning streams here, one section per iteration."
+# Sections kept in the pane: the newest iterations. Earlier ones are counted in a line at
+# the top (each one's reply stays in Calls, Call tab): a 1,000-iteration session would
+# otherwise hold 1,000 Markdown documents, and every repaint would lay them all out.
+MAX_SECTIONS = 20
 
 
 class IterationSection(Collapsible):
-    """One root turn: its reply as Markdown, its tokens and time in the title."""
+    """One root turn: its reply as Markdown, its tokens and time in the title.
+
+    While folded (or not yet mounted) it only keeps the text: the Markdown is written when
+    the section is opened, so a batch of many turns (a replay) parses only what is shown."""
 
     DEFAULT_CSS = """
     IterationSection {
@@ -30,17 +38,35 @@ class IterationSection(Collapsible):
     }
     """
 
-    def __init__(self, iteration: int, forced: bool) -> None:
+    def __init__(self, iteration: int, forced: bool, *, collapsed: bool = False) -> None:
         self.label = "Forced final turn" if forced else f"Iteration {iteration}"
         self.markdown = Markdown("")
-        super().__init__(self.markdown, title=f"{self.label} — streaming…", collapsed=False)
+        super().__init__(self.markdown, title=f"{self.label} — streaming…", collapsed=collapsed)
         self.text = ""
+        self._stale = False  # the Markdown is behind `text` (written when opened)
+        self._error: str | None = None
         self._stream: MarkdownStream | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.is_mounted and not self.collapsed
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        if self._error is not None:
+            yield self._error_line(self._error)
+
+    @staticmethod
+    def _error_line(error: str) -> Static:
+        return Static(error, classes="iteration-error", markup=False)
 
     async def write(self, text: str) -> None:
         if not text:
             return
         self.text += text
+        if not self.shown:
+            self._stale = True
+            return
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
         await self._stream.write(text)
@@ -49,14 +75,14 @@ class IterationSection(Collapsible):
         """A retried stream: what was shown of this turn is dropped."""
         await self._stop_stream()
         self.text = ""
-        await self.markdown.update("")
+        await self.show_text()
         self.title = f"{self.label} — retrying…"
 
     async def finish(self, done: ev.RootDone) -> None:
         await self._stop_stream()
         if done.text and done.text != self.text:
             self.text = done.text
-            await self.markdown.update(done.text)
+            await self.show_text()
         usage = done.usage
         self.title = (f"{self.label} — {format_tokens(usage.prompt_tokens)} → "
                       f"{format_tokens(usage.completion_tokens)} tokens · "
@@ -65,7 +91,21 @@ class IterationSection(Collapsible):
             self.title += f" · {done.attempts} attempts"
         if done.error:
             self.title = f"{self.label} — failed"
-            await self.mount(Static(done.error, classes="iteration-error", markup=False))
+            self._error = done.error
+            if self.is_mounted:
+                await self.mount(self._error_line(done.error))
+
+    async def show_text(self) -> None:
+        """Bring the Markdown up to `text` if the section is open; else when it opens."""
+        if self.shown:
+            self._stale = False
+            await self.markdown.update(self.text)
+        else:
+            self._stale = True
+
+    async def _on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        if event.collapsible is self and self._stale:
+            await self.show_text()
 
     async def _stop_stream(self) -> None:
         if self._stream is not None:
@@ -83,15 +123,17 @@ class RootReasoning(VerticalScroll):
         /* Bottom-aligned like a chat: Textual 8's anchor scrolls a shorter-than-the-pane
            content to a negative offset (blank lines on top); aligned, it stays at 0. */
         align-vertical: bottom;
-        .placeholder { color: $text-muted; padding: 0 1; }
+        .placeholder, .earlier { color: $text-muted; padding: 0 1; }
     }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._root: str | None = None
-        self._sections: dict[str, IterationSection] = {}
+        self._sections: dict[str, IterationSection] = {}  # node id -> section, oldest first
         self._current: IterationSection | None = None
+        self._earlier = 0  # iterations no longer (or never) shown as sections
+        self._earlier_line: Static | None = None
 
     def compose(self):
         yield Static(PLACEHOLDER, classes="placeholder")
@@ -101,6 +143,7 @@ class RootReasoning(VerticalScroll):
 
     @property
     def sections(self) -> list[IterationSection]:
+        """The sections in the pane, oldest first (at most MAX_SECTIONS)."""
         return list(self._sections.values())
 
     async def reset(self) -> None:
@@ -109,6 +152,8 @@ class RootReasoning(VerticalScroll):
         self._root = None
         self._sections = {}
         self._current = None
+        self._earlier = 0
+        self._earlier_line = None
         await self.remove_children()
         await self.mount(Static(PLACEHOLDER, classes="placeholder"))
         self.border_title = "Reasoning"
@@ -124,6 +169,9 @@ class RootReasoning(VerticalScroll):
                 if pieces:
                     await target.write("".join(pieces))
 
+        # Turns of this batch beyond the pane's room are never built (a replay's jump).
+        unbuilt = max(0, self._count_new_turns(events) - MAX_SECTIONS)
+        created: list[IterationSection] = []
         for event in events:
             if isinstance(event, ev.SessionStarted):
                 if event.depth == 0 and self._root is None:
@@ -133,7 +181,13 @@ class RootReasoning(VerticalScroll):
                 continue
             if isinstance(event, ev.IterationStarted):
                 await write_pending()
-                await self._start_section(event)
+                if unbuilt:
+                    unbuilt -= 1
+                    self._earlier += 1
+                    continue
+                section = IterationSection(event.iteration, event.forced, collapsed=True)
+                self._sections[event.node_id] = section
+                created.append(section)
             elif isinstance(event, ev.RootDelta):
                 section = self._sections.get(event.node_id)
                 if section is None:
@@ -149,14 +203,44 @@ class RootReasoning(VerticalScroll):
                     await write_pending(section)
                     await section.finish(event)
         await write_pending()
+        if created:
+            await self._show_new(created)
 
-    async def _start_section(self, event: ev.IterationStarted) -> None:
+    def _count_new_turns(self, events: Sequence[ev.EventBase]) -> int:
+        root, count = self._root, 0
+        for event in events:
+            if isinstance(event, ev.SessionStarted) and event.depth == 0 and root is None:
+                root = event.session_id
+            elif isinstance(event, ev.IterationStarted) and event.session_id == root:
+                count += 1
+        return count
+
+    async def _show_new(self, created: list[IterationSection]) -> None:
+        """Mount this batch's sections at once, the newest open and the rest folded, and
+        drop the oldest beyond MAX_SECTIONS."""
+        newest = created[-1]
         if self._current is not None:
             self._current.collapsed = True
         else:
             await self.query_children(".placeholder").remove()
-        section = IterationSection(event.iteration, event.forced)
-        self._sections[event.node_id] = section
-        self._current = section
-        await self.mount(section)
-        self.border_title = f"Reasoning · {section.label.lower()}"
+        newest.collapsed = False
+        self._current = newest
+        surplus = len(self._sections) - MAX_SECTIONS
+        if surplus > 0:
+            dropped = list(self._sections)[:surplus]
+            old = [self._sections.pop(node) for node in dropped]
+            for section in old:
+                await section._stop_stream()
+            self._earlier += len(old)
+            await self.remove_children(old)
+        if self._earlier:
+            text = (f"… {self._earlier:,} earlier iterations are not shown here: "
+                    "each one's reply is in Calls (Call tab)")
+            if self._earlier_line is None:
+                self._earlier_line = Static(text, classes="earlier", markup=False)
+                await self.mount(self._earlier_line, before=0 if self.children else None)
+            else:
+                self._earlier_line.update(text)
+        await self.mount_all(created)
+        await newest.show_text()
+        self.border_title = f"Reasoning · {newest.label.lower()}"
