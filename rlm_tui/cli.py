@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run_command(commands)
     _add_context_command(commands)
+    _add_replay_command(commands)
     _add_export_command(commands)
     _add_app_command(commands)
     return parser
@@ -208,6 +209,29 @@ def run_context_command(args: argparse.Namespace) -> int:
                     hidden = len(items) - SKIPPED_SHOWN_PER_REASON
                     print(f"    … and {hidden:,} more (--json lists all)")
     return 0
+
+
+def _add_replay_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "replay",
+        help="step through a saved session (a transcript or an rlms log) in the app",
+        description="Open the app on FILE, a transcript written by rlm-tui or a trajectory "
+        "log written by the rlms library, and step through it with the keys of a live run: "
+        "space plays and pauses (at the session's own pace, sped up; + and - change the "
+        "speed), n shows the next iteration, p goes back one. A transcript cut short (a "
+        "crash or kill) replays up to its last whole line and says where it stops. Exit "
+        "codes: 0 quit, 2 a missing, unreadable or foreign file, or bad usage.",
+    )
+    command.add_argument("file", metavar="FILE", help="a transcript (.jsonl) or an rlms log")
+    command.add_argument("--config", metavar="FILE", help="settings file (TOML), for the "
+                         "theme; default: config.toml in the platform's config dir")
+    command.set_defaults(handler=run_replay_command)
+
+
+def run_replay_command(args: argparse.Namespace) -> int:
+    from rlm_tui.tui.launch import launch_replay
+
+    return launch_replay(args.file, settings_from_args(args))
 
 
 def _add_export_command(commands: Any) -> None:

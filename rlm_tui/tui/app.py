@@ -61,6 +61,7 @@ class RlmApp(App[None]):
     """Watch and steer RLM runs over one loaded context."""
 
     TITLE = "rlm-tui"
+    PANES: ClassVar[tuple[str, ...]] = PANE_ORDER  # what tab moves between
     AUTO_FOCUS = None  # on_mount chooses: the query box, or the calls when a query runs
     COMMANDS = App.COMMANDS | {RunCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -153,7 +154,7 @@ class RlmApp(App[None]):
 
     def on_mount(self) -> None:
         # Held, not queried: timers may still tick while the screen is taken down.
-        self.status_bar = status = self.query_one(RunStatusBar)
+        self.status_bar = self.query_one(RunStatusBar)
         self.context_browser = self.query_one(ContextBrowser)
         self.preview = self.query_one(FilePreview)
         self.calls = self.query_one(SubCallTree)
@@ -165,14 +166,20 @@ class RlmApp(App[None]):
             self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
             self.calls, self.answer, self.call_detail,
         ]
-        status.model = self.settings.model or "no model"
-        status.max_cost = self.settings.max_cost
-        status.max_iterations = self.settings.max_iterations
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for message in self._theme_errors:
             self.notify(message, title="Theme", severity="warning")
         self.set_interval(FLUSH_INTERVAL_S, self.flush_events)
         self.set_interval(1.0, self._show_status)
+        self._open()
+
+    def _open(self) -> None:
+        """What the panes show first: the context loading, the query box or a run starting
+        (a replay opens on its transcript instead: see replay_app.py)."""
+        status = self.status_bar
+        status.model = self.settings.model or "no model"
+        status.max_cost = self.settings.max_cost
+        status.max_iterations = self.settings.max_iterations
         self.summary.state = "loading"
         self._show_status()
         self.context_browser.show_loading(self._context_name())
@@ -337,8 +344,13 @@ class RlmApp(App[None]):
         if action == "halt":
             return True if self.run_is_live else None
         if action == "export":
-            return True if self.events or self.live_run is not None else None
+            return True if self.has_session else None
         return True
+
+    @property
+    def has_session(self) -> bool:
+        """A session to export: a run started here, or events fed."""
+        return bool(self.events) or self.live_run is not None
 
     def action_toggle_pause(self) -> None:
         if self.live_run is not None and self.live_run.control is not None:
@@ -390,8 +402,9 @@ class RlmApp(App[None]):
             (self.screen.focus_next if step > 0 else self.screen.focus_previous)()
             return
         current = self._pane_of(self.focused)
-        index = PANE_ORDER.index(current.id) if current is not None and current.id else -1
-        target_id = PANE_ORDER[(index + step) % len(PANE_ORDER)]
+        panes = self.PANES
+        index = panes.index(current.id) if current is not None and current.id in panes else -1
+        target_id = panes[(index + step) % len(panes)]
         pane = self.query_one(f"#{target_id}")
         if self.screen.maximized is not None:
             self.screen.maximize(pane, container=False)
@@ -423,7 +436,7 @@ class RlmApp(App[None]):
     # -- export ----------------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        if not self.events and self.live_run is None:
+        if not self.has_session:
             self.notify("Nothing to export yet: run a query first.", severity="warning")
             return
         name = self.summary.root_session or "session"

@@ -66,6 +66,7 @@ class FileIndex:
         self.root = FileNode(name=name, path="", is_dir=True)
         self.by_path: dict[str, FileNode] = {"": self.root}
         self.skipped_count = 0
+        self.listed: int | None = None  # from a summary: the files known by name, of all
         self._files: list[tuple[str, FileNode]] = []  # (lower-case path, node), path order
 
     @classmethod
@@ -73,25 +74,68 @@ class FileIndex:
         """From a `ContextPack` (entries and skipped files)."""
         index = cls(name)
         for entry in pack.entries:
-            node = index._add_file(entry.path)
-            node.size, node.chars, node.lines = entry.size, entry.chars, entry.lines
-            node.language = entry.language
-            for owner in (node, *node.ancestors()):
-                if owner.is_dir:
-                    owner.size += entry.size
-                    owner.chars += entry.chars
-                    owner.lines += entry.lines
-                    owner.files += 1
+            index._add_measured(entry.path, entry.size, entry.chars, entry.lines,
+                                entry.language)
         for item in pack.skipped:
-            if item.path in index.by_path:
-                continue
-            node = index._add_file(item.path)
             detail = f": {item.detail}" if item.detail else ""
-            node.skipped = f"{item.reason}{detail}"
-            index.skipped_count += 1
-        index._files = sorted(((path.lower(), node) for path, node in index.by_path.items()
-                               if not node.is_dir), key=lambda pair: pair[0])
+            index._add_skipped(item.path, f"{item.reason}{detail}")
+        index._sort()
         return index
+
+    @classmethod
+    def from_summary(cls, meta: Mapping[str, Any], name: str,
+                     files_read: Mapping[str, Mapping[str, Any]] | None = None
+                     ) -> FileIndex | None:
+        """From a transcript's context summary, for a replay (no pack on disk): the files it
+        names (the largest, skipped examples) and those in `files_read` (coverage's per-file
+        figures), under the summary's totals. None when it names no file (one text, or an
+        rlms log, which records no file list)."""
+        files: dict[str, tuple[int, int, int]] = {}  # path -> (bytes, chars, lines)
+        for item in meta.get("largest_files") or []:
+            chars = int(item.get("chars", 0) or 0)
+            files[str(item["path"])] = (chars, chars, int(item.get("lines", 0) or 0))
+        for path, figures in (files_read or {}).items():
+            size = int(figures.get("bytes", 0) or 0)  # coverage's fractions are of bytes
+            _, chars, lines = files.get(path, (size, size, int(figures.get("lines", 0) or 0)))
+            files[path] = (size, chars, lines)
+        if not files:
+            return None
+        index = cls(name)
+        for path, (size, chars, lines) in sorted(files.items()):
+            index._add_measured(path, size, chars, lines)
+        skipped = meta.get("skipped") or {}
+        for reason, group in skipped.items():
+            for path in group.get("examples") or []:
+                index._add_skipped(str(path), str(reason))
+        index._sort()
+        root = index.root
+        index.listed = root.files
+        root.files = int(meta.get("files", root.files) or root.files)
+        root.size = int(meta.get("bytes", root.size) or root.size)
+        root.chars = int(meta.get("chars", root.chars) or root.chars)
+        root.lines = int(meta.get("lines", root.lines) or root.lines)
+        index.skipped_count = sum(int(g.get("count", 0) or 0) for g in skipped.values())
+        return index
+
+    def _add_measured(self, path: str, size: int, chars: int, lines: int,
+                      language: str = "") -> None:
+        node = self._add_file(path)
+        node.size, node.chars, node.lines, node.language = size, chars, lines, language
+        for owner in node.ancestors():
+            owner.size += size
+            owner.chars += chars
+            owner.lines += lines
+            owner.files += 1
+
+    def _add_skipped(self, path: str, why: str) -> None:
+        if path in self.by_path:
+            return
+        self._add_file(path).skipped = why
+        self.skipped_count += 1
+
+    def _sort(self) -> None:
+        self._files = sorted(((path.lower(), node) for path, node in self.by_path.items()
+                              if not node.is_dir), key=lambda pair: pair[0])
 
     def _add_file(self, path: str) -> FileNode:
         parent = self.root

@@ -53,3 +53,16 @@ def launch_app(path: str, query: str | None, settings: Settings) -> int:
     if app.exit_error:
         print(f"rlm-tui: {app.exit_error}", file=sys.stderr)
     return app.return_code or 0
+
+
+def launch_replay(path: str, settings: Settings) -> int:
+    """Open the app on a saved session (a transcript or an rlms log) until the user quits.
+    InputError, before the app opens, for a missing, unreadable or foreign file."""
+    from rlm_tui.transcript import read_transcript
+
+    transcript = read_transcript(path)
+    from rlm_tui.tui.replay_app import ReplayApp  # deferred: Textual only from here on
+
+    app = ReplayApp(transcript, settings)
+    app.run()
+    return app.return_code or 0

@@ -49,3 +49,29 @@ def export_session(path: Path, events: Sequence[EventBase], *, query: str,
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     return fmt
+
+
+def export_read_transcript(path: Path, transcript: Any) -> int:
+    """Write a transcript read from disk (a replay's) to `path` in the format its suffix
+    names: as JSONL its header and every whole event (a cut file's notes say where it
+    stopped), else rendered. Returns the events written; InputError if it cannot be."""
+    import json
+
+    from rlm_tui.transcript import export_transcript
+
+    fmt = export_format(path)
+    if fmt == "jsonl":
+        header = dict(transcript.header)
+        if transcript.notes():
+            header["notes"] = transcript.notes()
+        lines = [json.dumps(header, ensure_ascii=False)]
+        lines += [event.model_dump_json() for event in transcript.events]
+        text = "\n".join(lines) + "\n"
+    else:
+        text = export_transcript(transcript, fmt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return len(transcript.events)

@@ -56,6 +56,10 @@ class ContextBrowser(Vertical):
         self._coverage_totals: dict[str, Any] | None = None
         self._filter_timer: Timer | None = None
         self._filter_note = ""
+        self._headline: str | None = None  # the totals line when there is no index
+        self._note = ""  # a line below the totals (what a replay can show)
+        # The coverage line before anything is read; "" where coverage is not recorded.
+        self.unread_text = "read 0% so far"
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter files  ( / )", id="context-filter")
@@ -80,13 +84,24 @@ class ContextBrowser(Vertical):
         self.query_one("#context-totals", Static).update(f"Loading {source}…")
         self.file_tree.loading = True
 
-    def show_index(self, index: FileIndex) -> None:
+    def show_index(self, index: FileIndex, note: str = "") -> None:
+        """Show `index`'s files; `note`: a line below the totals."""
         self.index = index
+        self._note = note
         tree = self.file_tree
         tree.loading = False
         tree.show_index(index)
         self.border_title = f"Context · {index.root.name}"
         self.border_subtitle = ""
+        self._show_totals()
+
+    def show_summary(self, name: str, headline: str, note: str) -> None:
+        """No file list (a replay of one text, or of an rlms log): the summary's `headline`
+        ('one text · 14 chars · ~3 tokens') and a `note` on why no files are shown."""
+        self.file_tree.loading = False
+        self.border_title = f"Context · {name}"
+        self.border_subtitle = ""
+        self._headline, self._note = headline, note
         self._show_totals()
 
     def show_error(self, message: str) -> None:
@@ -109,28 +124,34 @@ class ContextBrowser(Vertical):
         self._coverage_totals = None
         if self.index is not None:
             self.file_tree.update_coverage({})
-            self._show_totals()
+        self._show_totals()
 
     def _show_totals(self) -> None:
         index = self.index
-        if index is None:
+        if index is not None:
+            root = index.root
+            lines = [f"{index.file_count:,} files · {format_bytes(root.size)} · "
+                     f"{estimate_tokens(root.chars)} tokens"]
+            if index.skipped_count:
+                lines[0] += f" · {index.skipped_count:,} skipped"
+            whole = root.size
+        elif self._headline is not None:
+            lines, whole = [self._headline], 0
+        else:
             return
-        root = index.root
-        lines = [f"{index.file_count:,} files · {format_bytes(root.size)} · "
-                 f"{estimate_tokens(root.chars)} tokens"]
-        if index.skipped_count:
-            lines[0] += f" · {index.skipped_count:,} skipped"
         totals = self._coverage_totals
         if totals:
-            size = totals.get("bytes", 0) or root.size
+            size = totals.get("bytes", 0) or whole
             read = (totals.get("bytes_read", 0) or 0) / size if size else 0.0
             sent = (totals.get("bytes_sent", 0) or 0) / size if size else 0.0
             lines.append(f"read {format_percent(read)} of {format_bytes(size)} · "
                          f"sent {format_percent(sent)}")
-        else:
-            lines.append("read 0% so far")
+        elif self.unread_text:
+            lines.append(self.unread_text)
         if self._filter_note:
             lines.append(self._filter_note)
+        if self._note:
+            lines.append(self._note)
         self.query_one("#context-totals", Static).update("\n".join(lines))
 
     # -- filter and cursor -------------------------------------------------------------------

@@ -67,6 +67,11 @@ class FilePreview(VerticalScroll):
         """How to read a file's text (the pack's `read_text`)."""
         self._reader = reader
 
+    def show_unavailable(self, message: str) -> None:
+        """No file can be read here (a replay: transcripts keep no contents): say so."""
+        self._reader = None
+        self.query_one("#preview-text", Static).update(Text(message, style="dim italic"))
+
     def show_file(self, path: str) -> None:
         if path == self.path:
             return

@@ -8,6 +8,7 @@ from textual.widget import Widget
 
 from rlm_tui import events as ev
 from rlm_tui.progress import format_cost, format_tokens
+from rlm_tui.tui.replay import ReplayPosition, format_speed
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.units import format_clock, shorten
 
@@ -20,7 +21,8 @@ _STATE_COLOURS = {
 
 
 class RunStatusBar(Widget):
-    """State badge, then 'iteration 3/30 · 00:42 · 12.3k tokens · $0.0123 / $1.00'."""
+    """State badge, then 'iteration 3/30 · 00:42 · 12.3k tokens · $0.0123 / $1.00'. In a
+    replay: a REPLAY badge, playback and position, then the recorded state and figures."""
 
     DEFAULT_CSS = """
     RunStatusBar {
@@ -41,6 +43,7 @@ class RunStatusBar(Widget):
     max_cost: reactive[float | None] = reactive(None)
     model: reactive[str] = reactive("")
     source: reactive[str] = reactive("")
+    replay: reactive[ReplayPosition | None] = reactive(None)
 
     def show(self, summary: RunSummary, now: float) -> None:
         """Take the values shown from `summary` (`now`: the clock, for elapsed time)."""
@@ -54,12 +57,23 @@ class RunStatusBar(Widget):
 
     def render(self) -> Content:
         colour = _STATE_COLOURS.get(self.state, "$panel-lighten-2")
-        parts: list[Content | tuple[str, str] | str] = [
-            (f" {self.state.upper()} ", f"bold $background on {colour}"), " ",
-        ]
-        if self.state in ("halted", "failed", "paused") and self.reason:
+        replay = self.replay
+        parts: list[Content | tuple[str, str] | str]
+        if replay is None:
+            parts = [(f" {self.state.upper()} ", f"bold $background on {colour}"), " "]
+        else:
+            parts = [(" REPLAY ", "bold $background on $secondary"), " ",
+                     ("▶ " if replay.playing else "❚❚ ", "bold"), format_speed(replay.speed),
+                     " · ", ("iteration ", "$text-muted"),
+                     f"{replay.iteration} of {replay.iterations}", " · ",
+                     ("event ", "$text-muted"), f"{replay.event:,} of {replay.events:,}"]
+            if replay.cut:
+                parts += [(" (file cut)", "$warning")]
+            parts += [" · ", (self.state, f"bold {colour}"), " · "]
+        if self.state in ("halted", "failed", "paused") and self.reason and (
+                replay is None or self.state != "paused"):
             parts += [(shorten(self.reason, 48), colour), " · "]
-        if self.max_iterations:
+        if self.max_iterations and replay is None:
             parts += [("iteration ", "$text-muted"), f"{self.iteration}/{self.max_iterations}",
                       " · "]
         parts += [format_clock(self.elapsed), " · ",
