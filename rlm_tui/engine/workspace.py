@@ -11,7 +11,6 @@ loaded context.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +24,7 @@ from rlm_tui.errors import UsageError
 from rlm_tui.events import EventBus
 from rlm_tui.lm import ModelClient, ModelSpec, check_model
 from rlm_tui.sandbox import PackContext
+from rlm_tui.scratch import make_scratch_dir
 
 
 def load_options(settings: Settings) -> LoadOptions:
@@ -74,7 +74,7 @@ class Workspace:
     def open(cls, source: str, settings: Settings, *, stdin: BinaryIO | None = None,
              client: ModelClient | None = None) -> Workspace:
         """Load `source` (a directory, a file, or "-" for stdin); InputError if unusable."""
-        pack_dir = tempfile.mkdtemp(prefix="rlm-tui-pack-")
+        pack_dir = make_scratch_dir("pack")
         try:
             pack = load_context(source, pack_dir, load_options(settings), stdin=stdin)
         except BaseException:

@@ -43,8 +43,16 @@ def check_model(spec: ModelSpec) -> None:
         missing = list(litellm.validate_environment(model=spec.model).get("missing_keys") or [])
     except Exception:  # noqa: BLE001 - a provider litellm cannot check: let the call tell
         return
+    # litellm counts a variable set to "" as present; an empty key is no key.
+    missing += [name for name in _usual_key_variables(provider)
+                if name in os.environ and not os.environ[name].strip() and name not in missing]
     if missing:
         names = " and ".join(f"${name}" for name in missing)
         raise ModelCallError(
             f"{spec.model}: no API key for provider {provider}: set {names}", kind="auth"
         )
+
+
+def _usual_key_variables(provider: str) -> list[str]:
+    """The environment variable a provider's key usually lives in (e.g. OPENAI_API_KEY)."""
+    return [f"{provider.upper().replace('-', '_')}_API_KEY"]

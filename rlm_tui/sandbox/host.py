@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any, Literal
 
 from rlm_tui.errors import SandboxError
 from rlm_tui.sandbox.limits import shield_host_process
+from rlm_tui.scratch import make_scratch_dir
 from rlm_tui.sandbox.namespace import MAX_BATCH
 from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
 
@@ -145,7 +145,7 @@ class Sandbox:
         """Start the worker and wait until it is ready."""
         started = time.perf_counter()
         shield_host_process()
-        self._workdir = tempfile.mkdtemp(prefix="rlm-tui-cell-")
+        self._workdir = make_scratch_dir("cell")
         os.chmod(self._workdir, 0o777)  # the worker may drop to an unprivileged user
         paths = [p for p in sys.path if p and os.path.isdir(p)]
         package_root = str(Path(__file__).resolve().parents[2])

@@ -18,6 +18,7 @@ version does not know (written by a newer one) are skipped and counted.
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -98,6 +99,10 @@ def read_transcript(path: str | Path) -> Transcript:
     """Read an rlm-tui transcript or an rlms log; InputError if it cannot be used at all."""
     path = Path(path)
     try:
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a FIFO would block the read
+            raise InputError(f"{path} is not a regular file (a fifo, socket or device): "
+                             "not a transcript")
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None

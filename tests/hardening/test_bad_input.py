@@ -23,11 +23,6 @@ from rlm_tui.transcript import read_transcript
 
 ARGPARSE_BUG = ("BUG: argparse usage errors print the whole usage block, then "
                 "'rlm-tui COMMAND: error: ...': several lines, not one 'rlm-tui: ...' line")
-EMPTY_KEY_BUG = ("BUG: an empty $OPENAI_API_KEY passes check_model (litellm's "
-                 "validate_environment counts it as set), so the run starts, writes a "
-                 "transcript, and only fails on its first call")
-FIFO_TRANSCRIPT_BUG = ("BUG: `rlm-tui export FIFO` and `rlm-tui replay FIFO` hang: "
-                       "read_transcript reads the path without checking it is a regular file")
 BAD_GLOB_BUG = ("BUG: a bad --include glob is logged by context/ignore.py through logging's "
                 "last-resort handler (an unprefixed 'ignoring a bad ignore pattern' line), "
                 "dropped, and the run then fails with 'no text file left to load'")
@@ -106,10 +101,8 @@ CASES: dict[str, Case | pytest.param] = {
     "run-missing-api-key": Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3,
                                 "no API key", unset=("OPENAI_API_KEY", "OPENAI_BASE_URL",
                                                      "OPENAI_API_BASE")),
-    "run-empty-api-key": pytest.param(
-        Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3, "no API key",
+    "run-empty-api-key": Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3, "no API key",
              env={"OPENAI_API_KEY": ""}, unset=("OPENAI_BASE_URL", "OPENAI_API_BASE")),
-        marks=pytest.mark.xfail(strict=True, reason=EMPTY_KEY_BUG)),
     "run-api-base-not-a-url": Case(
         run(GOOD, "-q", "q", "--model", "openai/x", "--api-base", "localhost:8000"), 2,
         "--api-base"),
@@ -151,8 +144,7 @@ CASES: dict[str, Case | pytest.param] = {
     "export-empty": Case(("export", "{d}/empty.jsonl"), 2, "empty"),
     "export-directory": Case(("export", "{d}/empty"), 2, "directory"),
     "export-newer-schema": Case(("export", "{d}/newer.jsonl"), 2, "newer"),
-    "export-fifo": pytest.param(Case(("export", "{d}/fifo"), 2, "fifo", timeout=8),
-                                marks=pytest.mark.xfail(strict=True, reason=FIFO_TRANSCRIPT_BUG)),
+    "export-fifo": Case(("export", "{d}/fifo"), 2, "fifo", timeout=8),
     "export-unknown-format": pytest.param(
         Case(("export", "{d}/good.jsonl", "--format", "pdf"), 2, "--format"),
         marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
@@ -178,8 +170,7 @@ CASES: dict[str, Case | pytest.param] = {
     "replay-garbage": Case(("replay", "{d}/garbage.jsonl"), 2, "not a transcript"),
     "replay-empty": Case(("replay", "{d}/empty.jsonl"), 2, "empty"),
     "replay-directory": Case(("replay", "{d}/empty"), 2, "directory"),
-    "replay-fifo": pytest.param(Case(("replay", "{d}/fifo"), 2, "fifo", timeout=8),
-                                marks=pytest.mark.xfail(strict=True, reason=FIFO_TRANSCRIPT_BUG)),
+    "replay-fifo": Case(("replay", "{d}/fifo"), 2, "fifo", timeout=8),
     "replay-newer-schema": Case(("replay", "{d}/newer.jsonl"), 2, "newer"),
 }
 

@@ -292,9 +292,6 @@ def test_no_worker_outlives_a_killed_host(killed_runs):
     assert [k.workers_left for k in killed_runs if k.workers_left] == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a SIGKILLed run leaves its context pack "
-                   "(a copy of every loaded file, up to max_total_size) and its cell dir in "
-                   "$TMPDIR for good; no later run removes them")
 def test_the_next_run_clears_what_killed_runs_left_in_the_temp_dir(kill_scene, killed_runs):
     scene = kill_scene
     before = {p.name for p in (scene.tmp / "tmp").iterdir()}
