@@ -4,6 +4,7 @@
 - listing.py, ignore.py: which files (git ls-files, or a walk honouring .gitignore), plus
   .rlmignore and --include/--exclude
 - secrets.py: secret files skipped, secret-looking values masked
+- parallel.py: a large directory loaded by two processes at once
 - pack.py: the pack on disk (`PackWriter`, `ContextPack`)
 - view.py: the worker's read-only view (`open_view`, `take_coverage`); standard library only
 - coverage.py: what code read and what sub-call prompts carried (`Coverage`)

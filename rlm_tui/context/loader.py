@@ -3,9 +3,11 @@
 A directory is listed (listing.py), then read file by file in path order: each file is
 judged (symlinks, special files, caps, binary), decoded (invalid UTF-8 is replaced and
 flagged), scanned for secrets (secrets.py) and appended to the pack, so that memory holds one
-file at a time (or a batch of small files, about 256 KB, waiting for their secret scan). Every file left out is recorded with a reason (skips.py). A single file or
-stdin is a pack with one entry; there only the total cap applies, and a file that cannot be
-used is an error rather than a skip.
+file at a time (or a batch of small files, about 256 KB, waiting for their secret scan).
+Every file left out is recorded with a reason (skips.py). A large directory is loaded by two
+processes at once, with the same result (parallel.py). A single file or stdin is a pack with
+one entry; there only the total cap applies, and a file that cannot be used is an error
+rather than a skip.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rlm_tui.context import parallel
 from rlm_tui.context.listing import FileListing, list_files
 from rlm_tui.context.pack import (
     FLAG_NON_UTF8,
@@ -261,10 +264,27 @@ class _DirectoryLoad:
         self._waiting: list[tuple[str, PreparedText]] = []  # decoded, to be masked
         self._waiting_bytes = 0
 
-    def run(self) -> None:
-        for relative in self.listing.files:
+    def add_files(self, relatives: Iterable[str]) -> None:
+        """Load these listed files, which come after those loaded so far."""
+        for relative in relatives:
             self._add(relative)
+
+    def adopt(self, part: parallel.Part) -> bool:
+        """Append `part`, the next listed files as the helper loaded them (without a total
+        cap), and its skips; False, with nothing done, if a cap check could fail on its files
+        (the caller then loads them itself)."""
         self._flush()
+        fits = self.writer.total_bytes + part.text_bytes + self.options.max_file_size
+        if self.full or fits > self.options.max_total_size:
+            return False
+        self.writer.adopt(part.blob, part.rows)
+        self.skipped.extend(part.skipped)
+        return True
+
+    def finish(self) -> list[SkippedFile]:
+        """Write the texts still waiting; the files skipped, in path order."""
+        self._flush()
+        return self.skipped
 
     def _skip(self, relative: str, reason: SkipReason, detail: str = "") -> None:
         self.skipped.append(SkippedFile(relative, reason, detail))
@@ -376,21 +396,63 @@ class _DirectoryLoad:
         )
 
 
+def load_files(
+    listing: FileListing, writer: PackWriter, options: LoadOptions
+) -> list[SkippedFile]:
+    """Load the files of `listing` into `writer`, in one process; the files skipped."""
+    load = _DirectoryLoad(listing, writer, options)
+    load.add_files(listing.files)
+    return load.finish()
+
+
+def _load_listing(
+    listing: FileListing,
+    writer: PackWriter,
+    options: LoadOptions,
+    helper: parallel.Helper | None,
+) -> list[SkippedFile]:
+    """`load_files`, with the helper (if any) taking chunks from the back of a large
+    listing."""
+    if helper is None or len(listing.files) < parallel.MIN_FILES:
+        return load_files(listing, writer, options)
+    size = parallel.CHUNK_FILES
+    chunks = [listing.files[i : i + size] for i in range(0, len(listing.files), size)]
+    if not helper.give(parallel.LoadPlan(str(listing.root), chunks, listing.regular, options)):
+        return load_files(listing, writer, options)
+    load = _DirectoryLoad(listing, writer, options)
+    ours = len(chunks)
+    for index, chunk in enumerate(chunks):
+        if not helper.claim(index):
+            ours = index  # the helper has this one and every one after it
+            break
+        load.add_files(chunk)
+    for index in range(ours, len(chunks)):
+        part = helper.part(index)
+        if part is None or not load.adopt(part):
+            load.add_files(chunks[index])
+    return load.finish()
+
+
 def _load_directory(
     root: Path, source: str, writer: PackWriter, options: LoadOptions
 ) -> ContextPack:
-    listing = list_files(root, options.include, options.exclude)
-    load = _DirectoryLoad(listing, writer, options)
-    load.run()
+    # A helper starts now, while the directory is listed, in case the listing is large.
+    helper = parallel.Helper.start(writer.directory)
+    try:
+        listing = list_files(root, options.include, options.exclude)
+        skipped = _load_listing(listing, writer, options, helper)
+    finally:
+        if helper is not None:
+            helper.close()
     if writer.entry_count == 0:
-        if not listing.files and not listing.ignored and not load.skipped:
+        if not listing.files and not listing.ignored and not skipped:
             raise InputError(f"{source} is an empty directory")
-        summary = _describe_nothing_loaded(load.skipped, listing.ignored)
+        summary = _describe_nothing_loaded(skipped, listing.ignored)
         raise InputError(f"{source}: no text file left to load ({summary})")
     return writer.finish(
         mode=listing.mode,
         source=source,
-        skipped=load.skipped,
+        skipped=skipped,
         ignored=dict(listing.ignored),
         options=options.to_dict(),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,6 +212,40 @@ class PackWriter:
         self._entries.append(entry)
         return entry
 
+    def adopt(self, blob_path: Path, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append the files of a part: its blob at `blob_path`, and its entries as `rows` of
+        PackEntry fields (offsets within that blob), files that come after those added so
+        far. The blob is copied as it is (in the kernel where the system allows)."""
+        if self._blob is None:
+            raise RuntimeError("the pack is already finished")
+        if not rows:
+            return
+        if self._entries and rows[0][0] <= self._entries[-1].path:
+            raise ValueError(f"files must be added in path order: {rows[0][0]!r}")
+        self._blob.flush()
+        with open(blob_path, "rb") as source:
+            copied = _copy_file(source, self._blob)
+        self._blob.seek(0, os.SEEK_END)  # the copy moved the file's end under the buffer
+        base = self._offset
+        self._entries.extend(
+            PackEntry(path, offset + base, size, chars, lines, language, tuple(flags), masked)
+            for path, offset, size, chars, lines, language, flags, masked in rows
+        )
+        self._offset += copied
+        self._text_bytes += sum(row[2] for row in rows)
+
+    def finish_part(self) -> list[tuple[Any, ...]]:
+        """Close the blob of a part (files that another writer will adopt) and return its
+        entries as rows of PackEntry fields; no index or manifest is written."""
+        if self._blob is None:
+            raise RuntimeError("the pack is already finished")
+        self._blob.close()
+        self._blob = None
+        return [
+            (e.path, e.offset, e.size, e.chars, e.lines, e.language, e.flags, e.secrets_masked)
+            for e in self._entries
+        ]
+
     def finish(
         self,
         *,
@@ -268,6 +303,27 @@ class PackWriter:
             self._blob = None
         for name in (BLOB_NAME, INDEX_NAME, MANIFEST_NAME):
             (self.directory / name).unlink(missing_ok=True)
+
+
+def _copy_file(source: BinaryIO, target: BinaryIO) -> int:
+    """Copy all of `source` to the end of `target`; the bytes copied."""
+    size = os.fstat(source.fileno()).st_size
+    copied = 0
+    try:
+        while copied < size:
+            done = os.copy_file_range(source.fileno(), target.fileno(), size - copied)
+            if done == 0:
+                break
+            copied += done
+    except (AttributeError, OSError):  # no copy_file_range here: copy through memory
+        source.seek(copied)
+        target.seek(0, os.SEEK_END)
+        shutil.copyfileobj(source, target, 1 << 20)
+        target.flush()
+        copied = size
+    if copied != size:
+        raise OSError(f"{source.name} changed while it was copied")
+    return size
 
 
 def _write_json(path: Path, data: object) -> None:

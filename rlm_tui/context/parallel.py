@@ -1,0 +1,211 @@
+"""Loading a large directory in two processes: this one takes chunks of the listing from the
+front, a helper process takes them from the back, and they meet in the middle.
+
+Reading, decoding and scanning files for secrets is Python work that one process does on one
+core (`re` holds the GIL), so a second core helps only through a second process. Each chunk
+is claimed by creating a file (O_EXCL), so that no chunk is taken twice. The helper loads each
+chunk it takes into a small pack of its own, with the same per-file code and no total cap (it
+cannot know what comes before); this process then appends those packs to the real one, in
+path order, unless the total cap is near, where it loads those files itself so that the cap
+sees exact sizes. If the helper fails in any way, this process loads whatever it did not
+deliver. Masks, skips and the pack are the same as from one process.
+
+The helper runs as `python -m rlm_tui.context.parallel WORK_DIR`, started while this process
+lists the directory; told "go" on its stdin, it reads its plan (a pickle written by this
+process, which alone writes it) from WORK_DIR, and prints each chunk's number once that
+chunk's pack is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from rlm_tui.context.pack import PackWriter
+from rlm_tui.context.skips import SkippedFile, SkipReason
+from rlm_tui.context.view import BLOB_NAME
+
+if TYPE_CHECKING:
+    from rlm_tui.context.loader import LoadOptions  # which imports this module
+
+# Below this many files a load takes well under a second, less than a helper costs to start.
+MIN_FILES = 4000
+CHUNK_FILES = 200  # small enough that the last chunk waited for is short
+_PLAN_NAME = "plan.pickle"
+_PART_NAME = "part.pickle"  # in a part's directory, next to its blob: rows and skips
+
+
+class Part(NamedTuple):
+    """A chunk loaded by the helper, to be adopted (see PackWriter.adopt)."""
+
+    blob: Path
+    rows: list[tuple[Any, ...]]  # its entries, as PackEntry fields
+    skipped: list[SkippedFile]
+    text_bytes: int
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What the helper needs: the directory, the chunks of its listing, and how to load."""
+
+    root: str
+    chunks: list[list[str]]
+    regular: set[str]  # files the walk saw as regular (see FileListing.regular)
+    options: LoadOptions
+
+
+def idle_cores() -> float:
+    """About how many cores nothing else uses: those this process may run on, less the load
+    average of the last minute."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        return cores - os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average here
+        return cores - 1
+
+
+class Helper:
+    """The helper process and its work directory, from this process's side."""
+
+    def __init__(self, process: subprocess.Popen[bytes], work_dir: Path) -> None:
+        self._process = process
+        self._work_dir = work_dir
+        self._delivered: set[int] = set()
+        self._finished = False  # its output ended: nothing more will be delivered
+
+    @classmethod
+    def start(cls, pack_dir: Path) -> Helper | None:
+        """Start a helper, with a work directory inside `pack_dir`, to be given its plan once
+        the listing is known (it starts meanwhile); None if no helper would help here: no
+        core is idle for it (sharing one with this process, or with other busy processes, it
+        only slows the load), or no interpreter to start."""
+        if idle_cores() < 1 or not sys.executable:
+            return None
+        work_dir = Path(tempfile.mkdtemp(prefix=".load-", dir=pack_dir))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "rlm_tui.context.parallel", str(work_dir)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=_same_code_env(),
+            )
+        except OSError:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            return None
+        return cls(process, work_dir)
+
+    def give(self, plan: LoadPlan) -> bool:
+        """Hand the helper its plan; False if it is gone."""
+        try:
+            with open(self._work_dir / _PLAN_NAME, "xb") as stream:
+                pickle.dump(plan, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            assert self._process.stdin is not None
+            self._process.stdin.write(b"go\n")
+            self._process.stdin.close()
+        except OSError:  # BrokenPipeError among them
+            return False
+        return True
+
+    def claim(self, index: int) -> bool:
+        """Take chunk `index` for this process; False if the helper has it."""
+        return _claim(self._work_dir, index)
+
+    def part(self, index: int) -> Part | None:
+        """Chunk `index` (which the helper claimed) as loaded by the helper, once it is
+        complete; None if it never will be (the helper failed or stopped)."""
+        while index not in self._delivered and not self._finished:
+            assert self._process.stdout is not None
+            line = self._process.stdout.readline()
+            if not line:
+                self._finished = True
+            elif line.strip().isdigit():
+                self._delivered.add(int(line))
+        if index not in self._delivered:
+            return None
+        part_dir = _part_dir(self._work_dir, index)
+        try:
+            with open(part_dir / _PART_NAME, "rb") as stream:
+                rows, skipped = pickle.load(stream)
+        except (OSError, pickle.UnpicklingError, ValueError, EOFError):
+            return None
+        return Part(
+            part_dir / BLOB_NAME,
+            rows,
+            [SkippedFile(path, SkipReason(reason), detail) for path, reason, detail in skipped],
+            sum(row[2] for row in rows),
+        )
+
+    def close(self) -> None:
+        """Stop the helper if it still runs, and remove its work directory."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass  # a pipe to a process killed mid-write
+        shutil.rmtree(self._work_dir, ignore_errors=True)
+
+
+def _same_code_env() -> dict[str, str]:
+    # The helper must run this very code, wherever this process found it.
+    package_parent = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, path]))}
+
+
+def _claim(work_dir: Path, index: int) -> bool:
+    try:
+        os.close(os.open(work_dir / f"claim-{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _part_dir(work_dir: Path, index: int) -> Path:
+    return work_dir / f"part-{index}"
+
+
+def _run_helper(work_dir: Path) -> None:
+    # Imported here (loader.py imports this module), and before the plan is known: while
+    # the host lists the directory.
+    from rlm_tui.context.listing import FileListing
+    from rlm_tui.context.loader import load_files
+
+    if sys.stdin.buffer.readline() != b"go\n":
+        return  # no plan: the listing was small
+    with open(work_dir / _PLAN_NAME, "rb") as stream:
+        plan: LoadPlan = pickle.load(stream)
+    # No total cap here: the host checks it when it appends each chunk's pack.
+    options = replace(plan.options, max_total_size=sys.maxsize)
+    root = Path(plan.root)
+    for index in reversed(range(len(plan.chunks))):
+        if not _claim(work_dir, index):
+            return  # the host has it, and every chunk before it
+        chunk = plan.chunks[index]
+        listing = FileListing(root, "walk", chunk, regular=plan.regular.intersection(chunk))
+        part_dir = _part_dir(work_dir, index)
+        with PackWriter(part_dir) as writer:
+            skipped = load_files(listing, writer, options)
+            rows = writer.finish_part()
+        with open(part_dir / _PART_NAME, "wb") as stream:
+            skips = [(s.path, s.reason.value, s.detail) for s in skipped]
+            pickle.dump((rows, skips), stream, protocol=pickle.HIGHEST_PROTOCOL)
+        print(index, flush=True)
+
+
+if __name__ == "__main__":
+    _run_helper(Path(sys.argv[1]))

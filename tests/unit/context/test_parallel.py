@@ -1,0 +1,111 @@
+"""A large directory is loaded by two processes at once, with the same pack as from one."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from rlm_tui.context import parallel
+from rlm_tui.context.pack import PackWriter
+
+from .conftest import write
+
+OPENAI_KEY = "sk-proj-" + "Xy7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Kg0Ps"
+
+
+def tree(root: Path) -> None:
+    files: dict[str, str | bytes] = {}
+    for i in range(40):
+        files[f"src/m{i:02}.py"] = f"x = {i}\n" * (i + 1)
+        files[f"keys/k{i:02}.py"] = f"password = 'Tr0ub4dor&{i:02}'\nkey = '{OPENAI_KEY}'\n"
+    files.update(
+        {
+            "bin/blob.bin": b"\x00" * 9000,
+            "big.txt": "b" * 3000,
+            ".env": "A=1\n",
+            "latin1.txt": "café\n".encode("latin-1"),
+        }
+    )
+    write(root, files)
+    (root / "link").symlink_to(root / "src" / "m00.py")
+    (root / "outside").symlink_to("/")
+    os.mkfifo(root / "pipe")
+
+
+def snapshot(pack) -> tuple[bytes, bytes, bytes]:
+    """Everything the pack holds on disk."""
+    return (
+        pack.blob_path.read_bytes(),
+        pack.index_path.read_bytes(),
+        (pack.directory / "context.manifest.json").read_bytes(),
+    )
+
+
+def force_a_helper(monkeypatch) -> None:
+    """A helper for any listing, in chunks of 7 files, however busy the machine."""
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "CHUNK_FILES", 7)
+    monkeypatch.setattr(parallel, "idle_cores", lambda: 2.0)
+
+
+def wait_until(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_file_size": 2000},
+        {"max_file_size": 2000, "include_secrets": True},
+        {"max_file_size": 2000, "max_total_size": 2500},  # the cap falls in the helper's part
+    ],
+)
+def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypatch, options):
+    tree(tmp_path)
+    alone = load(tmp_path, **options)
+    force_a_helper(monkeypatch)
+
+    given = parallel.Helper.give
+
+    def give_and_wait(helper, plan):
+        # So small a tree would be loaded before the helper starts: let it claim a chunk first.
+        assert given(helper, plan)
+        last = len(plan.chunks) - 1
+        wait_until(lambda: (helper._work_dir / f"claim-{last}").exists())
+        return True
+
+    monkeypatch.setattr(parallel.Helper, "give", give_and_wait)
+    adopted = []
+    adopt = PackWriter.adopt
+    monkeypatch.setattr(
+        PackWriter, "adopt", lambda w, blob, rows: adopted.append(rows) or adopt(w, blob, rows)
+    )
+    together = load(tmp_path, **options)
+    if "max_total_size" not in options:
+        assert adopted, "no chunk came from the helper"
+    assert snapshot(together) == snapshot(alone)
+    names = sorted(p.name for p in together.directory.iterdir())
+    assert names == ["context.blob", "context.index.json", "context.manifest.json"]
+
+
+def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path: Path, load, monkeypatch):
+    tree(tmp_path)
+    alone = load(tmp_path, max_file_size=2000)
+    force_a_helper(monkeypatch)
+    given = parallel.Helper.give
+
+    def give_and_kill(helper, plan):
+        assert given(helper, plan)
+        last = len(plan.chunks) - 1
+        wait_until(lambda: (helper._work_dir / f"claim-{last}").exists())
+        helper._process.kill()  # after it claimed a chunk, before it could deliver all
+        return True
+
+    monkeypatch.setattr(parallel.Helper, "give", give_and_kill)
+    assert snapshot(load(tmp_path, max_file_size=2000)) == snapshot(alone)
