@@ -153,25 +153,24 @@ def _read_regular_file(path: str, limit: int, sniff: bool = True) -> bytes | Non
         size = info.st_size
         if size > limit:
             return None
-        parts: list[bytes] = []
-        total = 0
+        head = b""
         if sniff and size > BINARY_SNIFF_BYTES:
             head = os.read(fd, BINARY_SNIFF_BYTES)
             if is_binary(head):
                 raise _Binary(path)
-            parts.append(head)
-            total = len(head)
-        while total <= limit:
-            wanted = max(size + 1 - total, 1 << 16)
-            chunk = os.read(fd, wanted)
-            if chunk:
-                parts.append(chunk)
-                total += len(chunk)
-            if not chunk or (total == size and len(chunk) < wanted):
-                break  # the end; a read that stops at the size fstat gave needs no other
+        rest = os.read(fd, size + 1 - len(head))
+        total = len(head) + len(rest)
+        if total == size:  # all that fstat gave, and not a byte more: the end, no other read
+            return head + rest if head else rest
+        # The size changed since fstat: read on to the end, or past the limit.
+        parts = [head, rest]
+        while rest and total <= limit:
+            rest = os.read(fd, 1 << 16)
+            parts.append(rest)
+            total += len(rest)
         if total > limit:
             return None  # it grew while we read
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return b"".join(parts)
     finally:
         os.close(fd)
 
