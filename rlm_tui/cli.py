@@ -19,8 +19,18 @@ from rlm_tui.errors import RlmTuiError
 SKIPPED_SHOWN_PER_REASON = 20
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`rlm-tui: ...`) and exit code 2, like every
+    other error a user can cause; `--help` still shows the full usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.replace("rlm-tui", "").strip()
+        hint = f"rlm-tui {command} --help" if command else "rlm-tui --help"
+        self.exit(2, f"rlm-tui: {message} (see {hint})\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="rlm-tui",
         description="Run Recursive Language Models on a repository and watch the run live.",
     )

@@ -21,8 +21,6 @@ import pytest
 
 from rlm_tui.transcript import read_transcript
 
-ARGPARSE_BUG = ("BUG: argparse usage errors print the whole usage block, then "
-                "'rlm-tui COMMAND: error: ...': several lines, not one 'rlm-tui: ...' line")
 BAD_GLOB_BUG = ("BUG: a bad --include glob is logged by context/ignore.py through logging's "
                 "last-resort handler (an unprefixed 'ignoring a bad ignore pattern' line), "
                 "dropped, and the run then fails with 'no text file left to load'")
@@ -64,30 +62,21 @@ CASES: dict[str, Case | pytest.param] = {
     # run: the query
     "run-empty-query": Case(run(GOOD, "-q", "", *DEMO), 2, "query is empty"),
     "run-blank-query": Case(run(GOOD, "-q", "   \t ", *DEMO), 2, "query is empty"),
-    "run-missing-query": pytest.param(Case(run(GOOD, *DEMO), 2, "--query"),
-                                      marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
+    "run-missing-query": Case(run(GOOD, *DEMO), 2, "--query"),
     # run: flags
     "run-negative-iterations": Case(run(GOOD, "-q", "q", *DEMO, "--max-iterations", "-3"), 2,
                                     "--max-iterations"),
     "run-zero-iterations": Case(run(GOOD, "-q", "q", *DEMO, "--max-iterations", "0"), 2,
                                 "--max-iterations"),
-    "run-non-numeric-iterations": pytest.param(
-        Case(run(GOOD, "-q", "q", *DEMO, "--max-iterations", "lots"), 2, "--max-iterations"),
-        marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
+    "run-non-numeric-iterations": Case(run(GOOD, "-q", "q", *DEMO, "--max-iterations", "lots"), 2, "--max-iterations"),
     "run-zero-depth": Case(run(GOOD, "-q", "q", *DEMO, "--max-depth", "0"), 2, "--max-depth"),
     "run-negative-cost": Case(run(GOOD, "-q", "q", *DEMO, "--max-cost", "-1"), 2, "--max-cost"),
     "run-zero-time": Case(run(GOOD, "-q", "q", *DEMO, "--max-time", "0"), 2, "--max-time"),
     "run-zero-concurrency": Case(run(GOOD, "-q", "q", *DEMO, "--max-concurrency", "0"), 2,
                                  "--max-concurrency"),
-    "run-non-numeric-tokens": pytest.param(
-        Case(run(GOOD, "-q", "q", *DEMO, "--max-tokens", "many"), 2, "--max-tokens"),
-        marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
-    "run-bad-size": pytest.param(
-        Case(run(GOOD, "-q", "q", *DEMO, "--max-file-size", "huge"), 2, "--max-file-size"),
-        marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
-    "run-unknown-flag": pytest.param(
-        Case(run(GOOD, "-q", "q", *DEMO, "--frobnicate"), 2, "--frobnicate"),
-        marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
+    "run-non-numeric-tokens": Case(run(GOOD, "-q", "q", *DEMO, "--max-tokens", "many"), 2, "--max-tokens"),
+    "run-bad-size": Case(run(GOOD, "-q", "q", *DEMO, "--max-file-size", "huge"), 2, "--max-file-size"),
+    "run-unknown-flag": Case(run(GOOD, "-q", "q", *DEMO, "--frobnicate"), 2, "--frobnicate"),
     "run-bad-include-glob": pytest.param(
         Case(run(GOOD, "-q", "q", *DEMO, "--include", "[z-a]"), 2, "--include"),
         marks=pytest.mark.xfail(strict=True, reason=BAD_GLOB_BUG)),
@@ -145,9 +134,7 @@ CASES: dict[str, Case | pytest.param] = {
     "export-directory": Case(("export", "{d}/empty"), 2, "directory"),
     "export-newer-schema": Case(("export", "{d}/newer.jsonl"), 2, "newer"),
     "export-fifo": Case(("export", "{d}/fifo"), 2, "fifo", timeout=8),
-    "export-unknown-format": pytest.param(
-        Case(("export", "{d}/good.jsonl", "--format", "pdf"), 2, "--format"),
-        marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
+    "export-unknown-format": Case(("export", "{d}/good.jsonl", "--format", "pdf"), 2, "--format"),
     "export-output-is-the-input": Case(
         ("export", "{d}/good.jsonl", "-f", "html", "-o", "{d}/good.jsonl"), 2, "input file"),
     "export-output-unwritable": Case(
@@ -161,9 +148,7 @@ CASES: dict[str, Case | pytest.param] = {
     "context-empty-dir": Case(("context", "{d}/empty"), 2, "empty directory"),
     "context-only-binaries": Case(("context", "{d}/binaries"), 2, "no text file"),
     "context-empty-stdin": Case(("context", "-"), 2, "stdin is empty"),
-    "context-bad-size": pytest.param(
-        Case(("context", GOOD, "--max-file-size", "big"), 2, "--max-file-size"),
-        marks=pytest.mark.xfail(strict=True, reason=ARGPARSE_BUG)),
+    "context-bad-size": Case(("context", GOOD, "--max-file-size", "big"), 2, "--max-file-size"),
     # replay (when the command exists)
     "replay-missing": Case(("replay", "{d}/no-such.jsonl"), 2, "no such file"),
     "replay-binary": Case(("replay", "{d}/binary.jsonl"), 2, "binary"),
@@ -181,12 +166,6 @@ def _unpack(case: Case | object) -> tuple[Case, tuple]:
 
 def _params() -> list:
     return [pytest.param(name, marks=_unpack(case)[1], id=name) for name, case in CASES.items()]
-
-
-def _usage_error_params() -> list:
-    """The rows argparse rejects: still exit 2, no traceback, no hang (just not one line)."""
-    return [pytest.param(name, id=name) for name, case in CASES.items()
-            if any(m.kwargs.get("reason") == ARGPARSE_BUG for m in _unpack(case)[1])]
 
 
 GOOD_TRANSCRIPT = (
@@ -320,11 +299,6 @@ def test_bad_input_gives_one_line_and_exit_2_or_3(name, outcomes):
     if name not in outcomes:
         pytest.skip(f"`rlm-tui {command}` does not exist yet (not in rlm-tui --help)")
     check(name, outcomes[name])
-
-
-@pytest.mark.parametrize("name", _usage_error_params())
-def test_usage_errors_still_exit_2_without_a_traceback(name, outcomes):
-    check(name, outcomes[name], one_line=False)
 
 
 def test_the_table_covers_every_command_and_enough_cases():
