@@ -99,13 +99,13 @@ class CellView(Vertical):
         self.finished: ev.CellFinished | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(f"▶ {self.title} · running…", classes="cell-header", markup=False)
-        yield Static(self._syntax(), classes="cell-code")
-        yield Static(Content.styled("running…", "dim italic"), classes="cell-output")
-
-    def on_mount(self) -> None:
+        header = Static(f"▶ {self.title} · running…", classes="cell-header", markup=False)
+        output = Static(Content.styled("running…", "dim italic"), classes="cell-output")
         if self.finished is not None:  # it finished before it was shown (one batch)
-            self._show_finished(self.finished)
+            self._show_finished(self.finished, header, output)
+        yield header
+        yield Static(self._syntax(), classes="cell-code")
+        yield output
 
     def _syntax(self) -> Syntax:
         dark = self.app.current_theme.dark
@@ -118,16 +118,16 @@ class CellView(Vertical):
     def finish(self, event: ev.CellFinished) -> None:
         self.finished = event
         if self.is_mounted:
-            self._show_finished(event)
+            self._show_finished(event, self.query_one(".cell-header", Static),
+                                self.query_one(".cell-output", Static))
 
-    def _show_finished(self, event: ev.CellFinished) -> None:
-        header = self.query_one(".cell-header", Static)
+    def _show_finished(self, event: ev.CellFinished, header: Static, output: Static) -> None:
         failed = event.error is not None
         mark = "✗" if failed else "✓"
         header.update(f"{mark} {self.title} · {format_duration(event.seconds)}")
         header.set_class(failed, "-error")
         header.set_class(not failed, "-done")
-        self.query_one(".cell-output", Static).update(render_output(event))
+        output.update(render_output(event))
 
 
 class CellLog(VerticalScroll):
