@@ -48,9 +48,10 @@ class ReplayApp(RlmApp, inherit_bindings=False):
         Binding("plus,equals_sign", "faster", "Faster", key_display="+",
                 tooltip="Play faster"),
         Binding("minus", "slower", "Slower", key_display="-", tooltip="Play slower"),
-        Binding("home", "to_start", "Start", show=False,
+        # Not home and end: the panes scroll with those.
+        Binding("g", "to_start", "Start", show=False,
                 tooltip="Back to the start of the session"),
-        Binding("end", "to_end", "End", show=False, tooltip="Jump to the end of the session"),
+        Binding("G", "to_end", "End", show=False, tooltip="Jump to the end of the session"),
         *[b for b in RlmApp.BINDINGS if isinstance(b, Binding) and b.action in _KEPT_ACTIONS],
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
