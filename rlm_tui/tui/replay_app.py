@@ -128,16 +128,18 @@ class ReplayApp(RlmApp, inherit_bindings=False):
 
     async def seek(self, position: int) -> None:
         """Show the session as it stood after its first `position` events."""
+        # One frame for the move: no half-cleared panes on screen while they are refed.
         async with self._seek_lock:
-            cursor = self.cursor
-            if position < cursor.position:
-                await self._reset_views()
-                self.summary = RunSummary()
-                cursor.rewind()
-            batch = cursor.take_to(position)
-            if batch:
-                self.feed(batch)
-                await self.flush_events()
+            with self.batch_update():
+                cursor = self.cursor
+                if position < cursor.position:
+                    await self._reset_views()
+                    self.summary = RunSummary()
+                    cursor.rewind()
+                batch = cursor.take_to(position)
+                if batch:
+                    self.feed(batch)
+                    await self.flush_events()
             self._paced = cursor.paced_time()
         self._after_move()
 
