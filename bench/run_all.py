@@ -280,7 +280,8 @@ def table(results: list[Result], *, markdown: bool) -> list[str]:
     for result in results:
         bench = result.script.removeprefix("bench_").removesuffix(".py")
         if result.returncode != 0:
-            status = "timed out" if result.returncode is None else f"failed (exit {result.returncode})"
+            status = ("timed out" if result.returncode is None
+                      else f"failed (exit {result.returncode})")
             body.append((f"{bench}: {status}", "see its output below", "", ""))
             continue
         if not result.rows:

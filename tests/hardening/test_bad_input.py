@@ -68,14 +68,17 @@ CASES: dict[str, Case | pytest.param] = {
                                     "--max-iterations"),
     "run-zero-iterations": Case(run(GOOD, "-q", "q", *DEMO, "--max-iterations", "0"), 2,
                                 "--max-iterations"),
-    "run-non-numeric-iterations": Case(run(GOOD, "-q", "q", *DEMO, "--max-iterations", "lots"), 2, "--max-iterations"),
+    "run-non-numeric-iterations": Case(
+        run(GOOD, "-q", "q", *DEMO, "--max-iterations", "lots"), 2, "--max-iterations"),
     "run-zero-depth": Case(run(GOOD, "-q", "q", *DEMO, "--max-depth", "0"), 2, "--max-depth"),
     "run-negative-cost": Case(run(GOOD, "-q", "q", *DEMO, "--max-cost", "-1"), 2, "--max-cost"),
     "run-zero-time": Case(run(GOOD, "-q", "q", *DEMO, "--max-time", "0"), 2, "--max-time"),
     "run-zero-concurrency": Case(run(GOOD, "-q", "q", *DEMO, "--max-concurrency", "0"), 2,
                                  "--max-concurrency"),
-    "run-non-numeric-tokens": Case(run(GOOD, "-q", "q", *DEMO, "--max-tokens", "many"), 2, "--max-tokens"),
-    "run-bad-size": Case(run(GOOD, "-q", "q", *DEMO, "--max-file-size", "huge"), 2, "--max-file-size"),
+    "run-non-numeric-tokens": Case(run(GOOD, "-q", "q", *DEMO, "--max-tokens", "many"), 2,
+                                   "--max-tokens"),
+    "run-bad-size": Case(run(GOOD, "-q", "q", *DEMO, "--max-file-size", "huge"), 2,
+                         "--max-file-size"),
     "run-unknown-flag": Case(run(GOOD, "-q", "q", *DEMO, "--frobnicate"), 2, "--frobnicate"),
     "run-bad-include-glob": pytest.param(
         Case(run(GOOD, "-q", "q", *DEMO, "--include", "[z-a]"), 2, "--include"),
@@ -90,8 +93,9 @@ CASES: dict[str, Case | pytest.param] = {
     "run-missing-api-key": Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3,
                                 "no API key", unset=("OPENAI_API_KEY", "OPENAI_BASE_URL",
                                                      "OPENAI_API_BASE")),
-    "run-empty-api-key": Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3, "no API key",
-             env={"OPENAI_API_KEY": ""}, unset=("OPENAI_BASE_URL", "OPENAI_API_BASE")),
+    "run-empty-api-key": Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3,
+                              "no API key", env={"OPENAI_API_KEY": ""},
+                              unset=("OPENAI_BASE_URL", "OPENAI_API_BASE")),
     "run-api-base-not-a-url": Case(
         run(GOOD, "-q", "q", "--model", "openai/x", "--api-base", "localhost:8000"), 2,
         "--api-base"),
@@ -270,7 +274,7 @@ def outcomes(inputs, closed_port, commands, tmp_path_factory) -> dict[str, Outco
         return {name: future.result() for name, future in futures.items()}
 
 
-def check(name: str, outcome: Outcome, *, one_line: bool = True) -> None:
+def check(name: str, outcome: Outcome) -> None:
     case = _unpack(CASES[name])[0]
     done = outcome.done
     if done is None:
@@ -279,8 +283,7 @@ def check(name: str, outcome: Outcome, *, one_line: bool = True) -> None:
     assert "Traceback" not in stderr, stderr
     assert done.returncode == case.code, stderr
     lines = stderr.splitlines()
-    if one_line:
-        assert len(lines) == 1 and lines[0].startswith("rlm-tui: "), stderr
+    assert len(lines) == 1 and lines[0].startswith("rlm-tui: "), stderr
     assert case.message.lower() in stderr.lower(), stderr
     if case.code:
         assert done.stdout == b""

@@ -32,7 +32,7 @@ from tests.integration.test_engine import repl
 
 FAULTS = ("server_error", "rate_limited", "stall", "cut", "malformed")
 RETRY_AFTER_S = 0.1
-REQUEST_TIMEOUT_S = 1.5
+REQUEST_TIMEOUT_S = 2.0  # short, so a stall costs little; long enough for a busy machine
 # Custom prices (USD per million tokens) so the ledger's cost can be checked too.
 PRICES = {"openai/root-model": (3.0, 15.0), "openai/sub-model": (0.5, 1.5)}
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0.0)
