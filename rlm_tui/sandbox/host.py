@@ -375,10 +375,11 @@ class Sandbox:
         if proc is None:
             return
         if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
+            # The worker leads its own session, so its group id is its pid. Only the group is
+            # signalled: Popen.kill() would first poll(), reaping the child behind asyncio's
+            # child watcher ("Unknown child process pid").
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5.0)
         if proc.stdin is not None:
