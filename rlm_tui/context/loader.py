@@ -18,7 +18,7 @@ import os
 import stat
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,6 +32,7 @@ from rlm_tui.context.pack import (
     PackMode,
     PackWriter,
 )
+from rlm_tui.context.readahead import ReadAhead
 from rlm_tui.context.secrets import is_secret_file, mask_secrets, mask_secrets_many
 from rlm_tui.context.skips import SkippedFile, SkipReason
 from rlm_tui.context.windows import line_windows
@@ -253,7 +254,13 @@ class _DirectoryLoad:
     Near it, every file goes the careful way, one at a time, as the cap must see exact sizes.
     """
 
-    def __init__(self, listing: FileListing, writer: PackWriter, options: LoadOptions) -> None:
+    def __init__(
+        self,
+        listing: FileListing,
+        writer: PackWriter,
+        options: LoadOptions,
+        ahead: ReadAhead | None = None,
+    ) -> None:
         self.listing = listing
         self.root = str(listing.root)
         self.writer = writer
@@ -262,6 +269,8 @@ class _DirectoryLoad:
         self.full = False  # the cap was reached: later files are not tried
         self._waiting: list[tuple[str, PreparedText]] = []  # decoded, to be masked
         self._waiting_bytes = 0
+        # The files in the order they are taken: the listing's, unless told otherwise.
+        self._ahead = ahead or read_ahead(self.root, listing.files, listing.regular, options)
 
     def add_files(self, relatives: Iterable[str]) -> None:
         """Load these listed files, which come after those loaded so far."""
@@ -295,6 +304,7 @@ class _DirectoryLoad:
         return self.writer.total_bytes + waiting + more <= self.options.max_total_size
 
     def _add(self, relative: str) -> None:
+        self._ahead.advance()
         options = self.options
         if not options.include_secrets and is_secret_file(relative):
             self._skip(relative, SkipReason.SECRET_FILE)
@@ -395,11 +405,34 @@ class _DirectoryLoad:
         )
 
 
+def read_ahead(
+    root: str, order: Sequence[str], regular: set[str], options: LoadOptions
+) -> ReadAhead:
+    """A ReadAhead over `order`, files under `root`, that opens only files the load would
+    (`regular`: those the listing saw as regular files; others are checked)."""
+
+    def may_open(relative: str) -> bool:
+        if not options.include_secrets and is_secret_file(relative):
+            return False
+        if relative in regular:
+            return True
+        try:
+            return stat.S_ISREG(os.lstat(f"{root}/{relative}").st_mode)
+        except OSError:
+            return False
+
+    return ReadAhead(root, order, may_open)
+
+
 def load_files(
-    listing: FileListing, writer: PackWriter, options: LoadOptions
+    listing: FileListing,
+    writer: PackWriter,
+    options: LoadOptions,
+    ahead: ReadAhead | None = None,
 ) -> list[SkippedFile]:
-    """Load the files of `listing` into `writer`, in one process; the files skipped."""
-    load = _DirectoryLoad(listing, writer, options)
+    """Load the files of `listing` into `writer`, in one process; the files skipped.
+    `ahead` reads ahead in the order files are taken, if that is not the listing's."""
+    load = _DirectoryLoad(listing, writer, options, ahead)
     load.add_files(listing.files)
     return load.finish()
 
@@ -435,8 +468,10 @@ def _load_listing(
 def _load_directory(
     root: Path, source: str, writer: PackWriter, options: LoadOptions
 ) -> ContextPack:
-    # A helper starts now, while the directory is listed, in case the listing is large.
-    helper = parallel.Helper.start(writer.directory)
+    # A helper starts now, while the directory is listed, in case the listing is large. Only
+    # when texts are scanned for secrets: without the scan, a load is mostly system calls,
+    # and a second process barely speeds it (measured: from 0 to 13% faster, at times slower).
+    helper = None if options.include_secrets else parallel.Helper.start(writer.directory)
     try:
         listing = list_files(root, options.include, options.exclude)
         skipped = _load_listing(listing, writer, options, helper)

@@ -1,5 +1,6 @@
 """Loading a large directory in two processes: this one takes chunks of the listing from the
-front, a helper process takes them from the back, and they meet in the middle.
+front, a helper process takes them from the back, and they meet in the middle. Used when
+texts are scanned for secrets (the costly part) and a core is idle.
 
 Reading, decoding and scanning files for secrets is Python work that one process does on one
 core (`re` holds the GIL), so a second core helps only through a second process. Each chunk
@@ -183,7 +184,7 @@ def _run_helper(work_dir: Path) -> None:
     # Imported here (loader.py imports this module), and before the plan is known: while
     # the host lists the directory.
     from rlm_tui.context.listing import FileListing
-    from rlm_tui.context.loader import load_files
+    from rlm_tui.context.loader import load_files, read_ahead
 
     if sys.stdin.buffer.readline() != b"go\n":
         return  # no plan: the listing was small
@@ -192,6 +193,9 @@ def _run_helper(work_dir: Path) -> None:
     # No total cap here: the host checks it when it appends each chunk's pack.
     options = replace(plan.options, max_total_size=sys.maxsize)
     root = Path(plan.root)
+    # The order the helper takes files in: chunk by chunk from the back.
+    order = [path for chunk in reversed(plan.chunks) for path in chunk]
+    ahead = read_ahead(plan.root, order, plan.regular, options)
     for index in reversed(range(len(plan.chunks))):
         if not _claim(work_dir, index):
             return  # the host has it, and every chunk before it
@@ -199,7 +203,7 @@ def _run_helper(work_dir: Path) -> None:
         listing = FileListing(root, "walk", chunk, regular=plan.regular.intersection(chunk))
         part_dir = _part_dir(work_dir, index)
         with PackWriter(part_dir) as writer:
-            skipped = load_files(listing, writer, options)
+            skipped = load_files(listing, writer, options, ahead)
             rows = writer.finish_part()
         with open(part_dir / _PART_NAME, "wb") as stream:
             skips = [(s.path, s.reason.value, s.detail) for s in skipped]

@@ -62,7 +62,6 @@ def wait_until(condition, seconds: float = 20.0) -> None:
     "options",
     [
         {"max_file_size": 2000},
-        {"max_file_size": 2000, "include_secrets": True},
         {"max_file_size": 2000, "max_total_size": 2500},  # the cap falls in the helper's part
     ],
 )
@@ -109,3 +108,12 @@ def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path: Path, l
 
     monkeypatch.setattr(parallel.Helper, "give", give_and_kill)
     assert snapshot(load(tmp_path, max_file_size=2000)) == snapshot(alone)
+
+
+def test_a_load_that_masks_nothing_runs_in_one_process(tmp_path: Path, load, monkeypatch):
+    tree(tmp_path)
+    force_a_helper(monkeypatch)
+    started = []
+    monkeypatch.setattr(parallel.Helper, "start", classmethod(lambda cls, d: started.append(d)))
+    load(tmp_path, max_file_size=2000, include_secrets=True)
+    assert started == []
