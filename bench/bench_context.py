@@ -5,13 +5,13 @@ the text loaded, the time to open a view in a fresh process, and grep/coverage c
 
 PATH defaults to the running Python's site-packages. Each load runs in a fresh process so that
 its peak memory (ru_maxrss, after imports, plus a helper process's) is its own. A large tree
-is loaded by two processes when a core is idle (see rlm_tui/context/parallel.py), so loads
-are timed both as they come ("auto") and in one process. `cat` reads the very files the pack
-holds (xargs cat > /dev/null). Both are timed with a warm page cache (a first load warms it;
-the headline) and with a cold one (each run is preceded by dropping the tree's file pages with
-posix_fadvise(DONTNEED); directory entries stay cached, and files mapped by running programs
-stay in memory). Runs alternate cat, load, load --include-secrets; each figure is the best of
---runs. Not a test: it prints figures.
+is loaded by two processes when secrets are masked and a core is idle (see
+rlm_tui/context/parallel.py), so that load is timed both as it comes and in one process.
+`cat` reads the very files the pack holds (xargs cat > /dev/null). Both are timed with a warm
+page cache (a first load warms it; the headline) and with a cold one (each run is preceded by
+dropping the tree's file pages with posix_fadvise(DONTNEED); directory entries stay cached,
+and files mapped by running programs stay in memory). Runs alternate cat and the loads; each
+figure is the best of --runs. Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -158,9 +158,8 @@ def main() -> None:
         names = _cat_names(pack_dir, source)
         kinds = {  # what is timed: whether secrets are masked, how many processes
             "load": (False, "auto"),
-            "load --include-secrets": (True, "auto"),
             "load, one process": (False, "1"),
-            "load --include-secrets, one process": (True, "1"),
+            "load --include-secrets": (True, "1"),  # always one process
         }
         runs: dict[tuple[str, str], list[float]] = {}
         helped: dict[str, list[bool]] = {}
