@@ -65,6 +65,18 @@ class Settings(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("include", "exclude")
+    @classmethod
+    def _glob_patterns(cls, patterns: list[str]) -> list[str]:
+        from pathspec import GitIgnoreSpec  # the loader's own matcher judges the patterns
+
+        for pattern in patterns:
+            try:
+                GitIgnoreSpec.from_lines([pattern])
+            except Exception as exc:  # pathspec raises several types for a bad pattern
+                raise ValueError(f"bad pattern {pattern!r}: {exc}") from None
+        return patterns
+
     @property
     def effective_sub_model(self) -> str | None:
         return self.sub_model or self.model
@@ -99,7 +111,7 @@ def default_config_path() -> Path:
 def _field_error(exc: ValidationError, source: str) -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown setting"
     top = str(err["loc"][0]) if err["loc"] else key

@@ -21,9 +21,6 @@ import pytest
 
 from rlm_tui.transcript import read_transcript
 
-BAD_GLOB_BUG = ("BUG: a bad --include glob is logged by context/ignore.py through logging's "
-                "last-resort handler (an unprefixed 'ignoring a bad ignore pattern' line), "
-                "dropped, and the run then fails with 'no text file left to load'")
 
 
 @dataclass(frozen=True)
@@ -80,9 +77,7 @@ CASES: dict[str, Case | pytest.param] = {
     "run-bad-size": Case(run(GOOD, "-q", "q", *DEMO, "--max-file-size", "huge"), 2,
                          "--max-file-size"),
     "run-unknown-flag": Case(run(GOOD, "-q", "q", *DEMO, "--frobnicate"), 2, "--frobnicate"),
-    "run-bad-include-glob": pytest.param(
-        Case(run(GOOD, "-q", "q", *DEMO, "--include", "[z-a]"), 2, "--include"),
-        marks=pytest.mark.xfail(strict=True, reason=BAD_GLOB_BUG)),
+    "run-bad-include-glob": Case(run(GOOD, "-q", "q", *DEMO, "--include", "[z-a]"), 2, "--include"),
     "run-transcript-is-a-dir": Case(
         ("run", GOOD, "-q", "q", *DEMO, "--transcript", "{d}/empty"), 2,
         "cannot write the transcript"),
