@@ -71,22 +71,7 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
 
 
 def _summary(model: SessionModel) -> list[str]:
-    root, totals = model.root, model.totals
-    status = model.status + (" (forced)" if model.forced else "")
-    if model.reason and model.status != "answered":
-        status += f": {model.reason}"
-    rows = [("Status", status)]
-    if root is not None:
-        rows += [("Root model", root.root_model), ("Sub-model", root.sub_model),
-                 ("Iterations", f"{len(root.iterations):,} of {root.max_iterations:,}")]
-    context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
-                        if isinstance(v, (str, int, float)))
-    if context:
-        rows.append(("Context", context))
-    rows += [("Tokens", figures.tokens(totals.usage)), ("Cost", figures.cost(totals.usage)),
-             ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", figures.seconds(totals.seconds))]
-    for budget in model.budgets:
-        rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
+    rows = figures.summary_rows(model)
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
     return [f"<table>{body}</table>"]
 

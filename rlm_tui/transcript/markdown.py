@@ -43,25 +43,7 @@ def render_markdown(model: SessionModel, notes: list[str] | None = None) -> str:
 
 
 def _summary_table(model: SessionModel) -> list[str]:
-    root = model.root
-    totals = model.totals
-    status = model.status
-    if status == "answered" and model.forced:
-        status = "answered (forced)"
-    elif model.reason and status != "answered":
-        status = f"{status}: {model.reason}"
-    rows = [("Status", status)]
-    if root is not None:
-        rows += [("Root model", root.root_model), ("Sub-model", root.sub_model),
-                 ("Iterations", f"{len(root.iterations):,} of {root.max_iterations:,}")]
-    context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
-                        if isinstance(v, (str, int, float)))
-    if context:
-        rows.append(("Context", context))
-    rows += [("Tokens", figures.tokens(totals.usage)), ("Cost", figures.cost(totals.usage)),
-             ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", figures.seconds(totals.seconds))]
-    for budget in model.budgets:
-        rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
+    rows = figures.summary_rows(model)
     lines = ["| | |", "|---|---|"]
     lines += [f"| {inline(k)} | {inline(str(v))} |" for k, v in rows]
     return lines + [""]
