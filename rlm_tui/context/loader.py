@@ -19,6 +19,7 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -33,7 +34,12 @@ from rlm_tui.context.pack import (
     PackWriter,
 )
 from rlm_tui.context.readahead import ReadAhead
-from rlm_tui.context.secrets import is_secret_file, mask_secrets, mask_secrets_many
+from rlm_tui.context.secrets import (
+    is_secret_file,
+    mask_secrets,
+    mask_secrets_many,
+    prefilter_runs,
+)
 from rlm_tui.context.skips import SkippedFile, SkipReason
 from rlm_tui.context.windows import line_windows
 from rlm_tui.errors import InputError
@@ -244,6 +250,7 @@ _MASK_GROWTH = 5
 # Texts are masked in batches of about this many bytes: one scan of each rule over a batch
 # costs far less than one per small file, and a batch is small next to the pack.
 MASK_BATCH_BYTES = 256 * 1024
+_Masked = tuple[bytes, dict[str, int]]  # a text masked, and how many of each kind
 
 
 class _DirectoryLoad:
@@ -260,6 +267,7 @@ class _DirectoryLoad:
         writer: PackWriter,
         options: LoadOptions,
         ahead: ReadAhead | None = None,
+        processes: int = 1,
     ) -> None:
         self.listing = listing
         self.root = str(listing.root)
@@ -269,6 +277,11 @@ class _DirectoryLoad:
         self.full = False  # the cap was reached: later files are not tried
         self._waiting: list[tuple[str, PreparedText]] = []  # decoded, to be masked
         self._waiting_bytes = 0
+        # A full batch is masked in a thread while the next is read: Hyperscan's scan, most
+        # of the masking, lets go of the GIL. The batch in the thread, and its bytes:
+        self._masker = _background_masker(options, processes)
+        self._masking: tuple[Future[list[_Masked]], list[tuple[str, PreparedText]]] | None = None
+        self._masking_bytes = 0
         # The files in the order they are taken: the listing's, unless told otherwise.
         self._ahead = ahead or read_ahead(self.root, listing.files, listing.regular, options)
 
@@ -292,6 +305,8 @@ class _DirectoryLoad:
     def finish(self) -> list[SkippedFile]:
         """Write the texts still waiting; the files skipped, in path order."""
         self._flush()
+        if self._masker is not None:
+            self._masker.shutdown()
         return self.skipped
 
     def _skip(self, relative: str, reason: SkipReason, detail: str = "") -> None:
@@ -300,7 +315,7 @@ class _DirectoryLoad:
     def _far_from_cap(self, more: int) -> bool:
         """Whether `more` bytes of text surely fit in the pack after those written and those
         waiting to be masked, however the masks change their length."""
-        waiting = _MASK_GROWTH * self._waiting_bytes
+        waiting = _MASK_GROWTH * (self._waiting_bytes + self._masking_bytes)
         return self.writer.total_bytes + waiting + more <= self.options.max_total_size
 
     def _add(self, relative: str) -> None:
@@ -344,7 +359,7 @@ class _DirectoryLoad:
             self._waiting.append((relative, decoded))
             self._waiting_bytes += len(decoded.text)
             if self._waiting_bytes >= MASK_BATCH_BYTES:
-                self._flush()
+                self._hand_off()
         else:
             self._flush()
             self._commit(relative, _with_masks(decoded, *mask_secrets(decoded.text)))
@@ -383,11 +398,34 @@ class _DirectoryLoad:
         return data
 
     def _flush(self) -> None:
-        """Mask the waiting texts together and write them."""
+        """Mask the waiting texts together and write them (after the batch in the thread)."""
+        self._settle()
         if not self._waiting:
             return
         waiting, self._waiting, self._waiting_bytes = self._waiting, [], 0
-        masks = mask_secrets_many([decoded.text for _, decoded in waiting])
+        self._write_masked(waiting, mask_secrets_many([decoded.text for _, decoded in waiting]))
+
+    def _hand_off(self) -> None:
+        """Mask the waiting texts in the thread, if there is one, once it has written the batch
+        before them; else now."""
+        if self._masker is None:
+            self._flush()
+            return
+        self._settle()
+        waiting, self._waiting = self._waiting, []
+        self._masking_bytes, self._waiting_bytes = self._waiting_bytes, 0
+        texts = [decoded.text for _, decoded in waiting]
+        self._masking = (self._masker.submit(mask_secrets_many, texts), waiting)
+
+    def _settle(self) -> None:
+        """Write the batch masked in the thread, once it is."""
+        if self._masking is None:
+            return
+        (future, waiting), self._masking = self._masking, None
+        self._masking_bytes = 0
+        self._write_masked(waiting, future.result())
+
+    def _write_masked(self, waiting: list[tuple[str, PreparedText]], masks: list[_Masked]) -> None:
         for (relative, decoded), (masked, counts) in zip(waiting, masks):
             self._commit(relative, _with_masks(decoded, masked, counts))
 
@@ -403,6 +441,17 @@ class _DirectoryLoad:
             flags=prepared.flags,
             secrets_masked=prepared.secrets_masked,
         )
+
+
+def _background_masker(options: LoadOptions, processes: int) -> ThreadPoolExecutor | None:
+    """A thread to mask batches in, where that helps: where Hyperscan does most of the work
+    (with `re` alone, masking holds the GIL, and a thread would only wait for this one), and
+    a core is idle for it beside the `processes` loading."""
+    if options.include_secrets or parallel.idle_cores() < processes + 0.5:
+        return None
+    if not prefilter_runs():
+        return None
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rlm-tui-mask")
 
 
 def read_ahead(
@@ -429,10 +478,12 @@ def load_files(
     writer: PackWriter,
     options: LoadOptions,
     ahead: ReadAhead | None = None,
+    processes: int = 1,
 ) -> list[SkippedFile]:
     """Load the files of `listing` into `writer`, in one process; the files skipped.
-    `ahead` reads ahead in the order files are taken, if that is not the listing's."""
-    load = _DirectoryLoad(listing, writer, options, ahead)
+    `ahead` reads ahead in the order files are taken, if that is not the listing's;
+    `processes` is how many processes share the load (this one and a helper, or one)."""
+    load = _DirectoryLoad(listing, writer, options, ahead, processes)
     load.add_files(listing.files)
     return load.finish()
 
@@ -451,7 +502,7 @@ def _load_listing(
     chunks = [listing.files[i : i + size] for i in range(0, len(listing.files), size)]
     if not helper.give(parallel.LoadPlan(str(listing.root), chunks, listing.regular, options)):
         return load_files(listing, writer, options)
-    load = _DirectoryLoad(listing, writer, options)
+    load = _DirectoryLoad(listing, writer, options, processes=2)
     ours = len(chunks)
     for index, chunk in enumerate(chunks):
         if not helper.claim(index):
@@ -472,6 +523,8 @@ def _load_directory(
     # when texts are scanned for secrets: without the scan, a load is mostly system calls,
     # and a second process barely speeds it (measured: from 0 to 13% faster, at times slower).
     helper = None if options.include_secrets else parallel.Helper.start(writer.directory)
+    if not options.include_secrets:
+        prefilter_runs()  # its patterns compile in a thread while the directory is listed
     try:
         listing = list_files(root, options.include, options.exclude)
         skipped = _load_listing(listing, writer, options, helper)

@@ -203,7 +203,7 @@ def _run_helper(work_dir: Path) -> None:
         listing = FileListing(root, "walk", chunk, regular=plan.regular.intersection(chunk))
         part_dir = _part_dir(work_dir, index)
         with PackWriter(part_dir) as writer:
-            skipped = load_files(listing, writer, options, ahead)
+            skipped = load_files(listing, writer, options, ahead, processes=2)
             rows = writer.finish_part()
         with open(part_dir / _PART_NAME, "wb") as stream:
             skips = [(s.path, s.reason.value, s.detail) for s in skipped]

@@ -18,7 +18,9 @@ Two layers, both off with `include_secrets=True`:
      etc. are code, not secret stores, and are kept.
 2. `mask_secrets(data)` replaces secret-looking values with `[REDACTED:<kind>]`: private key
    blocks (the whole block), AWS access key ids, GitHub, OpenAI, Anthropic,
-   Slack, Google and Stripe keys, JWTs, and values assigned to names ending in password,
+   Slack, Google and Stripe keys, JWTs, the password in `scheme://user:PASSWORD@host`, in
+   `curl -u user:PASSWORD` (or `--user`), the token after `Bearer`, the value of an
+   `Authorization` header, and values assigned to names ending in password,
    passwd, passphrase, secret, token, api key, access key, secret key, private key or auth
    key (only the value is masked; the name stays). Assigned values that are clearly not
    secrets are left alone, to keep false positives low on ordinary code: references
@@ -29,13 +31,17 @@ Two layers, both off with `include_secrets=True`:
    ENV_VAR_NAMES. The cost of that choice: a password made only of letters and `_.-` is not
    masked.
 
-Speed (it runs over every loaded byte): `re` searches fast only for a pattern that starts
-with a literal (about as fast as `bytes.find`); a combined alternation is scanned byte by
-byte, 10-20x slower. So each scan starts with one literal, several rules share a scan where
-they share a rare letter, and look-behinds and look-aheads reject the common non-secrets
-(`key =`, `token = x`) inside `re`, not in Python. Seven scans plus a lowercased copy per
-text; `mask_secrets_many` runs them once over many small files joined, not once per file.
-About 0.4 s per 100 MB of code, on one core.
+Speed (it runs over every loaded byte): where Hyperscan is installed (multiscan.py), one
+pass of it finds the lines where any rule could match (a superset: each rule's regex
+without its look-arounds), and the rules run on those lines alone: about 0.17 s per 100 MB
+of code on one core, most of it in Hyperscan, which lets go of the GIL. Without it, every
+rule scans every byte with `re`, which searches fast only for a pattern that starts with a
+literal (a combined alternation is scanned byte by byte, 10-20x slower): so each scan
+starts with one literal, several rules share a scan where they share a rare letter, and
+look-behinds and look-aheads reject the common non-secrets (`key =`, `token = x`) inside
+`re`. Eleven scans plus a lowercased copy per text, about 0.65 s per 100 MB. Both ways give
+the same masks (tests/unit/context/test_secrets_prefilter.py). `mask_secrets_many` scans
+many small files joined, once, not once per file.
 """
 
 from __future__ import annotations
@@ -43,10 +49,11 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from itertools import accumulate
 from typing import Callable, NamedTuple
 
+from rlm_tui.context.multiscan import MultiScanner
 from rlm_tui.context.windows import WINDOW_BYTES, line_windows
 
 _ENV_TEMPLATE_SUFFIXES = frozenset(
@@ -212,12 +219,102 @@ _JWT = _TokenRule(
     re.compile(rb"J[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     _judge_jwt,
 )
-_TOKEN_RULES: tuple[_TokenRule, ...] = (_PRIVATE_KEY, _AWS_OR_GOOGLE, _GITHUB, _SK, _SLACK, _JWT)
+
+
+def _judge_url(match: re.Match[bytes]) -> Span | None:
+    if not _credential_is_real(match.group("secret").decode("utf-8", "replace")):
+        return None
+    return match.start("secret"), match.end("secret"), "url-password"
+
+
+def _led_by(match: re.Match[bytes], leads: bytes) -> bool:
+    """Whether the byte before the match is one of `leads` and begins a word (the match
+    starts at the second letter of a word such as "Bearer": the rarer letters lead)."""
+    data, start = match.string, match.start() - 1
+    return start >= 0 and data[start] in leads and _starts_word(data, start)
+
+
+def _judge_bearer(match: re.Match[bytes]) -> Span | None:
+    if not _led_by(match, b"Bb"):
+        return None
+    if not _value_is_secret(match.group("secret").decode("ascii"), quoted=False):
+        return None  # "Bearer authentication", "Bearer YOUR_TOKEN", "bearer self.token"
+    return match.start("secret"), match.end("secret"), "bearer-token"
+
+
+def _judge_authorization(match: re.Match[bytes]) -> Span | None:
+    if not _led_by(match, b"Aa"):
+        return None
+    value = match.group("secret").decode("ascii")
+    # After "Basic" or "Token" the value is a credential (base64 of "user:password" may be
+    # letters only); a bare value must look like a secret, not `authorization = header.value`.
+    if match.group("scheme") is not None:
+        real = _credential_is_real(value)
+    else:
+        real = _value_is_secret(value, quoted=False)
+    return (match.start("secret"), match.end("secret"), "authorization") if real else None
+
+
+def _judge_curl(match: re.Match[bytes]) -> Span | None:
+    if not _starts_word(match.string, match.start()):
+        return None
+    if not _credential_is_real(match.group("secret").decode("utf-8", "replace")):
+        return None
+    return match.start("secret"), match.end("secret"), "curl-password"
+
+
+_URL_CREDENTIALS = _TokenRule(
+    # scheme://user:PASSWORD@host (the user may be empty: redis://:PASSWORD@host).
+    re.compile(rb"://[^\s/?#@:'\"<>]{0,100}:(?P<secret>[^\s/?#@'\"<>]{1,200})@"),
+    _judge_url,
+)
+_B64_TOKEN = rb"[A-Za-z0-9\-._~+/]"  # RFC 6750's b64token: bearer tokens, base64
+_BEARER = _TokenRule(
+    re.compile(rb"earer[ \t]+(?P<secret>" + _B64_TOKEN + rb"{8,}=*)"), _judge_bearer
+)
+_AUTHORIZATION = _TokenRule(
+    # An Authorization header's value, in HTTP, curl -H, a dict or a config; "Bearer ..."
+    # is _BEARER's.
+    re.compile(
+        rb"uthorization[\"']?[ \t]*[:=,][ \t]*[\"']?(?:(?P<scheme>Basic|Token|token)[ \t]+)?"
+        rb"(?P<secret>" + _B64_TOKEN + rb"{8,}=*)"
+    ),
+    _judge_authorization,
+)
+_CURL_USER = _TokenRule(
+    # curl -u user:PASSWORD, --user user:PASSWORD, --user=user:PASSWORD.
+    re.compile(
+        rb"curl[ \t](?:[^\r\n]{0,500}?[ \t])?(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"']{0,100}:"
+        rb"(?P<secret>[^\s\"']{1,200})"
+    ),
+    _judge_curl,
+)
+_TOKEN_RULES: tuple[_TokenRule, ...] = (
+    _PRIVATE_KEY,
+    _AWS_OR_GOOGLE,
+    _GITHUB,
+    _SK,
+    _SLACK,
+    _JWT,
+    _URL_CREDENTIALS,
+    _BEARER,
+    _AUTHORIZATION,
+    _CURL_USER,
+)
 # Two rules need a "k" ("PRIVATE KEY", "sk-", "sk_", "rk_"), as do the names "token" and
 # "key": one scan of the lowercased text for "k" finds those names and flags the texts where
 # these two rules could match; only those are scanned for them.
 _FLAGGED_TOKEN_RULES = (_PRIVATE_KEY, _SK)
-_EVERYWHERE_TOKEN_RULES = (_AWS_OR_GOOGLE, _GITHUB, _SLACK, _JWT)
+_EVERYWHERE_TOKEN_RULES = (
+    _AWS_OR_GOOGLE,
+    _GITHUB,
+    _SLACK,
+    _JWT,
+    _URL_CREDENTIALS,
+    _BEARER,
+    _AUTHORIZATION,
+    _CURL_USER,
+)
 
 _VALUE_BYTE = rb"[A-Za-z0-9+/=_\-.~@%^$!*:\x80-\xff]"  # what a bare value is made of
 _WORDS_ONLY = rb"[A-Za-z]+(?:[_.\-][A-Za-z]+)*"  # as `_WORDS`
@@ -361,11 +458,34 @@ def _mixes_letters_and_digits(text: str) -> bool:
     return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
 
 
+_CREDENTIAL_PLACEHOLDERS = _PLACEHOLDERS | {"pass", "pwd", "pw", "user", "username"}
 
-def _token_spans(data: bytes, rules: Sequence[_TokenRule] = _TOKEN_RULES) -> list[Span]:
+
+def _credential_is_real(value: str) -> bool:
+    """Whether a value where only credentials go (a URL's password, curl -u's, a Basic
+    Authorization header's) is a real one: judged more loosely than an assigned value, as its
+    place says what it is. Placeholders (`password`, `${DB_PASS}`, `{password}`, `<token>`,
+    `$PW`, `***`) are not."""
+    lower = value.lower()
+    if lower in _CREDENTIAL_PLACEHOLDERS or len(set(value)) <= 1:
+        return False
+    if value[0] in "$%" or any(mark in lower for mark in _PLACEHOLDER_MARKS):
+        return False
+    return not ("{" in value or "<" in value or "(" in value)
+
+
+
+def _token_spans(
+    data: bytes,
+    rules: Sequence[_TokenRule] = _TOKEN_RULES,
+    start: int = 0,
+    end: int | None = None,
+) -> list[Span]:
+    """The spans of `rules` in `data[start:end]`, rule by rule (offsets in `data`)."""
+    end = len(data) if end is None else end
     spans: list[Span] = []
     for rule in rules:
-        for match in rule.regex.finditer(data):
+        for match in rule.regex.finditer(data, start, end):
             span = rule.judge(match)
             if span is not None:
                 spans.append(span)
@@ -381,70 +501,190 @@ def _specific_kind(value: bytes) -> str | None:
 
 def _spans(data: bytes, starts: Sequence[int]) -> list[list[Span]]:
     """The spans to mask in each text of `data`, where texts joined by `_JOINT` begin at
-    `starts`: token spans first, then assignment spans by rule (password, secret, token,
-    key), as `mask_secrets` used to find them with every rule over each text."""
+    `starts`: token spans first (rule by rule), then assignment spans by rule (password,
+    secret, token, key). With Hyperscan, one pass finds the lines where a rule could match and
+    the rules run there alone; without, every rule scans everything. The spans are the same."""
+    hits = _PREFILTER.ends(data) if _PREFILTER is not None else None
+    if hits is None:
+        return _scanned_spans(data, starts)
+    return _prefiltered_spans(data, starts, hits)
+
+
+def _scanned_spans(data: bytes, starts: Sequence[int]) -> list[list[Span]]:
     tokens: list[list[Span]] = [[] for _ in starts]
     flagged: set[int] = set()
     assignments = _assignment_spans(data, starts, flagged)
     for span in _token_spans(data, _EVERYWHERE_TOKEN_RULES):
         tokens[_text_of(starts, span[0])].append(span)
     for index in sorted(flagged):
-        start = starts[index]
-        end = starts[index + 1] - len(_JOINT) if index + 1 < len(starts) else len(data)
-        text = data if len(starts) == 1 else data[start:end]
-        for first, last, kind in _token_spans(text, _FLAGGED_TOKEN_RULES):
-            tokens[index].append((first + start, last + start, kind))
+        end = _end_of(data, starts, index)
+        tokens[index] += _token_spans(data, _FLAGGED_TOKEN_RULES, starts[index], end)
     return [t + a for t, a in zip(tokens, assignments)]
+
+
+def _end_of(data: bytes, starts: Sequence[int], index: int) -> int:
+    """Where text `index` of `data` ends (before the joint that follows it)."""
+    return starts[index + 1] - len(_JOINT) if index + 1 < len(starts) else len(data)
 
 
 def _text_of(starts: Sequence[int], position: int) -> int:
     return bisect_right(starts, position) - 1
 
 
+# The prefilter: necessary conditions of the rules, in Hyperscan's syntax, found in one pass.
+# Every rule but the private key block matches within one line, and only where one of these
+# patterns matches on that line; so the rules run only on those lines (and the private key
+# rule on the texts where its header appears), and find there what they find scanning
+# everything. Each pattern is its rule's regex without look-arounds and length caps, plus, for
+# assigned values, what `_value_is_secret` demands: a value of letters and "_" alone is never
+# a secret (a token inside one is its own pattern's match).
+_HS_QUOTED = rb"[^\"'`\r\n]"
+_HS_QUOTED_NOT_WORD = rb"[^A-Za-z_\"'`\r\n]"
+_HS_BARE_NOT_WORD = rb"[0-9+/=\-.~@%^$!*:\x80-\xff]"  # _VALUE_BYTE less letters and "_"
+_HS_TAIL = (
+    rb"[\"']?\]?[ \t]*(?::[ \t]*[A-Za-z_][\w\[\]., |]*[ \t]*)?(?::=|=>|=|:)[ \t]*(?:"
+    + b"|".join(
+        quote + _HS_QUOTED + b"*" + _HS_QUOTED_NOT_WORD + _HS_QUOTED + b"*" + quote
+        for quote in (b'"', b"'", b"`")
+    )
+    + b"|" + _VALUE_BYTE + b"*" + _HS_BARE_NOT_WORD + _VALUE_BYTE
+    + rb"*[ \t]*(?:[,;#\r\n]|//|\z))"
+)
+# Each pattern, with what runs on a line where it matches: a token rule, or one of the name
+# scans (on a line where a token rule's pattern matches, every name scan runs too, as a
+# value of letters alone may hold that token).
+_PASSWORD_SCAN, _SECRET_SCAN, _K_NAME_SCAN = "password", "secret", "k"
+_ALL_NAME_SCANS = frozenset({_PASSWORD_SCAN, _SECRET_SCAN, _K_NAME_SCAN})
+_PREFILTER_TABLE: tuple[tuple[bytes, bool, _TokenRule | str], ...] = (  # pattern, ignores case
+    (rb"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY", False, _PRIVATE_KEY),
+    (rb"pass(?:w(?:or)?d|phrase)" + _HS_TAIL, True, _PASSWORD_SCAN),
+    (rb"secret" + _HS_TAIL, True, _SECRET_SCAN),
+    (rb"token" + _HS_TAIL, True, _K_NAME_SCAN),
+    (rb"(?:" + b"|".join(_KEY_OWNERS) + rb")[_\-]?key" + _HS_TAIL, True, _K_NAME_SCAN),
+    (rb"A(?:KIA|SIA|BIA|CCA)[0-9A-Z]{16}", False, _AWS_OR_GOOGLE),
+    (rb"AIza[0-9A-Za-z_\-]{35}", False, _AWS_OR_GOOGLE),
+    (rb"gh[pousr]_[A-Za-z0-9]{36}", False, _GITHUB),
+    (rb"github_pat_[A-Za-z0-9_]{22}", False, _GITHUB),
+    (rb"[sr]k(?:-[A-Za-z0-9_\-]{20}|_(?:live|test)_[0-9A-Za-z]{16})", False, _SK),
+    (rb"xox[baprs]-[A-Za-z0-9\-]{10}", False, _SLACK),
+    (rb"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8}", False, _JWT),
+    (rb"://[^\s/?#@:'\"<>]*:[^\s/?#@'\"<>]+@", False, _URL_CREDENTIALS),
+    (rb"[Bb]earer[ \t]+" + _B64_TOKEN + rb"{8}", False, _BEARER),
+    (
+        rb"[Aa]uthorization[\"']?[ \t]*[:=,][ \t]*[\"']?(?:(?:Basic|Token|token)[ \t]+)?"
+        + _B64_TOKEN + rb"{8}",
+        False,
+        _AUTHORIZATION,
+    ),
+    (
+        rb"curl[ \t](?:[^\r\n]*[ \t])?(?:-u|--user)(?:[ \t]+|=)[\"']?[^\s:\"']*:[^\s\"']",
+        False,
+        _CURL_USER,
+    ),
+)
+_PREFILTER: MultiScanner | None = MultiScanner([row[:2] for row in _PREFILTER_TABLE])
+
+
+def prefilter_runs(compile_now: bool = False) -> bool:
+    """Whether masking finds its lines with Hyperscan here (see `_spans`). Compiling its
+    patterns takes about 40 ms: with `compile_now` false, that starts in a thread (it lets go
+    of the GIL), so that a load can list its files meanwhile."""
+    if _PREFILTER is None:
+        return False
+    if compile_now:
+        return _PREFILTER.available
+    return _PREFILTER.compile_in_background()
+_LINE_TOKEN_RULES = (*_EVERYWHERE_TOKEN_RULES, _SK)  # as ordered in _scanned_spans, less PK
+
+
+def _prefiltered_spans(
+    data: bytes, starts: Sequence[int], hits: Sequence[tuple[int, int]]
+) -> list[list[Span]]:
+    """`_scanned_spans`, given where the prefilter's patterns matched in `data`."""
+    lines: dict[tuple[int, int], set[_TokenRule | str]] = {}  # whole lines, in one text each
+    key_blocks: set[int] = set()  # texts that hold a private key header
+    for pattern, end in hits:
+        text = _text_of(starts, end - 1)  # no pattern matches a joint's newline
+        runs = _PREFILTER_TABLE[pattern][2]
+        if runs is _PRIVATE_KEY:
+            key_blocks.add(text)
+            continue
+        first = max(data.rfind(b"\n", 0, end - 1) + 1, starts[text])
+        newline = data.find(b"\n", end - 1)
+        lines.setdefault((first, len(data) if newline == -1 else newline + 1), set()).add(runs)
+    # Spans come line by line here, rule by rule in _scanned_spans: the same to `_mask`, which
+    # sorts them, as two spans with one start and end (a JWT that is a bearer token) are on
+    # one line, where the rules keep their order.
+    tokens: list[list[Span]] = [[] for _ in starts]
+    assignments: list[list[Span]] = [[] for _ in starts]
+    for text in sorted(key_blocks):
+        end = _end_of(data, starts, text)
+        tokens[text] += _token_spans(data, (_PRIVATE_KEY,), starts[text], end)
+    for (first, end), runs in sorted(lines.items()):
+        text = _text_of(starts, first)
+        rules = [rule for rule in _LINE_TOKEN_RULES if rule in runs]
+        if rules:
+            tokens[text] += _token_spans(data, rules, first, end)
+        scans = _ALL_NAME_SCANS if rules else runs
+        lowered = data[first:end].lower()
+        (found,) = _assignment_rule_spans(data, lowered, first, (starts[text],), set(), scans)
+        assignments[text] += [span for rule in found for span in rule]
+    return [t + a for t, a in zip(tokens, assignments)]
+
+
 def _assignment_spans(data: bytes, starts: Sequence[int], flagged: set[int]) -> list[list[Span]]:
     """Assignment spans per text, in rule order; adds to `flagged` the texts that the
     private key and "sk-" rules must scan."""
     if len(data) <= WINDOW_BYTES or len(starts) > 1:
-        return _assignment_spans_in(data, data.lower(), 0, starts, flagged)
+        found = _assignment_rule_spans(data, data.lower(), 0, starts, flagged)
+        return [[span for rule in text for span in rule] for text in found]
     # A huge text is lowercased a window at a time (all on one line is all a match needs),
     # so that it is not copied whole; lowering ASCII keeps every offset.
     spans: list[Span] = []
     for window, window_end in line_windows(data, 0, len(data)):
         lowered = data[window:window_end].lower()
-        (found,) = _assignment_spans_in(data, lowered, window, (0,), flagged)
-        spans += found
+        (found,) = _assignment_rule_spans(data, lowered, window, (0,), flagged)
+        spans += [span for rule in found for span in rule]
     return [spans]
 
 
-def _assignment_spans_in(
-    data: bytes, lowered: bytes, window: int, starts: Sequence[int], flagged: set[int]
-) -> list[list[Span]]:
-    """The spans for `lowered`, the lowercased `data[window:window + len(lowered)]`, which
-    holds texts beginning at `starts` (offsets in `lowered`)."""
-    found: list[list[list[Span]]] = [[[], [], [], []] for _ in starts]  # per text, per rule
+def _assignment_rule_spans(
+    data: bytes,
+    lowered: bytes,
+    window: int,
+    starts: Sequence[int],
+    flagged: set[int],
+    scans: Set[_TokenRule | str] = _ALL_NAME_SCANS,
+) -> list[list[list[Span]]]:
+    """The spans in `lowered`, the lowercased `data[window:window + len(lowered)]`, per text
+    and per rule (password, secret, token, key), for the texts of `data` that begin at `starts`
+    (offsets in `data`); adds to `flagged` the texts where a private key or "sk-" could be.
+    Only the name scans in `scans` run (the others find nothing there)."""
+    found: list[list[list[Span]]] = [[[], [], [], []] for _ in starts]
     for rule, regex in enumerate((_PASSWORD_NAME, _SECRET_NAME)):
+        if (_PASSWORD_SCAN, _SECRET_SCAN)[rule] not in scans:
+            continue
         for name in regex.finditer(lowered):
-            text = _text_of(starts, name.start())
+            text = _text_of(starts, window + name.start())
             kind = "password" if rule == 0 else "secret"
-            _add_assignment(found[text][rule], data, lowered, window, starts[text], name, kind)
-    for name in _K_SCAN.finditer(lowered):
-        text = _text_of(starts, name.start())
+            _add_assignment(found[text][rule], data, window, starts[text], name, kind)
+    for name in _K_SCAN.finditer(lowered) if _K_NAME_SCAN in scans else ():
+        text = _text_of(starts, window + name.start())
         if name.start("flag") != -1:
             flagged.add(text)
         elif name.start("token") != -1:
-            _add_assignment(found[text][2], data, lowered, window, starts[text], name, "token")
+            _add_assignment(found[text][2], data, window, starts[text], name, "token")
         else:
             owner = _KEY_OWNER.search(lowered, max(0, name.start() - 8), name.start())
             assert owner is not None  # the pattern's look-behind found one
             kind = "api-key" if owner.group(1) == b"api" else "secret-key"
-            _add_assignment(found[text][3], data, lowered, window, starts[text], name, kind)
-    return [[span for rule in text for span in rule] for text in found]
+            _add_assignment(found[text][3], data, window, starts[text], name, kind)
+    return found
 
 
 def _add_assignment(
     spans: list[Span],
     data: bytes,
-    lowered: bytes,
     window: int,
     text_start: int,
     name: re.Match[bytes],
@@ -461,7 +701,8 @@ def _add_assignment(
         value = raw.decode("utf-8", "replace")
         if not _value_is_secret(value, quoted=group == "qval"):
             return
-        before = lowered[max(text_start, name.start() - 26) : name.start()]
+        named_at = window + name.start()
+        before = data[max(text_start, named_at - 26) : named_at].lower()
         if b"aws" in before and _AWS_SECRET_VALUE.fullmatch(value):
             kind = "aws-secret-key"
     start, end = match.span(group)
@@ -527,4 +768,4 @@ def mask_secrets_many(texts: Sequence[bytes]) -> list[tuple[bytes, dict[str, int
     return results  # type: ignore[return-value]  # every index is set by now
 
 
-__all__ = ["is_secret_file", "mask_secrets", "mask_secrets_many"]
+__all__ = ["is_secret_file", "mask_secrets", "mask_secrets_many", "prefilter_runs"]

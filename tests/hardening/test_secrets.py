@@ -212,7 +212,7 @@ def test_no_secret_reaches_an_export(secrets_run, fmt):
     assert leaks(export_transcript(transcript, fmt)) == []
 
 
-# Shapes of secret the scanner does not know yet: found while writing this suite.
+# Shapes of secret the scanner missed when this suite was written (and knows since).
 MISSED_SHAPES = {
     "url-credentials": ("settings.py",
                         'DATABASE_URL = "postgres://app:{value}@db.internal:5432/prod"\n'),
@@ -221,11 +221,8 @@ MISSED_SHAPES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (gap): secrets.py masks no password inside a URL "
-                   "(scheme://user:PASSWORD@host), no bearer token after 'Authorization: "
-                   "Bearer' and no 'curl -u user:PASSWORD': they reach the model as written")
 @pytest.mark.parametrize("shape", sorted(MISSED_SHAPES))
-def test_secret_shapes_the_scanner_misses(tmp_path, shape):
+def test_secret_shapes_the_scanner_once_missed_are_masked(tmp_path, shape):
     from rlm_tui.context.loader import load_context
 
     value = "Zq8" + _rand(20) + "7w"

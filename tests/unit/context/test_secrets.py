@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rlm_tui.context import secrets
 from rlm_tui.context.secrets import is_secret_file, mask_secrets, mask_secrets_many
 
 from .conftest import run_cli, write
@@ -32,6 +33,17 @@ PRIVATE_KEY = (
     "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
     "-----END RSA " + "PRIVATE KEY-----"
 )
+
+
+@pytest.fixture(autouse=True, params=["hyperscan", "re"])
+def scanner(request, monkeypatch):
+    """Every test runs twice: with Hyperscan finding the lines to check, and with `re` alone
+    (as where no hyperscan wheel installs): the masks must be the same."""
+    if request.param == "re":
+        monkeypatch.setattr(secrets, "_PREFILTER", None)
+    else:
+        assert secrets.prefilter_runs(compile_now=True)  # installed here: the tests use it
+    return request.param
 
 
 def masked(text: str) -> tuple[str, dict[str, int]]:
@@ -73,6 +85,32 @@ def masked(text: str) -> tuple[str, dict[str, int]]:
             "secret-key",
         ),
         ("conf['apiKey'] = 'Zx81kPq02Lm'\n", "conf['apiKey'] = '[REDACTED:api-key]'\n", "api-key"),
+        (
+            'DATABASE_URL = "postgres://app:Zq8x7Lm2@db.internal:5432/prod"\n',
+            'DATABASE_URL = "postgres://app:[REDACTED:url-password]@db.internal:5432/prod"\n',
+            "url-password",
+        ),
+        ("REDIS=redis://:p4ssW0rd@cache:6379/0\n", None, "url-password"),
+        ("git clone https://oauth2:hunter2@git.corp/x.git\n", None, "url-password"),
+        (
+            'headers = {"Authorization": "Bearer 9f8e7d6c5b4a39281706"}\n',
+            'headers = {"Authorization": "Bearer [REDACTED:bearer-token]"}\n',
+            "bearer-token",
+        ),
+        ("-H 'authorization: bearer Zq8x7Lm2Vb4N'\n", None, "bearer-token"),
+        (
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==\n",
+            "Authorization: Basic [REDACTED:authorization]\n",
+            "authorization",
+        ),
+        ("Authorization: token 9f8e7d6c5b4a3928\n", None, "authorization"),
+        (
+            "curl -u admin:Zq8x7Lm2 https://ci.internal/api\n",
+            "curl -u admin:[REDACTED:curl-password] https://ci.internal/api\n",
+            "curl-password",
+        ),
+        ("curl -sS --user=deploy:s3cret https://x.test\n", None, "curl-password"),
+        ("curl -X POST --user 'ci:Zq8x7Lm2' https://x.test\n", None, "curl-password"),
     ],
 )
 def test_each_kind_of_inline_secret_is_masked(text: str, expected: str | None, kind: str):
@@ -122,6 +160,24 @@ def test_the_whole_private_key_block_is_masked_even_without_its_end_line():
         "token = next_token",
         "sk-learn-compatible-estimators-are-fine-here",
         "the task-scheduler-abcdefghijklmnopqrstuvwxyz ran",
+        'url = "postgres://user:password@localhost/db"',
+        'url = f"postgres://{user}:{password}@{host}/db"',
+        'DSN = "mysql://root:${MYSQL_PASSWORD}@db/app"',
+        "see https://user:pass@host.test for the form",
+        "DSN = 'postgresql://%(user)s:%(pw)s@%(host)s'",
+        "http://localhost:8080/path@v2",
+        "ssh://git@github.com:22/repo.git",
+        'headers["Authorization"] = f"Bearer {token}"',
+        '"Authorization": "Bearer " + token,',
+        "Use the Bearer authentication scheme for this endpoint",
+        "Authorization: Bearer YOUR_API_TOKEN",
+        'authorization = request.headers.get("Authorization")',
+        '"Authorization": api_key,',
+        'curl -u "$USER:$PASSWORD" https://x.test',
+        "curl -u ${CI_USER}:${CI_TOKEN} https://x.test",
+        "curl -u user: https://x.test",
+        "docker run -u 1000:1000 image",
+        "curl --user-agent a:b https://x.test",
     ],
 )
 def test_ordinary_code_is_not_masked(line: str):

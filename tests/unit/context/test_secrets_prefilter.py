@@ -1,0 +1,145 @@
+"""Masking with Hyperscan finding the lines to check gives exactly what scanning everything with
+`re` gives: on generated texts that put every rule's pieces next to each other, and where
+Hyperscan is missing."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from rlm_tui.context import multiscan, secrets
+from rlm_tui.context.secrets import mask_secrets, mask_secrets_many
+
+from .conftest import write
+
+# Fake values, assembled so that this file holds no whole token.
+TOKENS = [
+    "AKIA" + "Q3EGRZLMB7XK4T2N",
+    "AKIA" + "ABCDEFGHIJKLMNOP",  # letters alone: a value that hides it is no secret by itself
+    "AIza" + "SyD8x7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Kg0Pq",
+    "ghp_" + "R4nd0mT0k3nV4lu3F0rT3st1ngPurp0s3s12",
+    "github_pat_" + "11ABCDEFG0a1b2c3d4e5f6_g7h8i9j0k1l2m3n4o5p6q7r8s9",
+    "sk-proj-" + "Xy7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Kg0Ps",
+    "sk-ant-api03-" + "Tq8Wm3Xr7Ly2Kp6Vn1Bz5Hc9Jd4Fg0Se",
+    "sk_live_" + "abcdefghijklmnopqrst",
+    "rk_test_" + "9fGh2Jk4Lm6Np8Qr0St2Uv4W",
+    "xoxb-" + "123456789012-AbCdEfGhIjKl",
+    "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0" + ".SflKxwRJSMeKKF2QT4fwpMeJf36P",
+    "task-abcdefghijklmnopqrstuvwxyz",
+]
+NAMES = [
+    "password", "PASSWD", "db_passphrase", "secret", "client_secret", "token", "auth_token",
+    "api_key", "apiKey", "ACCESS-KEY", "private_key", "secret_key", "aws_secret_access_key",
+    "tokenizer", "max_tokens", "key", "pass", "private key",
+]
+SEPARATORS = [" = ", ": ", "=", " := ", " => ", " == ", '": "', "': '", ": str = ", "] = ", " "]
+VALUES = [
+    "hunter2hunter2", "S3cr3t!Passw0rd", "a8Fj2kLm9QrT", "NextToken", "self.token",
+    "os.environ['X']", "${DB_PASSWORD}", "<your-key>", "changeme", "abc def ghi", "x1",
+    "9f8e7d6c5b4a39281706", "k9Zq2VbT7xLmN4pR8sW1yE3uH6jC0dFgA5oI2eQx", "a--b-c.d",
+    "bearer", "__init__", "1abc_def2", "",
+]
+PIECES = [
+    "postgres://app:Zq8x7Lm2@db:5432/x", "https://user:password@h.test", "redis://:p4ss@c",
+    "http://localhost:8080/a@b", "://a:b:c@d", "Bearer 9f8e7d6c5b4a3928", "bearer abcdefghij",
+    "Authorization: Basic dXNlcjpwYXNz", "authorization=Token abcd1234efgh",
+    "curl -u admin:Zq8x7Lm2 https://x", "curl -s --user=a:$PW x", "curl -u root:root",
+    "-----BEGIN RSA " + "PRIVATE KEY-----", "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePz",
+    "-----END RSA " + "PRIVATE KEY-----", "# aws",
+    "-----BEGIN " + "PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END " + "PRIVATE KEY-----",
+    "-----BEGIN " + "PRIVATE KEY-----\n  MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lg\n",  # cut short
+    "aws", "api_", "\t", ",", ";", "//", "#",
+    "é", "日本", "\x00",
+]
+QUOTES = ["", '"', "'", "`"]
+ENDS = ["\n", "\n", "\n", "\r\n", "\r", " ", ""]
+
+
+def _line(rng: random.Random) -> str:
+    parts: list[str] = []
+    for _ in range(rng.randint(1, 4)):
+        roll = rng.random()
+        if roll < 0.45:
+            quote = rng.choice(QUOTES)
+            value = rng.choice(VALUES + TOKENS + PIECES)
+            parts.append(rng.choice(NAMES) + rng.choice(SEPARATORS) + quote + value + quote)
+        elif roll < 0.7:
+            parts.append(rng.choice(TOKENS))
+        else:
+            parts.append(rng.choice(PIECES))
+    return rng.choice(["", " ", "x"]).join(parts) + rng.choice(ENDS)
+
+
+def _texts(seed: int, count: int) -> list[bytes]:
+    rng = random.Random(seed)
+    return [
+        "".join(_line(rng) for _ in range(rng.randint(0, 6))).encode("utf-8")
+        for _ in range(count)
+    ]
+
+
+def _without_hyperscan(monkeypatch: pytest.MonkeyPatch, action):
+    with monkeypatch.context() as patch:
+        patch.setattr(secrets, "_PREFILTER", None)
+        return action()
+
+
+@pytest.fixture(autouse=True)
+def hyperscan_here():
+    assert secrets.prefilter_runs(compile_now=True)  # a wheel installs on every CI machine
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_generated_texts_masked_together_are_masked_the_same(seed, monkeypatch):
+    texts = _texts(seed, 600)
+    fast = mask_secrets_many(texts)
+    assert fast == _without_hyperscan(monkeypatch, lambda: mask_secrets_many(texts))
+    assert sum(len(counts) > 0 for _, counts in fast) > 300  # the texts do hold secrets
+    kinds = {kind for _, counts in fast for kind in counts}
+    assert {"url-password", "bearer-token", "curl-password", "private-key", "jwt"} <= kinds
+
+
+@pytest.mark.parametrize("seed", range(4, 6))
+def test_generated_texts_masked_alone_are_masked_the_same(seed, monkeypatch):
+    for text in _texts(seed, 300):
+        expected = _without_hyperscan(monkeypatch, lambda: mask_secrets(text))
+        assert mask_secrets(text) == expected, text
+
+
+def test_a_huge_text_is_masked_the_same(monkeypatch):
+    # Over the window size: the `re` path lowercases it a window at a time.
+    text = b"".join(_texts(9, 2000)) * 40
+    assert len(text) > secrets.WINDOW_BYTES
+    assert mask_secrets(text) == _without_hyperscan(monkeypatch, lambda: mask_secrets(text))
+
+
+def test_the_aws_hint_may_sit_on_the_line_before(monkeypatch):
+    text = b'# aws\nsecret_key = "k9Zq2VbT7xLmN4pR8sW1yE3uH6jC0dFgA5oI2eQx"\n'
+    assert mask_secrets(text)[1] == {"aws-secret-key": 1}
+    assert _without_hyperscan(monkeypatch, lambda: mask_secrets(text))[1] == {"aws-secret-key": 1}
+
+
+def test_without_hyperscan_the_scanner_says_so_and_loading_still_masks(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(multiscan, "hyperscan", None)
+    scanner = multiscan.MultiScanner([(b"abc", False)])
+    assert scanner.ends(b"xabcx") is None and not scanner.available
+    assert not scanner.compile_in_background()
+    monkeypatch.setattr(secrets, "_PREFILTER", scanner)
+    assert not secrets.prefilter_runs()
+    from rlm_tui.context.loader import load_context
+
+    write(tmp_path / "repo", {"a.py": 'password = "hunter2hunter2"\n'})
+    pack = load_context(tmp_path / "repo", tmp_path / "pack")
+    assert pack.read_text("a.py") == 'password = "[REDACTED:password]"\n'
+
+
+def test_a_pattern_hyperscan_refuses_means_re_alone(monkeypatch):
+    scanner = multiscan.MultiScanner([(b"(?<=x)y", False)])  # look-behind: not supported
+    assert scanner.ends(b"xy") is None and not scanner.available
+
+
+def test_the_scanner_reports_every_pattern_it_matches():
+    scanner = multiscan.MultiScanner([(b"ab", False), (b"CD", True)])
+    assert sorted(scanner.ends(b"ab cd AB Cd")) == [(0, 2), (1, 5), (1, 11)]
