@@ -30,6 +30,7 @@ from rlm_tui.config import Settings
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.tui.commands import RunCommands
 from rlm_tui.tui.file_index import FileIndex
+from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived
 from rlm_tui.tui.live_run import LiveRun
 from rlm_tui.tui.preferences import Preferences
 from rlm_tui.tui.relay import FLUSH_INTERVAL_S, EventRelay, EventView
@@ -172,6 +173,7 @@ class RlmApp(App[None]):
         self.set_interval(FLUSH_INTERVAL_S, self.flush_events)
         self.set_interval(1.0, self._show_status)
         self._open()
+        self.call_after_refresh(freeze_long_lived)
 
     def _open(self) -> None:
         """What the panes show first: the context loading, the query box or a run starting
@@ -220,6 +222,7 @@ class RlmApp(App[None]):
     async def _loaded(self, workspace: Workspace, index: FileIndex) -> None:
         self.workspace = workspace
         self.context_browser.show_index(index)
+        freeze_long_lived()  # the index lives as long as the context
         self.preview.set_reader(workspace.pack.read_text)
         if self.summary.state == "loading":
             self.summary.state = "idle"
@@ -239,7 +242,11 @@ class RlmApp(App[None]):
         if any(m and not is_demo(m) for m in models):
             from rlm_tui.lm import warm_up
 
-            self.run_worker(warm_up(), group="warm-up", exit_on_error=False)
+            async def warm_up_then_freeze() -> None:
+                await warm_up()
+                freeze_long_lived()  # litellm's modules: most of the heap from now on
+
+            self.run_worker(warm_up_then_freeze(), group="warm-up", exit_on_error=False)
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -250,7 +257,7 @@ class RlmApp(App[None]):
     async def start_run(self, query: str) -> None:
         """Run `query` over the loaded context (a run must not be live)."""
         assert self.workspace is not None
-        await self._reset_views()
+        await self._clear_for_new_run()
         self.summary = RunSummary(state="starting", query=query,
                                   max_iterations=self.settings.max_iterations)
         self.query_bar.set_query(query)
@@ -290,6 +297,14 @@ class RlmApp(App[None]):
         self.inspector.active = "answer-tab"
         self.notify(message, title="The run could not start", severity="error", timeout=20)
         self.refresh_bindings()
+
+    async def _clear_for_new_run(self) -> None:
+        """Empty the panes; what the last run left is collected now, as the user asked for
+        something new, rather than in a pause at some later keypress (see heap.py)."""
+        replaced = self.has_session
+        await self._reset_views()
+        if replaced:
+            collect_for_new_run()
 
     async def _reset_views(self) -> None:
         self.relay.take()

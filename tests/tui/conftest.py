@@ -4,6 +4,7 @@ temporary directory, the local OpenAI-compatible server, and helpers to drive th
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,14 @@ SAMPLE_FILES = {
     "sandbox/limits.py": "MEMORY_MB = 2048\nCPU_SECONDS = 60\n",
     "util.py": "def shout(text):\n    return text.upper()\n",
 }
+
+
+@pytest.fixture(autouse=True)
+def _heap_unfrozen_after():
+    """The app freezes long-lived objects (rlm_tui/tui/heap.py): once its test is over they
+    are not long-lived, and the next test's app must not freeze them with its own."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)
