@@ -379,10 +379,10 @@ def main() -> None:
         import rlm_tui.tui.heap as heap
 
         for module in (app_module, heap, sys.modules[__name__]):
-            for name in ("freeze_long_lived", "collect_for_new_run"):
+            for name in ("freeze_long_lived", "collect_for_new_run", "tune_collector"):
                 if hasattr(module, name):
                     setattr(module, name, lambda *args, **kwargs: None)
-        print("  (--no-freeze: gc.freeze() is not called)")
+        print("  (--no-freeze: rlm_tui/tui/heap.py does nothing)")
     with tempfile.TemporaryDirectory() as tmp:
         sample = Path(tmp) / "sample"
         for i in range(40):

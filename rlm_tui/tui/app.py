@@ -30,7 +30,7 @@ from rlm_tui.config import Settings
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.tui.commands import RunCommands
 from rlm_tui.tui.file_index import FileIndex
-from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived
+from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived, tune_collector
 from rlm_tui.tui.live_run import LiveRun
 from rlm_tui.tui.preferences import Preferences
 from rlm_tui.tui.relay import FLUSH_INTERVAL_S, EventRelay, EventView
@@ -173,6 +173,7 @@ class RlmApp(App[None]):
         self.set_interval(FLUSH_INTERVAL_S, self.flush_events)
         self.set_interval(1.0, self._show_status)
         self._open()
+        tune_collector()
         self.call_after_refresh(freeze_long_lived)
 
     def _open(self) -> None:

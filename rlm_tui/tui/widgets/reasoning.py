@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markdown import Markdown as RichMarkdown
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from rlm_tui import events as ev
 from rlm_tui.progress import format_tokens
@@ -19,6 +22,38 @@ PLACEHOLDER = "The root model's reasoning streams here, one section per iteratio
 # the top (each one's reply stays in Calls, Call tab): a 1,000-iteration session would
 # otherwise hold 1,000 Markdown documents, and every repaint would lay them all out.
 MAX_SECTIONS = 20
+# Textual's Markdown is a widget per block, and the layout's work and the garbage collector's
+# walks grow with the blocks: a 30,000-character reply streamed at 2,000 tokens/s stalled
+# the app for up to 300-480 ms (bench/bench_tui.py). So a reply's live Markdown holds its
+# last SEAL_CHARS or so; the paragraphs before are sealed, a chunk at a time, into Statics
+# holding Rich's drawing of that Markdown (one widget each, drawn once). Longest stalls
+# with 1,500 / 2,500 / 4,000: 61-148 / 61-93 / 69-91 ms (five runs each).
+SEAL_CHARS = 2_500
+
+
+def seal_point(text: str) -> int:
+    """Where to seal `text`: just after its last blank line outside a code fence (0: none)."""
+    end = len(text)
+    while (blank := text.rfind("\n\n", 0, end)) > 0:
+        if text.count("```", 0, blank) % 2 == 0:
+            return blank + 2
+        end = blank
+    return 0
+
+
+class ReplyFence(MarkdownFence):
+    """A code block of a reply: ```repl is Python; a block with no language is plain text
+    (Textual would otherwise guess it with Pygments, ~5 ms a block, again as it streams)."""
+
+    @classmethod
+    def highlight(cls, code: str, language: str, ansi: bool = False,
+                  dark: bool = False) -> Content:
+        language = {"repl": "python", "": "text"}.get(language, language)
+        return super().highlight(code, language, ansi=ansi, dark=dark)
+
+
+class ReplyMarkdown(Markdown):
+    BLOCKS = {**Markdown.BLOCKS, "fence": ReplyFence, "code_block": ReplyFence}
 
 
 class IterationSection(Collapsible):
@@ -34,15 +69,17 @@ class IterationSection(Collapsible):
         background: transparent;
         & > Contents { padding: 0 0 0 1; }
         Markdown { margin: 0; padding: 0; background: transparent; }
+        .sealed { padding: 0 0 1 0; }
         .iteration-error { color: $error; padding: 0 1; }
     }
     """
 
     def __init__(self, iteration: int, forced: bool, *, collapsed: bool = False) -> None:
         self.label = "Forced final turn" if forced else f"Iteration {iteration}"
-        self.markdown = Markdown("")
+        self.markdown = ReplyMarkdown("")
         super().__init__(self.markdown, title=f"{self.label} — streaming…", collapsed=collapsed)
         self.text = ""
+        self._sealed = 0  # characters of `text` shown in sealed chunks, before the Markdown
         self._stale = False  # the Markdown is behind `text` (written when opened)
         self._error: str | None = None
         self._stream: MarkdownStream | None = None
@@ -70,6 +107,39 @@ class IterationSection(Collapsible):
         if self._stream is None:
             self._stream = Markdown.get_stream(self.markdown)
         await self._stream.write(text)
+        if len(self.text) - self._sealed > SEAL_CHARS:
+            await self._seal()
+
+    async def _seal(self) -> None:
+        """Move the live Markdown's text, up to its last paragraph, into a sealed chunk."""
+        live = self.text[self._sealed:]
+        cut = seal_point(live)
+        if not cut:
+            return
+        await self._stop_stream()
+        await self.contents.mount(self._chunk(live[:cut]), before=self.markdown)
+        self._sealed += cut
+        await self.markdown.update(live[cut:])
+
+    def _chunk(self, text: str) -> Static:
+        """A sealed chunk: `text` drawn once, at the pane's width, as Rich draws Markdown
+        (kept as Rich's markup would re-draw it at each layout, to measure its height)."""
+        console = self.app.console
+        width = max(20, self.contents.content_region.width or self.app.size.width - 4)
+        code_theme = "one-dark" if self.app.current_theme.dark else "friendly"
+        lines = console.render_lines(RichMarkdown(text, code_theme=code_theme),
+                                     console.options.update(width=width), pad=False)
+        drawn = Text()
+        for number, line in enumerate(lines):
+            if number:
+                drawn.append("\n")
+            for segment in line:
+                drawn.append(segment.text, segment.style)
+        return Static(drawn, classes="sealed")
+
+    @property
+    def contents(self) -> Collapsible.Contents:
+        return self.query_one(Collapsible.Contents)
 
     async def restart(self) -> None:
         """A retried stream: what was shown of this turn is dropped."""
@@ -97,11 +167,22 @@ class IterationSection(Collapsible):
 
     async def show_text(self) -> None:
         """Bring the Markdown up to `text` if the section is open; else when it opens."""
-        if self.shown:
-            self._stale = False
-            await self.markdown.update(self.text)
-        else:
+        if not self.shown:
             self._stale = True
+            return
+        self._stale = False
+        await self.contents.query(".sealed").remove()
+        chunks: list[Static] = []
+        self._sealed = 0
+        while len(self.text) - self._sealed > SEAL_CHARS:
+            cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
+            if not cut:
+                break
+            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut]))
+            self._sealed += cut
+        if chunks:
+            await self.contents.mount_all(chunks, before=self.markdown)
+        await self.markdown.update(self.text[self._sealed :])
 
     async def _on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         if event.collapsible is self and self._stale:

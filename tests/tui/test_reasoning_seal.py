@@ -1,0 +1,61 @@
+"""A long reply streams into the Reasoning pane without growing the live Markdown: its earlier
+paragraphs are sealed into chunks drawn once (rlm_tui/tui/widgets/reasoning.py)."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from rlm_tui import events as ev
+from rlm_tui.tui.widgets.reasoning import SEAL_CHARS, RootReasoning, seal_point
+from tests.tui.conftest import loaded, make_app
+from tests.tui.event_script import EventScript
+from tests.tui.test_panes import feed
+
+PARAGRAPH = "The sandbox stops a runaway cell with a wall-clock timeout. " * 3 + "\n\n"
+FENCE = "```repl\nprint(context.grep('timeout'))\n\nprint('still code')\n```\n\n"
+
+
+def test_a_reply_is_sealed_after_its_last_blank_line_outside_code():
+    assert seal_point("one\n\ntwo") == len("one\n\n")
+    assert seal_point("no blank line at all") == 0
+    # The blank line inside the open fence is not a place to cut: the one before it is.
+    assert seal_point("intro\n\n```repl\nx = 1\n\ny = 2") == len("intro\n\n")
+    assert seal_point("```repl\nx = 1\n\ny = 2") == 0
+
+
+async def test_a_long_streamed_reply_keeps_a_short_live_markdown(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script = EventScript()
+        script.start()
+        node = script.iteration(1, "", done=False)
+        reply = ""
+        for index in range(60):
+            piece = FENCE if index % 5 == 4 else PARAGRAPH
+            reply += piece
+            script.emit(ev.RootDelta, node, script.run, text=piece)
+            if index % 10 == 9:
+                await feed(pilot, script)
+        await feed(pilot, script)
+        section = app.query_one(RootReasoning).sections[0]
+        sealed = list(section.query(".sealed").results(Static))
+        assert section.text == reply and len(reply) > 3 * SEAL_CHARS
+        assert len(sealed) >= 2
+        assert len(reply) - section._sealed <= SEAL_CHARS + len(PARAGRAPH) * 10
+        assert "wall-clock timeout" in str(sealed[0].render())
+        # The whole reply arrives in RootDone: drawn again the same way, from the start.
+        script.emit(ev.RootDone, node, script.run, text=reply, model="m",
+                    usage=ev.Usage.of_call(10, 10, 0.0), latency_s=1.0)
+        await feed(pilot, script)
+        assert section.text == reply
+        # A retried stream drops every sealed chunk with the rest.
+        again = script.iteration(2, "", done=False)
+        script.emit(ev.RootDelta, again, script.run, text=PARAGRAPH * 60)
+        await feed(pilot, script)
+        second = app.query_one(RootReasoning).sections[1]
+        assert second.query(".sealed")
+        script.emit(ev.RootDelta, again, script.run, text="", restart=True)
+        script.emit(ev.RootDelta, again, script.run, text="Short retry.")
+        await feed(pilot, script)
+        assert second.text == "Short retry." and not second.query(".sealed")
