@@ -289,18 +289,6 @@ _CURL_USER = _TokenRule(
     ),
     _judge_curl,
 )
-_TOKEN_RULES: tuple[_TokenRule, ...] = (
-    _PRIVATE_KEY,
-    _AWS_OR_GOOGLE,
-    _GITHUB,
-    _SK,
-    _SLACK,
-    _JWT,
-    _URL_CREDENTIALS,
-    _BEARER,
-    _AUTHORIZATION,
-    _CURL_USER,
-)
 # Two rules need a "k" ("PRIVATE KEY", "sk-", "sk_", "rk_"), as do the names "token" and
 # "key": one scan of the lowercased text for "k" finds those names and flags the texts where
 # these two rules could match; only those are scanned for them.
@@ -315,6 +303,7 @@ _EVERYWHERE_TOKEN_RULES = (
     _AUTHORIZATION,
     _CURL_USER,
 )
+_TOKEN_RULES: tuple[_TokenRule, ...] = (*_FLAGGED_TOKEN_RULES, *_EVERYWHERE_TOKEN_RULES)
 
 _VALUE_BYTE = rb"[A-Za-z0-9+/=_\-.~@%^$!*:\x80-\xff]"  # what a bare value is made of
 _WORDS_ONLY = rb"[A-Za-z]+(?:[_.\-][A-Za-z]+)*"  # as `_WORDS`
