@@ -9,6 +9,11 @@ CHARS_PER_TOKEN = 4
 BAR_CELLS = 5
 
 
+def count_of(count: int, noun: str) -> str:
+    """'1 file', '2,040 files'."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def format_bytes(n: int | float) -> str:
     """'812 B', '12.4 KB', '4.1 MB', '1.2 GB' (powers of 1024, as `ls -h` counts)."""
     value = float(n)

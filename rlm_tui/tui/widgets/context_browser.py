@@ -15,7 +15,7 @@ from textual.widgets import Input, Static, Tree
 
 from rlm_tui import events as ev
 from rlm_tui.tui.file_index import FileIndex, FileNode
-from rlm_tui.tui.units import estimate_tokens, format_bytes, format_percent
+from rlm_tui.tui.units import count_of, estimate_tokens, format_bytes, format_percent
 from rlm_tui.tui.widgets.context_tree import ContextTree
 
 # Typing in the filter box rebuilds the tree this long after the last key.
@@ -130,7 +130,7 @@ class ContextBrowser(Vertical):
         index = self.index
         if index is not None:
             root = index.root
-            lines = [f"{index.file_count:,} files · {format_bytes(root.size)} · "
+            lines = [f"{count_of(index.file_count, 'file')} · {format_bytes(root.size)} · "
                      f"{estimate_tokens(root.chars)} tokens"]
             if index.skipped_count:
                 lines[0] += f" · {index.skipped_count:,} skipped"
@@ -177,7 +177,7 @@ class ContextBrowser(Vertical):
         elif shown < total:
             self._filter_note = f"showing {shown:,} of {total:,} matches"
         else:
-            self._filter_note = f"{total:,} matching files"
+            self._filter_note = f"{count_of(total, 'matching file')}"
         self._show_totals()
 
     @on(Tree.NodeHighlighted, "#context-tree")

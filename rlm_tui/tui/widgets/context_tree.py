@@ -12,7 +12,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from rlm_tui.tui.file_index import CoverageFigures, FileIndex, FileNode
-from rlm_tui.tui.units import bar, estimate_tokens, format_bytes, format_percent
+from rlm_tui.tui.units import bar, count_of, estimate_tokens, format_bytes, format_percent
 
 
 class ContextTree(Tree[FileNode]):
@@ -134,8 +134,7 @@ class ContextTree(Tree[FileNode]):
             label.append(f"  skipped: {item.skipped}", skipped)
             return label
         if item.is_dir:
-            files = "1 file" if item.files == 1 else f"{item.files:,} files"
-            label.append(f"  {files} · {format_bytes(item.size)}", meta)
+            label.append(f"  {count_of(item.files, 'file')} · {format_bytes(item.size)}", meta)
         else:
             label.append(f"  {format_bytes(item.size)} {estimate_tokens(item.chars)}", meta)
         figures = self.coverage.get(item.path)
