@@ -519,16 +519,23 @@ class RlmApp(App[None]):
     async def _halt_and_exit(self) -> None:
         if self.live_run is not None:
             self.live_run.halt("the app was closed")
+        await self._wait_for_run()
+        self.exit()
+
+    async def _wait_for_run(self) -> None:
+        """Until the run's worker ends (it was told to halt), HALT_WAIT_S at most."""
         worker = self._run_worker
         if worker is not None:
             try:
                 await asyncio.wait_for(worker.wait(), HALT_WAIT_S)
-            except Exception:  # noqa: BLE001 - cancelled or timed out: exit anyway
+            except Exception:  # noqa: BLE001 - cancelled or timed out: go on anyway
                 pass
-        self.exit()
 
     async def on_unmount(self) -> None:
         if self.run_is_live and self.live_run is not None:
             self.live_run.halt("the app was closed")
+            # Let the run end on this loop: its worker process is stopped and its pipes
+            # closed here, not finalised after the loop has gone.
+            await self._wait_for_run()
         if self.workspace is not None:
             self.workspace.close()
