@@ -64,6 +64,8 @@ class RlmApp(App[None]):
     TITLE = "rlm-tui"
     PANES: ClassVar[tuple[str, ...]] = PANE_ORDER  # what tab moves between
     AUTO_FOCUS = None  # on_mount chooses: the query box, or the calls when a query runs
+    # A zoomed pane still has the run's state above it and the keys below it.
+    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer"
     COMMANDS = App.COMMANDS | {RunCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pause", "Pause/resume",

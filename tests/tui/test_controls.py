@@ -10,6 +10,7 @@ from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
 from rlm_tui.tui.widgets.query_bar import QueryBar
+from rlm_tui.tui.widgets.status_bar import RunStatusBar
 from tests.tui.conftest import ended, loaded, make_app, wait_for
 from tests.tui.event_script import EventScript, mid_run
 
@@ -204,6 +205,10 @@ async def test_tab_moves_between_panes_and_z_zooms_one(sample):
         assert app._pane_of(app.focused).id == "query"
         await pilot.press("tab", "z")
         assert app.screen.maximized is app.query_one("#context")
+        await pilot.pause()
+        status = app.query_one(RunStatusBar)
+        assert status.region.height == 1 and status.region.y == 0  # the state stays in view
+        assert app.query_one("#context").region.y == 1
         await pilot.press("z")
         assert app.screen.maximized is None
 
