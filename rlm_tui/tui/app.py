@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, HelpPanel, TabbedContent, TabPane
 from textual.worker import Worker
@@ -56,6 +57,9 @@ if TYPE_CHECKING:
 PANE_ORDER = ("context", "preview", "reasoning", "cells", "calls", "inspector", "query")
 # Quitting during a run halts it and waits this long for its worker processes to end.
 HALT_WAIT_S = 10.0
+# Textual's palette commands that RunCommands has in the app's own words: Help (f1), Zoom
+# (z, the whole pane rather than the focused widget) and Quit (which asks when a run is live).
+SUPERSEDED_SYSTEM_COMMANDS = frozenset({"Keys", "Maximize", "Minimize", "Quit"})
 
 
 class RlmApp(App[None]):
@@ -136,6 +140,11 @@ class RlmApp(App[None]):
             self._theme_errors.append(f"no theme named {wanted!r}: using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME
         self.theme = wanted
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title not in SUPERSEDED_SYSTEM_COMMANDS:
+                yield command
 
     # -- layout ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from functools import partial
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
 
 class RunCommands(Provider):
@@ -21,7 +22,8 @@ class RunCommands(Provider):
             if app.check_action(binding.action, ()) is not True:
                 continue
             key = app.get_key_display(binding)
-            yield binding.description, f"{binding.tooltip}  [{key}]", binding.action
+            # Help is read as markup: unescaped, "[r]" would be a style tag, not the key.
+            yield binding.description, escape(f"{binding.tooltip}  [{key}]"), binding.action
 
     async def discover(self) -> Hits:
         for title, help_text, action in self._commands():

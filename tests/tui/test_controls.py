@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from textual.command import CommandList
+
 from rlm_tui import events as ev
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
@@ -233,6 +235,25 @@ async def test_the_palette_runs_the_apps_commands(sample):
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="export")
+
+
+async def test_the_palette_lists_each_command_once_with_its_key(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_a_finished_session(pilot)
+        app.query_one("#calls").focus()
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.5)
+        commands = app.screen.query_one(CommandList)
+        shown = [commands.get_option_at_index(i).prompt.plain.split("\n")
+                 for i in range(commands.option_count)]
+        titles = [title for title, *_ in shown]
+        assert len(titles) == len(set(titles))  # Textual's own Quit, Keys, Maximize are not
+        assert {"Run", "Export", "Zoom", "Help", "Quit", "Theme"} <= set(titles)
+        assert not {"Keys", "Maximize"} & set(titles)
+        helps = {title: rest[0] for title, *rest in shown if rest}
+        assert helps["Run"].endswith("[r]") and helps["Export"].endswith("[e]")
+        assert helps["Quit"].endswith("[^q]")
 
 
 def _transcript_events(app) -> list:
