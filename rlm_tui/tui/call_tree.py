@@ -12,7 +12,8 @@ from typing import Literal
 from rlm_tui import events as ev
 
 NodeKind = Literal["iteration", "cell", "llm", "rlm"]
-CallStatus = Literal["running", "done", "error"]
+# "stopped": still in flight when its session ended (halted, or failed elsewhere).
+CallStatus = Literal["running", "done", "error", "stopped"]
 
 
 @dataclass(eq=False)
@@ -34,6 +35,7 @@ class CallNode:
     prompt_chars: int = 0
     response: str = ""
     error: str | None = None
+    stopped_by: str | None = None  # why its session ended while it was in flight
     running_below: int = 0  # model calls in flight beneath (not counting this one)
 
     @property
@@ -107,6 +109,19 @@ class CallTree:
         node.error = error
         self.errors += bool(error)
 
+    def _stop_unfinished(self, session: ev.SessionFinished, changed: set[CallNode]) -> None:
+        """A session that ends while calls or cells of its own are in flight (a halt, or a
+        failure elsewhere) emits no finish for them: they stopped with it."""
+        prefix = session.node_id + "."
+        reason = session.reason or session.status
+        for node in self.nodes.values():
+            if node.status == "running" and node.node_id.startswith(prefix):
+                if node.is_call:
+                    self._running(node, -1, changed)
+                node.status = "stopped"
+                node.stopped_by = reason
+                changed.add(node)
+
     def apply(self, event: ev.EventBase) -> set[CallNode]:
         changed: set[CallNode] = set()
         if isinstance(event, ev.SessionStarted):
@@ -162,4 +177,6 @@ class CallTree:
                 node.retries = max(node.retries, event.attempts - 1)
                 self._finish_call(node, event.error, changed)
                 self._add_usage(node, event.usage, changed)
+        elif isinstance(event, ev.SessionFinished):
+            self._stop_unfinished(event, changed)
         return changed

@@ -172,6 +172,46 @@ async def test_the_call_tree_rolls_up_usage_and_totals_equal_the_sum(sample):
         assert status.usage == total and status.iteration == 2 and status.max_iterations == 6
 
 
+async def test_a_halt_stops_the_calls_and_cells_still_in_flight(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script = EventScript()
+        mid_run(script)  # cell 1 of iteration 2 runs, its third sub-call in flight
+        script.finish(None, status="halted", reason="halted by the user")
+        await feed(pilot, script)
+        tree = app.query_one(SubCallTree)
+        assert tree.model.calls_running == 0 and "running" not in tree.border_title
+        q3 = tree.model.nodes["run0001.i2.c1.q3"]
+        assert q3.status == "stopped" and q3.stopped_by == "halted by the user"
+        assert label(tree, tree._by_id[q3.node_id]).startswith("■ llm q3")
+        assert tree.model.nodes["run0001.i2"].running_below == 0
+        assert tree.model.nodes["run0001.i2.c1.q2"].status == "done"  # finished ones stay
+        tree.focus()
+        tree.move_cursor(tree._by_id[q3.node_id])
+        await pilot.pause()
+        header = str(app.query_one(CallDetail).query_one("#call-header").render())
+        assert "stopped" in header and "halted by the user" in header
+        cells = app.query_one(CellLog)
+        done, stopped = cells.cells
+        assert "■ iteration 2 · cell 1 · stopped" in str(
+            stopped.query_one(".cell-header").render())
+        assert "halted by the user" in str(stopped.query_one(".cell-output").render())
+        assert done.query_one(".cell-header").has_class("-done")
+        assert cells.border_title == "Code and output · 2 cells"
+
+
+async def test_one_cell_is_counted_as_one_cell(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script = EventScript()
+        script.start()
+        script.cell(script.iteration(1, REPLY_1), 1, "print(1)", stdout="1\n")
+        await feed(pilot, script)
+        assert app.query_one(CellLog).border_title == "Code and output · 1 cell"
+
+
 async def test_retries_and_failures_show_on_the_call(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:

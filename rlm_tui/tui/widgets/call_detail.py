@@ -28,7 +28,8 @@ def _capped(text: str) -> str:
 
 def describe_call(call: CallNode) -> Content:
     """Two lines: what the node is, then its numbers."""
-    colour = {"running": "$accent", "done": "$success", "error": "$error"}[call.status]
+    colour = {"running": "$accent", "done": "$success", "error": "$error",
+              "stopped": "$warning"}[call.status]
     first: list[str | tuple[str, str]] = [(call.title, "bold"), "  ",
                                           (call.status, f"bold {colour}")]
     if call.model:
@@ -49,6 +50,8 @@ def describe_call(call: CallNode) -> Content:
     lines = [Content.assemble(*first), Content(" · ".join(numbers) or " ")]
     if call.error:
         lines.append(Content.styled(call.error, "$error"))
+    if call.stopped_by:
+        lines.append(Content.styled(f"stopped unfinished: {call.stopped_by}", "$warning"))
     return Content("\n").join(lines)
 
 
@@ -99,7 +102,9 @@ class CallDetail(Vertical):
         self.query_one("#prompt-label", Static).update(labels[0])
         self.query_one("#response-label", Static).update(labels[1])
         self._load("#call-prompt", texts[0])
-        response = texts[1] if call.status != "running" else "(waiting for the response…)"
+        response = {"running": "(waiting for the response…)",
+                    "stopped": texts[1] or "(none: it was stopped unfinished)"}.get(
+                        call.status, texts[1])
         self._load("#call-response", response)
 
     def _load(self, selector: str, text: str) -> None:

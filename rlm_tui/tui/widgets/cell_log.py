@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from rlm_tui import events as ev
-from rlm_tui.tui.units import format_duration
+from rlm_tui.tui.units import count_of, format_duration
 
 # A cell may print 10 MB (the sandbox keeps 1,000,000 characters); a pane shows the head.
 OUTPUT_LINES = 80
@@ -86,6 +86,7 @@ class CellView(Vertical):
         .cell-header { background: $boost; color: $text-muted; padding: 0 1; }
         .cell-header.-done { color: $success; }
         .cell-header.-error { color: $error; }
+        .cell-header.-stopped { color: $warning; }
         .cell-code { padding: 0 1; background: $surface; }
         .cell-output { padding: 0 1; }
     }
@@ -97,12 +98,15 @@ class CellView(Vertical):
         self.code = started.code
         self.title = describe_cell(started.node_id)
         self.finished: ev.CellFinished | None = None
+        self.stopped: str | None = None  # why it ended without finishing
 
     def compose(self) -> ComposeResult:
         header = Static(f"▶ {self.title} · running…", classes="cell-header", markup=False)
         output = Static(Content.styled("running…", "dim italic"), classes="cell-output")
         if self.finished is not None:  # it finished before it was shown (one batch)
             self._show_finished(self.finished, header, output)
+        elif self.stopped is not None:
+            self._show_stopped(header, output)
         yield header
         yield Static(self._syntax(), classes="cell-code")
         yield output
@@ -120,6 +124,20 @@ class CellView(Vertical):
         if self.is_mounted:
             self._show_finished(event, self.query_one(".cell-header", Static),
                                 self.query_one(".cell-output", Static))
+
+    def stop(self, reason: str) -> None:
+        """Its session ended while it ran (a halt): no output will come."""
+        if self.finished is not None or self.stopped is not None:
+            return
+        self.stopped = reason
+        if self.is_mounted:
+            self._show_stopped(self.query_one(".cell-header", Static),
+                               self.query_one(".cell-output", Static))
+
+    def _show_stopped(self, header: Static, output: Static) -> None:
+        header.update(f"■ {self.title} · stopped")
+        header.add_class("-stopped")
+        output.update(Content.styled(f"stopped unfinished: {self.stopped}", "$warning"))
 
     def _show_finished(self, event: ev.CellFinished, header: Static, output: Static) -> None:
         failed = event.error is not None
@@ -177,7 +195,7 @@ class CellLog(VerticalScroll):
 
     async def show_events(self, events: Sequence[ev.EventBase]) -> None:
         new: list[CellView] = []
-        finished: list[ev.CellFinished] = []
+        finished: list[ev.CellFinished | ev.SessionFinished] = []
         starts = {e.node_id for e in events if isinstance(e, ev.CellStarted)} - set(self._cells)
         unbuilt = max(0, len(starts) - MAX_CELLS)  # never shown: a replay's jump
         for event in events:
@@ -190,9 +208,16 @@ class CellLog(VerticalScroll):
                 cell = CellView(event)
                 self._cells[event.node_id] = cell
                 new.append(cell)
-            elif isinstance(event, ev.CellFinished):
+            elif isinstance(event, (ev.CellFinished, ev.SessionFinished)):
                 finished.append(event)
         for event in finished:
+            if isinstance(event, ev.SessionFinished):
+                # Cells of a session that ended as they ran (a halt) never finish.
+                prefix = event.node_id + "."
+                for node_id, cell in self._cells.items():
+                    if node_id.startswith(prefix):
+                        cell.stop(event.reason or event.status)
+                continue
             cell = self._cells.get(event.node_id)
             if cell is not None:
                 cell.finish(event)
@@ -216,4 +241,4 @@ class CellLog(VerticalScroll):
             else:
                 self._earlier_line.update(text)
         await self.mount_all(new)
-        self.border_title = f"Code and output · {self._count:,} cells"
+        self.border_title = f"Code and output · {count_of(self._count, 'cell')}"

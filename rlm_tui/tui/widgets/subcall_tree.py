@@ -19,7 +19,7 @@ from rlm_tui.progress import format_cost, format_tokens
 from rlm_tui.tui.call_tree import CallNode, CallTree
 from rlm_tui.tui.units import format_duration, shorten
 
-_ICONS = {"running": "◌", "done": "✓", "error": "✗"}
+_ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
 
 
@@ -33,7 +33,7 @@ class SubCallTree(Tree[CallNode]):
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "subcall-tree--running", "subcall-tree--done", "subcall-tree--error",
-        "subcall-tree--meta", "subcall-tree--rollup",
+        "subcall-tree--stopped", "subcall-tree--meta", "subcall-tree--rollup",
     }
     DEFAULT_CSS = """
     SubCallTree {
@@ -42,6 +42,7 @@ class SubCallTree(Tree[CallNode]):
         & > .subcall-tree--running { color: $accent; }
         & > .subcall-tree--done { color: $success; }
         & > .subcall-tree--error { color: $error; }
+        & > .subcall-tree--stopped { color: $warning; }
         & > .subcall-tree--meta { color: $text-muted; }
         & > .subcall-tree--rollup { color: $secondary; }
     }
