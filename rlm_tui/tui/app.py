@@ -470,8 +470,8 @@ class RlmApp(App[None]):
         self.push_screen(ExportScreen(f"rlm-tui-{name}.jsonl", FORMATS_HINT), self._export_to)
 
     def _export_to(self, path: str | None) -> None:
-        if path:
-            self._write_export(Path(path).expanduser())
+        if path:  # absolute: the note says where the file went, not just its name
+            self._write_export(Path(path).expanduser().absolute())
 
     @work(thread=True, group="export", exit_on_error=False)
     def _write_export(self, path: Path) -> None:

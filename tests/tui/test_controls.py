@@ -166,6 +166,8 @@ async def test_export_to_markdown_renders_the_session(sample, tmp_path: Path):
         target = tmp_path / "session.md"
         await wait_for(pilot, target.exists, what="the export")
         await app.workers.wait_for_complete()
+        notes = [n.message for n in app._notifications if n.title.startswith("Exported")]
+        assert notes and notes[-1].endswith(f"written to {target}")  # the full path
     text = target.read_text()
     assert QUERY in text and "demo model" in text
 
