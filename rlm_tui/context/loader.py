@@ -47,6 +47,7 @@ from rlm_tui.errors import InputError
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB
 DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB
 BINARY_SNIFF_BYTES = 8000  # as git does: a NUL byte in the first 8,000 bytes means binary
+BINARY_BY_NAME = "by its name, not opened"  # the detail of a file skipped as binary without a read
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
@@ -129,6 +130,26 @@ def _with_masks(decoded: PreparedText, masked: bytes, counts: dict[str, int]) ->
 def is_binary(data: bytes) -> bool:
     """Whether `data` looks binary: a NUL byte among its first 8,000 bytes."""
     return data.find(b"\0", 0, BINARY_SNIFF_BYTES) != -1
+
+
+# Formats whose header holds a NUL byte in its first bytes, always: compiled Python (flags),
+# PNG (the IHDR length), JPEG (the APP0/APP1 length), fonts (version, counts or a reserved
+# field), icons, Java classes, MP4/AVIF (the ftyp size), WAV (the fmt size), zip archives
+# (the version needed), gzip (the flags, or the end of the stored name), SQLite (the magic
+# string's end), PE executables (the DOS header). A file so named is binary by the rule
+# above without being opened: a tree of __pycache__ directories costs no open at all.
+_BINARY_SUFFIXES = frozenset(
+    ".pyc .pyo .png .jpg .jpeg .woff .woff2 .ttf .otf .ico .class .mp4 .avif .wav .zip"
+    " .whl .jar .gz .tgz .sqlite .sqlite3 .exe .dll".split()
+)
+
+
+def is_binary_name(relative: str) -> bool:
+    """Whether the file at `relative` is named as a format that the content rule
+    (`is_binary`) always finds binary."""
+    name = relative.rpartition("/")[2]
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in _BINARY_SUFFIXES
 
 
 class _NotRegularFile(Exception):
@@ -327,6 +348,9 @@ class _DirectoryLoad:
         if self.full:
             self._skip(relative, SkipReason.OVER_TOTAL_CAP)
             return
+        if relative in self.listing.regular and is_binary_name(relative):
+            self._skip(relative, SkipReason.BINARY, BINARY_BY_NAME)
+            return
         try:
             relative.encode("utf-8")
         except UnicodeEncodeError:
@@ -464,7 +488,7 @@ def read_ahead(
         if not options.include_secrets and is_secret_file(relative):
             return False
         if relative in regular:
-            return True
+            return not is_binary_name(relative)
         try:
             return stat.S_ISREG(os.lstat(f"{root}/{relative}").st_mode)
         except OSError:

@@ -9,7 +9,7 @@ from enum import StrEnum
 class SkipReason(StrEnum):
     """Why a file that passed the ignore rules and filters was not loaded."""
 
-    BINARY = "binary"  # a NUL byte in the first 8,000 bytes
+    BINARY = "binary"  # a NUL byte in the first 8,000 bytes, or named as a format with one
     TOO_LARGE = "too large"  # over the per-file cap
     OVER_TOTAL_CAP = "over total cap"  # the pack was full; files are taken in path order
     SECRET_FILE = "secret file"  # named like a file that holds secrets (see secrets.py)

@@ -32,6 +32,48 @@ def test_binary_files_are_skipped_by_a_nul_in_the_first_8000_bytes(tmp_path: Pat
     assert [e.path for e in pack.entries] == ["a.txt", "late-nul.txt"]
 
 
+def test_files_named_as_binary_formats_are_skipped_without_being_opened(
+    tmp_path: Path, load, monkeypatch
+):
+    write(
+        tmp_path,
+        {
+            "a.py": "x = 1\n",
+            "__pycache__/a.cpython-311.pyc": b"\xa7\r\r\n\x00\x00\x00\x00",
+            "logo.PNG": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            # Named by a suffix that is not always binary: the content decides.
+            "libc.so": "/* GNU ld script */\nGROUP ( libc.so.6 )\n",
+            "notes.txt": "plain\n",
+            # A text file misnamed as an image is left out by its name too: the price of
+            # never opening the (far more common) real ones.
+            "misnamed.png": "not an image\n",
+        },
+    )
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path, *args, **kwargs):
+        opened.append(os.fsdecode(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    pack = load(tmp_path)
+    assert reasons(pack) == {
+        "__pycache__/a.cpython-311.pyc": "binary",
+        "logo.PNG": "binary",
+        "misnamed.png": "binary",
+    }
+    assert {item.detail for item in pack.skipped} == {loader.BINARY_BY_NAME}
+    assert [e.path for e in pack.entries] == ["a.py", "libc.so", "notes.txt"]
+    assert not [p for p in opened if p.endswith((".pyc", ".PNG", ".png"))]
+
+
+def test_a_single_file_named_as_a_binary_format_is_judged_by_its_content(tmp_path, load):
+    write(tmp_path, {"diagram.png": "text after all\n"})
+    pack = load(tmp_path / "diagram.png")
+    assert pack.entries[0].path == "diagram.png"
+
+
 def test_files_over_the_per_file_cap_are_skipped(tmp_path: Path, load):
     write(tmp_path, {"small.txt": "s\n", "big.txt": "b" * 2000})
     pack = load(tmp_path, max_file_size=1000)
