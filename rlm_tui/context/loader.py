@@ -47,7 +47,7 @@ from rlm_tui.errors import InputError
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB
 DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB
 BINARY_SNIFF_BYTES = 8000  # as git does: a NUL byte in the first 8,000 bytes means binary
-BINARY_BY_NAME = "by its name, not opened"  # the detail of a file skipped as binary without a read
+BINARY_BY_NAME = "by name"  # the detail of a file skipped as binary without being opened
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
