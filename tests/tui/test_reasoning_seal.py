@@ -1,5 +1,6 @@
-"""A long reply streams into the Reasoning pane without growing the live Markdown: its earlier
-paragraphs are sealed into chunks drawn once (rlm_tui/tui/widgets/reasoning.py)."""
+"""A long reply streams into the Reasoning pane without growing its live tail: its earlier
+paragraphs are sealed into chunks drawn once (rlm_tui/tui/widgets/reasoning.py), drawn again
+when the pane's width changes."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_a_reply_is_sealed_after_its_last_blank_line_outside_code():
     assert seal_point("```repl\nx = 1\n\ny = 2") == 0
 
 
-async def test_a_long_streamed_reply_keeps_a_short_live_markdown(sample):
+async def test_a_long_streamed_reply_keeps_a_short_live_tail(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
@@ -59,3 +60,25 @@ async def test_a_long_streamed_reply_keeps_a_short_live_markdown(sample):
         script.emit(ev.RootDelta, again, script.run, text="Short retry.")
         await feed(pilot, script)
         assert second.text == "Short retry." and not second.query(".sealed")
+
+
+async def test_a_reply_is_drawn_again_at_a_new_width(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script = EventScript()
+        script.start()
+        node = script.iteration(1, "", done=False)
+        script.emit(ev.RootDelta, node, script.run, text=PARAGRAPH * 30 + FENCE)
+        await feed(pilot, script)
+        await pilot.pause(0.1)  # the live tail's redraw
+        section = app.query_one(RootReasoning).sections[0]
+        before = section._drawn_width
+        widest = max(len(line) for line in section.live.render().plain.splitlines())
+        assert widest <= before and "print('still code')" in section.live.render().plain
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause(0.1)
+        assert section._drawn_width > before
+        sealed = list(section.query(".sealed").results(Static))
+        assert sealed and max(len(line) for line in sealed[0].render().plain.splitlines()) > before
+        assert section.text == PARAGRAPH * 30 + FENCE

@@ -3,15 +3,15 @@ per iteration; earlier iterations fold away and can be opened again."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.content import Content
-from textual.widgets import Collapsible, Markdown, Static
-from textual.widgets.markdown import MarkdownFence, MarkdownStream
+from textual.timer import Timer
+from textual.widgets import Collapsible, Static
 
 from rlm_tui import events as ev
 from rlm_tui.progress import format_tokens
@@ -22,13 +22,15 @@ PLACEHOLDER = "The root model's reasoning streams here, one section per iteratio
 # the top (each one's reply stays in Calls, Call tab): a 1,000-iteration session would
 # otherwise hold 1,000 Markdown documents, and every repaint would lay them all out.
 MAX_SECTIONS = 20
-# Textual's Markdown is a widget per block, and the layout's work and the garbage collector's
-# walks grow with the blocks: a 30,000-character reply streamed at 2,000 tokens/s stalled
-# the app for up to 300-480 ms (bench/bench_tui.py). So a reply's live Markdown holds its
-# last SEAL_CHARS or so; the paragraphs before are sealed, a chunk at a time, into Statics
-# holding Rich's drawing of that Markdown (one widget each, drawn once). Longest stalls
-# with 1,500 / 2,500 / 4,000: 61-148 / 61-93 / 69-91 ms (five runs each).
-SEAL_CHARS = 2_500
+# A reply is drawn as Rich draws Markdown, not with Textual's Markdown widget: that one is a
+# widget per block, and mounting, styling and laying out a widget per paragraph, at 2,000
+# tokens/s, stalled the app for 60-110 ms at a time (up to 480 ms before replies were cut
+# into chunks; bench/bench_tui.py). A reply is a few Statics holding lines drawn once: its
+# paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time, and
+# the live tail after them is drawn again at most every REDRAW_S while it streams.
+SEAL_CHARS = 1_500
+REDRAW_S = 0.05
+REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
 
 
 def seal_point(text: str) -> int:
@@ -41,26 +43,11 @@ def seal_point(text: str) -> int:
     return 0
 
 
-class ReplyFence(MarkdownFence):
-    """A code block of a reply: ```repl is Python; a block with no language is plain text
-    (Textual would otherwise guess it with Pygments, ~5 ms a block, again as it streams)."""
-
-    @classmethod
-    def highlight(cls, code: str, language: str, ansi: bool = False,
-                  dark: bool = False) -> Content:
-        language = {"repl": "python", "": "text"}.get(language, language)
-        return super().highlight(code, language, ansi=ansi, dark=dark)
-
-
-class ReplyMarkdown(Markdown):
-    BLOCKS = {**Markdown.BLOCKS, "fence": ReplyFence, "code_block": ReplyFence}
-
-
 class IterationSection(Collapsible):
     """One root turn: its reply as Markdown, its tokens and time in the title.
 
-    While folded (or not yet mounted) it only keeps the text: the Markdown is written when
-    the section is opened, so a batch of many turns (a replay) parses only what is shown."""
+    While folded (or not yet mounted) it only keeps the text: the reply is drawn when the
+    section is opened, so a batch of many turns (a replay) draws only what is shown."""
 
     DEFAULT_CSS = """
     IterationSection {
@@ -68,7 +55,6 @@ class IterationSection(Collapsible):
         padding-bottom: 0;
         background: transparent;
         & > Contents { padding: 0 0 0 1; }
-        Markdown { margin: 0; padding: 0; background: transparent; }
         .sealed { padding: 0 0 1 0; }
         .iteration-error { color: $error; padding: 0 1; }
     }
@@ -76,13 +62,14 @@ class IterationSection(Collapsible):
 
     def __init__(self, iteration: int, forced: bool, *, collapsed: bool = False) -> None:
         self.label = "Forced final turn" if forced else f"Iteration {iteration}"
-        self.markdown = ReplyMarkdown("")
-        super().__init__(self.markdown, title=f"{self.label} — streaming…", collapsed=collapsed)
+        self.live = Static(classes="live")
+        super().__init__(self.live, title=f"{self.label} — streaming…", collapsed=collapsed)
         self.text = ""
-        self._sealed = 0  # characters of `text` shown in sealed chunks, before the Markdown
-        self._stale = False  # the Markdown is behind `text` (written when opened)
+        self._sealed = 0  # characters of `text` shown in sealed chunks, before the live tail
+        self._stale = False  # what is drawn is behind `text` (drawn again when opened)
+        self._drawn_width = 0  # the width the chunks were drawn at
+        self._redraw: Timer | None = None  # the live tail's pending redraw
         self._error: str | None = None
-        self._stream: MarkdownStream | None = None
 
     @property
     def shown(self) -> bool:
@@ -104,38 +91,50 @@ class IterationSection(Collapsible):
         if not self.shown:
             self._stale = True
             return
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
-        await self._stream.write(text)
         if len(self.text) - self._sealed > SEAL_CHARS:
             await self._seal()
+        if self._redraw is None:
+            self._redraw = self.set_timer(REDRAW_S, self._draw_live)
 
     async def _seal(self) -> None:
-        """Move the live Markdown's text, up to its last paragraph, into a sealed chunk."""
+        """Move the live tail's text, up to its last paragraph, into a sealed chunk."""
         live = self.text[self._sealed:]
         cut = seal_point(live)
         if not cut:
             return
-        await self._stop_stream()
-        await self.contents.mount(self._chunk(live[:cut]), before=self.markdown)
+        await self.contents.mount(self._chunk(live[:cut], "sealed"), before=self.live)
         self._sealed += cut
-        await self.markdown.update(live[cut:])
+        self._draw_live()
 
-    def _chunk(self, text: str) -> Static:
-        """A sealed chunk: `text` drawn once, at the pane's width, as Rich draws Markdown
-        (kept as Rich's markup would re-draw it at each layout, to measure its height)."""
+    def _draw_live(self) -> None:
+        if self._redraw is not None:
+            self._redraw.stop()
+            self._redraw = None
+        self.live.update(self._draw(self.text[self._sealed:]))
+
+    def _chunk(self, text: str, classes: str) -> Static:
+        return Static(self._draw(text), classes=classes)
+
+    @property
+    def draw_width(self) -> int:
+        """The width replies are drawn at: the pane's, less the section's indent."""
+        return max(20, self.contents.content_region.width or self.app.size.width - 4)
+
+    def _draw(self, text: str) -> Text:
+        """`text` drawn once, at the section's width, as Rich draws Markdown (kept as Rich's
+        markup, it would be drawn again at each layout, to measure its height)."""
         console = self.app.console
-        width = max(20, self.contents.content_region.width or self.app.size.width - 4)
+        self._drawn_width = width = self.draw_width
         code_theme = "one-dark" if self.app.current_theme.dark else "friendly"
-        lines = console.render_lines(RichMarkdown(text, code_theme=code_theme),
-                                     console.options.update(width=width), pad=False)
+        markdown = RichMarkdown(REPL_FENCE.sub(r"\1python", text), code_theme=code_theme)
+        lines = console.render_lines(markdown, console.options.update(width=width), pad=False)
         drawn = Text()
         for number, line in enumerate(lines):
             if number:
                 drawn.append("\n")
             for segment in line:
                 drawn.append(segment.text, segment.style)
-        return Static(drawn, classes="sealed")
+        return drawn
 
     @property
     def contents(self) -> Collapsible.Contents:
@@ -143,16 +142,16 @@ class IterationSection(Collapsible):
 
     async def restart(self) -> None:
         """A retried stream: what was shown of this turn is dropped."""
-        await self._stop_stream()
         self.text = ""
         await self.show_text()
         self.title = f"{self.label} — retrying…"
 
     async def finish(self, done: ev.RootDone) -> None:
-        await self._stop_stream()
         if done.text and done.text != self.text:
             self.text = done.text
             await self.show_text()
+        elif self._redraw is not None:
+            self._draw_live()
         usage = done.usage
         self.title = (f"{self.label} — {format_tokens(usage.prompt_tokens)} → "
                       f"{format_tokens(usage.completion_tokens)} tokens · "
@@ -166,7 +165,7 @@ class IterationSection(Collapsible):
                 await self.mount(self._error_line(done.error))
 
     async def show_text(self) -> None:
-        """Bring the Markdown up to `text` if the section is open; else when it opens."""
+        """Draw the reply again from `text` if the section is open; else when it opens."""
         if not self.shown:
             self._stale = True
             return
@@ -178,20 +177,20 @@ class IterationSection(Collapsible):
             cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
             if not cut:
                 break
-            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut]))
+            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut], "sealed"))
             self._sealed += cut
         if chunks:
-            await self.contents.mount_all(chunks, before=self.markdown)
-        await self.markdown.update(self.text[self._sealed :])
+            await self.contents.mount_all(chunks, before=self.live)
+        self._draw_live()
+
+    async def redraw_if_resized(self) -> None:
+        """Draw the reply again if the pane's width is no longer the one it was drawn at."""
+        if self.shown and self._drawn_width and self._drawn_width != self.draw_width:
+            await self.show_text()
 
     async def _on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         if event.collapsible is self and self._stale:
             await self.show_text()
-
-    async def _stop_stream(self) -> None:
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
 
 
 class RootReasoning(VerticalScroll):
@@ -222,14 +221,16 @@ class RootReasoning(VerticalScroll):
     def on_mount(self) -> None:
         self.anchor()
 
+    async def on_resize(self) -> None:
+        for section in self._sections.values():
+            await section.redraw_if_resized()
+
     @property
     def sections(self) -> list[IterationSection]:
         """The sections in the pane, oldest first (at most MAX_SECTIONS)."""
         return list(self._sections.values())
 
     async def reset(self) -> None:
-        for section in self._sections.values():
-            await section._stop_stream()
         self._root = None
         self._sections = {}
         self._current = None
@@ -244,7 +245,7 @@ class RootReasoning(VerticalScroll):
         pending: dict[IterationSection, list[str]] = {}
 
         async def write_pending(only: IterationSection | None = None) -> None:
-            # Deltas of one batch are written at once: one Markdown update per batch.
+            # Deltas of one batch are written at once: one write per batch.
             for target in [only] if only is not None else list(pending):
                 pieces = pending.pop(target, None)
                 if pieces:
@@ -310,8 +311,6 @@ class RootReasoning(VerticalScroll):
         if surplus > 0:
             dropped = list(self._sections)[:surplus]
             old = [self._sections.pop(node) for node in dropped]
-            for section in old:
-                await section._stop_stream()
             self._earlier += len(old)
             await self.remove_children(old)
         if self._earlier:
