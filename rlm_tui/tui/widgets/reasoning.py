@@ -117,8 +117,13 @@ class IterationSection(Collapsible):
 
     @property
     def draw_width(self) -> int:
-        """The width replies are drawn at: the pane's, less the section's indent."""
-        return max(20, self.contents.content_region.width or self.app.size.width - 4)
+        """The width replies are drawn at: the section's, or before its first layout, the
+        pane's less the section's indent."""
+        width = self.contents.content_region.width
+        if not width and self.parent is not None:
+            width = (self.parent.scrollable_content_region.width - self.styles.gutter.width
+                     - self.contents.styles.gutter.width)
+        return max(20, width)
 
     def _draw(self, text: str) -> Text:
         """`text` drawn once, at the section's width, as Rich draws Markdown (kept as Rich's
@@ -188,6 +193,9 @@ class IterationSection(Collapsible):
         if self.shown and self._drawn_width and self._drawn_width != self.draw_width:
             await self.show_text()
 
+    async def on_resize(self) -> None:
+        await self.redraw_if_resized()
+
     async def _on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
         if event.collapsible is self and self._stale:
             await self.show_text()
@@ -220,10 +228,6 @@ class RootReasoning(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
-
-    async def on_resize(self) -> None:
-        for section in self._sections.values():
-            await section.redraw_if_resized()
 
     @property
     def sections(self) -> list[IterationSection]:
@@ -322,5 +326,6 @@ class RootReasoning(VerticalScroll):
             else:
                 self._earlier_line.update(text)
         await self.mount_all(created)
-        await newest.show_text()
+        if newest._stale:  # not yet drawn when it opened
+            await newest.show_text()
         self.border_title = f"Reasoning · {newest.label.lower()}"
