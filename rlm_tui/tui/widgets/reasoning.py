@@ -91,20 +91,22 @@ class IterationSection(Collapsible):
         if not self.shown:
             self._stale = True
             return
-        if len(self.text) - self._sealed > SEAL_CHARS:
-            await self._seal()
+        if len(self.text) - self._sealed > SEAL_CHARS and await self._seal():
+            return  # the live tail was drawn with the seal
         if self._redraw is None:
             self._redraw = self.set_timer(REDRAW_S, self._draw_live)
 
-    async def _seal(self) -> None:
-        """Move the live tail's text, up to its last paragraph, into a sealed chunk."""
+    async def _seal(self) -> bool:
+        """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
+        what is left of the tail; False if it has no paragraph to seal yet."""
         live = self.text[self._sealed:]
         cut = seal_point(live)
         if not cut:
-            return
-        await self.contents.mount(self._chunk(live[:cut], "sealed"), before=self.live)
+            return False
+        await self.contents.mount(self._chunk(live[:cut]), before=self.live)
         self._sealed += cut
         self._draw_live()
+        return True
 
     def _draw_live(self) -> None:
         if self._redraw is not None:
@@ -112,8 +114,8 @@ class IterationSection(Collapsible):
             self._redraw = None
         self.live.update(self._draw(self.text[self._sealed:]))
 
-    def _chunk(self, text: str, classes: str) -> Static:
-        return Static(self._draw(text), classes=classes)
+    def _chunk(self, text: str) -> Static:
+        return Static(self._draw(text), classes="sealed")
 
     @property
     def draw_width(self) -> int:
@@ -182,7 +184,7 @@ class IterationSection(Collapsible):
             cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
             if not cut:
                 break
-            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut], "sealed"))
+            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut]))
             self._sealed += cut
         if chunks:
             await self.contents.mount_all(chunks, before=self.live)
