@@ -24,23 +24,41 @@ def default_transcript_path() -> Path:
     return user_data_path("rlm-tui") / "sessions" / f"{stamp}-{uuid.uuid4().hex[:6]}.jsonl"
 
 
+def _create_with(path: Path, first_line: str) -> IO[str]:
+    """A new file at `path`, open for appending, that already holds `first_line`: written
+    beside it and moved into place, so a kill at any moment leaves no empty transcript."""
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    file = open(partial, "w", encoding="utf-8")
+    try:
+        file.write(first_line)
+        file.flush()
+        os.replace(partial, path)
+    except BaseException:
+        file.close()
+        partial.unlink(missing_ok=True)
+        raise
+    return file
+
+
 class TranscriptWriter:
     """A subscriber to the event bus that appends each event to a JSONL file."""
 
     def __init__(self, path: Path, *, query: str, settings: dict[str, Any],
                  context: dict[str, Any]) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: IO[str] | None = open(self.path, "w", encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write the transcript {self.path}: "
-                             f"{exc.strerror or exc}") from None
-        self._write_line(json.dumps({
+        header = json.dumps({
             "type": "header", "format": FORMAT_NAME, "schema": SCHEMA_VERSION,
             "created": time.time(), "query": query, "settings": settings,
             "context": context, "pid": os.getpid(),
-        }, ensure_ascii=False))
+        }, ensure_ascii=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] | None = _create_with(self.path, header + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot write the transcript {self.path}: "
+                             f"{exc.strerror or exc}") from None
 
     def _write_line(self, line: str) -> None:
         if self._file is None:

@@ -35,6 +35,28 @@ def test_a_transcript_written_by_the_writer_reads_back_to_the_same_events(tmp_pa
     assert transcript.lines == len(events) + 1
 
 
+def test_a_new_transcript_holds_its_header_from_the_moment_it_exists(tmp_path, monkeypatch):
+    """Written beside it and moved in: a kill between creating and writing the header
+    (seen in the SIGKILL suite) cannot leave an empty transcript."""
+    path = tmp_path / "t.jsonl"
+    seen: list[bytes] = []
+    real_replace = os.replace
+
+    def replace(source, target):
+        seen.append(open(source, "rb").read())
+        assert not os.path.exists(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    writer = TranscriptWriter(path, query="q", settings={}, context={})
+    writer.close()
+    assert seen and json.loads(seen[0])["type"] == "header"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.jsonl"]  # no partial file left
+    with pytest.raises(InputError, match="cannot write the transcript .*: Is a directory"):
+        TranscriptWriter(tmp_path, query="q", settings={}, context={})
+    assert [p.name for p in tmp_path.iterdir()] == ["t.jsonl"]
+
+
 def test_a_cut_last_line_reads_up_to_the_last_whole_event_and_says_where_it_stops(tmp_path):
     events = synthetic_events(2)
     data = transcript_bytes(events)
