@@ -13,10 +13,14 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from rlm_tui.context.ignore import IgnoreFiles, PathFilter
 from rlm_tui.context.skips import SkippedFile, SkipReason
+
+# ignore.py (and pathspec with it) is imported by the functions that list: the load helper
+# (parallel.py) needs only FileListing from here, and starts sooner without pathspec.
+if TYPE_CHECKING:
+    from rlm_tui.context.ignore import PathFilter
 
 ListingMode = Literal["git", "walk"]
 
@@ -77,6 +81,8 @@ def _split_z(output: bytes) -> list[str]:
 
 
 def _list_git(root: Path, path_filter: PathFilter) -> FileListing | None:
+    from rlm_tui.context.ignore import IgnoreFiles
+
     listed = _git(root, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
     if listed is None or listed.returncode != 0:
         return None
@@ -101,6 +107,8 @@ def _list_git(root: Path, path_filter: PathFilter) -> FileListing | None:
 
 
 def _list_walk(root: Path, path_filter: PathFilter) -> FileListing:
+    from rlm_tui.context.ignore import IgnoreFiles
+
     listing = FileListing(root=root, mode="walk", files=[])
     gitignore = IgnoreFiles(root, GITIGNORE)
     rlmignore = IgnoreFiles(root, RLMIGNORE)
@@ -159,6 +167,8 @@ def list_files(
     Nothing is opened but ignore files; symlinks and special files are listed like files and
     judged when read.
     """
+    from rlm_tui.context.ignore import PathFilter
+
     path_filter = PathFilter(include, exclude)
     if _in_git_work_tree(root):
         listing = _list_git(root, path_filter)

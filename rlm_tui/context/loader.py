@@ -38,6 +38,7 @@ from rlm_tui.context.secrets import (
     is_secret_file,
     mask_secrets,
     mask_secrets_many,
+    prefilter_database,
     prefilter_runs,
 )
 from rlm_tui.context.skips import SkippedFile, SkipReason
@@ -524,7 +525,9 @@ def _load_listing(
         return load_files(listing, writer, options)
     size = parallel.CHUNK_FILES
     chunks = [listing.files[i : i + size] for i in range(0, len(listing.files), size)]
-    if not helper.give(parallel.LoadPlan(str(listing.root), chunks, listing.regular, options)):
+    prefilter = None if options.include_secrets else prefilter_database()
+    plan = parallel.LoadPlan(str(listing.root), chunks, listing.regular, options, prefilter)
+    if not helper.give(plan):
         return load_files(listing, writer, options)
     load = _DirectoryLoad(listing, writer, options, processes=2)
     ours = len(chunks)

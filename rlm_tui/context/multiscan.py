@@ -11,6 +11,7 @@ callers then scan with `re` alone, with the same results, only slower.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 
@@ -44,6 +45,35 @@ class MultiScanner:
         if self._database is None and not self._lock.locked():
             threading.Thread(target=self._compiled, name="multiscan-compile", daemon=True).start()
         return True
+
+    def serialized(self) -> bytes | None:
+        """The compiled patterns as bytes (compiling them now, if not yet), for `adopt` in
+        another process running this code; None if Hyperscan is not available here."""
+        database = self._compiled()
+        if database is None:
+            return None
+        return self._fingerprint() + hyperscan.dumpb(database)
+
+    def adopt(self, data: bytes) -> bool:
+        """Use patterns compiled by another process (`serialized`), rather than compile them:
+        about 50 ms saved. False, with nothing changed, if `data` is not of these patterns or
+        does not load here."""
+        fingerprint = self._fingerprint()
+        if self._failed or not data.startswith(fingerprint):
+            return False
+        try:
+            database = hyperscan.loadb(data[len(fingerprint) :], hyperscan.HS_MODE_BLOCK)
+        except (hyperscan.error, TypeError, ValueError):
+            return False
+        with self._lock:
+            if self._database is None:
+                self._database = database
+        return True
+
+    def _fingerprint(self) -> bytes:
+        # The patterns and the Hyperscan build they were compiled by.
+        version = getattr(hyperscan, "__version__", "")
+        return hashlib.sha256(repr((self._patterns, version)).encode()).digest()
 
     def ends(self, data: bytes) -> list[tuple[int, int]] | None:
         """`(pattern index, end offset)` of every match in `data` (a pattern that matches

@@ -583,6 +583,20 @@ def prefilter_runs(compile_now: bool = False) -> bool:
     if compile_now:
         return _PREFILTER.available
     return _PREFILTER.compile_in_background()
+
+
+def prefilter_database() -> bytes | None:
+    """The prefilter's patterns compiled, as bytes for `adopt_prefilter_database` in another
+    process (a load helper); None where masking does not use Hyperscan."""
+    return None if _PREFILTER is None else _PREFILTER.serialized()
+
+
+def adopt_prefilter_database(data: bytes | None) -> bool:
+    """Use the prefilter compiled by another process (`prefilter_database`) instead of
+    compiling it here; False if it cannot be used (it then compiles on first use)."""
+    return data is not None and _PREFILTER is not None and _PREFILTER.adopt(data)
+
+
 _LINE_TOKEN_RULES = (*_EVERYWHERE_TOKEN_RULES, _SK)  # as ordered in _scanned_spans, less PK
 
 

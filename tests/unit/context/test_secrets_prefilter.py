@@ -143,3 +143,28 @@ def test_a_pattern_hyperscan_refuses_means_re_alone(monkeypatch):
 def test_the_scanner_reports_every_pattern_it_matches():
     scanner = multiscan.MultiScanner([(b"ab", False), (b"CD", True)])
     assert sorted(scanner.ends(b"ab cd AB Cd")) == [(0, 2), (1, 5), (1, 11)]
+
+
+def test_patterns_compiled_in_one_process_serve_another_as_they_are():
+    compiled = multiscan.MultiScanner([(b"ab", False), (b"CD", True)])
+    data = compiled.serialized()
+    assert data is not None
+    fresh = multiscan.MultiScanner([(b"ab", False), (b"CD", True)])
+    assert fresh.adopt(data)
+    assert sorted(fresh.ends(b"ab cd AB Cd")) == [(0, 2), (1, 5), (1, 11)]
+    # Bytes of other patterns, or no database at all, are refused; the scanner compiles its own.
+    other = multiscan.MultiScanner([(b"ab", False)])
+    assert not other.adopt(data)
+    assert not other.adopt(data[:40])
+    assert not other.adopt(b"")
+    assert sorted(other.ends(b"ab cd")) == [(0, 2)]
+
+
+def test_damaged_compiled_patterns_are_refused():
+    patterns = [(b"ab", False)]
+    data = multiscan.MultiScanner(patterns).serialized()
+    assert data is not None
+    damaged = data[:32] + bytes(len(data) - 32)  # the right fingerprint, the database zeroed
+    scanner = multiscan.MultiScanner(patterns)
+    assert not scanner.adopt(damaged)
+    assert scanner.ends(b"xabx") == [(0, 3)]  # compiled here instead
