@@ -11,7 +11,10 @@ rlm_tui/context/parallel.py), so that load is timed both as it comes and in one 
 page cache (a first load warms it; the headline) and with a cold one (each run is preceded by
 dropping the tree's file pages with posix_fadvise(DONTNEED); directory entries stay cached,
 and files mapped by running programs stay in memory). Runs alternate cat and the loads; each
-figure is the best of --runs. Not a test: it prints figures.
+figure is the best of --runs. Last, each pass over the text that a load must make (list,
+read, count lines, check UTF-8, mask, write) is timed alone, warm, with nothing around it:
+half their sum is the floor of a load split perfectly over two cores. Not a test: it prints
+figures.
 """
 
 from __future__ import annotations
@@ -153,6 +156,64 @@ def _masking_rows(pack: Any) -> list[tuple[str, str, str]]:
     ]
 
 
+def _floor_rows(source: Path, cat: float, runs: int) -> list[tuple[str, str, str]]:
+    """The passes over the text that a load cannot do without, each alone in one process,
+    with no per-file work around them: list, read, count lines, check UTF-8, mask, write.
+    Their sum over two cores is the least a load could take there, were it split perfectly
+    and free of every other cost."""
+    from rlm_tui.context import secrets
+    from rlm_tui.context.listing import list_files
+    from rlm_tui.context import loader
+    from rlm_tui.context.loader import MASK_BATCH_BYTES, count_chars, is_binary, is_binary_name
+    from rlm_tui.context.pack import count_lines
+
+    secrets.prefilter_runs(compile_now=True)
+    timed: list[tuple[str, float]] = []
+    seconds, listing = _best(runs, lambda: list_files(source))
+    timed.append(("list", seconds))
+
+    def read_all() -> list[bytes]:
+        texts = []
+        for relative in listing.files:
+            if relative in listing.regular and is_binary_name(relative):
+                continue
+            try:  # as the load reads: the first 8,000 bytes of a large binary file only
+                data = loader._read_regular_file(f"{listing.root}/{relative}", 2 * 1024 * 1024)
+            except (loader._Binary, OSError):
+                continue
+            if data is not None and not is_binary(data):
+                texts.append(data)
+        return texts
+
+    seconds, texts = _best(runs, read_all)
+    timed.append(("read (open, fstat, read, close)", seconds))
+    timed.append(("count lines", _best(runs, lambda: [count_lines(t) for t in texts])[0]))
+    seconds, _ = _best(runs, lambda: [count_chars(t) for t in texts])
+    timed.append(("check UTF-8, count characters", seconds))
+    batches: list[list[bytes]] = [[]]
+    size = 0
+    for text in texts:
+        batches[-1].append(text)
+        size += len(text)
+        if size >= MASK_BATCH_BYTES:
+            batches.append([])
+            size = 0
+    masking = _best(runs, lambda: [secrets.mask_secrets_many(b) for b in batches])[0]
+    timed.append(("mask (Hyperscan + re)", masking))
+
+    def write_all() -> None:
+        with tempfile.TemporaryFile() as blob:
+            for first in range(0, len(texts), 500):
+                os.writev(blob.fileno(), texts[first : first + 500])
+
+    timed.append(("write the blob", _best(runs, write_all)[0]))
+    rows = [(f"pass alone: {name}", f"{seconds:.3f} s", "") for name, seconds in timed]
+    total = sum(seconds for _, seconds in timed)
+    note = f"{total / 2 / cat:.2f}x cat: the least two cores could take, split perfectly"
+    rows.append(("passes alone, summed", f"{total:.3f} s", f"{total / 2:.3f} s over two; {note}"))
+    return rows
+
+
 def _mb(n: float) -> str:
     return f"{n / 1e6:,.1f} MB"
 
@@ -269,6 +330,7 @@ def main() -> None:
         rows.append((f"record_prompt, {_mb(len(prompt))} prompt", f"{seconds:.3f} s", note))
 
         rows.extend(_masking_rows(pack))
+        rows.extend(_floor_rows(source, min(runs["warm", "cat"]), args.runs))
 
     width = max(len(r[0]) for r in rows)
     mid = max(len(r[1]) for r in rows)
