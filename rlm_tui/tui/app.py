@@ -80,6 +80,10 @@ class RlmApp(App[None]):
         Binding("e", "export", "Export",
                 tooltip="Write this session to a file (JSONL, Markdown, HTML, JSON)"),
         Binding("z", "zoom", "Zoom", tooltip="Let the focused pane fill the screen, or restore it"),
+        # The filter box says "( / )" wherever the focus is; in the browser, its own binding
+        # shows in the footer.
+        Binding("slash", "focus_filter", "Filter", show=False,
+                tooltip="Filter the context's files by name"),
         Binding("tab", "next_pane", "Next pane", show=False, priority=True),
         Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
         Binding("f1", "toggle_help", "Help", tooltip="Show or hide the keys of the focused pane"),
@@ -453,6 +457,9 @@ class RlmApp(App[None]):
         pane = self._pane_of(self.focused)
         if pane is not None and pane.id != "query":
             self.screen.maximize(pane, container=False)
+
+    def action_focus_filter(self) -> None:
+        self.context_browser.action_focus_filter()
 
     def action_toggle_help(self) -> None:
         if self.screen.query(HelpPanel):

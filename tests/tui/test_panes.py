@@ -65,6 +65,21 @@ async def test_directories_open_on_demand_and_the_filter_narrows_the_tree(sample
         assert len(tree.root.children) == 5
 
 
+async def test_slash_goes_to_the_filter_from_any_pane_but_types_in_the_query(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        query = app.query_one("#query-input")
+        query.focus()
+        await pilot.press("slash")
+        assert query.value == "/" and app.focused is query
+        app.query_one(FinalAnswer).focus()
+        await pilot.press("slash", *"limits")
+        await pilot.pause(0.3)
+        assert app.focused is app.query_one("#context-filter")
+        assert app.focused.value == "limits"
+
+
 async def test_coverage_shows_on_the_tree_and_as_a_total(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
