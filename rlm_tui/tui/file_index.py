@@ -27,6 +27,7 @@ class FileNode:
     chars: int = 0
     lines: int = 0
     files: int = 0  # directories: loaded files beneath
+    skipped_files: int = 0  # directories: skipped files beneath
     language: str = ""
     skipped: str | None = None  # why the file was left out (reason, then detail)
     children: dict[str, FileNode] = field(default_factory=dict)
@@ -130,8 +131,11 @@ class FileIndex:
     def _add_skipped(self, path: str, why: str) -> None:
         if path in self.by_path:
             return
-        self._add_file(path).skipped = why
+        node = self._add_file(path)
+        node.skipped = why
         self.skipped_count += 1
+        for owner in node.ancestors():
+            owner.skipped_files += 1
 
     def _sort(self) -> None:
         self._files = sorted(((path.lower(), node) for path, node in self.by_path.items()

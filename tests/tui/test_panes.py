@@ -3,6 +3,8 @@ against the local OpenAI-compatible server."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rlm_tui import events as ev
 from rlm_tui.tui.widgets.call_detail import CallDetail
 from rlm_tui.tui.widgets.cell_log import OUTPUT_CHARS, CellLog
@@ -41,6 +43,22 @@ async def test_the_context_tree_shows_sizes_tokens_and_skipped_files(sample):
         assert "~" in labels["app.py"] and " B" in labels["app.py"]
         totals = str(app.query_one("#context-totals").render())
         assert "5 files" in totals and "1 skipped" in totals and "read 0%" in totals
+
+
+async def test_a_directory_counts_the_files_skipped_beneath_it(sample):
+    cache = Path(sample, "__pycache__")
+    cache.mkdir()
+    for name in ("app.cpython-311.pyc", "cli.cpython-311.pyc"):
+        (cache / name).write_bytes(b"\xa7\r\r\n\x00\x00\x00\x00")
+    Path(sample, "sandbox", "core").write_bytes(b"\x7fELF\x00\x00")
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        tree = app.query_one("#context-tree")
+        labels = {node.data.path: label(tree, node) for node in tree.root.children}
+        assert labels["__pycache__"] == "▶ __pycache__/  2 skipped"  # not "0 files · 0 B"
+        assert labels["sandbox"].startswith("▶ sandbox/  2 files · ")
+        assert labels["sandbox"].endswith(" · 1 skipped")
 
 
 async def test_directories_open_on_demand_and_the_filter_narrows_the_tree(sample):

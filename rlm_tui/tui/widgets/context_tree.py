@@ -134,7 +134,11 @@ class ContextTree(Tree[FileNode]):
             label.append(f"  skipped: {item.skipped}", skipped)
             return label
         if item.is_dir:
-            label.append(f"  {count_of(item.files, 'file')} · {format_bytes(item.size)}", meta)
+            # A directory of skipped files alone (__pycache__) shows as that, not "0 files".
+            parts = [count_of(item.files, "file"), format_bytes(item.size)] if item.files else []
+            if item.skipped_files:
+                parts.append(f"{item.skipped_files:,} skipped")
+            label.append("  " + " · ".join(parts), meta)
         else:
             label.append(f"  {format_bytes(item.size)} {estimate_tokens(item.chars)}", meta)
         figures = self.coverage.get(item.path)
