@@ -459,6 +459,8 @@ class RlmApp(App[None]):
             self.screen.maximize(pane, container=False)
 
     def action_focus_filter(self) -> None:
+        if self.screen.maximized not in (None, self.context_browser):
+            self.screen.minimize()  # the filter of a pane out of sight would filter unseen
         self.context_browser.action_focus_filter()
 
     def action_toggle_help(self) -> None:

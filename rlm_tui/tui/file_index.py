@@ -68,6 +68,7 @@ class FileIndex:
         self.by_path: dict[str, FileNode] = {"": self.root}
         self.skipped_count = 0
         self.listed: int | None = None  # from a summary: the files known by name, of all
+        self.skipped_listed: int | None = None  # from a summary: skipped files known by name
         self._files: list[tuple[str, FileNode]] = []  # (lower-case path, node), path order
 
     @classmethod
@@ -116,6 +117,7 @@ class FileIndex:
         root.chars = int(meta.get("chars", root.chars) or root.chars)
         root.lines = int(meta.get("lines", root.lines) or root.lines)
         index.skipped_count = sum(int(g.get("count", 0) or 0) for g in skipped.values())
+        index.skipped_listed = root.skipped_files  # a few examples per reason
         return index
 
     def _add_measured(self, path: str, size: int, chars: int, lines: int,

@@ -28,7 +28,8 @@ from rlm_tui.tui.session_export import export_read_transcript
 from rlm_tui.tui.units import estimate_tokens
 
 # The live app's keys that mean the same in a replay; pause, step, halt and run do not.
-_KEPT_ACTIONS = ("export", "zoom", "next_pane", "previous_pane", "toggle_help", "quit")
+_KEPT_ACTIONS = ("export", "zoom", "focus_filter", "next_pane", "previous_pane", "toggle_help",
+                 "quit")
 NO_CONTENTS = ("File contents are not kept in a\ntranscript: a replay shows names,\n"
                "sizes and what the run read.")
 
@@ -105,8 +106,12 @@ class ReplayApp(RlmApp, inherit_bindings=False):
             browser.unread_text = "no coverage recorded"
         index = FileIndex.from_summary(meta, name, files_read)
         if index is not None:
-            browser.show_index(index, note=f"replay: {index.listed:,} of "
-                               f"{index.file_count:,} files listed, no contents")
+            # A directory counts the files listed beneath it, skipped ones too: the note
+            # says how many of each the summary names.
+            note = f"replay: {index.listed:,} of {index.file_count:,} files listed"
+            if index.skipped_count:
+                note += f", {index.skipped_listed:,} of {index.skipped_count:,} skipped"
+            browser.show_index(index, note=f"{note}, no contents")
             return
         chars = int(meta.get("chars", 0) or 0)
         if not meta:

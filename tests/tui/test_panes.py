@@ -96,6 +96,13 @@ async def test_slash_goes_to_the_filter_from_any_pane_but_types_in_the_query(sam
         await pilot.pause(0.3)
         assert app.focused is app.query_one("#context-filter")
         assert app.focused.value == "limits"
+        # From a zoomed pane, the zoom ends: the filter must be in sight.
+        app.query_one(FinalAnswer).focus()
+        await pilot.press("z")
+        assert app.screen.maximized is not None
+        await pilot.press("slash")
+        assert app.screen.maximized is None
+        assert app.focused is app.query_one("#context-filter")
 
 
 async def test_coverage_shows_on_the_tree_and_as_a_total(sample):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rlm_tui.transcript import TranscriptWriter, read_transcript
+from rlm_tui.tui.file_index import FileIndex
 from rlm_tui.tui.replay_app import ReplayApp
 from rlm_tui.tui.screens.export import ExportScreen
 from rlm_tui.tui.widgets.cell_log import MAX_CELLS, CellLog
@@ -123,6 +124,28 @@ async def test_the_context_pane_lists_the_headers_files_with_their_coverage(demo
         await press(pilot, "G")
         totals = str(app.query_one("#context-totals").render())
         assert "read " in totals and "read 0%" not in totals  # coverage from the events
+
+
+def test_a_replayed_directory_counts_the_skipped_files_the_summary_names():
+    meta = {
+        "files": 9, "bytes": 900,
+        "largest_files": [{"path": "src/a.py", "chars": 500, "lines": 10}],
+        "skipped": {"binary": {"count": 42, "examples": ["build/x.o", "build/y.o"]}},
+    }
+    index = FileIndex.from_summary(meta, "repo")
+    assert index is not None
+    assert index.by_path["build"].skipped_files == 2  # of the 42: a few are named
+    assert (index.skipped_listed, index.skipped_count) == (2, 42)
+
+
+async def test_slash_goes_to_the_filter_in_a_replay(demo_transcript):
+    app = replay_app(demo_transcript)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        app.query_one(FinalAnswer).focus()
+        await pilot.press("slash", *"app")
+        assert app.focused is app.query_one("#context-filter")
+        assert app.focused.value == "app"
 
 
 # -- keys --------------------------------------------------------------------------------------
