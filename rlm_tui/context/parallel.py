@@ -11,15 +11,15 @@ path order, unless the total cap is near, where it loads those files itself so t
 sees exact sizes. If the helper fails in any way, this process loads whatever it did not
 deliver. Masks, skips and the pack are the same as from one process.
 
-The helper runs as `python -m rlm_tui.context.parallel WORK_DIR`, started while this process
-lists the directory; told "go" on its stdin, it reads its plan (a pickle written by this
+The helper runs `main()` here with WORK_DIR, in an isolated interpreter given this process's
+path (see child_python.py: the directory loaded may hold a `pickle.py`), started while this
+process lists the directory; told "go" on its stdin, it reads its plan (a pickle written by this
 process, which alone writes it) from WORK_DIR, and prints each chunk's number once that
 chunk's pack is complete.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pickle
 import shutil
@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from rlm_tui.child_python import boot_code, child_paths
 from rlm_tui.context.pack import PackWriter
 from rlm_tui.context.skips import SkippedFile, SkipReason
 from rlm_tui.context.view import BLOB_NAME
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 MIN_FILES = 4000
 CHUNK_FILES = 200  # small enough that the last chunk waited for is short
 _PLAN_NAME = "plan.pickle"
+_HELPER_MAIN = "from rlm_tui.context.parallel import main; main()"
 _PART_NAME = "part.pickle"  # in a part's directory, next to its blob: rows and skips
 
 
@@ -97,13 +99,15 @@ class Helper:
         work_dir = Path(tempfile.mkdtemp(prefix=".load-", dir=pack_dir))
         try:
             process = subprocess.Popen(
-                # -S: no site module; the path it needs is given (_helper_env). Half of the
-                # helper's start (about 50 ms of 100) went to site and the .pth files it reads.
-                [sys.executable, "-S", "-m", "rlm_tui.context.parallel", str(work_dir)],
+                # Isolated, with this process's path (see child_python.py), and without site:
+                # half of the helper's start (about 50 ms of 100) went to site and the .pth
+                # files it reads.
+                [sys.executable, "-I", "-S", "-c", boot_code(child_paths(), _HELPER_MAIN),
+                 str(work_dir)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
-                env=_helper_env(),
+                cwd=work_dir,
             )
         except OSError:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -165,18 +169,6 @@ class Helper:
         shutil.rmtree(self._work_dir, ignore_errors=True)
 
 
-def _helper_env() -> dict[str, str]:
-    """The environment of a helper started without site: its path leads to this very code,
-    wherever this process found it, and to Hyperscan (it needs nothing else outside the
-    standard library)."""
-    places = [str(Path(__file__).resolve().parents[2])]
-    spec = importlib.util.find_spec("hyperscan")
-    if spec is not None and spec.origin is not None:
-        places.append(str(Path(spec.origin).resolve().parents[1]))
-    places.append(os.environ.get("PYTHONPATH", ""))
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, places))}
-
-
 def _claim(work_dir: Path, index: int) -> bool:
     try:
         os.close(os.open(work_dir / f"claim-{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
@@ -222,5 +214,10 @@ def _run_helper(work_dir: Path) -> None:
         print(index, flush=True)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The helper process: `python -I -S -c BOOT WORK_DIR` (see Helper.start)."""
     _run_helper(Path(sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()

@@ -16,9 +16,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from rlm_tui.child_python import boot_code, child_paths
 from rlm_tui.errors import SandboxError
 from rlm_tui.sandbox.limits import shield_host_process
 from rlm_tui.scratch import make_scratch_dir
@@ -104,10 +104,7 @@ class CellResult:
         return "\n".join(parts)
 
 
-_WORKER_BOOT = (
-    "import sys; sys.path[:0] = {paths!r}; "
-    "from rlm_tui.sandbox.worker import main; main()"
-)
+_WORKER_MAIN = "from rlm_tui.sandbox.worker import main; main()"
 
 
 class Sandbox:
@@ -147,12 +144,8 @@ class Sandbox:
         shield_host_process()
         self._workdir = make_scratch_dir("cell")
         os.chmod(self._workdir, 0o777)  # the worker may drop to an unprivileged user
-        paths = [p for p in sys.path if p and os.path.isdir(p)]
-        package_root = str(Path(__file__).resolve().parents[2])
-        if package_root not in paths:
-            paths.insert(0, package_root)
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", "-c", _WORKER_BOOT.format(paths=paths),
+            sys.executable, "-I", "-c", boot_code(child_paths(), _WORKER_MAIN),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env={}, cwd=self._workdir,
             start_new_session=True, limit=MAX_FRAME,

@@ -284,7 +284,7 @@ async def test_the_host_survives_a_hostile_frame_from_its_worker(monkeypatch, tm
     script = tmp_path / "fake_worker.py"
     script.write_text(_FAKE_WORKER)
     boot = f"import runpy; runpy.run_path({str(script)!r})"
-    monkeypatch.setattr(host_module, "_WORKER_BOOT", boot)
+    monkeypatch.setattr(host_module, "_WORKER_MAIN", boot)
     async with Sandbox(limits=LIMITS) as sandbox:
         result = await run(sandbox, frame)  # must come back as a result, not an exception
         assert result.error, json.dumps(result.__dict__, default=str)[:2000]

@@ -121,3 +121,34 @@ def test_a_load_that_masks_nothing_runs_in_one_process(tmp_path: Path, load, mon
     monkeypatch.setattr(parallel.Helper, "start", classmethod(lambda cls, d: started.append(d)))
     load(tmp_path, max_file_size=2000, include_secrets=True)
     assert started == []
+
+
+def test_the_helper_runs_no_module_of_the_directory_it_is_started_in(
+    tmp_path: Path, load, monkeypatch
+):
+    # `rlm-tui .` in a repository that holds modules named as the standard library's: the
+    # helper, started there, must import its own.
+    tree(tmp_path / "repo")
+    marker = tmp_path / "ran"
+    for name in ("logging", "pickle", "json", "hashlib", "dataclasses", "pathlib", "enum"):
+        write(tmp_path / "repo", {f"{name}.py": f"open({str(marker)!r}, 'a').write({name!r})\n"})
+    monkeypatch.chdir(tmp_path / "repo")
+    force_a_helper(monkeypatch)
+    given = parallel.Helper.give
+
+    def give_and_wait(helper, plan):
+        assert given(helper, plan)
+        last = len(plan.chunks) - 1
+        wait_until(lambda: (helper._work_dir / f"claim-{last}").exists())
+        return True
+
+    monkeypatch.setattr(parallel.Helper, "give", give_and_wait)
+    adopted = []
+    adopt = PackWriter.adopt
+    monkeypatch.setattr(
+        PackWriter, "adopt", lambda w, blob, rows: adopted.append(rows) or adopt(w, blob, rows)
+    )
+    pack = load(tmp_path / "repo", max_file_size=2000)
+    assert adopted, "no chunk came from the helper"
+    assert not marker.exists(), marker.read_text()
+    assert "logging.py" in {entry.path for entry in pack.entries}
