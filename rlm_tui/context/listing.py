@@ -51,12 +51,18 @@ class FileListing:
     regular: set[str] = field(default_factory=set)
 
 
+# The repository's own config must not run anything: core.fsmonitor names a program that
+# git runs to list changed files, from `check-ignore` and `ls-files` too (seen: a repository
+# shipped with its .git set it to a script, which ran).
+_SAFE_CONFIG = ("-c", "core.fsmonitor=false")
+
+
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
     # Variables such as GIT_DIR would point git somewhere other than the directory asked for.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     try:
         return subprocess.run(
-            ["git", "-C", str(root), *args],
+            ["git", *_SAFE_CONFIG, "-C", str(root), *args],
             capture_output=True,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -47,6 +47,20 @@ def test_git_mode_in_a_subdirectory_lists_only_that_subtree_relative_to_it(git_r
     assert paths(pack) == ["mod.py", "new.py", "sub/deep.py"]
 
 
+def test_a_repositorys_own_git_config_runs_nothing(git_repo, load, tmp_path: Path):
+    # core.fsmonitor names a program git runs to learn what changed, from ls-files and
+    # check-ignore too: a repository shipped with its .git can set it.
+    marker = tmp_path / "ran"
+    hook = tmp_path / "fsmonitor.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    root = git_repo({"a.py": "x = 1\n", "new.txt": "untracked\n"}, tracked=["a.py"])
+    git(root, "config", "core.fsmonitor", str(hook))
+    pack = load(root)
+    assert pack.mode == "git" and paths(pack) == ["a.py", "new.txt"]
+    assert not marker.exists()
+
+
 def test_a_git_ignored_directory_is_walked_instead(git_repo, load):
     root = git_repo(
         {".gitignore": "venv/\n", "a.py": "a\n", "venv/lib/site.py": "s\n", "venv/x.txt": "x\n"},
