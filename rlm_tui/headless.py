@@ -19,6 +19,7 @@ from rlm_tui.config import Settings
 from rlm_tui.engine.session import Outcome, Run
 from rlm_tui.engine.workspace import Workspace, check_models, model_specs
 from rlm_tui.errors import RlmTuiError
+from rlm_tui.printable import for_terminal
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import TranscriptWriter, default_transcript_path
 
@@ -89,7 +90,7 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     if as_json:
         print(json.dumps(_summary(outcome, run, transcript_path), ensure_ascii=False))
     elif outcome.answer is not None:
-        print(outcome.answer)
+        print(for_terminal(outcome.answer))  # shown, not obeyed, on a terminal
     return code
 
 

@@ -13,6 +13,7 @@ from textual.widgets import Static, TextArea
 from rlm_tui import events as ev
 from rlm_tui.progress import format_cost, format_tokens
 from rlm_tui.tui.call_tree import CallNode
+from rlm_tui.printable import printable
 from rlm_tui.tui.units import format_duration
 
 # Prompts run to 200,000 characters; this much is shown (the transcript has them whole).
@@ -109,7 +110,7 @@ class CallDetail(Vertical):
 
     def _load(self, selector: str, text: str) -> None:
         area = self.query_one(selector, TextArea)
-        text = _capped(text)
+        text = printable(_capped(text))
         if area.text != text:
             area.load_text(text)
 

@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from rlm_tui import events as ev
+from rlm_tui.printable import printable
 from rlm_tui.tui.units import count_of, format_duration
 
 # A cell may print 10 MB (the sandbox keeps 1,000,000 characters); a pane shows the head.
@@ -52,7 +53,7 @@ def render_output(event: ev.CellFinished) -> Content:
     parts: list[str | tuple[str, str]] = []
     if event.stdout:
         shown, cut_here = _head(event.stdout)
-        parts.append(shown.rstrip("\n") + "\n")
+        parts.append(printable(shown.rstrip("\n")) + "\n")
         if cut_here:
             parts.append((f"… showing {len(shown):,} of {len(event.stdout):,} characters "
                           "kept\n", "dim italic"))
@@ -61,12 +62,12 @@ def render_output(event: ev.CellFinished) -> Content:
                       f"{len(event.stdout):,} kept\n", "bold $warning"))
     if event.stderr:
         shown, cut_here = _head(event.stderr)
-        parts.append((shown.rstrip("\n") + "\n", "$warning"))
+        parts.append((printable(shown.rstrip("\n")) + "\n", "$warning"))
         if cut_here:
             parts.append((f"… stderr cut at {len(shown):,} characters\n", "dim italic"))
     if event.error:
         kind = f"{event.error_kind}: " if event.error_kind else ""
-        parts.append((f"{kind}{event.error}\n", "bold $error"))
+        parts.append((printable(f"{kind}{event.error}") + "\n", "bold $error"))
     if event.worker_restarted:
         parts.append(("the REPL worker was restarted: variables were lost\n", "$warning"))
     if event.final_answer is not None:
@@ -113,7 +114,7 @@ class CellView(Vertical):
 
     def _syntax(self) -> Syntax:
         dark = self.app.current_theme.dark
-        return Syntax(self.code.rstrip("\n"), "python", theme="one-dark" if dark else "friendly",
+        return Syntax(printable(self.code.rstrip("\n")), "python", theme="one-dark" if dark else "friendly",
                       background_color="default", word_wrap=True)
 
     def refresh_code(self) -> None:
@@ -137,7 +138,7 @@ class CellView(Vertical):
     def _show_stopped(self, header: Static, output: Static) -> None:
         header.update(f"■ {self.title} · stopped")
         header.add_class("-stopped")
-        output.update(Content.styled(f"stopped unfinished: {self.stopped}", "$warning"))
+        output.update(Content.styled(printable(f"stopped unfinished: {self.stopped}"), "$warning"))
 
     def _show_finished(self, event: ev.CellFinished, header: Static, output: Static) -> None:
         failed = event.error is not None

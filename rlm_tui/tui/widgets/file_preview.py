@@ -9,8 +9,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.widgets import Static
 
+from rlm_tui.printable import printable
 from rlm_tui.tui.units import format_bytes
 
 # Highlighting a 2 MB file takes seconds and nobody reads it in a pane: show its head.
@@ -87,15 +89,16 @@ class FilePreview(VerticalScroll):
         try:
             text = reader(path)
         except (OSError, KeyError, UnicodeDecodeError) as exc:
-            self.app.call_from_thread(self._show, path, Text(f"cannot read {path}: {exc}"), 0)
+            message = Text(printable(f"cannot read {path}: {exc}"))
+            self.app.call_from_thread(self._show, path, message, 0)
             return
-        rendered = highlight_text(path, text, dark)
+        rendered = highlight_text(path, printable(text), dark)
         self.app.call_from_thread(self._show, path, rendered, len(text.encode()))
 
     def _show(self, path: str, rendered: Text, size: int) -> None:
         if path != self.path:
             return  # the cursor moved on while this one was highlighted
-        self.border_title = f"Preview · {path}"
+        self.border_title = Content(f"Preview · {printable(path)}")
         self.border_subtitle = format_bytes(size) if size else ""
         self.query_one("#preview-text", Static).update(rendered)
         self.scroll_home(animate=False)

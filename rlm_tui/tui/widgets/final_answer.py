@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Markdown, Static
 
 from rlm_tui import events as ev
+from rlm_tui.printable import printable
 
 PLACEHOLDER = "The answer appears here when the run ends."
 
@@ -41,7 +42,7 @@ class FinalAnswer(VerticalScroll):
     def _set_status(self, text: str, kind: str | None = None) -> None:
         self.status_line = text
         status = self.query_one("#answer-status", Static)
-        status.update(Content(text))
+        status.update(Content(printable(text)))
         for name in ("-forced", "-stopped", "-error"):
             status.set_class(kind == name, name)
 
@@ -67,7 +68,7 @@ class FinalAnswer(VerticalScroll):
                                      "-forced")
                 else:
                     self._set_status("Answer")
-                await self.query_one("#answer-text", Markdown).update(event.answer)
+                await self.query_one("#answer-text", Markdown).update(printable(event.answer))
             elif isinstance(event, ev.SessionFinished) and event.session_id == self._root:
                 if event.status == "halted":
                     self._set_status(f"Halted: {event.reason or 'stopped'}"

@@ -15,6 +15,7 @@ from textual.widgets import Collapsible, Static
 
 from rlm_tui import events as ev
 from rlm_tui.progress import format_tokens
+from rlm_tui.printable import printable
 from rlm_tui.tui.units import format_duration
 
 PLACEHOLDER = "The root model's reasoning streams here, one section per iteration."
@@ -133,7 +134,7 @@ class IterationSection(Collapsible):
         console = self.app.console
         self._drawn_width = width = self.draw_width
         code_theme = "one-dark" if self.app.current_theme.dark else "friendly"
-        markdown = RichMarkdown(REPL_FENCE.sub(r"\1python", text), code_theme=code_theme)
+        markdown = RichMarkdown(REPL_FENCE.sub(r"\1python", printable(text)), code_theme=code_theme)
         lines = console.render_lines(markdown, console.options.update(width=width), pad=False)
         drawn = Text()
         for number, line in enumerate(lines):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli, write
+from .conftest import REPO_ROOT, run_cli, write
 
 
 def test_context_prints_the_summary_and_skipped_files(tmp_path: Path):
@@ -76,3 +79,33 @@ def test_a_bad_size_is_a_usage_error(tmp_path: Path):
     done = run_cli("context", str(tmp_path), "--max-file-size", "lots")
     assert done.returncode == 2
     assert "not a size in bytes" in done.stderr
+
+
+def test_context_shows_a_control_sequence_in_a_name_on_a_terminal_and_keeps_it_in_a_pipe(
+    tmp_path: Path,
+):
+    name = "evil\x1b]0;pwned\x07.txt"
+    write(tmp_path / "repo", {name: "x\n", "ok.txt": "y\n"})
+    piped = run_cli("context", str(tmp_path / "repo"))
+    assert f"  {name}  (2 chars)" in piped.stdout  # a pipe gets the name as it is
+    main, secondary = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    with subprocess.Popen([sys.executable, "-m", "rlm_tui", "context", str(tmp_path / "repo")],
+                          stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE,
+                          env=env) as process:
+        os.close(secondary)
+        shown = b""
+        while chunk := _read_or_end(main):
+            shown += chunk
+        process.wait(timeout=60)
+    os.close(main)
+    text = shown.decode("utf-8")
+    assert "evil␛]0;pwned␇.txt" in text
+    assert "\x1b" not in text
+
+
+def _read_or_end(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the other side closed
+        return b""

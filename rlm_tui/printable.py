@@ -1,0 +1,31 @@
+"""Text from outside (file names and contents, model replies, cell output, prompts) made safe
+to draw: control characters shown, not obeyed.
+
+Rich and Textual pass ESC and the C1 controls to the terminal as they are, so a file named
+`x\\x1b]0;title\\x07` or a cell that prints `\\x1b]52;c;...` would retitle the window or write
+the clipboard. Each C0 control but tab and newline (and carriage return, which Rich drops)
+is drawn as its Unicode control picture (ESC as ␛), DEL as ␡, and a C1 control as `\\x9b`.
+The app draws all such text through `printable`; the commands that print it (`rlm-tui run`'s
+answer, `rlm-tui context`'s listing) do so on a terminal, and leave it as it is for a pipe.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+_KEPT = {0x09, 0x0A, 0x0D}
+_TABLE: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20) if c not in _KEPT}
+_TABLE[0x7F] = "\u2421"
+_TABLE.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters made visible (see the module's docstring)."""
+    return text.translate(_TABLE) if not text.isprintable() else text
+
+
+def for_terminal(text: str, stream: TextIO | None = None) -> str:
+    """`text` as `printable` makes it if `stream` (default stdout) is a terminal; else as is."""
+    stream = sys.stdout if stream is None else stream
+    return printable(text) if stream.isatty() else text
