@@ -65,10 +65,11 @@ async def test_nothing_from_outside_sends_a_control_sequence_to_the_terminal(sam
         iteration = script.iteration(1, f"Reading the files.{TITLE}\n\n```repl\nx = 1\n```\n")
         cell = script.cell(iteration, 1, f"print('{CLIPBOARD}')", stdout=f"{CLIPBOARD}{CSI}\n",
                            error=f"boom{TITLE}")
-        script.emit(ev.SubcallStarted, f"{cell}.q1", cell, kind="llm", model="openai/sub-model",
+        model = f"openai/sub{TITLE}"  # a replayed transcript says which model it was
+        script.emit(ev.SubcallStarted, f"{cell}.q1", cell, kind="llm", model=model,
                     prompt=f"Summarise{TITLE}", prompt_chars=20, depth=1, batch_index=0,
                     batch_size=1)
-        script.emit(ev.SubcallFinished, f"{cell}.q1", cell, model="openai/sub-model",
+        script.emit(ev.SubcallFinished, f"{cell}.q1", cell, model=model, error=f"bad{TITLE}",
                     response=f"done{CLIPBOARD}", usage=ev.Usage.of_call(10, 2, 0.0),
                     latency_s=0.1)
         script.finish(f"The answer{TITLE}")
@@ -80,4 +81,4 @@ async def test_nothing_from_outside_sends_a_control_sequence_to_the_terminal(sam
         calls.focus()
         calls.move_cursor(calls._by_id[f"{cell}.q1"])
         await pilot.pause(0.3)
-        assert_shown_not_obeyed(drawn(app))  # the call's prompt and response
+        assert_shown_not_obeyed(drawn(app))  # the call's model, prompt, response and error

@@ -34,7 +34,7 @@ def describe_call(call: CallNode) -> Content:
     first: list[str | tuple[str, str]] = [(call.title, "bold"), "  ",
                                           (call.status, f"bold {colour}")]
     if call.model:
-        first += ["  ", (call.model, "$text-muted")]
+        first += ["  ", (printable(call.model), "$text-muted")]
     numbers: list[str] = []
     if call.is_call and call.usage.calls:
         numbers.append(f"{format_tokens(call.usage.prompt_tokens)} in → "
@@ -50,7 +50,7 @@ def describe_call(call: CallNode) -> Content:
                        f"{format_cost(call.rollup)}")
     lines = [Content.assemble(*first), Content(" · ".join(numbers) or " ")]
     if call.error:
-        lines.append(Content.styled(call.error, "$error"))
+        lines.append(Content.styled(printable(call.error), "$error"))
     if call.stopped_by:
         lines.append(Content.styled(f"stopped unfinished: {call.stopped_by}", "$warning"))
     return Content("\n").join(lines)

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from rlm_tui import events as ev
+from rlm_tui.printable import printable
 from rlm_tui.progress import format_cost, format_tokens
 from rlm_tui.tui.replay import ReplayPosition, format_speed
 from rlm_tui.tui.run_summary import RunSummary
@@ -83,7 +84,7 @@ class RunStatusBar(Widget):
             parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]
         parts += [" · ", str(self.sub_calls), (" sub-calls", "$text-muted")]
         line = Content.assemble(*parts)
-        right = Content.assemble((self.model, "$text-muted"), "  ", ("rlm-tui ", "bold $primary"))
+        right = Content.assemble((printable(self.model), "$text-muted"), "  ", ("rlm-tui ", "bold $primary"))
         room = self.size.width - line.cell_length - right.cell_length
         if room < 1:
             return line

@@ -15,6 +15,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from rlm_tui import events as ev
+from rlm_tui.printable import printable
 from rlm_tui.progress import format_cost, format_tokens
 from rlm_tui.tui.call_tree import CallNode, CallTree
 from rlm_tui.tui.units import format_duration, shorten
@@ -127,7 +128,7 @@ class SubCallTree(Tree[CallNode]):
         label = Text.assemble(prefix, (_ICONS[call.status] + " ", state), (call.title, style))
         if call.is_call and call.model:
             # The provider prefix is the same on every line: the name alone says enough.
-            label.append(f"  {shorten(call.model.rsplit('/', 1)[-1], 18)}", meta)
+            label.append(f"  {shorten(printable(call.model).rsplit('/', 1)[-1], 18)}", meta)
         if call.is_call and call.status != "running":
             usage = call.usage
             if usage.calls:
