@@ -6,7 +6,8 @@ Rich and Textual pass ESC and the C1 controls to the terminal as they are, so a 
 the clipboard. Each C0 control but tab and newline (and carriage return, which Rich drops)
 is drawn as its Unicode control picture (ESC as ␛), DEL as ␡, and a C1 control as `\\x9b`.
 The app draws all such text through `printable`; the commands that print it (`rlm-tui run`'s
-answer, `rlm-tui context`'s listing) do so on a terminal, and leave it as it is for a pipe.
+answer, `rlm-tui context`'s listing, `rlm-tui export` to stdout) do so on a terminal, and
+leave it as it is for a pipe.
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ def export_file(source: str | Path, fmt: str, output: str | None = None,
     import sys
 
     from rlm_tui.errors import InputError
+    from rlm_tui.printable import for_terminal
     from rlm_tui.transcript.reader import read_transcript
 
     stdout = stdout or sys.stdout
@@ -99,6 +100,7 @@ def export_file(source: str | Path, fmt: str, output: str | None = None,
     target = None if output == "-" else Path(output) if output else default_output_path(
         source, fmt)
     if target is None:
+        text = for_terminal(text, stdout)  # a hostile transcript's ESC shown, not obeyed
         buffer = getattr(stdout, "buffer", None)
         if buffer is not None:  # UTF-8 whatever the locale says
             stdout.flush()

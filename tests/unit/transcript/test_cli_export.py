@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rlm_tui.events import SCHEMA_VERSION
+from rlm_tui.transcript.export import export_file
 from tests.unit.transcript.synthetic import header, synthetic_events, transcript_bytes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -133,3 +135,17 @@ def test_an_rlms_log_exports_too(tmp_path):
 def test_an_unknown_format_is_a_usage_error(transcript):
     result = export(transcript, "--format", "pdf")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_markdown_on_a_terminal_shows_a_control_sequence_and_keeps_it_for_a_pipe(tmp_path):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(transcript_bytes(synthetic_events(1, answer="done\x1b]0;pwned\x07")))
+    shown, piped = Terminal(), io.StringIO()
+    export_file(path, "markdown", "-", stdout=shown, stderr=io.StringIO())
+    export_file(path, "markdown", "-", stdout=piped, stderr=io.StringIO())
+    assert "␛]0;pwned␇" in shown.getvalue() and "\x1b" not in shown.getvalue()
+    assert "\x1b]0;pwned\x07" in piped.getvalue()
