@@ -19,11 +19,19 @@ _KEPT = {0x09, 0x0A, 0x0D}
 _TABLE: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20) if c not in _KEPT}
 _TABLE[0x7F] = "\u2421"
 _TABLE.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
+# A name is one line: its tab, newline and carriage return are shown too ("a\nb" would be
+# drawn as "a", a line of a tree, and "b" lost).
+_NAME_TABLE = {**_TABLE, **{c: chr(0x2400 + c) for c in _KEPT}}
 
 
 def printable(text: str) -> str:
     """`text` with its control characters made visible (see the module's docstring)."""
     return text.translate(_TABLE) if not text.isprintable() else text
+
+
+def printable_name(name: str) -> str:
+    """A file's name or path as one line: `printable`, with tab and newline shown as well."""
+    return name.translate(_NAME_TABLE) if not name.isprintable() else name
 
 
 def for_terminal(text: str, stream: TextIO | None = None) -> str:

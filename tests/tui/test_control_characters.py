@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from rlm_tui import events as ev
-from rlm_tui.printable import for_terminal, printable
+from rlm_tui.printable import for_terminal, printable, printable_name
 from rlm_tui.tui.widgets.file_preview import FilePreview
 from rlm_tui.tui.widgets.subcall_tree import SubCallTree
 from tests.tui.conftest import loaded, make_app, wait_for
@@ -24,6 +24,10 @@ def drawn(app) -> str:
     return app.export_screenshot()
 
 
+def label(tree, node) -> str:
+    return tree.render_label(node, tree.rich_style, tree.rich_style).plain
+
+
 def assert_shown_not_obeyed(screen: str) -> None:
     assert "\x1b" not in screen and "\x9b" not in screen
     assert "␛" in screen
@@ -34,6 +38,7 @@ def test_controls_are_drawn_as_pictures_and_the_rest_is_kept():
     assert printable(f"x{CSI}") == "x\\x9b31m"
     assert printable("tab\there\nnew line, é, 日本, \r") == "tab\there\nnew line, é, 日本, \r"
     assert printable("\x7f\x00") == "␡␀"
+    assert printable_name("two\nlines\t.txt") == "two␊lines␉.txt"  # a name is one line
 
 
 def test_a_command_shows_controls_on_a_terminal_and_keeps_them_for_a_pipe():
@@ -48,13 +53,15 @@ def test_a_command_shows_controls_on_a_terminal_and_keeps_them_for_a_pipe():
 async def test_nothing_from_outside_sends_a_control_sequence_to_the_terminal(sample):
     name = f"evil{TITLE}[bold red]name[-].txt"
     Path(sample, name).write_text(f"print('{CLIPBOARD}')\n")
+    Path(sample, "two\nlines.txt").write_text("x\n")
     app = make_app(sample)
     async with app.run_test(size=(160, 50)) as pilot:
         await loaded(pilot)
         tree = app.query_one("#context-tree")
         node = next(n for n in tree.root.children if n.data.path == name)
-        assert "[bold red]name[-].txt" in tree.render_label(node, tree.rich_style,
-                                                            tree.rich_style).plain
+        assert "[bold red]name[-].txt" in label(tree, node)
+        two = next(n for n in tree.root.children if n.data.path == "two\nlines.txt")
+        assert label(tree, two).startswith("two␊lines.txt  ")  # not "two" alone
         tree.focus()
         tree.move_cursor(node)
         preview = app.query_one(FilePreview)

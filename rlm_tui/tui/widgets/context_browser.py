@@ -16,7 +16,7 @@ from textual.widgets import Input, Static, Tree
 
 from rlm_tui import events as ev
 from rlm_tui.tui.file_index import FileIndex, FileNode
-from rlm_tui.printable import printable
+from rlm_tui.printable import printable_name
 from rlm_tui.tui.units import count_of, estimate_tokens, format_bytes, format_percent
 from rlm_tui.tui.widgets.context_tree import ContextTree
 
@@ -93,7 +93,7 @@ class ContextBrowser(Vertical):
         tree = self.file_tree
         tree.loading = False
         tree.show_index(index)
-        self.border_title = Content(f"Context · {printable(index.root.name)}")
+        self.border_title = Content(f"Context · {printable_name(index.root.name)}")
         self.border_subtitle = ""
         self._show_totals()
 
@@ -101,7 +101,7 @@ class ContextBrowser(Vertical):
         """No file list (a replay of one text, or of an rlms log): the summary's `headline`
         ('one text · 14 chars · ~3 tokens') and a `note` on why no files are shown."""
         self.file_tree.loading = False
-        self.border_title = Content(f"Context · {printable(name)}")
+        self.border_title = Content(f"Context · {printable_name(name)}")
         self.border_subtitle = ""
         self._headline, self._note = headline, note
         self._show_totals()

@@ -12,7 +12,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from rlm_tui.tui.file_index import CoverageFigures, FileIndex, FileNode
-from rlm_tui.printable import printable
+from rlm_tui.printable import printable_name
 from rlm_tui.tui.units import bar, count_of, estimate_tokens, format_bytes, format_percent
 
 
@@ -62,13 +62,14 @@ class ContextTree(Tree[FileNode]):
         self.clear()
         self._by_path = {}
         self.root.data = self.index.root
-        self.root.set_label(Text(printable(self.index.root.name)))
+        self.root.set_label(Text(printable_name(self.index.root.name)))
         self._add_file_children(self.root, self.index.root)
         self.root.expand()
 
     def _add_file_node(self, parent: TreeNode[FileNode], item: FileNode,
                   expand: bool = False) -> TreeNode[FileNode]:
-        node = parent.add(Text(printable(item.name)), data=item, allow_expand=item.is_dir, expand=expand)
+        node = parent.add(Text(printable_name(item.name)), data=item, allow_expand=item.is_dir,
+                          expand=expand)
         self._by_path[item.path] = node
         return node
 

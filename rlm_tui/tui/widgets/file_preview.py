@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from rlm_tui.printable import printable
+from rlm_tui.printable import printable, printable_name
 from rlm_tui.tui.units import format_bytes
 
 # Highlighting a 2 MB file takes seconds and nobody reads it in a pane: show its head.
@@ -98,7 +98,7 @@ class FilePreview(VerticalScroll):
     def _show(self, path: str, rendered: Text, size: int) -> None:
         if path != self.path:
             return  # the cursor moved on while this one was highlighted
-        self.border_title = Content(f"Preview · {printable(path)}")
+        self.border_title = Content(f"Preview · {printable_name(path)}")
         self.border_subtitle = format_bytes(size) if size else ""
         self.query_one("#preview-text", Static).update(rendered)
         self.scroll_home(animate=False)
