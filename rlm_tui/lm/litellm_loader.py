@@ -25,17 +25,22 @@ def load_litellm() -> ModuleType:
     """Import and configure litellm (first call only) and return the module. Thread-safe.
 
     Configured so that it never reaches the network on its own (local price map, no
-    telemetry) and never writes to the terminal (its loggers get a NullHandler).
+    telemetry), never writes to the terminal (its loggers get a NullHandler) and reads no
+    .env file.
     """
     global _litellm
     if _litellm is not None:
         return _litellm
     with _lock:
         if _litellm is None:
-            # Both are read at import time: the bundled price map instead of a download,
-            # and its own stream handler at ERROR instead of DEBUG.
+            # All are read at import time: the bundled price map instead of a download,
+            # its own stream handler at ERROR instead of DEBUG, and no .env loaded. In its
+            # "DEV" mode litellm loads the first .env above its own directory, such as that
+            # of a project whose venv holds rlm-tui: OPENAI_BASE_URL=... there would send
+            # the user's key and context elsewhere (seen: it was set in our environment).
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             os.environ.setdefault("LITELLM_LOG", "ERROR")
+            os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
             import litellm
 
             _quieten(litellm)

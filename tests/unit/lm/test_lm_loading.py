@@ -39,6 +39,22 @@ def test_loading_uses_the_local_price_map_and_prints_nothing():
     assert result.stderr == ""
 
 
+def test_loading_reads_no_env_file():
+    # litellm's DEV mode loads the first .env above its own directory (a project's, when
+    # rlm-tui is installed in its venv): none may be read.
+    result = run_python(
+        "import dotenv\n"
+        "read = []\n"
+        "dotenv.load_dotenv = lambda *args, **kwargs: read.append(args) or True\n"
+        "from rlm_tui.lm import load_litellm\n"
+        "load_litellm()\n"
+        "print(read)\n"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_litellms_loggers_have_no_terminal_handler():
     load_litellm()
 
