@@ -31,7 +31,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -126,21 +126,28 @@ def _drop_from_page_cache(source: Path) -> None:
                 os.close(fd)
 
 
+def _mask_batches(texts: Iterable[bytes]) -> list[list[bytes]]:
+    """`texts` in the loader's batches for masking (about MASK_BATCH_BYTES each)."""
+    from rlm_tui.context.loader import MASK_BATCH_BYTES
+
+    batches: list[list[bytes]] = [[]]
+    size = 0
+    for text in texts:
+        batches[-1].append(text)
+        size += len(text)
+        if size >= MASK_BATCH_BYTES:
+            batches.append([])
+            size = 0
+    return batches
+
+
 def _masking_rows(pack: Any) -> list[tuple[str, str, str]]:
     """Masking alone, over the pack's texts in the loader's batches: with Hyperscan finding
     the lines to check, and with `re` alone (where no hyperscan wheel installs)."""
     from rlm_tui.context import secrets
-    from rlm_tui.context.loader import MASK_BATCH_BYTES
 
     blob = pack.blob_path.read_bytes()
-    batches: list[list[bytes]] = [[]]
-    size = 0
-    for entry in pack.entries:
-        batches[-1].append(blob[entry.offset : entry.offset + entry.size])
-        size += entry.size
-        if size >= MASK_BATCH_BYTES:
-            batches.append([])
-            size = 0
+    batches = _mask_batches(blob[e.offset : e.offset + e.size] for e in pack.entries)
     secrets.prefilter_runs(compile_now=True)
     fast, masks = _best(3, lambda: [secrets.mask_secrets_many(b) for b in batches])
     scanner, secrets._PREFILTER = secrets._PREFILTER, None
@@ -161,10 +168,9 @@ def _floor_rows(source: Path, cat: float, runs: int) -> list[tuple[str, str, str
     with no per-file work around them: list, read, count lines, check UTF-8, mask, write.
     Their sum over two cores is the least a load could take there, were it split perfectly
     and free of every other cost."""
-    from rlm_tui.context import secrets
+    from rlm_tui.context import loader, secrets
     from rlm_tui.context.listing import list_files
-    from rlm_tui.context import loader
-    from rlm_tui.context.loader import MASK_BATCH_BYTES, count_chars, is_binary, is_binary_name
+    from rlm_tui.context.loader import count_chars, is_binary, is_binary_name
     from rlm_tui.context.pack import count_lines
 
     secrets.prefilter_runs(compile_now=True)
@@ -190,14 +196,7 @@ def _floor_rows(source: Path, cat: float, runs: int) -> list[tuple[str, str, str
     timed.append(("count lines", _best(runs, lambda: [count_lines(t) for t in texts])[0]))
     seconds, _ = _best(runs, lambda: [count_chars(t) for t in texts])
     timed.append(("check UTF-8, count characters", seconds))
-    batches: list[list[bytes]] = [[]]
-    size = 0
-    for text in texts:
-        batches[-1].append(text)
-        size += len(text)
-        if size >= MASK_BATCH_BYTES:
-            batches.append([])
-            size = 0
+    batches = _mask_batches(texts)
     masking = _best(runs, lambda: [secrets.mask_secrets_many(b) for b in batches])[0]
     timed.append(("mask (Hyperscan + re)", masking))
 

@@ -217,7 +217,3 @@ def _run_helper(work_dir: Path) -> None:
 def main() -> None:
     """The helper process: `python -I -S -c BOOT WORK_DIR` (see Helper.start)."""
     _run_helper(Path(sys.argv[1]))
-
-
-if __name__ == "__main__":
-    main()

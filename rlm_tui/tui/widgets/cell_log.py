@@ -114,8 +114,9 @@ class CellView(Vertical):
 
     def _syntax(self) -> Syntax:
         dark = self.app.current_theme.dark
-        return Syntax(printable(self.code.rstrip("\n")), "python", theme="one-dark" if dark else "friendly",
-                      background_color="default", word_wrap=True)
+        return Syntax(printable(self.code.rstrip("\n")), "python",
+                      theme="one-dark" if dark else "friendly", background_color="default",
+                      word_wrap=True)
 
     def refresh_code(self) -> None:
         self.query_one(".cell-code", Static).update(self._syntax())

@@ -84,7 +84,8 @@ class RunStatusBar(Widget):
             parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]
         parts += [" · ", str(self.sub_calls), (" sub-calls", "$text-muted")]
         line = Content.assemble(*parts)
-        right = Content.assemble((printable(self.model), "$text-muted"), "  ", ("rlm-tui ", "bold $primary"))
+        right = Content.assemble((printable(self.model), "$text-muted"), "  ",
+                                 ("rlm-tui ", "bold $primary"))
         room = self.size.width - line.cell_length - right.cell_length
         if room < 1:
             return line

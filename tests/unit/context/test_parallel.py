@@ -52,6 +52,29 @@ def force_a_helper(monkeypatch) -> None:
     monkeypatch.setattr(parallel, "idle_cores", lambda: 2.0)
 
 
+def let_the_helper_claim_first(monkeypatch, plans: list | None = None) -> list:
+    """So small a tree would be loaded before the helper starts: each load waits, once it has
+    given the helper its plan (kept in `plans`), until the helper claims a chunk. Returns the
+    rows of each part adopted from the helper, as loads go on."""
+    given = parallel.Helper.give
+
+    def give_and_wait(helper, plan):
+        if plans is not None:
+            plans.append(plan)
+        assert given(helper, plan)
+        last = len(plan.chunks) - 1
+        wait_until(lambda: (helper._work_dir / f"claim-{last}").exists())
+        return True
+
+    monkeypatch.setattr(parallel.Helper, "give", give_and_wait)
+    adopted: list = []
+    adopt = PackWriter.adopt
+    monkeypatch.setattr(
+        PackWriter, "adopt", lambda w, blob, rows: adopted.append(rows) or adopt(w, blob, rows)
+    )
+    return adopted
+
+
 def wait_until(condition, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -71,25 +94,12 @@ def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypat
     alone = load(tmp_path, **options)
     force_a_helper(monkeypatch)
 
-    given = parallel.Helper.give
-
-    def give_and_wait(helper, plan):
-        # The helper is spared compiling masking's patterns: they come compiled.
-        patterns = [row[:2] for row in secrets._PREFILTER_TABLE]
-        assert plan.prefilter and MultiScanner(patterns).adopt(plan.prefilter)
-        # So small a tree would be loaded before the helper starts: let it claim a chunk first.
-        assert given(helper, plan)
-        last = len(plan.chunks) - 1
-        wait_until(lambda: (helper._work_dir / f"claim-{last}").exists())
-        return True
-
-    monkeypatch.setattr(parallel.Helper, "give", give_and_wait)
-    adopted = []
-    adopt = PackWriter.adopt
-    monkeypatch.setattr(
-        PackWriter, "adopt", lambda w, blob, rows: adopted.append(rows) or adopt(w, blob, rows)
-    )
+    plans = []
+    adopted = let_the_helper_claim_first(monkeypatch, plans)
     together = load(tmp_path, **options)
+    # The helper is spared compiling masking's patterns: they come compiled.
+    patterns = [row[:2] for row in secrets._PREFILTER_TABLE]
+    assert plans[0].prefilter and MultiScanner(patterns).adopt(plans[0].prefilter)
     if "max_total_size" not in options:
         assert adopted, "no chunk came from the helper"
     assert snapshot(together) == snapshot(alone)
@@ -134,20 +144,7 @@ def test_the_helper_runs_no_module_of_the_directory_it_is_started_in(
         write(tmp_path / "repo", {f"{name}.py": f"open({str(marker)!r}, 'a').write({name!r})\n"})
     monkeypatch.chdir(tmp_path / "repo")
     force_a_helper(monkeypatch)
-    given = parallel.Helper.give
-
-    def give_and_wait(helper, plan):
-        assert given(helper, plan)
-        last = len(plan.chunks) - 1
-        wait_until(lambda: (helper._work_dir / f"claim-{last}").exists())
-        return True
-
-    monkeypatch.setattr(parallel.Helper, "give", give_and_wait)
-    adopted = []
-    adopt = PackWriter.adopt
-    monkeypatch.setattr(
-        PackWriter, "adopt", lambda w, blob, rows: adopted.append(rows) or adopt(w, blob, rows)
-    )
+    adopted = let_the_helper_claim_first(monkeypatch)
     pack = load(tmp_path / "repo", max_file_size=2000)
     assert adopted, "no chunk came from the helper"
     assert not marker.exists(), marker.read_text()
