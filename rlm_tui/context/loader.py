@@ -320,7 +320,7 @@ class _DirectoryLoad:
         fits = self.writer.total_bytes + part.text_bytes + self.options.max_file_size
         if self.full or fits > self.options.max_total_size:
             return False
-        self.writer.adopt(part.blob, part.rows)
+        self.writer.adopt(part.rows)
         self.skipped.extend(part.skipped)
         return True
 

@@ -2,8 +2,10 @@
 file by file, and then only read (the sandbox worker maps it with view.py).
 
 Files in a pack directory:
-- `context.blob`: each file's text in path order, each followed by one "\\n" that belongs to
-  no file (see view.py for why);
+- `context.blob`: each file's text, each followed by one "\\n" that belongs to no file (see
+  view.py for why). Texts lie in path order, except where two processes loaded the pack
+  (parallel.py): each appended its batches of texts, in path order within a batch, as they
+  were ready. The index says where each text is;
 - `context.index.json`: what the worker needs, as columns (fast to parse for 100k files);
 - `context.manifest.json`: what only the host needs: the source, the listing mode, the
   skipped files with reasons, the ignored counts, the load options.
@@ -13,11 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no helper process shares a blob
+    fcntl = None  # type: ignore[assignment]
+
+BLOB_SHARING = fcntl is not None  # whether writers in two processes can share a blob here
 
 from rlm_tui.context.languages import language_of
 from rlm_tui.context.skips import SkippedFile, SkipReason
@@ -142,19 +151,40 @@ class ContextPack:
         )
 
 
+_Row = tuple[str, int, int, int, int, str, tuple[str, ...], int]  # PackEntry's fields
+
+
 class PackWriter:
     """Writes a pack into `directory` one file at a time, so that memory holds one file's
-    text at most. Files must be added in path order. Use as a context manager: on an error
-    the partial pack is removed."""
+    text at most (or a batch of about a megabyte). Files must be added in path order. Use as
+    a context manager: on an error the partial pack is removed.
 
-    def __init__(self, directory: str | os.PathLike[str], kind: PackKind = "files") -> None:
+    A part writer (`PackWriter.part`) appends to the blob of a pack that another process
+    is writing (parallel.py): each writes its batches whole, under a lock on the blob, and
+    learns where they landed."""
+
+    def __init__(
+        self, directory: str | os.PathLike[str], kind: PackKind = "files", *, _part: bool = False
+    ) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if not _part:
+            self.directory.mkdir(parents=True, exist_ok=True)
         self.kind = kind
         self._entries: list[PackEntry] = []
-        self._offset = 0
         self._text_bytes = 0
-        self._blob: _BlobFile | None = _BlobFile(self.directory / BLOB_NAME)
+        self._is_part = _part
+        self._blob: _BlobFile | None = _BlobFile(self.blob_path, self._place, create=not _part)
+
+    @classmethod
+    def part(cls, directory: str | os.PathLike[str]) -> PackWriter:
+        """A writer of some files of the pack being written in `directory` (by a writer in
+        another process, which created its blob): its texts go into that blob, its entries
+        come back from `finish_part`, and it writes no index or manifest."""
+        return cls(directory, _part=True)
+
+    @property
+    def blob_path(self) -> Path:
+        return self.directory / BLOB_NAME
 
     def __enter__(self) -> PackWriter:
         return self
@@ -169,14 +199,14 @@ class PackWriter:
             self.abort()
 
     @property
-    def entry_count(self) -> int:
-        """Files added so far."""
-        return len(self._entries)
-
-    @property
     def total_bytes(self) -> int:
         """Bytes of text added so far."""
         return self._text_bytes
+
+    @property
+    def entry_count(self) -> int:
+        """Files added so far."""
+        return len(self._entries) + (self._blob.waiting if self._blob is not None else 0)
 
     def add(
         self,
@@ -186,54 +216,46 @@ class PackWriter:
         chars: int,
         flags: Sequence[str] = (),
         secrets_masked: int = 0,
-    ) -> PackEntry:
+    ) -> None:
         """Append one file's UTF-8 `text` (with its length in characters) to the blob."""
-        if self._blob is None:
+        blob = self._blob
+        if blob is None:
             raise RuntimeError("the pack is already finished")
-        if self._entries and path <= self._entries[-1].path:
+        last = blob.last_path or (self._entries[-1].path if self._entries else None)
+        if last is not None and path <= last:
             raise ValueError(f"files must be added in path order: {path!r}")
-        if self.kind == "text" and self._entries:
+        if self.kind == "text" and (self._entries or blob.waiting):
             raise ValueError("a text pack holds exactly one entry")
-        self._blob.write(text)
-        entry = PackEntry(
-            path=path,
-            offset=self._offset,
-            size=len(text),
-            chars=chars,
-            lines=count_lines(text),
-            language=language_of(path) if self.kind == "files" else "Text",
-            flags=tuple(flags),
-            secrets_masked=secrets_masked,
-        )
-        self._offset += len(text) + len(FILE_SEPARATOR)
+        language = language_of(path) if self.kind == "files" else "Text"
+        blob.write(text, (path, chars, count_lines(text), language, tuple(flags), secrets_masked))
         self._text_bytes += len(text)
-        self._entries.append(entry)
-        return entry
 
-    def adopt(self, blob_path: Path, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Append the files of a part: its blob at `blob_path`, and its entries as `rows` of
-        PackEntry fields (offsets within that blob), files that come after those added so
-        far. The blob is copied as it is (in the kernel where the system allows)."""
+    def _place(self, start: int, batch: list[tuple[int, int, tuple[Any, ...]]]) -> None:
+        # A batch was written at `start`: its texts' offsets are known now.
+        self._entries.extend(
+            PackEntry(path, start + at, size, chars, lines, language, flags, masked)
+            for at, size, (path, chars, lines, language, flags, masked) in batch
+        )
+
+    def adopt(self, rows: Sequence[_Row]) -> None:
+        """Take in the entries of a part (`finish_part`'s rows) whose texts are in this
+        pack's blob already: files that come after those added so far."""
         if self._blob is None:
             raise RuntimeError("the pack is already finished")
         if not rows:
             return
+        self._blob.flush()  # the files added so far come first
         if self._entries and rows[0][0] <= self._entries[-1].path:
             raise ValueError(f"files must be added in path order: {rows[0][0]!r}")
-        self._blob.flush()
-        with open(blob_path, "rb") as source:
-            copied = _copy_file(source, self._blob.fd)
-        base = self._offset
         self._entries.extend(
-            PackEntry(path, offset + base, size, chars, lines, language, tuple(flags), masked)
+            PackEntry(path, offset, size, chars, lines, language, tuple(flags), masked)
             for path, offset, size, chars, lines, language, flags, masked in rows
         )
-        self._offset += copied
         self._text_bytes += sum(row[2] for row in rows)
 
-    def finish_part(self) -> list[tuple[Any, ...]]:
-        """Close the blob of a part (files that another writer will adopt) and return its
-        entries as rows of PackEntry fields; no index or manifest is written."""
+    def finish_part(self) -> list[_Row]:
+        """Write a part's last texts into the blob and return its entries as rows of
+        PackEntry fields, for `adopt` by the pack's writer."""
         if self._blob is None:
             raise RuntimeError("the pack is already finished")
         self._blob.close()
@@ -253,8 +275,9 @@ class PackWriter:
         options: Mapping[str, Any] | None = None,
     ) -> ContextPack:
         """Close the blob, write the index and the manifest, and return the pack."""
-        if self._blob is None:
-            raise RuntimeError("the pack is already finished")
+        if self._blob is None or self._is_part:
+            raise RuntimeError("the pack is already finished" if self._blob is None
+                               else "a part has no index: finish_part")
         self._blob.close()
         self._blob = None
         entries = self._entries
@@ -294,31 +317,48 @@ class PackWriter:
         )
 
     def abort(self) -> None:
-        """Close and remove whatever was written."""
+        """Close and remove whatever was written (a part leaves the blob to its pack)."""
         if self._blob is not None:
-            self._blob.close()
+            self._blob.close(write=False)
             self._blob = None
+        if self._is_part:
+            return
         for name in (BLOB_NAME, INDEX_NAME, MANIFEST_NAME):
             (self.directory / name).unlink(missing_ok=True)
 
 
 class _BlobFile:
     """The blob being written: each file's text followed by FILE_SEPARATOR, gathered into
-    writes of about a megabyte that the kernel copies straight from the texts (a buffered
-    file would copy each text once more first)."""
+    batches of about a megabyte, each written whole by one writev, which the kernel copies
+    straight from the texts (a buffered file would copy each text once more first). Each
+    batch goes at the blob's end, under a lock (flock), as a part writer in another process
+    may write to it too; `placed(start, batch)` then learns where: each text's place in the batch, its size, and
+    what `write` was given with it."""
 
     FLUSH_BYTES = 1 << 20
     # Two buffers (text, separator) per file, under the usual IOV_MAX of 1,024 per writev.
     _MAX_BUFFERS = 1000
 
-    def __init__(self, path: Path) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    def __init__(self, path: Path, placed: _Placed, create: bool = True) -> None:
+        flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+        if create:
+            flags |= os.O_CREAT | os.O_TRUNC
         self.fd = os.open(path, flags, 0o644)
+        self._placed = placed
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._batch: list[tuple[int, int, tuple[Any, ...]]] = []
+        self.last_path: str | None = None  # of the last text waiting to be written
 
-    def write(self, text: bytes) -> None:
+    @property
+    def waiting(self) -> int:
+        """Texts not yet written."""
+        return len(self._batch)
+
+    def write(self, text: bytes, about: tuple[Any, ...]) -> None:
         pending = self._pending
+        self._batch.append((self._pending_bytes, len(text), about))
+        self.last_path = about[0]
         pending.append(text)
         pending.append(FILE_SEPARATOR)
         self._pending_bytes += len(text) + len(FILE_SEPARATOR)
@@ -327,14 +367,28 @@ class _BlobFile:
 
     def flush(self) -> None:
         pending, self._pending, self._pending_bytes = self._pending, [], 0
-        if pending:
-            _write_all(self.fd, pending)
-
-    def close(self) -> None:
+        batch, self._batch, self.last_path = self._batch, [], None
+        if not pending:
+            return
+        if fcntl is not None:  # a part writer in another process may share the blob
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
         try:
-            self.flush()
+            start = os.lseek(self.fd, 0, os.SEEK_END)
+            _write_all(self.fd, pending)
+        finally:
+            if fcntl is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self._placed(start, batch)
+
+    def close(self, write: bool = True) -> None:
+        try:
+            if write:
+                self.flush()
         finally:
             os.close(self.fd)
+
+
+_Placed = Callable[[int, list[tuple[int, int, tuple[Any, ...]]]], None]
 
 
 def _write_all(fd: int, buffers: list[bytes]) -> None:
@@ -351,26 +405,6 @@ def _write_all(fd: int, buffers: list[bytes]) -> None:
             first += 1
         if written:
             buffers[first] = buffers[first][written:]
-
-
-def _copy_file(source: BinaryIO, target: int) -> int:
-    """Copy all of `source` to the end of the file open at `target`; the bytes copied."""
-    size = os.fstat(source.fileno()).st_size
-    copied = 0
-    try:
-        while copied < size:
-            done = os.copy_file_range(source.fileno(), target, size - copied)
-            if done == 0:
-                break
-            copied += done
-    except (AttributeError, OSError):  # no copy_file_range here: copy through memory
-        source.seek(copied)
-        while chunk := source.read(1 << 20):
-            _write_all(target, [chunk])
-        copied = size
-    if copied != size:
-        raise OSError(f"{source.name} changed while it was copied")
-    return size
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -5,11 +5,14 @@ texts are scanned for secrets (the costly part) and a core is idle.
 Reading, decoding and scanning files for secrets is Python work that one process does on one
 core (`re` holds the GIL), so a second core helps only through a second process. Each chunk
 is claimed by creating a file (O_EXCL), so that no chunk is taken twice. The helper loads each
-chunk it takes into a small pack of its own, with the same per-file code and no total cap (it
-cannot know what comes before); this process then appends those packs to the real one, in
-path order, unless the total cap is near, where it loads those files itself so that the cap
-sees exact sizes. If the helper fails in any way, this process loads whatever it did not
-deliver. Masks, skips and the pack are the same as from one process.
+chunk it takes with the same per-file code and no total cap (it cannot know what comes
+before), writing the texts into the pack's own blob as this process does (each batch whole,
+under a lock: see PackWriter.part), and the entries into a small file; this process then
+adds those entries to the index, in path order, unless the total cap is near, where it loads
+those files itself so that the cap sees exact sizes (the helper's copy of their texts stays
+in the blob, unused). If the helper fails in any way, this process loads whatever it did not
+deliver. Masks, skips, texts and index are the same as from one process; only the order of
+the texts in the blob differs.
 
 The helper runs `main()` here with WORK_DIR, in an isolated interpreter given this process's
 path (see child_python.py: the directory loaded may hold a `pickle.py`), started while this
@@ -31,9 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rlm_tui.child_python import boot_code, child_paths
-from rlm_tui.context.pack import PackWriter
+from rlm_tui.context.pack import BLOB_SHARING, PackWriter
 from rlm_tui.context.skips import SkippedFile, SkipReason
-from rlm_tui.context.view import BLOB_NAME
 
 if TYPE_CHECKING:
     from rlm_tui.context.loader import LoadOptions  # which imports this module
@@ -43,14 +45,12 @@ MIN_FILES = 4000
 CHUNK_FILES = 200  # small enough that the last chunk waited for is short
 _PLAN_NAME = "plan.pickle"
 _HELPER_MAIN = "from rlm_tui.context.parallel import main; main()"
-_PART_NAME = "part.pickle"  # in a part's directory, next to its blob: rows and skips
 
 
 class Part(NamedTuple):
     """A chunk loaded by the helper, to be adopted (see PackWriter.adopt)."""
 
-    blob: Path
-    rows: list[tuple[Any, ...]]  # its entries, as PackEntry fields
+    rows: list[tuple[Any, ...]]  # its entries, as PackEntry fields (offsets in the blob)
     skipped: list[SkippedFile]
     text_bytes: int
 
@@ -94,7 +94,7 @@ class Helper:
         the listing is known (it starts meanwhile); None if no helper would help here: no
         core is idle for it (sharing one with this process, or with other busy processes, it
         only slows the load), or no interpreter to start."""
-        if idle_cores() < 1 or not sys.executable:
+        if idle_cores() < 1 or not sys.executable or not BLOB_SHARING:
             return None
         work_dir = Path(tempfile.mkdtemp(prefix=".load-", dir=pack_dir))
         try:
@@ -142,14 +142,12 @@ class Helper:
                 self._delivered.add(int(line))
         if index not in self._delivered:
             return None
-        part_dir = _part_dir(self._work_dir, index)
         try:
-            with open(part_dir / _PART_NAME, "rb") as stream:
+            with open(_part_file(self._work_dir, index), "rb") as stream:
                 rows, skipped = pickle.load(stream)
         except (OSError, pickle.UnpicklingError, ValueError, EOFError):
             return None
         return Part(
-            part_dir / BLOB_NAME,
             rows,
             [SkippedFile(path, SkipReason(reason), detail) for path, reason, detail in skipped],
             sum(row[2] for row in rows),
@@ -177,8 +175,9 @@ def _claim(work_dir: Path, index: int) -> bool:
     return True
 
 
-def _part_dir(work_dir: Path, index: int) -> Path:
-    return work_dir / f"part-{index}"
+def _part_file(work_dir: Path, index: int) -> Path:
+    # A part's entries and skips; its texts are in the pack's blob.
+    return work_dir / f"part-{index}.pickle"
 
 
 def _run_helper(work_dir: Path) -> None:
@@ -196,6 +195,7 @@ def _run_helper(work_dir: Path) -> None:
     # No total cap here: the host checks it when it appends each chunk's pack.
     options = replace(plan.options, max_total_size=sys.maxsize)
     root = Path(plan.root)
+    pack_dir = work_dir.parent  # see Helper.start
     # The order the helper takes files in: chunk by chunk from the back.
     order = [path for chunk in reversed(plan.chunks) for path in chunk]
     ahead = read_ahead(plan.root, order, plan.regular, options)
@@ -204,11 +204,10 @@ def _run_helper(work_dir: Path) -> None:
             return  # the host has it, and every chunk before it
         chunk = plan.chunks[index]
         listing = FileListing(root, "walk", chunk, regular=plan.regular.intersection(chunk))
-        part_dir = _part_dir(work_dir, index)
-        with PackWriter(part_dir) as writer:
+        with PackWriter.part(pack_dir) as writer:
             skipped = load_files(listing, writer, options, ahead, processes=2)
             rows = writer.finish_part()
-        with open(part_dir / _PART_NAME, "wb") as stream:
+        with open(_part_file(work_dir, index), "wb") as stream:
             skips = [(s.path, s.reason.value, s.detail) for s in skipped]
             pickle.dump((rows, skips), stream, protocol=pickle.HIGHEST_PROTOCOL)
         print(index, flush=True)

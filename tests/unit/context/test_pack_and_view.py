@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -176,6 +177,45 @@ def test_a_failed_write_leaves_no_pack(tmp_path: Path):
             writer.add("a", b"x", chars=1)
             raise RuntimeError("boom")
     assert list((tmp_path / "p").iterdir()) == []
+
+
+_PART_WRITER = """
+import sys
+from rlm_tui.context.pack import PackWriter
+with PackWriter.part(sys.argv[1]) as writer:
+    for i in range(3000):
+        writer.add(f"z/{i:05}", (b"%05d:" % i) * (i % 700), chars=6 * (i % 700))
+    rows = writer.finish_part()
+print(repr(rows))
+"""
+
+
+def test_a_part_writer_in_another_process_shares_the_blob(tmp_path: Path):
+    # Both write batches of about a megabyte at once, each whole at the blob's end under a
+    # lock: every text is where its entry says, however the batches fell.
+    directory = tmp_path / "p"
+    with PackWriter(directory) as writer:
+        other = subprocess.Popen(
+            [sys.executable, "-c", _PART_WRITER, str(directory)],
+            stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True,
+        )
+        for i in range(3000):
+            writer.add(f"a/{i:05}", (b"a%04d" % i) * (i % 700), chars=5 * (i % 700))
+        rows, _ = other.communicate(timeout=60)
+        assert other.returncode == 0
+        writer.adopt(ast.literal_eval(rows))
+        pack = writer.finish(mode="walk", source=str(tmp_path))
+    assert writer.entry_count == 6000
+    view = open_view(str(directory))
+    assert view["a/00699"] == "a0699" * 699
+    assert view["z/02099"] == "02099:" * (2099 % 700)
+    for entry in pack.entries:
+        stem = int(entry.path[2:])
+        unit = b"a%04d" % stem if entry.path[0] == "a" else b"%05d:" % stem
+        assert pack.read_text(entry.path).encode() == unit * (stem % 700)
+    blob = pack.blob_path.read_bytes()
+    assert len(blob) == sum(e.size + 1 for e in pack.entries)  # no text twice, no gap
+    close_view(view)
 
 
 def test_opening_a_view_is_fast_in_a_fresh_process(view: ContextView, repo: Path, load):

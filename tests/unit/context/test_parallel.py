@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -36,13 +37,23 @@ def tree(root: Path) -> None:
     os.mkfifo(root / "pipe")
 
 
-def snapshot(pack) -> tuple[bytes, bytes, bytes]:
-    """Everything the pack holds on disk."""
-    return (
-        pack.blob_path.read_bytes(),
-        pack.index_path.read_bytes(),
-        (pack.directory / "context.manifest.json").read_bytes(),
-    )
+def snapshot(pack) -> tuple[list, dict, bytes]:
+    """Everything the pack holds on disk, but where in the blob each text lies (two processes
+    write their batches as they finish them): each file's text as read through the index,
+    the index less its offsets, and the manifest."""
+    index = json.loads(pack.index_path.read_bytes())
+    offsets = index["files"].pop("offsets")
+    blob = pack.blob_path.read_bytes()
+    texts = [
+        blob[offset : offset + size + 1]  # with the newline after it, which is in the blob
+        for offset, size in zip(offsets, index["files"]["sizes"])
+    ]
+    return texts, index, (pack.directory / "context.manifest.json").read_bytes()
+
+
+def texts_do_not_overlap(pack) -> bool:
+    spans = sorted((e.offset, e.offset + e.size + 1) for e in pack.entries)
+    return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 def force_a_helper(monkeypatch) -> None:
@@ -69,9 +80,7 @@ def let_the_helper_claim_first(monkeypatch, plans: list | None = None) -> list:
     monkeypatch.setattr(parallel.Helper, "give", give_and_wait)
     adopted: list = []
     adopt = PackWriter.adopt
-    monkeypatch.setattr(
-        PackWriter, "adopt", lambda w, blob, rows: adopted.append(rows) or adopt(w, blob, rows)
-    )
+    monkeypatch.setattr(PackWriter, "adopt", lambda w, rows: adopted.append(rows) or adopt(w, rows))
     return adopted
 
 
@@ -100,9 +109,12 @@ def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypat
     # The helper is spared compiling masking's patterns: they come compiled.
     patterns = [row[:2] for row in secrets._PREFILTER_TABLE]
     assert plans[0].prefilter and MultiScanner(patterns).adopt(plans[0].prefilter)
+    assert snapshot(together) == snapshot(alone)
+    assert texts_do_not_overlap(together)
     if "max_total_size" not in options:
         assert adopted, "no chunk came from the helper"
-    assert snapshot(together) == snapshot(alone)
+        # The blob holds each text once, and nothing else.
+        assert together.blob_path.stat().st_size == alone.blob_path.stat().st_size
     names = sorted(p.name for p in together.directory.iterdir())
     assert names == ["context.blob", "context.index.json", "context.manifest.json"]
 
