@@ -51,6 +51,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence, Set
 from itertools import accumulate
+from pathlib import Path
 from typing import Callable, NamedTuple
 
 from rlm_tui.context.multiscan import MultiScanner
@@ -571,7 +572,15 @@ _PREFILTER_TABLE: tuple[tuple[bytes, bool, _TokenRule | str], ...] = (  # patter
         _CURL_USER,
     ),
 )
-_PREFILTER: MultiScanner | None = MultiScanner([row[:2] for row in _PREFILTER_TABLE])
+def _prefilter_cache_dir() -> Path:
+    from platformdirs import user_cache_path
+
+    return user_cache_path("rlm-tui")
+
+
+_PREFILTER: MultiScanner | None = MultiScanner(
+    [row[:2] for row in _PREFILTER_TABLE], cache_dir=_prefilter_cache_dir
+)
 
 
 def prefilter_runs(compile_now: bool = False) -> bool:

@@ -168,3 +168,71 @@ def test_damaged_compiled_patterns_are_refused():
     scanner = multiscan.MultiScanner(patterns)
     assert not scanner.adopt(damaged)
     assert scanner.ends(b"xabx") == [(0, 3)]  # compiled here instead
+
+
+def counting_compiles(monkeypatch) -> list:
+    compiles: list = []
+    database = multiscan.hyperscan.Database
+
+    class Counted(database):  # type: ignore[misc, valid-type]
+        def compile(self, *args, **kwargs):
+            compiles.append(1)
+            return super().compile(*args, **kwargs)
+
+    monkeypatch.setattr(multiscan.hyperscan, "Database", Counted)
+    return compiles
+
+
+def test_compiled_patterns_are_cached_for_the_next_process(tmp_path: Path, monkeypatch):
+    compiles = counting_compiles(monkeypatch)
+    patterns = [(b"ab", False), (b"CD", True)]
+    cache = tmp_path / "cache"
+    first = multiscan.MultiScanner(patterns, cache_dir=lambda: cache)
+    assert sorted(first.ends(b"ab cd")) == [(0, 2), (1, 5)]
+    assert len(compiles) == 1
+    (written,) = cache.iterdir()
+    assert written.stat().st_mode & 0o777 == 0o600 and cache.stat().st_mode & 0o777 == 0o700
+    later = multiscan.MultiScanner(patterns, cache_dir=lambda: cache)
+    assert sorted(later.ends(b"ab cd")) == [(0, 2), (1, 5)]
+    assert len(compiles) == 1  # loaded, not compiled
+    # Other patterns have a file of their own.
+    other = multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: cache)
+    assert other.ends(b"ab cd") == [(0, 2)]
+    assert len(compiles) == 2 and len(list(cache.iterdir())) == 2
+
+
+@pytest.mark.parametrize("spoil", ["damaged", "truncated", "writable by others", "a symlink"])
+def test_a_cache_file_that_cannot_be_trusted_is_compiled_anew(tmp_path: Path, monkeypatch, spoil):
+    patterns = [(b"ab", False)]
+    cache = tmp_path / "cache"
+    assert multiscan.MultiScanner(patterns, cache_dir=lambda: cache).available
+    (path,) = cache.iterdir()
+    data = path.read_bytes()
+    if spoil == "damaged":
+        path.write_bytes(data[:32] + bytes(len(data) - 32))
+    elif spoil == "truncated":
+        path.write_bytes(data[:40])
+    elif spoil == "writable by others":
+        path.chmod(0o666)
+    else:
+        (tmp_path / "elsewhere").write_bytes(data)
+        path.unlink()
+        path.symlink_to(tmp_path / "elsewhere")
+    compiles = counting_compiles(monkeypatch)
+    scanner = multiscan.MultiScanner(patterns, cache_dir=lambda: cache)
+    assert scanner.ends(b"xabx") == [(0, 3)]
+    assert len(compiles) == 1
+    assert not path.is_symlink() and path.stat().st_mode & 0o777 == 0o600
+    assert path.read_bytes() == data or spoil != "writable by others"
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    scanner = multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: blocked / "cache")
+    assert scanner.ends(b"ab") == [(0, 2)]
+
+    def no_home() -> Path:
+        raise RuntimeError("no home directory")
+
+    assert multiscan.MultiScanner([(b"ab", False)], cache_dir=no_home).ends(b"ab") == [(0, 2)]
