@@ -546,10 +546,10 @@ def _load_listing(
 def _load_directory(
     root: Path, source: str, writer: PackWriter, options: LoadOptions
 ) -> ContextPack:
-    # A helper starts now, while the directory is listed, in case the listing is large. Only
-    # when texts are scanned for secrets: without the scan, a load is mostly system calls,
-    # and a second process barely speeds it (measured: from 0 to 13% faster, at times slower).
-    helper = None if options.include_secrets else parallel.Helper.start(writer.directory)
+    # A helper starts now, while the directory is listed, in case the listing is large. Also
+    # when texts are not scanned for secrets: since it writes into the blob itself, it speeds
+    # that load too (site-packages, warm: 0.39 s -> 0.31 s).
+    helper = parallel.Helper.start(writer.directory)
     if not options.include_secrets:
         prefilter_runs()  # its patterns compile in a thread while the directory is listed
     try:

@@ -1,9 +1,10 @@
 """Loading a large directory in two processes: this one takes chunks of the listing from the
-front, a helper process takes them from the back, and they meet in the middle. Used when
-texts are scanned for secrets (the costly part) and a core is idle.
+front, a helper process takes them from the back, and they meet in the middle. Used when a
+core is idle for it.
 
 Reading, decoding and scanning files for secrets is Python work that one process does on one
-core (`re` holds the GIL), so a second core helps only through a second process. Each chunk
+core (`re` holds the GIL, and so does each system call's wrapper), so a second core helps
+only through a second process. Each chunk
 is claimed by creating a file (O_EXCL), so that no chunk is taken twice. The helper loads each
 chunk it takes with the same per-file code and no total cap (it cannot know what comes
 before), writing the texts into the pack's own blob as this process does (each batch whole,

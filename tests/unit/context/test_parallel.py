@@ -96,6 +96,7 @@ def wait_until(condition, seconds: float = 20.0) -> None:
     [
         {"max_file_size": 2000},
         {"max_file_size": 2000, "max_total_size": 2500},  # the cap falls in the helper's part
+        {"max_file_size": 2000, "include_secrets": True},  # nothing masked: a helper still
     ],
 )
 def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypatch, options):
@@ -108,7 +109,10 @@ def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypat
     together = load(tmp_path, **options)
     # The helper is spared compiling masking's patterns: they come compiled.
     patterns = [row[:2] for row in secrets._PREFILTER_TABLE]
-    assert plans[0].prefilter and MultiScanner(patterns).adopt(plans[0].prefilter)
+    if options.get("include_secrets"):
+        assert plans[0].prefilter is None
+    else:
+        assert plans[0].prefilter and MultiScanner(patterns).adopt(plans[0].prefilter)
     assert snapshot(together) == snapshot(alone)
     assert texts_do_not_overlap(together)
     if "max_total_size" not in options:
@@ -136,13 +140,6 @@ def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path: Path, l
     assert snapshot(load(tmp_path, max_file_size=2000)) == snapshot(alone)
 
 
-def test_a_load_that_masks_nothing_runs_in_one_process(tmp_path: Path, load, monkeypatch):
-    tree(tmp_path)
-    force_a_helper(monkeypatch)
-    started = []
-    monkeypatch.setattr(parallel.Helper, "start", classmethod(lambda cls, d: started.append(d)))
-    load(tmp_path, max_file_size=2000, include_secrets=True)
-    assert started == []
 
 
 def test_the_helper_runs_no_module_of_the_directory_it_is_started_in(
