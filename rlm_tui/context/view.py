@@ -13,10 +13,11 @@ This module runs inside the sandbox worker, so:
 A single file or stdin pack opens as a plain `str`: reads of a str cannot be intercepted, so
 for that kind the host records coverage only from the sub-call prompts (coverage.py).
 
-Pack layout (written by pack.py): `context.blob` holds every file's UTF-8 text in path order,
-each followed by one "\\n" that belongs to no file, so that every file starts on a line of its
-own for a regex run over the blob; `context.index.json` holds, per file and in the same order,
-columns of path, byte offset, byte size, characters, lines, language and flags.
+Pack layout (written by pack.py): `context.blob` holds every file's UTF-8 text (in path order,
+but for the batches of a load split over two processes), each followed by one "\\n" that
+belongs to no file, so that every file starts on a line of its own for a regex run over the
+blob; `context.index.json` holds, per file in path order, columns of path, byte offset, byte
+size, characters, lines, language and flags: every read goes through the offsets.
 """
 
 from __future__ import annotations
