@@ -349,20 +349,22 @@ class _DirectoryLoad:
         if self.full:
             self._skip(relative, SkipReason.OVER_TOTAL_CAP)
             return
-        if relative in self.listing.regular and is_binary_name(relative):
+        regular = relative in self.listing.regular
+        if regular and is_binary_name(relative):
             self._skip(relative, SkipReason.BINARY, BINARY_BY_NAME)
             return
-        try:
-            relative.encode("utf-8")
-        except UnicodeEncodeError:
-            shown = relative.encode("utf-8", "replace").decode("utf-8")
-            self._skip(shown, SkipReason.UNREADABLE, "name is not UTF-8")
-            return
+        if not relative.isascii():
+            try:
+                relative.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = relative.encode("utf-8", "replace").decode("utf-8")
+                self._skip(shown, SkipReason.UNREADABLE, "name is not UTF-8")
+                return
         quick = self._far_from_cap(options.max_file_size)
         if not quick:
             self._flush()
         data = None
-        if quick and relative in self.listing.regular:
+        if quick and regular:
             try:
                 data = _read_regular_file(f"{self.root}/{relative}", options.max_file_size)
             except _Binary:

