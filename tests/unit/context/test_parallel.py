@@ -158,3 +158,21 @@ def test_the_helper_runs_no_module_of_the_directory_it_is_started_in(
     assert adopted, "no chunk came from the helper"
     assert not marker.exists(), marker.read_text()
     assert "logging.py" in {entry.path for entry in pack.entries}
+
+
+def test_idle_cores_counts_what_runs_now_not_the_last_minute(tmp_path: Path, monkeypatch):
+    # After a busy minute the load average still says 2 of 2 cores are taken; what runs now
+    # (this thread and one other) leaves one idle for a helper.
+    stat = tmp_path / "stat"
+    stat.write_bytes(b"cpu  1 2 3\nctxt 99\nprocs_running 2\nprocs_blocked 0\n")
+    monkeypatch.setattr(parallel, "_PROC_STAT", str(stat))
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert parallel.idle_cores() == 1
+    stat.write_bytes(b"cpu  1 2 3\nprocs_running 1\n")
+    assert parallel.idle_cores() == 2
+    # Where the system does not say, the load average decides.
+    stat.write_bytes(b"cpu  1 2 3\n")
+    assert parallel.idle_cores() == 0
+    stat.unlink()
+    assert parallel.idle_cores() == 0
