@@ -1,5 +1,6 @@
-"""For every test: a cache directory of its own, so that no test reads or writes the user's
-(masking's compiled patterns are cached there: see rlm_tui/context/multiscan.py)."""
+"""For the whole test run: a cache directory of its own (XDG_CACHE_HOME, which platformdirs
+follows on Linux), so that no test reads or writes the user's (masking's compiled patterns are
+cached there: see rlm_tui/context/multiscan.py)."""
 
 from __future__ import annotations
 

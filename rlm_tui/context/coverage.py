@@ -11,7 +11,7 @@ Two sources feed it:
   slice counts when it is a suffix or prefix of the context line. Lines shorter than the
   threshold are found only inside such a run.
 
-The index is built lazily on the first prompt, in one pass over the blob, and takes about 16
+The index is built lazily on the first prompt, in one pass over the files' texts, and takes about 16
 bytes per indexed line (arrays, not a dict: about 30 MB for 100 MB of code).
 
 A single text (file or stdin) context works the same way, as a pack of one file; its reads

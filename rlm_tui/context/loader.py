@@ -289,7 +289,6 @@ class _DirectoryLoad:
         writer: PackWriter,
         options: LoadOptions,
         ahead: ReadAhead | None = None,
-        processes: int = 1,
     ) -> None:
         self.listing = listing
         self.root = str(listing.root)
@@ -301,7 +300,7 @@ class _DirectoryLoad:
         self._waiting_bytes = 0
         # A full batch is masked in a thread while the next is read: Hyperscan's scan, most
         # of the masking, lets go of the GIL. The batch in the thread, and its bytes:
-        self._masker = _background_masker(options, processes)
+        self._masker = _background_masker(options)
         self._masking: tuple[Future[list[_Masked]], list[tuple[str, PreparedText]]] | None = None
         self._masking_bytes = 0
         # The files in the order they are taken: the listing's, unless told otherwise.
@@ -470,11 +469,11 @@ class _DirectoryLoad:
         )
 
 
-def _background_masker(options: LoadOptions, processes: int) -> ThreadPoolExecutor | None:
+def _background_masker(options: LoadOptions) -> ThreadPoolExecutor | None:
     """A thread to mask batches in, where that helps: where Hyperscan does most of the work
     (with `re` alone, masking holds the GIL, and a thread would only wait for this one), and
-    a core is idle for it beside the `processes` loading."""
-    if options.include_secrets or parallel.idle_cores() < processes + 0.5:
+    a core is spare for it now, beside this thread and a helper (which runs by then)."""
+    if options.include_secrets or parallel.spare_cores() < 1:
         return None
     if not prefilter_runs():
         return None
@@ -505,12 +504,10 @@ def load_files(
     writer: PackWriter,
     options: LoadOptions,
     ahead: ReadAhead | None = None,
-    processes: int = 1,
 ) -> list[SkippedFile]:
     """Load the files of `listing` into `writer`, in one process; the files skipped.
-    `ahead` reads ahead in the order files are taken, if that is not the listing's;
-    `processes` is how many processes share the load (this one and a helper, or one)."""
-    load = _DirectoryLoad(listing, writer, options, ahead, processes)
+    `ahead` reads ahead in the order files are taken, if that is not the listing's."""
+    load = _DirectoryLoad(listing, writer, options, ahead)
     load.add_files(listing.files)
     return load.finish()
 
@@ -529,9 +526,9 @@ def _load_listing(
     chunks = [listing.files[i : i + size] for i in range(0, len(listing.files), size)]
     prefilter = None if options.include_secrets else prefilter_database()
     plan = parallel.LoadPlan(str(listing.root), chunks, listing.regular, options, prefilter)
-    if not helper.give(plan):
+    if not writer.share() or not helper.give(plan):
         return load_files(listing, writer, options)
-    load = _DirectoryLoad(listing, writer, options, processes=2)
+    load = _DirectoryLoad(listing, writer, options)
     ours = len(chunks)
     for index, chunk in enumerate(chunks):
         if not helper.claim(index):
@@ -539,6 +536,10 @@ def _load_listing(
             break
         load.add_files(chunk)
     for index in range(ours, len(chunks)):
+        if load.full:  # the cap is reached: what the helper loads is refused anyway
+            helper.close()
+            load.add_files(chunks[index])
+            continue
         part = helper.part(index)
         if part is None or not load.adopt(part):
             load.add_files(chunks[index])

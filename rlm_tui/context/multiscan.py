@@ -158,7 +158,9 @@ class MultiScanner:
 
     def _read_cache(self, path: Path) -> object | None:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            # Non-blocking: a FIFO put there is refused below rather than waited on.
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(path, flags | getattr(os, "O_NOCTTY", 0))
         except OSError:
             return None
         with open(fd, "rb") as stream:

@@ -5,7 +5,9 @@ Files in a pack directory:
 - `context.blob`: each file's text, each followed by one "\\n" that belongs to no file (see
   view.py for why). Texts lie in path order, except where two processes loaded the pack
   (parallel.py): each appended its batches of texts, in path order within a batch, as they
-  were ready. The index says where each text is;
+  were ready. The index says where each text is. Bytes that no entry covers (texts of a
+  helper's that the total cap refused) are overwritten with newlines when the pack is
+  finished;
 - `context.index.json`: what the worker needs, as columns (fast to parse for 100k files);
 - `context.manifest.json`: what only the host needs: the source, the listing mode, the
   skipped files with reasons, the ignored counts, the load options.
@@ -21,13 +23,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on POSIX: no helper process shares a blob
-    fcntl = None  # type: ignore[assignment]
-
-BLOB_SHARING = fcntl is not None  # whether writers in two processes can share a blob here
-
 from rlm_tui.context.languages import language_of
 from rlm_tui.context.skips import SkippedFile, SkipReason
 from rlm_tui.context.view import (
@@ -37,6 +32,11 @@ from rlm_tui.context.view import (
     PACK_FORMAT,
     PACK_VERSION,
 )
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no helper process shares a blob
+    fcntl = None  # type: ignore[assignment]
 
 MANIFEST_NAME = "context.manifest.json"
 
@@ -253,13 +253,21 @@ class PackWriter:
         self._entries.extend(map(PackEntry._make, rows))
         self._text_bytes += sum(row[2] for row in rows)
 
+    def share(self) -> bool:
+        """Let part writers in other processes write into this pack's blob from now on
+        (each batch is then written under a lock); False, with nothing changed, where the
+        blob's file system cannot lock (an NFS mount without a lock service, say)."""
+        if self._blob is None:
+            raise RuntimeError("the pack is already finished")
+        return self._blob.share()
+
     def finish_part(self) -> list[_Row]:
         """Write a part's last texts into the blob and return its entries as rows of
         PackEntry fields, for `adopt` by the pack's writer."""
-        if self._blob is None:
+        blob, self._blob = self._blob, None
+        if blob is None:
             raise RuntimeError("the pack is already finished")
-        self._blob.close()
-        self._blob = None
+        blob.close()
         return [tuple(entry) for entry in self._entries]  # type: ignore[misc]
 
     def finish(
@@ -272,11 +280,15 @@ class PackWriter:
         options: Mapping[str, Any] | None = None,
     ) -> ContextPack:
         """Close the blob, write the index and the manifest, and return the pack."""
-        if self._blob is None or self._is_part:
-            raise RuntimeError("the pack is already finished" if self._blob is None
-                               else "a part has no index: finish_part")
-        self._blob.close()
-        self._blob = None
+        if self._is_part:
+            raise RuntimeError("a part has no index: finish_part")
+        blob, self._blob = self._blob, None
+        if blob is None:
+            raise RuntimeError("the pack is already finished")
+        try:
+            blob.blank_all_but(self._entries)
+        finally:
+            blob.close()
         entries = self._entries
         index = {
             "format": PACK_FORMAT,
@@ -319,9 +331,9 @@ class _BlobFile:
     """The blob being written: each file's text followed by FILE_SEPARATOR, gathered into
     batches of about a megabyte, each written whole by one writev, which the kernel copies
     straight from the texts (a buffered file would copy each text once more first). Each
-    batch goes at the blob's end, under a lock (flock), as a part writer in another process
-    may write to it too; `placed(start, batch)` then learns where: each text's place in the batch, its size, and
-    what `write` was given with it."""
+    batch goes at the blob's end, under a lock (flock) once part writers in other processes
+    may write to it too; `placed(start, batch)` then learns where: each text's place in the
+    batch, its size, and what `write` was given with it."""
 
     FLUSH_BYTES = 1 << 20
     # Two buffers (text, separator) per file, under the usual IOV_MAX of 1,024 per writev.
@@ -332,6 +344,8 @@ class _BlobFile:
         if create:
             flags |= os.O_CREAT | os.O_TRUNC
         self.fd = os.open(path, flags, 0o644)
+        self._closed = False
+        self._shared = not create and fcntl is not None  # a part writer's: another's blob
         self._placed = placed
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -358,22 +372,60 @@ class _BlobFile:
         batch, self._batch, self.last_path = self._batch, [], None
         if not pending:
             return
-        if fcntl is not None:  # a part writer in another process may share the blob
+        shared = self._shared
+        if shared:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
         try:
             start = os.lseek(self.fd, 0, os.SEEK_END)
             _write_all(self.fd, pending)
         finally:
-            if fcntl is not None:
+            if shared:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
         self._placed(start, batch)
 
+    def share(self) -> bool:
+        if fcntl is None:
+            return False
+        try:  # where locks are refused, find out now, not in the middle of the load
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        except OSError:
+            return False
+        self._shared = True
+        return True
+
+    def blank_all_but(self, entries: Sequence[PackEntry]) -> None:
+        """Overwrite with newlines whatever lies in the blob outside `entries`' texts and
+        their separators: texts of a helper's part that the total cap refused, or of a chunk
+        its helper died in. Model code sees nothing the index does not list, and each file
+        still starts on a line of its own."""
+        self.flush()
+        end = os.lseek(self.fd, 0, os.SEEK_END)
+        if end == sum(entry.size for entry in entries) + len(FILE_SEPARATOR) * len(entries):
+            return  # every byte is an entry's text or separator (texts never overlap)
+        position = 0
+        for start, size in sorted((entry.offset, entry.size) for entry in entries):
+            if start > position:
+                _blank(self.fd, position, start)
+            position = max(position, start + size + len(FILE_SEPARATOR))
+        if position < end:
+            _blank(self.fd, position, end)
+
     def close(self, write: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             if write:
                 self.flush()
         finally:
             os.close(self.fd)
+
+
+def _blank(fd: int, start: int, end: int) -> None:
+    while start < end:
+        step = min(end - start, 1 << 20)
+        start += os.pwrite(fd, b"\n" * step, start)
 
 
 _Placed = Callable[[int, list[tuple[int, int, tuple[Any, ...]]]], None]

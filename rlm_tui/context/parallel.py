@@ -19,7 +19,7 @@ The helper runs `main()` here with WORK_DIR, in an isolated interpreter given th
 path (see child_python.py: the directory loaded may hold a `pickle.py`), started while this
 process lists the directory; told "go" on its stdin, it reads its plan (a pickle written by this
 process, which alone writes it) from WORK_DIR, and prints each chunk's number once that
-chunk's pack is complete.
+chunk's texts are in the blob and its entries in its part file.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rlm_tui.child_python import boot_code, child_paths
-from rlm_tui.context.pack import BLOB_SHARING, PackWriter
+from rlm_tui.context.pack import PackWriter
 from rlm_tui.context.skips import SkippedFile, SkipReason
 
 if TYPE_CHECKING:
@@ -67,41 +67,41 @@ class LoadPlan:
     prefilter: bytes | None = None  # masking's patterns, compiled (secrets.prefilter_database)
 
 
-def idle_cores() -> float:
-    """About how many cores nothing else uses now: those this process may run on, less the
-    threads of other processes that run or wait to run (Linux: `procs_running` in /proc/stat,
-    the fewest of three looks); elsewhere, less the load average of the last minute. The load
-    average lags: for a minute after a busy spell it still says the cores are taken."""
+def spare_cores() -> float:
+    """About how many cores nothing uses now, this thread included: those this process may
+    run on, less the threads that run or wait to run (Linux: `procs_running` in /proc/stat,
+    the fewest of three looks); elsewhere, less one for this thread and the load average of
+    the last minute. (The load average lags: for a minute after a busy spell it says the
+    cores are taken.)"""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    running = _running_elsewhere()
+    running = _running_now()
     if running is not None:
         return cores - running
     try:
-        return cores - os.getloadavg()[0]
+        return cores - 1 - os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average here
-        return cores - 1
+        return cores - 2
 
 
 _PROC_STAT = "/proc/stat"
 
 
-def _running_elsewhere() -> int | None:
-    """Threads running or runnable now, but this one; None where the system does not say."""
+def _running_now() -> int | None:
+    """Threads running or runnable now, this one among them; None where the system does not
+    say."""
     counts = []
     for _ in range(3):  # a process that ran for an instant is not a busy core
         try:
             with open(_PROC_STAT, "rb") as stream:
                 data = stream.read()
-        except OSError:
+            at = data.index(b"\nprocs_running ") + len(b"\nprocs_running ")
+            counts.append(int(data[at : data.index(b"\n", at)]))
+        except (OSError, ValueError):  # not there, or not as expected
             return None
-        at = data.find(b"\nprocs_running ")
-        if at == -1:
-            return None
-        counts.append(int(data[at + 15 : data.index(b"\n", at + 1)]))
-    return max(0, min(counts) - 1)
+    return max(1, min(counts))
 
 
 class Helper:
@@ -112,14 +112,16 @@ class Helper:
         self._work_dir = work_dir
         self._delivered: set[int] = set()
         self._finished = False  # its output ended: nothing more will be delivered
+        self._closed = False
 
     @classmethod
     def start(cls, pack_dir: Path) -> Helper | None:
         """Start a helper, with a work directory inside `pack_dir`, to be given its plan once
         the listing is known (it starts meanwhile); None if no helper would help here: no
-        core is idle for it (sharing one with this process, or with other busy processes, it
-        only slows the load), or no interpreter to start."""
-        if idle_cores() < 1 or not sys.executable or not BLOB_SHARING:
+        core is spare for it (sharing one with this process, or with other busy processes,
+        it only slows the load), or no interpreter to start. (A blob that cannot be locked
+        is found out later: PackWriter.share.)"""
+        if spare_cores() < 1 or not sys.executable:
             return None
         work_dir = Path(tempfile.mkdtemp(prefix=".load-", dir=pack_dir))
         try:
@@ -179,7 +181,10 @@ class Helper:
         )
 
     def close(self) -> None:
-        """Stop the helper if it still runs, and remove its work directory."""
+        """Stop the helper if it still runs, and remove its work directory (once)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
@@ -217,7 +222,7 @@ def _run_helper(work_dir: Path) -> None:
     with open(work_dir / _PLAN_NAME, "rb") as stream:
         plan: LoadPlan = pickle.load(stream)
     adopt_prefilter_database(plan.prefilter)  # else compiled on first use, 50 ms later
-    # No total cap here: the host checks it when it appends each chunk's pack.
+    # No total cap here: the host checks it when it adds each chunk's entries.
     options = replace(plan.options, max_total_size=sys.maxsize)
     root = Path(plan.root)
     pack_dir = work_dir.parent  # see Helper.start
@@ -230,7 +235,7 @@ def _run_helper(work_dir: Path) -> None:
         chunk = plan.chunks[index]
         listing = FileListing(root, "walk", chunk, regular=plan.regular.intersection(chunk))
         with PackWriter.part(pack_dir) as writer:
-            skipped = load_files(listing, writer, options, ahead, processes=2)
+            skipped = load_files(listing, writer, options, ahead)
             rows = writer.finish_part()
         with open(_part_file(work_dir, index), "wb") as stream:
             skips = [(s.path, s.reason.value, s.detail) for s in skipped]

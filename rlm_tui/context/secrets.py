@@ -572,6 +572,8 @@ _PREFILTER_TABLE: tuple[tuple[bytes, bool, _TokenRule | str], ...] = (  # patter
         _CURL_USER,
     ),
 )
+
+
 def _prefilter_cache_dir() -> Path:
     from platformdirs import user_cache_path
 

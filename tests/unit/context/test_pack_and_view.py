@@ -180,9 +180,13 @@ def test_a_failed_write_leaves_no_pack(tmp_path: Path):
 
 
 _PART_WRITER = """
-import sys
-from rlm_tui.context.pack import PackWriter
-with PackWriter.part(sys.argv[1]) as writer:
+import os, sys, time
+from rlm_tui.context import pack
+pack._BlobFile.FLUSH_BYTES = 4096  # many small batches, to interleave with the other's
+writer = pack.PackWriter.part(sys.argv[1])
+with writer:
+    while not os.path.exists(sys.argv[2]):  # both start writing at once
+        time.sleep(0.001)
     for i in range(3000):
         writer.add(f"z/{i:05}", (b"%05d:" % i) * (i % 700), chars=6 * (i % 700))
     rows = writer.finish_part()
@@ -190,15 +194,22 @@ print(repr(rows))
 """
 
 
-def test_a_part_writer_in_another_process_shares_the_blob(tmp_path: Path):
-    # Both write batches of about a megabyte at once, each whole at the blob's end under a
-    # lock: every text is where its entry says, however the batches fell.
+def test_a_part_writer_in_another_process_shares_the_blob(tmp_path: Path, monkeypatch):
+    # Both write many batches at once, each whole at the blob's end under a lock: every text
+    # is where its entry says, however the batches fell.
+    from rlm_tui.context import pack as pack_module
+
+    monkeypatch.setattr(pack_module._BlobFile, "FLUSH_BYTES", 4096)
     directory = tmp_path / "p"
+    go = tmp_path / "go"
     with PackWriter(directory) as writer:
+        assert writer.share()
         other = subprocess.Popen(
-            [sys.executable, "-c", _PART_WRITER, str(directory)],
+            [sys.executable, "-c", _PART_WRITER, str(directory), str(go)],
             stdout=subprocess.PIPE, cwd=REPO_ROOT, text=True,
         )
+        time.sleep(0.3)  # for the other to start and wait (were it late, still correct)
+        go.touch()
         for i in range(3000):
             writer.add(f"a/{i:05}", (b"a%04d" % i) * (i % 700), chars=5 * (i % 700))
         rows, _ = other.communicate(timeout=60)
@@ -243,3 +254,20 @@ def test_the_index_is_columns_not_rows(view: ContextView, repo: Path, load):
     index = json.loads(pack.index_path.read_text())
     assert set(index["files"]) >= {"paths", "offsets", "sizes", "chars", "lines"}
     assert index["kind"] == "files"
+
+
+def test_a_full_disk_while_finishing_says_so_and_leaves_no_pack(tmp_path: Path, monkeypatch):
+    import errno
+    import os
+
+    def full(fd, buffers):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as raised:
+        with PackWriter(tmp_path / "p") as writer:
+            writer.add("a", b"x", chars=1)
+            monkeypatch.setattr(os, "writev", full)
+            monkeypatch.setattr(os, "write", lambda fd, data: full(fd, [data]))
+            writer.finish(mode="walk", source="a")
+    assert raised.value.errno == errno.ENOSPC  # not a second close's EBADF
+    assert list((tmp_path / "p").iterdir()) == []

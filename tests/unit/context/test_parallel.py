@@ -1,4 +1,5 @@
-"""A large directory is loaded by two processes at once, with the same pack as from one."""
+"""A large directory is loaded by two processes at once: the same texts, index and manifest as
+from one process (only where each text lies in the blob differs)."""
 
 from __future__ import annotations
 
@@ -56,11 +57,19 @@ def texts_do_not_overlap(pack) -> bool:
     return all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
+def outside_the_entries(pack) -> bytes:
+    """The blob's bytes that no entry's text or separator covers."""
+    blob = bytearray(pack.blob_path.read_bytes())
+    for e in sorted(pack.entries, key=lambda e: e.offset, reverse=True):
+        del blob[e.offset : e.offset + e.size + 1]
+    return bytes(blob)
+
+
 def force_a_helper(monkeypatch) -> None:
     """A helper for any listing, in chunks of 7 files, however busy the machine."""
     monkeypatch.setattr(parallel, "MIN_FILES", 1)
     monkeypatch.setattr(parallel, "CHUNK_FILES", 7)
-    monkeypatch.setattr(parallel, "idle_cores", lambda: 2.0)
+    monkeypatch.setattr(parallel, "spare_cores", lambda: 2.0)
 
 
 def let_the_helper_claim_first(monkeypatch, plans: list | None = None) -> list:
@@ -99,7 +108,9 @@ def wait_until(condition, seconds: float = 20.0) -> None:
         {"max_file_size": 2000, "include_secrets": True},  # nothing masked: a helper still
     ],
 )
-def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypatch, options):
+def test_two_processes_load_the_same_texts_and_index_as_one(
+    tmp_path: Path, load, monkeypatch, options
+):
     tree(tmp_path)
     alone = load(tmp_path, **options)
     force_a_helper(monkeypatch)
@@ -115,6 +126,9 @@ def test_two_processes_load_the_same_pack_as_one(tmp_path: Path, load, monkeypat
         assert plans[0].prefilter and MultiScanner(patterns).adopt(plans[0].prefilter)
     assert snapshot(together) == snapshot(alone)
     assert texts_do_not_overlap(together)
+    # Texts the cap refused are not left in the blob for model code to find.
+    assert set(outside_the_entries(together)) <= {ord("\n")}
+    assert b"Tr0ub4dor" not in outside_the_entries(together)
     if "max_total_size" not in options:
         assert adopted, "no chunk came from the helper"
         # The blob holds each text once, and nothing else.
@@ -137,7 +151,29 @@ def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path: Path, l
         return True
 
     monkeypatch.setattr(parallel.Helper, "give", give_and_kill)
+    together = load(tmp_path, max_file_size=2000)
+    assert snapshot(together) == snapshot(alone)
+    assert set(outside_the_entries(together)) <= {ord("\n")}
+
+
+def test_a_blob_that_cannot_be_locked_is_loaded_by_one_process(tmp_path: Path, load, monkeypatch):
+    # An NFS mount without a lock service refuses flock: no helper then, and a load alone
+    # takes no lock at all.
+    import errno
+    import fcntl
+
+    tree(tmp_path)
+    alone = load(tmp_path, max_file_size=2000)
+    force_a_helper(monkeypatch)
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    gave = []
+    monkeypatch.setattr(parallel.Helper, "give", lambda helper, plan: gave.append(plan) or True)
     assert snapshot(load(tmp_path, max_file_size=2000)) == snapshot(alone)
+    assert gave == []
 
 
 
@@ -160,19 +196,21 @@ def test_the_helper_runs_no_module_of_the_directory_it_is_started_in(
     assert "logging.py" in {entry.path for entry in pack.entries}
 
 
-def test_idle_cores_counts_what_runs_now_not_the_last_minute(tmp_path: Path, monkeypatch):
-    # After a busy minute the load average still says 2 of 2 cores are taken; what runs now
-    # (this thread and one other) leaves one idle for a helper.
+def test_spare_cores_counts_what_runs_now_not_the_last_minute(tmp_path: Path, monkeypatch):
+    # After a busy minute the load average still says both cores are taken; what runs now
+    # (this thread alone) leaves one spare for a helper.
     stat = tmp_path / "stat"
-    stat.write_bytes(b"cpu  1 2 3\nctxt 99\nprocs_running 2\nprocs_blocked 0\n")
+    stat.write_bytes(b"cpu  1 2 3\nctxt 99\nprocs_running 1\nprocs_blocked 0\n")
     monkeypatch.setattr(parallel, "_PROC_STAT", str(stat))
     monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    assert parallel.idle_cores() == 1
-    stat.write_bytes(b"cpu  1 2 3\nprocs_running 1\n")
-    assert parallel.idle_cores() == 2
-    # Where the system does not say, the load average decides.
-    stat.write_bytes(b"cpu  1 2 3\n")
-    assert parallel.idle_cores() == 0
-    stat.unlink()
-    assert parallel.idle_cores() == 0
+    assert parallel.spare_cores() == 1
+    stat.write_bytes(b"cpu  1 2 3\nprocs_running 2\n")  # this thread and one other
+    assert parallel.spare_cores() == 0
+    # Where the system does not say (or not as expected), the load average decides.
+    for text in (b"cpu  1 2 3\n", b"cpu 1\nprocs_running many\n", None):
+        if text is None:
+            stat.unlink()
+        else:
+            stat.write_bytes(text)
+        assert parallel.spare_cores() == -1

@@ -4,6 +4,7 @@ Hyperscan is missing."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -201,7 +202,9 @@ def test_compiled_patterns_are_cached_for_the_next_process(tmp_path: Path, monke
     assert len(compiles) == 2 and len(list(cache.iterdir())) == 2
 
 
-@pytest.mark.parametrize("spoil", ["damaged", "truncated", "writable by others", "a symlink"])
+@pytest.mark.parametrize(
+    "spoil", ["damaged", "truncated", "writable by others", "a symlink", "a FIFO"]
+)
 def test_a_cache_file_that_cannot_be_trusted_is_compiled_anew(tmp_path: Path, monkeypatch, spoil):
     patterns = [(b"ab", False)]
     cache = tmp_path / "cache"
@@ -214,15 +217,18 @@ def test_a_cache_file_that_cannot_be_trusted_is_compiled_anew(tmp_path: Path, mo
         path.write_bytes(data[:40])
     elif spoil == "writable by others":
         path.chmod(0o666)
-    else:
+    elif spoil == "a symlink":
         (tmp_path / "elsewhere").write_bytes(data)
         path.unlink()
         path.symlink_to(tmp_path / "elsewhere")
+    else:  # opened for reading, a FIFO would wait for a writer forever
+        path.unlink()
+        os.mkfifo(path)
     compiles = counting_compiles(monkeypatch)
     scanner = multiscan.MultiScanner(patterns, cache_dir=lambda: cache)
     assert scanner.ends(b"xabx") == [(0, 3)]
     assert len(compiles) == 1
-    assert not path.is_symlink() and path.stat().st_mode & 0o777 == 0o600
+    assert path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o777 == 0o600
     assert path.read_bytes() == data or spoil != "writable by others"
 
 
