@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from rich._export_format import CONSOLE_SVG_FORMAT
+from rich.console import Console
 
 from rlm_tui.config import Settings
 from rlm_tui.tui.app import RlmApp
@@ -38,6 +41,20 @@ def _heap_unfrozen_after():
     are not long-lived, and the next test's app must not freeze them with its own."""
     yield
     gc.unfreeze()
+
+
+# Screenshots name no address off this machine: Rich's SVG template asks for its font from a
+# CDN (which a browser showing a snapshot report would fetch) and credits a web site. The same
+# template, less those: the font is the local one, or the browser's monospace.
+_LOCAL_SVG_FORMAT = re.sub(
+    r',\s*url\("https://[^"]*"\) format\("[^"]*"\)', "", CONSOLE_SVG_FORMAT
+).replace("Generated with Rich https://www.textualize.io", "Generated with Rich")
+assert "://" not in _LOCAL_SVG_FORMAT.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+@pytest.fixture(autouse=True)
+def _screenshots_name_no_remote_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(Console.export_svg.__kwdefaults__, "code_format", _LOCAL_SVG_FORMAT)
 
 
 @pytest.fixture(autouse=True)
