@@ -536,11 +536,9 @@ def _load_listing(
             break
         load.add_files(chunk)
     for index in range(ours, len(chunks)):
-        if load.full:  # the cap is reached: what the helper loads is refused anyway
+        if load.full:  # the cap is reached: the helper's parts would be refused anyway
             helper.close()
-            load.add_files(chunks[index])
-            continue
-        part = helper.part(index)
+        part = None if load.full else helper.part(index)
         if part is None or not load.adopt(part):
             load.add_files(chunks[index])
     return load.finish()

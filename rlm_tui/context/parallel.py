@@ -4,15 +4,14 @@ core is idle for it.
 
 Reading, decoding and scanning files for secrets is Python work that one process does on one
 core (`re` holds the GIL, and so does each system call's wrapper), so a second core helps
-only through a second process. Each chunk
-is claimed by creating a file (O_EXCL), so that no chunk is taken twice. The helper loads each
-chunk it takes with the same per-file code and no total cap (it cannot know what comes
-before), writing the texts into the pack's own blob as this process does (each batch whole,
-under a lock: see PackWriter.part), and the entries into a small file; this process then
-adds those entries to the index, in path order, unless the total cap is near, where it loads
-those files itself so that the cap sees exact sizes (the helper's copy of their texts stays
-in the blob, unused). If the helper fails in any way, this process loads whatever it did not
-deliver. Masks, skips, texts and index are the same as from one process; only the order of
+only through a second process. Each chunk is claimed by creating a file (O_EXCL), so that no
+chunk is taken twice. The helper loads each chunk it takes with the same per-file code and no
+total cap (it cannot know what comes before), writing the texts into the pack's own blob as
+this process does (each batch whole, under a lock: see PackWriter.part), and the entries
+into a small file; this process then adds those entries to the index, in path order, unless
+the total cap is near, where it loads those files itself so that the cap sees exact sizes
+(the helper's copy of their texts is blanked when the pack is finished). If the helper fails
+in any way, this process loads whatever it did not deliver. Masks, skips, texts and index are the same as from one process; only the order of
 the texts in the blob differs.
 
 The helper runs `main()` here with WORK_DIR, in an isolated interpreter given this process's
