@@ -182,7 +182,7 @@ def run_context_command(args: argparse.Namespace) -> int:
     # Deferred: pathspec and the loader are not needed by other commands.
     from rlm_tui.context.loader import LoadOptions, load_context
     from rlm_tui.context.metadata import describe_context, render_context_summary
-    from rlm_tui.printable import for_terminal
+    from rlm_tui.printable import for_terminal, printable_name
 
     if args.include_secrets:
         print(
@@ -205,7 +205,9 @@ def run_context_command(args: argparse.Namespace) -> int:
             report = {"context": meta, "skipped_files": skipped, "options": options.to_dict()}
             print(json.dumps(report, indent=2, ensure_ascii=False))
             return 0
-        print(for_terminal(render_context_summary(meta)))  # file names may hold controls
+        # On a terminal, each file name is one line, its control characters shown.
+        name = printable_name if sys.stdout.isatty() else str
+        print(for_terminal(render_context_summary(meta, names=name)))
         if pack.skipped:
             print(f"\nSkipped files ({len(pack.skipped):,}):")
             by_reason: dict[str, list[Any]] = {}
@@ -215,7 +217,7 @@ def run_context_command(args: argparse.Namespace) -> int:
                 print(f"  {reason} ({len(items):,}):")
                 for item in items[:SKIPPED_SHOWN_PER_REASON]:
                     detail = f"  ({item.detail})" if item.detail else ""
-                    print(for_terminal(f"    {item.path}{detail}"))
+                    print(for_terminal(f"    {name(item.path)}{detail}"))
                 if len(items) > SKIPPED_SHOWN_PER_REASON:
                     hidden = len(items) - SKIPPED_SHOWN_PER_REASON
                     print(f"    … and {hidden:,} more (--json lists all)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,8 +200,11 @@ def _source_name(pack: ContextPack) -> str:
     return name or pack.source
 
 
-def render_context_summary(meta: dict[str, Any]) -> str:
-    """`describe_context`'s data as compact text for a prompt or a terminal."""
+def render_context_summary(
+    meta: dict[str, Any], names: Callable[[str], str] = str
+) -> str:
+    """`describe_context`'s data as compact text for a prompt or a terminal. `names` shows
+    each file name and tree line (a terminal's: `printable_name`, one line each)."""
     tokens = f"~{meta['estimated_tokens']:,} tokens at {meta['chars_per_token']} chars/token"
     if meta["kind"] == "text":
         lines = [
@@ -224,11 +228,11 @@ def render_context_summary(meta: dict[str, Any]) -> str:
         return "\n".join(lines)
     lines.append("")
     lines.append("Tree (chars per file or directory):")
-    lines.extend(meta["tree"])
+    lines.extend(map(names, meta["tree"]))
     lines.append("")
     lines.append("Largest files:")
     for item in meta["largest_files"]:
-        lines.append(f"  {item['path']}  ({_size(item['chars'])}, {item['lines']:,} lines)")
+        lines.append(f"  {names(item['path'])}  ({_size(item['chars'])}, {item['lines']:,} lines)")
     lines.append("")
     lines.append(
         "Languages: "
@@ -240,7 +244,7 @@ def render_context_summary(meta: dict[str, Any]) -> str:
     if meta["skipped"]:
         parts = []
         for reason, group in sorted(meta["skipped"].items(), key=lambda kv: -kv[1]["count"]):
-            examples = ", ".join(group["examples"])
+            examples = ", ".join(map(names, group["examples"]))
             more = ", …" if group["count"] > len(group["examples"]) else ""
             parts.append(f"{group['count']:,} {reason} (e.g. {examples}{more})")
         lines.append("Skipped (not in the context): " + "; ".join(parts))

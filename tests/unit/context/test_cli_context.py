@@ -88,9 +88,31 @@ def test_context_shows_a_control_sequence_in_a_name_on_a_terminal_and_keeps_it_i
     write(tmp_path / "repo", {name: "x\n", "ok.txt": "y\n"})
     piped = run_cli("context", str(tmp_path / "repo"))
     assert f"  {name}  (2 chars)" in piped.stdout  # a pipe gets the name as it is
+    text = _context_on_a_terminal(tmp_path / "repo")
+    assert "evil␛]0;pwned␇.txt" in text
+    assert "\x1b" not in text
+
+
+def test_context_on_a_terminal_shows_each_name_as_one_line(tmp_path: Path):
+    repo = tmp_path / "repo"
+    write(repo, {"two\nlines.txt": "x\n", "ok.txt": "y\n"})
+    (repo / "bin\nary.dat").write_bytes(b"\0\1\2")
+    piped = run_cli("context", str(repo))
+    assert "  two\nlines.txt  (2 chars)" in piped.stdout  # a pipe gets the name as it is
+    assert "    bin\nary.dat\n" in piped.stdout
+    text = _context_on_a_terminal(repo).replace("\r\n", "\n")  # the pty's line ends
+    assert "  two␊lines.txt  (2 chars)" in text  # in the tree and the largest files
+    assert "Largest files:\n  ok.txt  (2 chars, 1 lines)\n  two␊lines.txt" in text
+    assert "(e.g. bin␊ary.dat)" in text  # the summary's skipped files
+    assert "    bin␊ary.dat\n" in text  # and the list of them
+    assert "lines.txt" not in text.replace("two␊lines.txt", "")
+
+
+def _context_on_a_terminal(path: Path) -> str:
+    """What `rlm-tui context PATH` shows on a terminal (a pty)."""
     main, secondary = pty.openpty()
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    with subprocess.Popen([sys.executable, "-m", "rlm_tui", "context", str(tmp_path / "repo")],
+    with subprocess.Popen([sys.executable, "-m", "rlm_tui", "context", str(path)],
                           stdin=subprocess.DEVNULL, stdout=secondary, stderr=subprocess.PIPE,
                           env=env) as process:
         os.close(secondary)
@@ -99,9 +121,7 @@ def test_context_shows_a_control_sequence_in_a_name_on_a_terminal_and_keeps_it_i
             shown += chunk
         process.wait(timeout=60)
     os.close(main)
-    text = shown.decode("utf-8")
-    assert "evil␛]0;pwned␇.txt" in text
-    assert "\x1b" not in text
+    return shown.decode("utf-8")
 
 
 def _read_or_end(fd: int) -> bytes:
