@@ -182,7 +182,7 @@ def run_context_command(args: argparse.Namespace) -> int:
     # Deferred: pathspec and the loader are not needed by other commands.
     from rlm_tui.context.loader import LoadOptions, load_context
     from rlm_tui.context.metadata import describe_context, render_context_summary
-    from rlm_tui.printable import for_terminal, printable_name
+    from rlm_tui.printable import escape_json_controls, for_terminal, printable_name
 
     if args.include_secrets:
         print(
@@ -203,7 +203,7 @@ def run_context_command(args: argparse.Namespace) -> int:
         if args.json:
             skipped = [item.to_dict() for item in pack.skipped]
             report = {"context": meta, "skipped_files": skipped, "options": options.to_dict()}
-            print(json.dumps(report, indent=2, ensure_ascii=False))
+            print(escape_json_controls(json.dumps(report, indent=2, ensure_ascii=False)))
             return 0
         # On a terminal, each file name is one line, its control characters shown.
         name = printable_name if sys.stdout.isatty() else str

@@ -19,7 +19,7 @@ from rlm_tui.config import Settings
 from rlm_tui.engine.session import Outcome, Run
 from rlm_tui.engine.workspace import Workspace, check_models, model_specs
 from rlm_tui.errors import RlmTuiError
-from rlm_tui.printable import for_terminal
+from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import TranscriptWriter, default_transcript_path
 
@@ -88,7 +88,8 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     else:
         code = EXIT_ANSWERED
     if as_json:
-        print(json.dumps(_summary(outcome, run, transcript_path), ensure_ascii=False))
+        summary = json.dumps(_summary(outcome, run, transcript_path), ensure_ascii=False)
+        print(escape_json_controls(summary))
     elif outcome.answer is not None:
         print(for_terminal(outcome.answer))  # shown, not obeyed, on a terminal
     return code

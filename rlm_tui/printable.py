@@ -38,3 +38,16 @@ def for_terminal(text: str, stream: TextIO | None = None) -> str:
     """`text` as `printable` makes it if `stream` (default stdout) is a terminal; else as is."""
     stream = sys.stdout if stream is None else stream
     return printable(text) if stream.isatty() else text
+
+
+# JSON escapes the C0 controls but leaves DEL and the C1 controls as they are. Escaped here as
+# \u007f-\u009f: the same data to every JSON reader, and nothing for a terminal to obey when
+# the JSON is printed (`--json`, `export --format json`, `cat` or `tail -f` of a transcript).
+_JSON_TABLE = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+
+
+def escape_json_controls(json_text: str) -> str:
+    """`json_text` (JSON, as json.dumps or pydantic write it) with DEL and C1 escaped too."""
+    if json_text.isascii() and "\x7f" not in json_text:
+        return json_text
+    return json_text.translate(_JSON_TABLE)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rlm_tui.errors import UsageError
+from rlm_tui.printable import escape_json_controls
 from rlm_tui.transcript.model import SessionModel
 from rlm_tui.transcript.reader import Transcript
 
@@ -58,7 +59,7 @@ def render_json(transcript: Transcript, model: SessionModel) -> str:
         **model.to_dict(),
     }
     # no indent: the C encoder only runs without one (5x faster on long sessions); use jq
-    return json.dumps(document, ensure_ascii=False) + "\n"
+    return escape_json_controls(json.dumps(document, ensure_ascii=False)) + "\n"
 
 
 def default_output_path(source: Path, fmt: str) -> Path | None:

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from rlm_tui.errors import InputError
 from rlm_tui.events import SCHEMA_VERSION, EventBase
+from rlm_tui.printable import escape_json_controls
 
 FORMAT_NAME = "rlm-tui-transcript"
 
@@ -53,6 +54,7 @@ class TranscriptWriter:
             "created": time.time(), "query": query, "settings": settings,
             "context": context, "pid": os.getpid(),
         }, ensure_ascii=False)
+        header = escape_json_controls(header)  # a name or query with C1 in it, `cat` later
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file: IO[str] | None = _create_with(self.path, header + "\n")
@@ -63,7 +65,7 @@ class TranscriptWriter:
     def _write_line(self, line: str) -> None:
         if self._file is None:
             return
-        self._file.write(line + "\n")
+        self._file.write(escape_json_controls(line) + "\n")
         self._file.flush()
 
     def __call__(self, event: EventBase) -> None:

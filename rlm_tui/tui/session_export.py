@@ -10,6 +10,7 @@ from typing import Any
 
 from rlm_tui.errors import InputError
 from rlm_tui.events import EventBase
+from rlm_tui.printable import escape_json_controls
 
 # The format follows the file's suffix; anything else is written as a JSONL transcript.
 FORMATS_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".html": "html",
@@ -66,7 +67,7 @@ def export_read_transcript(path: Path, transcript: Any) -> int:
             header["notes"] = transcript.notes()
         lines = [json.dumps(header, ensure_ascii=False)]
         lines += [event.model_dump_json() for event in transcript.events]
-        text = "\n".join(lines) + "\n"
+        text = escape_json_controls("\n".join(lines)) + "\n"
     else:
         text = export_transcript(transcript, fmt)
     try:

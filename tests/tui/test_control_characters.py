@@ -5,10 +5,11 @@ leaves as the ESC (or C1) byte that would retitle the window or write the clipbo
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from rlm_tui import events as ev
-from rlm_tui.printable import for_terminal, printable, printable_name
+from rlm_tui.printable import escape_json_controls, for_terminal, printable, printable_name
 from rlm_tui.tui.widgets.file_preview import FilePreview
 from rlm_tui.tui.widgets.subcall_tree import SubCallTree
 from tests.tui.conftest import loaded, make_app, wait_for
@@ -48,6 +49,16 @@ def test_a_command_shows_controls_on_a_terminal_and_keeps_them_for_a_pipe():
 
     assert for_terminal(f"a{TITLE}", Terminal()) == "a␛]0;pwned␇"
     assert for_terminal(f"a{TITLE}", io.StringIO()) == f"a{TITLE}"
+
+
+def test_json_has_del_and_c1_escaped_too_and_means_the_same():
+    value = {"name": "a\\\x7fb\x9b31m\x80\x9f\xa0é日本\x1b", "\x85key": ["\x7f"]}
+    text = escape_json_controls(json.dumps(value, ensure_ascii=False, indent=2))
+    assert not any(0x7F <= ord(ch) < 0xA0 for ch in text)
+    assert "\\u009b31m" in text and "\xa0é日本" in text
+    assert json.loads(text) == value
+    plain = json.dumps({"a": "ascii only"})
+    assert escape_json_controls(plain) is plain
 
 
 async def test_nothing_from_outside_sends_a_control_sequence_to_the_terminal(sample):

@@ -129,3 +129,14 @@ def _read_or_end(fd: int) -> bytes:
         return os.read(fd, 65536)
     except OSError:  # EIO: the other side closed
         return b""
+
+
+def test_context_json_escapes_del_and_c1_in_names_and_means_the_same(tmp_path: Path):
+    name = "csi\x9b31m\x7f.txt"
+    write(tmp_path / "repo", {name: "x\n", "ok.txt": "y\n"})
+    done = run_cli("context", str(tmp_path / "repo"), "--json")
+    assert done.returncode == 0
+    assert "\x9b" not in done.stdout and "\x7f" not in done.stdout
+    assert "csi\\u009b31m\\u007f.txt" in done.stdout
+    report = json.loads(done.stdout)
+    assert any(item["path"] == name for item in report["context"]["largest_files"])

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_tui import events as ev
+from rlm_tui.printable import escape_json_controls
 from rlm_tui.transcript.writer import FORMAT_NAME
 
 HOSTILE = ('</pre></details><script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -119,7 +120,7 @@ def transcript_bytes(events: list[ev.EventBase], head: dict[str, Any] | None = N
     """The bytes TranscriptWriter would write for these events."""
     lines = [json.dumps(head or header(), ensure_ascii=False)]
     lines += [event.model_dump_json() for event in events]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return (escape_json_controls("\n".join(lines)) + "\n").encode("utf-8")
 
 
 def write_transcript(path: Path, events: list[ev.EventBase],

@@ -149,3 +149,16 @@ def test_markdown_on_a_terminal_shows_a_control_sequence_and_keeps_it_for_a_pipe
     export_file(path, "markdown", "-", stdout=piped, stderr=io.StringIO())
     assert "␛]0;pwned␇" in shown.getvalue() and "\x1b" not in shown.getvalue()
     assert "\x1b]0;pwned\x07" in piped.getvalue()
+
+
+def test_json_escapes_del_and_c1_so_printing_it_sends_no_control_and_reads_back_the_same(
+    tmp_path,
+):
+    answer = "done\x9b31m red \x7f \x85 é \x1b]0;pwned\x07"
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(transcript_bytes(synthetic_events(1, answer=answer)))
+    result = export(path, "--format", "json")
+    assert result.returncode == 0
+    assert all(ch not in result.stdout for ch in ("\x1b", "\x7f", "\x85", "\x9b"))
+    assert "\\u009b31m" in result.stdout and "é" in result.stdout  # other text stays as is
+    assert json.loads(result.stdout)["answer"] == answer

@@ -35,6 +35,26 @@ def test_a_transcript_written_by_the_writer_reads_back_to_the_same_events(tmp_pa
     assert transcript.lines == len(events) + 1
 
 
+def test_a_transcript_holds_no_raw_del_or_c1_and_reads_back_the_same(tmp_path):
+    """`cat` or `tail -f` of a transcript sends no control a terminal would obey: JSON
+    escapes C0 itself, and the writer escapes DEL and C1 (a model's reply, a cell's output)."""
+    hostile = "out\x9b31m\x7f\x85\x1b]0;pwned\x07 é"
+    events = synthetic_events(2, text=hostile, answer=hostile)
+    path = tmp_path / "t.jsonl"
+    writer = TranscriptWriter(path, query=f"q {hostile}", settings={"model": "m\x9b"},
+                              context={"files": 3})
+    for event in events:
+        writer(event)
+    writer.close()
+    text = path.read_bytes().decode("utf-8")
+    assert not any(0x7F <= ord(ch) < 0xA0 or ch == "\x1b" for ch in text)
+    assert "\\u009b31m" in text and "é" in text
+    transcript = read_transcript(path)
+    assert transcript.events == events
+    assert transcript.header["query"] == f"q {hostile}"
+    assert path.read_bytes() == transcript_bytes(events, {**transcript.header})
+
+
 def test_a_new_transcript_holds_its_header_from_the_moment_it_exists(tmp_path, monkeypatch):
     """Written beside it and moved in: a kill between creating and writing the header
     (seen in the SIGKILL suite) cannot leave an empty transcript."""
