@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from rlm_tui import events as ev
+from rlm_tui.printable import escape_json_controls
 from rlm_tui.transcript.model import (
     CellNode,
     IterationNode,
@@ -394,7 +395,7 @@ def _float(value: Any) -> float | None:
 
 def render_rlms_log(model: SessionModel) -> str:
     """The session as an rlms log: a metadata line, then one line per root iteration."""
-    return "".join(line + "\n" for line in rlms_log_lines(model))
+    return "".join(escape_json_controls(line) + "\n" for line in rlms_log_lines(model))
 
 
 def rlms_log_lines(model: SessionModel) -> Iterator[str]:

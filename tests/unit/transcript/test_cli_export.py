@@ -157,8 +157,19 @@ def test_json_escapes_del_and_c1_so_printing_it_sends_no_control_and_reads_back_
     answer = "done\x9b31m red \x7f \x85 é \x1b]0;pwned\x07"
     path = tmp_path / "hostile.jsonl"
     path.write_bytes(transcript_bytes(synthetic_events(1, answer=answer)))
-    result = export(path, "--format", "json")
-    assert result.returncode == 0
-    assert all(ch not in result.stdout for ch in ("\x1b", "\x7f", "\x85", "\x9b"))
-    assert "\\u009b31m" in result.stdout and "é" in result.stdout  # other text stays as is
-    assert json.loads(result.stdout)["answer"] == answer
+    for fmt in ("json", "rlm-log"):
+        result = export(path, "--format", fmt)
+        assert result.returncode == 0
+        assert all(ch not in result.stdout for ch in ("\x1b", "\x7f", "\x85", "\x9b"))
+        assert "\\u009b31m" in result.stdout and "é" in result.stdout  # the rest as it is
+        documents = [json.loads(line) for line in result.stdout.splitlines()]
+        assert answer in _strings(documents)
+
+
+def _strings(value: object) -> str:
+    """Every string in a JSON value, joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    return "\n".join(map(_strings, value)) if isinstance(value, list) else ""
