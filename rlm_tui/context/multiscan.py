@@ -12,7 +12,8 @@ Compiling takes about 45 ms of a core, at the start of every load. So the compil
 are kept in a cache directory (when given one), in a file named for the patterns, the
 Hyperscan build and the machine, and loaded from there the next time (0.1 ms). A cache file
 is used only if it is this user's own regular file, writable by no one else, and loads as
-these very patterns; else the patterns are compiled, and the file written anew.
+these very patterns; else the patterns are compiled, and the file written anew. Writing one
+removes all but the newest few.
 """
 
 from __future__ import annotations
@@ -176,11 +177,15 @@ class MultiScanner:
 
 
 _MAX_CACHE_BYTES = 64 << 20
+# Cache files kept, the most recently written: one per set of patterns, Hyperscan build and
+# machine name, and a container gets a new name each run; so older ones are removed.
+KEEP_CACHE_FILES = 8
+_CACHE_GLOB = "multiscan-*.hsdb"
 
 
 def _write_cache(path: Path, data: bytes) -> None:
-    """Write `data` to `path`, readable by this user alone, whole or not at all; a cache that
-    cannot be written is no error."""
+    """Write `data` to `path`, readable by this user alone, whole or not at all, and remove
+    the oldest cache files past KEEP_CACHE_FILES; a cache that cannot be written is no error."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -193,6 +198,24 @@ def _write_cache(path: Path, data: bytes) -> None:
             partial.unlink(missing_ok=True)
         except OSError:
             pass
+        return
+    _prune(path.parent, keep=path)
+
+
+def _prune(directory: Path, keep: Path) -> None:
+    """Remove this cache's files (not others in the directory) but the newest few, and
+    `keep`."""
+    try:
+        dated = []
+        for other in directory.glob(_CACHE_GLOB):
+            info = other.lstat()
+            if stat.S_ISREG(info.st_mode) and other != keep:
+                dated.append((info.st_mtime_ns, other))
+        dated.sort(reverse=True)
+        for _, old in dated[KEEP_CACHE_FILES - 1 :]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # another process pruning at once, or a directory we cannot list: no matter
 
 
 __all__ = ["MultiScanner"]

@@ -242,3 +242,25 @@ def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path):
         raise RuntimeError("no home directory")
 
     assert multiscan.MultiScanner([(b"ab", False)], cache_dir=no_home).ends(b"ab") == [(0, 2)]
+
+
+def test_writing_a_cache_file_keeps_only_the_newest_few(tmp_path: Path, monkeypatch):
+    # A file per machine name: a container, named anew each run, would add one every launch.
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    for age in range(12):
+        old = cache / f"multiscan-{age:032x}.hsdb"
+        old.write_bytes(b"old")
+        os.utime(old, ns=(10**18 - age * 10**9,) * 2)  # 0 the newest
+    unrelated = cache / "something-else.txt"
+    unrelated.write_text("kept")
+    scanner = multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: cache)
+    assert scanner.ends(b"ab") == [(0, 2)]
+    names = sorted(p.name for p in cache.iterdir())
+    kept = [f"multiscan-{age:032x}.hsdb" for age in range(multiscan.KEEP_CACHE_FILES - 1)]
+    written = scanner._cache_file().name
+    assert names == sorted([*kept, written, "something-else.txt"])
+    # And the file written is the one the next process loads.
+    compiles = counting_compiles(monkeypatch)
+    assert multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: cache).available
+    assert compiles == []
