@@ -66,6 +66,12 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
                         help="sub-calls in flight at once (16)")
     budget.add_argument("--cell-timeout", type=float, metavar="S",
                         help="running time of one code cell (60)")
+    add_context_arguments(command)
+
+
+def add_context_arguments(command: argparse.ArgumentParser) -> None:
+    """The flags that choose what a context holds, shared by `run`, `context` and the app,
+    and `--config`. Unset flags are None (lower layers win)."""
     files = command.add_argument_group("context")
     files.add_argument("--include", action="append", metavar="GLOB",
                        help="keep only files matching GLOB (gitignore syntax; repeatable)")
@@ -144,8 +150,6 @@ def byte_size(text: str) -> int:
 
 
 def _add_context_command(commands: Any) -> None:
-    from rlm_tui.context.loader import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
-
     command = commands.add_parser(
         "context",
         help="show what a context would hold: sizes, tree, languages, skipped files",
@@ -153,26 +157,7 @@ def _add_context_command(commands: Any) -> None:
         "what the model would be told about it, and which files were left out and why.",
     )
     command.add_argument("path", metavar="PATH", help="a directory, a file, or - for stdin")
-    command.add_argument(
-        "--include", action="append", default=[], metavar="GLOB",
-        help="keep only files matching GLOB (gitignore syntax; repeatable)",
-    )
-    command.add_argument(
-        "--exclude", action="append", default=[], metavar="GLOB",
-        help="leave out files matching GLOB (gitignore syntax; repeatable)",
-    )
-    command.add_argument(
-        "--include-secrets", action="store_true",
-        help="load secret files (.env, keys, ...) and leave secret-looking values unmasked",
-    )
-    command.add_argument(
-        "--max-file-size", type=byte_size, default=DEFAULT_MAX_FILE_SIZE, metavar="BYTES",
-        help="skip files larger than this (default 2M)",
-    )
-    command.add_argument(
-        "--max-total-size", type=byte_size, default=DEFAULT_MAX_TOTAL_SIZE, metavar="BYTES",
-        help="stop adding files past this much text (default 200M)",
-    )
+    add_context_arguments(command)
     command.add_argument("--json", action="store_true", help="print JSON instead of text")
     command.set_defaults(handler=run_context_command)
 
@@ -184,19 +169,8 @@ def run_context_command(args: argparse.Namespace) -> int:
     from rlm_tui.context.metadata import describe_context, render_context_summary
     from rlm_tui.printable import escape_json_controls, for_terminal, printable_name
 
-    if args.include_secrets:
-        print(
-            "rlm-tui: warning: --include-secrets: secret files and secret-looking values are "
-            "loaded unmasked and can reach the model",
-            file=sys.stderr,
-        )
-    options = LoadOptions(
-        include=tuple(args.include),
-        exclude=tuple(args.exclude),
-        include_secrets=args.include_secrets,
-        max_file_size=args.max_file_size,
-        max_total_size=args.max_total_size,
-    )
+    # As `run` and the app load it: the same flags, config file and environment.
+    options = LoadOptions.from_settings(settings_from_args(args))
     with tempfile.TemporaryDirectory(prefix="rlm-tui-context-") as pack_dir:
         pack = load_context(args.path, pack_dir, options)
         meta = describe_context(pack)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from rlm_tui.context.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
 from rlm_tui.errors import ConfigError
 
 ENV_PREFIX = "RLM_TUI_"
@@ -50,8 +51,8 @@ class Settings(BaseModel):
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     include_secrets: bool = False
-    max_file_size: int = Field(2_000_000, gt=0)
-    max_total_size: int = Field(200_000_000, gt=0)
+    max_file_size: int = Field(DEFAULT_MAX_FILE_SIZE, gt=0)
+    max_total_size: int = Field(DEFAULT_MAX_TOTAL_SIZE, gt=0)
     theme: str | None = None
     # "auto": OpenAI-compatible models over a direct HTTP stream, others through litellm;
     # "litellm": everything through litellm.

@@ -22,9 +22,10 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from rlm_tui.context import parallel
+from rlm_tui.context.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
 from rlm_tui.context.listing import FileListing, list_files
 from rlm_tui.context.pack import (
     FLAG_NON_UTF8,
@@ -45,8 +46,9 @@ from rlm_tui.context.skips import SkippedFile, SkipReason
 from rlm_tui.context.windows import line_windows
 from rlm_tui.errors import InputError
 
-DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB
-DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB
+if TYPE_CHECKING:
+    from rlm_tui.config import Settings
+
 BINARY_SNIFF_BYTES = 8000  # as git does: a NUL byte in the first 8,000 bytes means binary
 BINARY_BY_NAME = "by name"  # the detail of a file skipped as binary without being opened
 STDIN = "-"
@@ -65,6 +67,17 @@ class LoadOptions:
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoadOptions:
+        """The options that `settings` (config.Settings) give."""
+        return cls(
+            include=tuple(settings.include),
+            exclude=tuple(settings.exclude),
+            include_secrets=settings.include_secrets,
+            max_file_size=settings.max_file_size,
+            max_total_size=settings.max_total_size,
+        )
 
 
 @dataclass(frozen=True, slots=True)

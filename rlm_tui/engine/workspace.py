@@ -27,13 +27,6 @@ from rlm_tui.sandbox import PackContext
 from rlm_tui.scratch import make_scratch_dir
 
 
-def load_options(settings: Settings) -> LoadOptions:
-    return LoadOptions(include=tuple(settings.include), exclude=tuple(settings.exclude),
-                       include_secrets=settings.include_secrets,
-                       max_file_size=settings.max_file_size,
-                       max_total_size=settings.max_total_size)
-
-
 def model_specs(settings: Settings) -> list[ModelSpec]:
     """The root and sub model as configured; UsageError when no model is named."""
     s = settings
@@ -76,7 +69,7 @@ class Workspace:
         """Load `source` (a directory, a file, or "-" for stdin); InputError if unusable."""
         pack_dir = make_scratch_dir("pack")
         try:
-            pack = load_context(source, pack_dir, load_options(settings), stdin=stdin)
+            pack = load_context(source, pack_dir, LoadOptions.from_settings(settings), stdin=stdin)
         except BaseException:
             shutil.rmtree(pack_dir, ignore_errors=True)
             raise

@@ -140,3 +140,32 @@ def test_context_json_escapes_del_and_c1_in_names_and_means_the_same(tmp_path: P
     assert "csi\\u009b31m\\u007f.txt" in done.stdout
     report = json.loads(done.stdout)
     assert any(item["path"] == name for item in report["context"]["largest_files"])
+
+
+def test_context_loads_as_run_and_the_app_do_defaults_config_and_environment(tmp_path: Path):
+    from rlm_tui.config import Settings
+    from rlm_tui.context.loader import LoadOptions
+
+    # One set of defaults: `context` said 2 files where `run` loaded 1 (2 MiB against 2 MB).
+    assert LoadOptions.from_settings(Settings()) == LoadOptions()
+    repo = tmp_path / "repo"
+    write(repo, {"big.txt": "hello world\n" * 170_833, "small.txt": "hi\n", "tests/t.py": "x\n"})
+    done = run_cli("context", str(repo), "--json")
+    assert json.loads(done.stdout)["context"]["files"] == 3  # 2,049,996 bytes < 2 MiB
+    # The settings file and the environment choose files for `context` too.
+    config = tmp_path / "config.toml"
+    config.write_text('exclude = ["tests/"]\nmax_file_size = 1000\n')
+    done = run_cli("context", str(repo), "--json", "--config", str(config))
+    report = json.loads(done.stdout)
+    assert report["context"]["files"] == 1 and report["options"]["exclude"] == ["tests/"]
+    env_run = subprocess.run(
+        [sys.executable, "-m", "rlm_tui", "context", str(repo), "--json"],
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), RLM_TUI_EXCLUDE="tests/"),
+    )
+    assert json.loads(env_run.stdout)["context"]["files"] == 2, env_run.stderr
+    # A broken settings file is one line and exit 2, as for `run`.
+    config.write_text("exclude = [\n")
+    done = run_cli("context", str(repo), "--config", str(config))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
