@@ -264,7 +264,8 @@ class Session:
 
     async def _forced_answer(self, sandbox: Sandbox, history: list[dict[str, str]]) -> Outcome:
         """At the iteration limit: ask once for the best answer; no more code runs, but a
-        FINAL_VAR naming an existing variable is honoured."""
+        FINAL_VAR naming an existing variable is honoured. A reply with no FINAL is the
+        answer; one whose FINAL_VAR names no variable gives none (its text is not one)."""
         max_iterations = self.owner.settings.max_iterations
         self.emit(ev.BudgetExceeded, self.id, self.parent_id, budget="iterations",
                   limit=float(max_iterations), value=float(max_iterations))
@@ -276,6 +277,11 @@ class Session:
         reply = await self._root_call(history, node)
         answer = await self._prose_answer(sandbox, reply, node, include_code=True)
         if answer is None:
+            final = prose_final(reply.replace("```", "\n"))
+            if final is not None:
+                reason = (f"out of iterations ({max_iterations}), and the last reply's "
+                          f"FINAL_VAR({final.variable!r}) names no variable")
+                return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
             answer = reply.strip()
         return Outcome("answered", answer=answer, forced=True, iterations=max_iterations)
 

@@ -114,6 +114,19 @@ async def test_a_forced_final_var_names_a_variable_from_earlier_cells(openai_ser
     assert outcome.answer == "from the REPL" and outcome.forced
 
 
+async def test_a_forced_final_var_naming_no_variable_is_no_answer(openai_server):
+    # Its text ("...FINAL_VAR("answer")") was given as the answer, and the run "answered".
+    script = Scripted([repl("x = 1"), 'Out of turns.\n\nFINAL_VAR("answer")'])
+    openai_server.responder = script
+    run, seen = make_run(openai_server, max_iterations=1)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "halted" and outcome.forced and outcome.answer is None
+    assert "FINAL_VAR('answer') names no variable" in (outcome.reason or "")
+    finished = [e for e in seen if e.type == "session_finished"]
+    assert finished[-1].status == "halted" and finished[-1].answer is None
+    assert not any(e.type == "final_answer" for e in seen)
+
+
 async def test_prose_final_counts_only_when_the_reply_has_no_code(openai_server):
     script = Scripted([
         "I will guess.\n```repl\nprint('checking')\n```\nFINAL(a guess before the output)",
