@@ -43,6 +43,7 @@ def check_model(spec: ModelSpec) -> None:
         missing = list(litellm.validate_environment(model=spec.model).get("missing_keys") or [])
     except Exception:  # noqa: BLE001 - a provider litellm cannot check: let the call tell
         return
+    missing = [name for name in missing if name not in _DEFAULTS_TO_THIS_MACHINE]
     # litellm counts a variable set to "" as present; an empty key is no key.
     missing += [name for name in _usual_key_variables(provider)
                 if name in os.environ and not os.environ[name].strip() and name not in missing]
@@ -51,6 +52,11 @@ def check_model(spec: ModelSpec) -> None:
         raise ModelCallError(
             f"{spec.model}: no API key for provider {provider}: set {names}", kind="auth"
         )
+
+
+# Variables litellm asks for that name a server it finds on this machine when they are unset:
+# Ollama's, at localhost:11434. Ollama takes no key, so `--model ollama/llama3` needs nothing.
+_DEFAULTS_TO_THIS_MACHINE = frozenset({"OLLAMA_API_BASE"})
 
 
 def _usual_key_variables(provider: str) -> list[str]:

@@ -46,6 +46,13 @@ def test_a_local_server_needs_no_key():
     check_model(ModelSpec(model="openai/local-model", api_base="http://127.0.0.1:8000/v1"))
 
 
+@pytest.mark.parametrize("model", ["ollama/llama3", "ollama_chat/llama3"])
+def test_ollama_needs_no_key_nor_its_address(model, monkeypatch):
+    # litellm asks for $OLLAMA_API_BASE, but reaches localhost:11434 without it.
+    monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
+    check_model(ModelSpec(model=model))
+
+
 def test_a_named_key_variable_must_be_set():
     spec = ModelSpec(model="openai/local-model", api_base="http://127.0.0.1:8000/v1",
                      api_key_env="MY_SERVER_KEY")
