@@ -90,8 +90,10 @@ class Transcript:
             notes.append(self.stop.describe())
         if self.skipped:
             kinds = ", ".join(f"{name} ×{count}" for name, count in sorted(self.skipped.items()))
-            notes.append(f"{self.skipped_count} events of types this version does not know "
-                         f"were skipped ({kinds})")
+            count = self.skipped_count
+            what = "event was" if count == 1 else "events were"
+            notes.append(f"{count} {what} skipped, of types this version does not know or "
+                         f"unreadable ({kinds})")
         return notes
 
 

@@ -151,6 +151,8 @@ def test_a_known_event_type_with_unreadable_fields_is_skipped_not_fatal():
     transcript = parse_transcript(("\n".join(lines) + "\n").encode())
     assert transcript.events == events
     assert transcript.skipped == {"cell_finished (unreadable)": 1}
+    assert transcript.notes() == ["1 event was skipped, of types this version does not know "
+                                  "or unreadable (cell_finished (unreadable) ×1)"]
 
 
 def test_a_corrupt_line_in_the_middle_stops_reading_there():
