@@ -61,7 +61,8 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
                         help="rlm_query nesting; 1 makes it a plain sub-call (1)")
     budget.add_argument("--max-cost", type=float, metavar="USD", help="stop past this cost")
     budget.add_argument("--max-tokens", type=int, metavar="N", help="stop past these tokens")
-    budget.add_argument("--max-time", type=float, metavar="S", help="stop after S seconds")
+    budget.add_argument("--max-time", type=float, metavar="S",
+                        help="stop after S seconds of running (paused time does not count)")
     budget.add_argument("--max-concurrency", type=int, metavar="N",
                         help="sub-calls in flight at once (16)")
     budget.add_argument("--cell-timeout", type=float, metavar="S",

@@ -28,6 +28,8 @@ class RunControl:
         self._go = asyncio.Event()
         self._steps_left: int | None = None  # None: not stepping
         self._tasks: set[asyncio.Task] = set()
+        self._idle_seconds = 0.0  # the root's waits for a resume or a step that have ended
+        self._idle_since: float | None = None  # the root waiting now, since (monotonic)
         self.halt_reason: str | None = None
         self.state: RunState = "starting"
         if start_paused:
@@ -91,9 +93,23 @@ class RunControl:
         if self.halted:
             task.cancel()
 
+    @property
+    def idle_seconds(self) -> float:
+        """How long the root has waited for a resume or a step: the whole run stood still
+        then (child sessions run only inside the root's cells), so it is not running time."""
+        waiting = 0.0 if self._idle_since is None else time.monotonic() - self._idle_since
+        return self._idle_seconds + waiting
+
     async def before_iteration(self, *, root: bool) -> None:
         """Wait until the run may start an iteration; a root iteration uses up a step."""
         while True:
+            if root and not self._go.is_set():
+                self._idle_since = time.monotonic()
+                try:
+                    await self._go.wait()
+                finally:
+                    self._idle_seconds += time.monotonic() - self._idle_since
+                    self._idle_since = None
             await self._go.wait()
             if not root or self._steps_left is None:
                 return
@@ -113,11 +129,13 @@ class Ledger:
     """Every call's usage, summed over the run, checked against the budgets.
 
     `on_exceeded(budget, limit, value)` is called once, when the first budget is passed.
+    Time is running time: `idle()` says how long the run stood paused, which does not count.
     """
 
     def __init__(self, *, max_cost: float | None = None, max_tokens: int | None = None,
                  max_time: float | None = None,
-                 on_exceeded: Callable[[str, float, float], None] | None = None) -> None:
+                 on_exceeded: Callable[[str, float, float], None] | None = None,
+                 idle: Callable[[], float] = lambda: 0.0) -> None:
         self.max_cost = max_cost
         self.max_tokens = max_tokens
         self.max_time = max_time
@@ -126,10 +144,12 @@ class Ledger:
         self.started = time.monotonic()
         self.exceeded: str | None = None
         self._on_exceeded = on_exceeded
+        self._idle = idle
 
     @property
     def seconds(self) -> float:
-        return time.monotonic() - self.started
+        """Running time: since the start, less the time the run stood paused (`idle`)."""
+        return time.monotonic() - self.started - self._idle()
 
     def add(self, usage: Usage, *, sub_call: bool) -> None:
         self.usage = self.usage + usage

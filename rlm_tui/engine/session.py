@@ -28,6 +28,9 @@ from rlm_tui.sandbox import Sandbox, SandboxLimits, SubcallRequest
 
 # A sub-call's prompt and response are kept in events up to this many characters.
 EVENT_TEXT_CHARS = 200_000
+# The time budget is checked again this long after at the least, when a pause has put off
+# its end: a pause moments before the end would otherwise check without pause.
+TIME_CHECK_MIN_S = 0.25
 
 
 @dataclass
@@ -87,7 +90,8 @@ class Run:
         self.run_id = uuid.uuid4().hex[:8]
         self.control = RunControl(self._state_changed, start_paused=start_paused)
         self.ledger = Ledger(max_cost=settings.max_cost, max_tokens=settings.max_tokens,
-                             max_time=settings.max_time, on_exceeded=self._budget_exceeded)
+                             max_time=settings.max_time, on_exceeded=self._budget_exceeded,
+                             idle=lambda: self.control.idle_seconds)
         self.limiter = asyncio.Semaphore(settings.max_concurrency)
         self.limits = SandboxLimits(cell_timeout=settings.cell_timeout,
                                     memory_mb=settings.memory_mb,
@@ -127,10 +131,18 @@ class Run:
 
     async def start(self, query: str, context: RunContext) -> Outcome:
         """Run to the end (answered, halted or failed); never raises for model errors."""
-        timer = None
+        timer: asyncio.TimerHandle | None = None
+        loop = asyncio.get_running_loop()
+
+        def check_time() -> None:  # due when the time is up, unless the run stood paused
+            nonlocal timer
+            self.ledger.check()
+            left = (self.settings.max_time or 0.0) - self.ledger.seconds
+            if self.ledger.exceeded is None and left > 0:
+                timer = loop.call_later(max(left, TIME_CHECK_MIN_S), check_time)
+
         if self.settings.max_time:
-            timer = asyncio.get_running_loop().call_later(self.settings.max_time,
-                                                          self.ledger.check)
+            timer = loop.call_later(self.settings.max_time, check_time)
         self.root = Session(self, query, context, depth=0, session_id=self.run_id)
         index = None
         if context.coverage is not None and hasattr(context.coverage, "build_index"):

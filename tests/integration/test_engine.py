@@ -292,6 +292,44 @@ async def test_a_time_budget_halts_a_run_waiting_on_the_model(openai_server):
     assert outcome.reason.startswith("time budget reached")
 
 
+async def test_time_spent_paused_does_not_count_against_the_time_budget(openai_server):
+    # Paused to read for longer than --max-time: the resumed run was halted at once.
+    script = Scripted([repl("a = 1"), repl("FINAL(a + 1)")])
+    openai_server.responder = script
+    settings = Settings(model="openai/root-model", api_base=openai_server.base_url,
+                        max_time=3.0)
+    bus = ev.EventBus()
+    seen: list = []
+    bus.subscribe(seen.append)
+    run = Run(settings, ModelClient(), bus, start_paused=True)
+    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx")))
+    await asyncio.sleep(0.2)
+    run.control.step()
+    while run.control.state != "paused":
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(3.5)  # paused past the budget
+    assert not task.done() and run.ledger.exceeded is None
+    assert run.control.idle_seconds >= 3.0
+    run.control.resume()
+    outcome = await asyncio.wait_for(task, 30)
+    assert outcome.status == "answered" and outcome.answer == "2"
+    assert not any(e.type == "budget_exceeded" for e in seen)
+
+
+def test_the_ledger_counts_running_time_only():
+    from rlm_tui.engine.control import Ledger
+
+    idle = 0.0
+    ledger = Ledger(max_time=5.0, idle=lambda: idle)
+    ledger.started -= 8.0  # eight seconds ago, five of them paused
+    idle = 5.0
+    ledger.check()
+    assert ledger.exceeded is None and 2.9 < ledger.seconds < 3.5
+    idle = 2.0
+    ledger.check()
+    assert ledger.exceeded == "time"
+
+
 async def test_coverage_records_what_code_read_and_what_it_sent_to_sub_models(openai_server,
                                                                              tmp_path):
     from rlm_tui.engine.workspace import Workspace
