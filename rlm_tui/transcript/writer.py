@@ -25,6 +25,14 @@ def default_transcript_path() -> Path:
     return user_data_path("rlm-tui") / "sessions" / f"{stamp}-{uuid.uuid4().hex[:6]}.jsonl"
 
 
+def transcript_header(*, query: str, settings: dict[str, Any],
+                      context: dict[str, Any]) -> dict[str, Any]:
+    """A transcript's first line, as data."""
+    return {"type": "header", "format": FORMAT_NAME, "schema": SCHEMA_VERSION,
+            "created": time.time(), "query": query, "settings": settings,
+            "context": context, "pid": os.getpid()}
+
+
 def _create_with(path: Path, first_line: str) -> IO[str]:
     """A new file at `path`, open for appending, that already holds `first_line`: written
     beside it and moved into place, so a kill at any moment leaves no empty transcript."""
@@ -49,11 +57,8 @@ class TranscriptWriter:
     def __init__(self, path: Path, *, query: str, settings: dict[str, Any],
                  context: dict[str, Any]) -> None:
         self.path = Path(path)
-        header = json.dumps({
-            "type": "header", "format": FORMAT_NAME, "schema": SCHEMA_VERSION,
-            "created": time.time(), "query": query, "settings": settings,
-            "context": context, "pid": os.getpid(),
-        }, ensure_ascii=False)
+        header = json.dumps(transcript_header(query=query, settings=settings, context=context),
+                            ensure_ascii=False)
         header = escape_json_controls(header)  # a name or query with C1 in it, `cat` later
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ Kept off the first frame (it must show in well under a second):
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,7 +37,13 @@ from rlm_tui.tui.relay import FLUSH_INTERVAL_S, EventRelay, EventView
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
-from rlm_tui.tui.session_export import FORMATS_HINT, export_format, export_session
+from rlm_tui.tui.session_export import (
+    FORMATS_HINT,
+    default_export_path,
+    export_format,
+    export_session,
+    export_transcript_file,
+)
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
 from rlm_tui.tui.widgets.call_detail import CallDetail
 from rlm_tui.tui.widgets.cell_log import CellLog
@@ -134,6 +139,8 @@ class RlmApp(App[None]):
         self._flush_lock = asyncio.Lock()
         self._preferences_path = preferences_path
         self._start_paused = start_paused  # runs wait for space or n before their first turn
+        self._quit_question: ConfirmScreen | None = None  # "Halt and quit?", while it is open
+        self._quitting = False  # said yes: halting the run, then exiting
         self.preferences = Preferences.load(preferences_path)
         loaded = load_themes()
         for theme in loaded.themes.values():
@@ -475,8 +482,11 @@ class RlmApp(App[None]):
         if not self.has_session:
             self.notify("Nothing to export yet: run a query first.", severity="warning")
             return
+        if any(isinstance(screen, ExportScreen) for screen in self.screen_stack):
+            return  # asked again from the palette over the dialog: one dialog is enough
         name = self.summary.root_session or "session"
-        self.push_screen(ExportScreen(f"rlm-tui-{name}.jsonl", FORMATS_HINT), self._export_to)
+        self.push_screen(ExportScreen(str(default_export_path(name)), FORMATS_HINT),
+                         self._export_to)
 
     def _export_to(self, path: str | None) -> None:
         if path:  # absolute: the note says where the file went, not just its name
@@ -498,17 +508,7 @@ class RlmApp(App[None]):
         flushed as it happened), a fed session's from memory. Returns the events written."""
         live = self.live_run
         if live is not None and live.transcript_path.exists():
-            from rlm_tui.transcript import export_transcript, read_transcript
-
-            transcript = read_transcript(live.transcript_path)
-            fmt = export_format(path)
-            if fmt == "jsonl":
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(live.transcript_path, path)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(export_transcript(transcript, fmt), encoding="utf-8")
-            return len(transcript.events)
+            return export_transcript_file(live.transcript_path, path)
         events = list(self.events)
         context: dict[str, Any] = (self.workspace.context_summary()
                                    if self.workspace is not None else {})
@@ -524,16 +524,34 @@ class RlmApp(App[None]):
             self.preferences.save(self._preferences_path)
 
     async def action_quit(self) -> None:
-        if self.run_is_live:
-            self.push_screen(
-                ConfirmScreen("A run is live. Halt it and quit? What it found so far stays "
-                              "in its transcript.", yes="Halt and quit", no="Keep running"),
-                self._quit_confirmed)
+        question = self._quit_question
+        if question is not None and question in self.screen_stack:
+            # Asked already: ctrl+q again is the answer (ctrl+q twice quits), never a second
+            # dialog; one opened over it (the palette) is closed first.
+            if self.screen is question:
+                self._answer_quit_question()
+            else:
+                question.pop_until_active()
+                self.call_later(self._answer_quit_question)
+        elif self._quitting:
+            pass  # the run is halting; the app exits when it has (HALT_WAIT_S at most)
+        elif self.run_is_live:
+            self._quit_question = ConfirmScreen(
+                "A run is live. Halt it and quit? What it found so far stays in its "
+                "transcript.", yes="Halt and quit", no="Keep running")
+            self.push_screen(self._quit_question, self._quit_confirmed)
         else:
             self.exit()
 
+    def _answer_quit_question(self) -> None:
+        question = self._quit_question
+        if question is not None and self.screen is question:
+            question.dismiss(True)
+
     def _quit_confirmed(self, yes: bool | None) -> None:
+        self._quit_question = None
         if yes:
+            self._quitting = True
             self.run_worker(self._halt_and_exit(), group="quit", exit_on_error=False)
 
     async def _halt_and_exit(self) -> None:

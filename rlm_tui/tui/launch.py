@@ -8,9 +8,27 @@ import os
 import sys
 
 from rlm_tui.config import Settings
-from rlm_tui.errors import InputError
+from rlm_tui.errors import InputError, UsageError
 
 STDIN = "-"
+
+
+def check_terminal(*, piped_stdin: bool = False, instead: str) -> None:
+    """UsageError unless the app has a terminal to draw on (stdout) and to read keys from
+    (stdin, or with text piped into stdin, the process's own terminal: see read_piped_stdin).
+    Without one, Textual would write escape codes into a file and never end. `instead`: the
+    command that works without a terminal."""
+    stdin_ok = piped_stdin or _is_terminal(sys.stdin)
+    if not (stdin_ok and _is_terminal(sys.stdout)):
+        raise UsageError("the app needs a terminal (stdin and stdout); "
+                         f"use '{instead}' for scripts")
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
 
 
 def check_source(path: str) -> None:
@@ -42,10 +60,12 @@ def read_piped_stdin(limit: int) -> io.BytesIO:
 
 def launch_app(path: str, query: str | None, settings: Settings) -> int:
     """Run the app on `path` until the user quits; returns the exit code (2 when the context
-    could not be loaded, after printing why)."""
+    could not be loaded, after printing why). InputError for a path that is not there,
+    UsageError without a terminal, both before anything is loaded."""
+    if path != STDIN:
+        check_source(path)  # a wrong path is the more useful thing to hear about
+    check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
-    if stdin is None:
-        check_source(path)
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
     app = RlmApp(path, settings, query=query, stdin=stdin)
@@ -57,10 +77,12 @@ def launch_app(path: str, query: str | None, settings: Settings) -> int:
 
 def launch_replay(path: str, settings: Settings) -> int:
     """Open the app on a saved session (a transcript or an rlms log) until the user quits.
-    InputError, before the app opens, for a missing, unreadable or foreign file."""
+    InputError, before the app opens, for a missing, unreadable or foreign file; UsageError
+    without a terminal."""
     from rlm_tui.transcript import read_transcript
 
-    transcript = read_transcript(path)
+    transcript = read_transcript(path)  # first: a bad file is the more useful thing to hear
+    check_terminal(instead="rlm-tui export FILE")
     from rlm_tui.tui.replay_app import ReplayApp  # deferred: Textual only from here on
 
     app = ReplayApp(transcript, settings)

@@ -30,6 +30,8 @@ class RunSummary:
     sub_calls: int = 0
     started_ts: float | None = None
     finished_ts: float | None = None
+    paused_seconds: float = 0.0  # the pauses that have ended, summed
+    paused_since: float | None = None  # the pause in progress, if the run is paused
     answer: str | None = None
     status: str | None = None  # the root session's end: answered | halted | failed
     budget: str | None = None  # the budget that stopped the run, if one did
@@ -39,11 +41,34 @@ class RunSummary:
         return self.state in LIVE_STATES
 
     def elapsed(self, now: float) -> float:
-        """Seconds since the run started, frozen when it ended."""
+        """Seconds the run has been running: since it started, less the time it was paused
+        (the clock stands still while it is paused), frozen when it ended."""
         if self.started_ts is None:
             return 0.0
         end = self.finished_ts if self.finished_ts is not None else now
-        return max(0.0, end - self.started_ts)
+        paused = self.paused_seconds
+        if self.paused_since is not None:
+            paused += self._paused_until(end)
+        return max(0.0, end - self.started_ts - paused)
+
+    def _paused_until(self, ts: float) -> float:
+        """Seconds of the pause in progress up to `ts`; a run that starts paused (it can say
+        so before it says it started) counts from its start."""
+        assert self.paused_since is not None
+        since = self.paused_since
+        if self.started_ts is not None:
+            since = max(since, self.started_ts)
+        return max(0.0, ts - since)
+
+    def _state_changed(self, state: str, ts: float) -> None:
+        if state == "paused":
+            if self.paused_since is None:
+                self.paused_since = ts
+        elif self.paused_since is not None:
+            # A run that ended while paused may say so (session_finished) before its state.
+            end = ts if self.finished_ts is None else min(ts, self.finished_ts)
+            self.paused_seconds += self._paused_until(end)
+            self.paused_since = None
 
     def apply(self, event: ev.EventBase) -> bool:
         """Take one event in; True if anything shown changed."""
@@ -60,6 +85,7 @@ class RunSummary:
                 return True
             return False
         if isinstance(event, ev.StateChanged):
+            self._state_changed(event.state, event.ts)
             self.state, self.reason = event.state, event.reason
             if event.state in ("halted", "done", "failed") and self.finished_ts is None:
                 self.finished_ts = event.ts

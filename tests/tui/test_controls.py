@@ -132,6 +132,51 @@ async def test_quit_during_a_run_asks_then_halts_it_cleanly(sample):
     assert finished[-1].reason == "the app was closed"
 
 
+def dialogs(app, kind) -> int:
+    return sum(isinstance(screen, kind) for screen in app.screen_stack)
+
+
+async def test_ctrl_q_again_answers_the_quit_question_rather_than_asking_twice(sample):
+    app = make_app(sample, query=QUERY, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.summary.state == "paused", what="paused")
+        await pilot.press("ctrl+q")
+        assert dialogs(app, ConfirmScreen) == 1
+        await pilot.press("ctrl+q")
+        assert dialogs(app, ConfirmScreen) == 0  # answered yes, not asked again
+        await pilot.press("ctrl+q")  # while the run halts: still no question
+        assert dialogs(app, ConfirmScreen) == 0
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    finished = [e for e in _transcript_events(app) if e.type == "session_finished"]
+    assert finished and finished[-1].status == "halted"
+
+
+async def test_ctrl_q_over_the_palette_answers_the_quit_question_under_it(sample):
+    app = make_app(sample, query=QUERY, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.summary.state == "paused", what="paused")
+        await pilot.press("ctrl+q", "ctrl+p")
+        await pilot.pause()
+        assert dialogs(app, ConfirmScreen) == 1 and not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+        assert dialogs(app, ConfirmScreen) == 0
+
+
+async def test_export_from_the_palette_in_the_export_dialog_opens_no_second_one(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_a_finished_session(pilot)
+        app.query_one("#calls").focus()
+        await pilot.press("e")
+        assert isinstance(app.screen, ExportScreen)
+        await pilot.press("ctrl+p", *"export")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert dialogs(app, ExportScreen) == 1
+
+
 async def test_quit_without_a_run_exits_at_once(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -147,6 +192,7 @@ async def test_e_exports_the_session_as_jsonl(sample, tmp_path: Path):
         app.query_one("#calls").focus()
         await pilot.press("e")
         assert isinstance(app.screen, ExportScreen)
+        (tmp_path / "out").mkdir()  # an export creates no directory of the user's
         await pilot.press(*"out/session.jsonl", "enter")
         target = tmp_path / "out" / "session.jsonl"
         await wait_for(pilot, target.exists, what="the export")

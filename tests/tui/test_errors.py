@@ -3,6 +3,12 @@ one-line error (exit 2) before the app opens."""
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from rlm_tui import cli
@@ -95,3 +101,43 @@ def test_argv_without_a_command_opens_the_app(argv, path, query, monkeypatch):
 def test_known_commands_are_not_routed_to_the_app(capsys):
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("rlm-tui ")
+
+
+# -- without a terminal --------------------------------------------------------------------------
+
+NO_TERMINAL = ("rlm-tui: the app needs a terminal (stdin and stdout); use "
+               "'rlm-tui {instead}' for scripts")
+TRANSCRIPT = (
+    '{"type": "header", "format": "rlm-tui-transcript", "schema": 1, "query": "q"}\n'
+    '{"seq": 1, "ts": 1.0, "session_id": "s", "node_id": "s", "type": "session_started", '
+    '"query": "q", "root_model": "demo", "sub_model": "demo", "max_iterations": 3}\n'
+)
+
+
+@pytest.mark.parametrize("argv, stdin, stdout, instead", [
+    (["sample", "--model", "demo"], "devnull", "pipe", "run PATH --query Q"),
+    (["sample", "--model", "demo"], "terminal", "pipe", "run PATH --query Q"),
+    (["sample", "--model", "demo"], "devnull", "terminal", "run PATH --query Q"),
+    (["-", "--model", "demo"], "text", "pipe", "run PATH --query Q"),
+    (["replay", "t.jsonl"], "devnull", "pipe", "export FILE"),
+    (["replay", "t.jsonl"], "terminal", "pipe", "export FILE"),
+], ids=["app-no-terminal", "app-stdout-a-file", "app-stdin-not-a-terminal",
+        "app-piped-text-stdout-a-file", "replay-no-terminal", "replay-stdout-a-file"])
+def test_without_a_terminal_the_app_says_so_in_one_line_and_exits_2(
+        sample, argv, stdin, stdout, instead):
+    """Started from a script, the app would draw escape codes into a file and never end."""
+    Path("t.jsonl").write_text(TRANSCRIPT)
+    master, terminal = pty.openpty()
+    streams = {"devnull": subprocess.DEVNULL, "pipe": subprocess.PIPE, "terminal": terminal,
+               "text": None}  # None: subprocess.run pipes `input` in
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "rlm_tui", *argv], stdin=streams[stdin],
+            stdout=streams[stdout], stderr=subprocess.PIPE, text=True, cwd=Path.cwd(),
+            input="some notes\n" if stdin == "text" else None, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(master)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [NO_TERMINAL.format(instead=instead)]
+    assert not done.stdout  # nothing drawn

@@ -17,7 +17,7 @@ from rlm_tui.tui.widgets.subcall_tree import SubCallTree
 from tests.integration.openai_server import Reply
 from tests.integration.test_engine import Scripted, repl
 from tests.tui.conftest import ended, loaded, make_app, wait_for
-from tests.tui.event_script import ANSWER, REPLY_1, REPLY_2, EventScript, mid_run
+from tests.tui.event_script import ANSWER, REPLY_1, REPLY_2, T0, EventScript, mid_run
 
 
 async def feed(pilot, script: EventScript) -> None:
@@ -83,14 +83,16 @@ async def test_directories_open_on_demand_and_the_filter_narrows_the_tree(sample
         assert len(tree.root.children) == 5
 
 
-async def test_slash_goes_to_the_filter_from_any_pane_but_types_in_the_query(sample):
+async def test_slash_goes_to_the_filter_from_any_pane_but_types_in_a_query(sample):
+    """`/` filters the files from every pane, the empty query box too; inside a query being
+    typed, it is a `/`."""
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         query = app.query_one("#query-input")
         query.focus()
-        await pilot.press("slash")
-        assert query.value == "/" and app.focused is query
+        await pilot.press(*"where", "slash")
+        assert query.value == "where/" and app.focused is query
         app.query_one(FinalAnswer).focus()
         await pilot.press("slash", *"limits")
         await pilot.pause(0.3)
@@ -103,6 +105,21 @@ async def test_slash_goes_to_the_filter_from_any_pane_but_types_in_the_query(sam
         await pilot.press("slash")
         assert app.screen.maximized is None
         assert app.focused is app.query_one("#context-filter")
+
+
+async def test_slash_right_after_launch_filters_rather_than_starting_a_query(sample):
+    """The query box has the focus at start: `/`, "cost", enter must not run a query "/cost"."""
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        query = app.query_one("#query-input")
+        assert app.focused is query and query.value == ""
+        await pilot.press("slash", *"limits")
+        assert app.focused is app.query_one("#context-filter")
+        await pilot.press("enter")  # the filter's enter: on to the tree, not a run
+        await pilot.pause()
+        assert app.query_one("#context-filter").value == "limits"
+        assert query.value == "" and app.live_run is None and app.summary.state == "idle"
 
 
 async def test_coverage_shows_on_the_tree_and_as_a_total(sample):
@@ -324,6 +341,40 @@ async def test_the_status_bar_shows_state_iteration_tokens_and_cost_against_the_
         text = str(app.query_one(RunStatusBar).render())
         assert text.startswith(" RUNNING  iteration 2/6 · ")
         assert "3.6k tokens · $0.0030 / $1.00 · 2 sub-calls" in text
+
+
+async def test_the_status_bar_clock_stands_still_while_the_run_is_paused(sample):
+    now = T0
+    app = make_app(sample, clock=lambda: now)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        status = app.query_one(RunStatusBar)
+        script = EventScript(step=0.0)
+
+        async def elapsed_at(seconds: float, *states: str) -> int:
+            """The bar's elapsed time with the clock at T0 + `seconds`, after the run says
+            it is in `states` (in order) then."""
+            nonlocal now
+            now = script.ts = T0 + seconds
+            for state in states:
+                script.state(state)
+            await feed(pilot, script)
+            app._show_status()  # what the bar's once-a-second timer does
+            return status.elapsed
+
+        script.start()  # started and running at T0
+        assert await elapsed_at(1) == 1
+        assert await elapsed_at(1, "paused") == 1
+        assert await elapsed_at(25) == 1  # 24 s paused: not counted
+        assert await elapsed_at(25, "running") == 1
+        assert await elapsed_at(28) == 4
+        assert await elapsed_at(30, "stepping") == 6  # a step runs: counted
+        assert await elapsed_at(31, "paused") == 7
+        script.ts = T0 + 50
+        script.finish(None, status="halted", reason="halted by the user")  # while paused
+        assert await elapsed_at(90) == 7
+        await pilot.pause()
+        assert " 00:07 · " in str(status.render())
 
 
 # -- live runs against the local server ------------------------------------------------------

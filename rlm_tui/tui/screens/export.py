@@ -1,7 +1,10 @@
-"""Choosing where to export the session: a path box, enter to write, escape to cancel."""
+"""Choosing where to export the session: a path box, enter to write, escape to cancel. The
+dialog stays open, with a one-line message, on a path that cannot be written, and asks before
+overwriting a file."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on
@@ -11,9 +14,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from rlm_tui.tui.session_export import export_problem, resolve_export_path
+
 
 class ExportScreen(ModalScreen[str | None]):
-    """Dismissed with the path typed, or None when cancelled."""
+    """Dismissed with the absolute path to write (confirmed, if a file is there), or None
+    when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -21,9 +27,12 @@ class ExportScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ExportScreen {
         align: center middle;
-        #dialog { width: 80; height: auto; padding: 1 2; border: thick $primary;
-                  background: $surface; }
+        #dialog { width: 100; max-width: 100%; height: auto; padding: 1 2;
+                  border: thick $primary; background: $surface; }
         #hint { color: $text-muted; margin-top: 1; }
+        #message { height: auto; margin-top: 1; display: none; }
+        #message.error { display: block; color: $text-error; }
+        #message.confirm { display: block; color: $text-warning; }
     }
     """
 
@@ -31,13 +40,15 @@ class ExportScreen(ModalScreen[str | None]):
         super().__init__()
         self.default_path = default_path
         self.formats = formats
+        self._confirmed: Path | None = None  # the existing file Enter again overwrites
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Export this session to:")
             yield Input(self.default_path, id="export-path")
-            yield Static(f"{self.formats} · enter writes, escape cancels", id="hint",
-                         markup=False)
+            yield Static("", id="message", markup=False)
+            yield Static(f"{self.formats}\nA relative path is from {Path.cwd()} · "
+                         "enter writes, escape cancels", id="hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -45,7 +56,28 @@ class ExportScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def _say(self, text: str, kind: str) -> None:
+        message = self.query_one("#message", Static)
+        message.update(text)
+        message.set_classes(kind)
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._confirmed = None
+        self._say("", "")
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        path = event.value.strip()
-        self.dismiss(path or None)
+        if not event.value.strip():
+            self.dismiss(None)
+            return
+        path = resolve_export_path(event.value)
+        problem = export_problem(path)
+        if problem is not None:
+            self._confirmed = None
+            self._say(problem, "error")
+        elif path.exists() and path != self._confirmed:
+            self._confirmed = path
+            self._say(f"{path} exists: enter again to overwrite", "confirm")
+        else:
+            self.dismiss(str(path))

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label
+
+# In an empty box this key is not text: it goes on to the app's binding (filter the files),
+# as from any other pane; the box has the focus at start, where `/` would otherwise start a
+# query "/...". Once a query is being typed, it types.
+FILTER_KEY = "slash"
+
+
+class QueryInput(Input):
+    """The box's input: as Input, but `/` in an empty box is left to the app's bindings."""
+
+    def _passes_on(self, key: str) -> bool:
+        return key == FILTER_KEY and not self.value
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return not self._passes_on(key) and super().check_consume_key(key, character)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self._passes_on(event.key):
+            event.prevent_default()  # not typed (Input's handler is skipped); it bubbles on
 
 
 class QueryBar(Horizontal):
@@ -37,8 +56,8 @@ class QueryBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("Query", id="query-label")
-        yield Input(placeholder="Ask a question about the context, then press enter",
-                    id="query-input")
+        yield QueryInput(placeholder="Ask a question about the context, then press enter",
+                         id="query-input")
 
     @property
     def input(self) -> Input:
