@@ -23,13 +23,15 @@ class RunControl:
     """
 
     def __init__(self, on_state: Callable[[RunState, str | None], None] | None = None,
-                 *, start_paused: bool = False) -> None:
+                 *, start_paused: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._on_state = on_state
         self._go = asyncio.Event()
         self._steps_left: int | None = None  # None: not stepping
         self._tasks: set[asyncio.Task] = set()
-        self._idle_seconds = 0.0  # the root's waits for a resume or a step that have ended
-        self._idle_since: float | None = None  # the root waiting now, since (monotonic)
+        self._clock = clock
+        self._paused_seconds = 0.0  # the pauses that have ended, summed
+        self._paused_since: float | None = None  # the pause in progress, since (clock)
         self.halt_reason: str | None = None
         self.state: RunState = "starting"
         if start_paused:
@@ -43,6 +45,12 @@ class RunControl:
 
     def _set(self, state: RunState, reason: str | None = None) -> None:
         if state != self.state:
+            now = self._clock()
+            if state == "paused":
+                self._paused_since = now
+            elif self._paused_since is not None:
+                self._paused_seconds += now - self._paused_since
+                self._paused_since = None
             self.state = state
             if self._on_state is not None:
                 self._on_state(state, reason)
@@ -94,22 +102,16 @@ class RunControl:
             task.cancel()
 
     @property
-    def idle_seconds(self) -> float:
-        """How long the root has waited for a resume or a step: the whole run stood still
-        then (child sessions run only inside the root's cells), so it is not running time."""
-        waiting = 0.0 if self._idle_since is None else time.monotonic() - self._idle_since
-        return self._idle_seconds + waiting
+    def paused_seconds(self) -> float:
+        """How long the run has been paused: from each pause (the state "paused", as the app
+        shows it) to the resume or step that ended it. Not running time, for the time budget
+        as for the app's clock; the iteration in hand when a pause came finishes meanwhile."""
+        now = 0.0 if self._paused_since is None else self._clock() - self._paused_since
+        return self._paused_seconds + now
 
     async def before_iteration(self, *, root: bool) -> None:
         """Wait until the run may start an iteration; a root iteration uses up a step."""
         while True:
-            if root and not self._go.is_set():
-                self._idle_since = time.monotonic()
-                try:
-                    await self._go.wait()
-                finally:
-                    self._idle_seconds += time.monotonic() - self._idle_since
-                    self._idle_since = None
             await self._go.wait()
             if not root or self._steps_left is None:
                 return
@@ -129,27 +131,29 @@ class Ledger:
     """Every call's usage, summed over the run, checked against the budgets.
 
     `on_exceeded(budget, limit, value)` is called once, when the first budget is passed.
-    Time is running time: `idle()` says how long the run stood paused, which does not count.
+    Time is running time: `paused()` says how long the run was paused, which does not count.
     """
 
     def __init__(self, *, max_cost: float | None = None, max_tokens: int | None = None,
                  max_time: float | None = None,
                  on_exceeded: Callable[[str, float, float], None] | None = None,
-                 idle: Callable[[], float] = lambda: 0.0) -> None:
+                 paused: Callable[[], float] = lambda: 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.max_cost = max_cost
         self.max_tokens = max_tokens
         self.max_time = max_time
         self.usage = Usage()
         self.sub_calls = 0
-        self.started = time.monotonic()
+        self._clock = clock
+        self.started = clock()
         self.exceeded: str | None = None
         self._on_exceeded = on_exceeded
-        self._idle = idle
+        self._paused = paused
 
     @property
     def seconds(self) -> float:
-        """Running time: since the start, less the time the run stood paused (`idle`)."""
-        return time.monotonic() - self.started - self._idle()
+        """Running time: since the start, less the time the run was paused (`paused()`)."""
+        return self._clock() - self.started - self._paused()
 
     def add(self, usage: Usage, *, sub_call: bool) -> None:
         self.usage = self.usage + usage

@@ -28,9 +28,6 @@ from rlm_tui.sandbox import Sandbox, SandboxLimits, SubcallRequest
 
 # A sub-call's prompt and response are kept in events up to this many characters.
 EVENT_TEXT_CHARS = 200_000
-# The time budget is checked again this long after at the least, when a pause has put off
-# its end: a pause moments before the end would otherwise check without pause.
-TIME_CHECK_MIN_S = 0.25
 
 
 @dataclass
@@ -88,10 +85,12 @@ class Run:
         self.client = client
         self.bus = bus
         self.run_id = uuid.uuid4().hex[:8]
+        self._timing = False  # the run has started, with a time budget
+        self._time_check: asyncio.TimerHandle | None = None  # when the time budget is up
         self.control = RunControl(self._state_changed, start_paused=start_paused)
         self.ledger = Ledger(max_cost=settings.max_cost, max_tokens=settings.max_tokens,
                              max_time=settings.max_time, on_exceeded=self._budget_exceeded,
-                             idle=lambda: self.control.idle_seconds)
+                             paused=lambda: self.control.paused_seconds)
         self.limiter = asyncio.Semaphore(settings.max_concurrency)
         self.limits = SandboxLimits(cell_timeout=settings.cell_timeout,
                                     memory_mb=settings.memory_mb,
@@ -111,6 +110,26 @@ class Run:
     def _state_changed(self, state: ev.RunState, reason: str | None) -> None:
         self.bus.emit(ev.StateChanged(session_id=self.run_id, node_id=self.run_id,
                                       state=state, reason=reason))
+        if self._timing:  # a pause puts off the time budget's end
+            self._arm_time_check()
+
+    def _arm_time_check(self) -> None:
+        """(Re)arm the time budget's check for when the running time left is up: none while
+        the run is paused (paused time does not count) or over."""
+        if self._time_check is not None:
+            self._time_check.cancel()
+            self._time_check = None
+        if not self._timing or self.control.state in ("paused", "done", "halted", "failed"):
+            return
+        left = (self.settings.max_time or 0.0) - self.ledger.seconds
+        self._time_check = asyncio.get_running_loop().call_later(max(left, 0.0),
+                                                                 self._check_time)
+
+    def _check_time(self) -> None:
+        self._time_check = None
+        self.ledger.check()
+        if self.ledger.exceeded is None:
+            self._arm_time_check()  # a hair early, by the clocks' rounding
 
     def _budget_exceeded(self, budget: str, limit: float, value: float) -> None:
         self.bus.emit(ev.BudgetExceeded(session_id=self.run_id, node_id=self.run_id,
@@ -131,18 +150,8 @@ class Run:
 
     async def start(self, query: str, context: RunContext) -> Outcome:
         """Run to the end (answered, halted or failed); never raises for model errors."""
-        timer: asyncio.TimerHandle | None = None
-        loop = asyncio.get_running_loop()
-
-        def check_time() -> None:  # due when the time is up, unless the run stood paused
-            nonlocal timer
-            self.ledger.check()
-            left = (self.settings.max_time or 0.0) - self.ledger.seconds
-            if self.ledger.exceeded is None and left > 0:
-                timer = loop.call_later(max(left, TIME_CHECK_MIN_S), check_time)
-
-        if self.settings.max_time:
-            timer = loop.call_later(self.settings.max_time, check_time)
+        self._timing = bool(self.settings.max_time)
+        self._arm_time_check()
         self.root = Session(self, query, context, depth=0, session_id=self.run_id)
         index = None
         if context.coverage is not None and hasattr(context.coverage, "build_index"):
@@ -151,8 +160,8 @@ class Run:
         try:
             return await self.root.run()
         finally:
-            if timer is not None:
-                timer.cancel()
+            self._timing = False
+            self._arm_time_check()  # disarmed
             if index is not None:
                 await asyncio.gather(index, return_exceptions=True)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
@@ -62,8 +62,6 @@ if TYPE_CHECKING:
 PANE_ORDER = ("context", "preview", "reasoning", "cells", "calls", "inspector", "query")
 # Quitting during a run halts it and waits this long for its worker processes to end.
 HALT_WAIT_S = 10.0
-# Below this many columns (three context-column widths) the panes share the width evenly.
-NARROW_WIDTH = 3 * 38
 # Textual's palette commands that RunCommands has in the app's own words: Help (f1), Zoom
 # (z, the whole pane rather than the focused widget) and Quit (which asks when a run is live).
 SUPERSEDED_SYSTEM_COMMANDS = frozenset({"Keys", "Maximize", "Minimize", "Quit"})
@@ -97,6 +95,8 @@ class RlmApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True,
                 tooltip="Quit (a live run is halted cleanly first)"),
     ]
+    # Below three context-column widths, the screen is "-narrow" (see CSS).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (3 * 38, "-wide")]
     CSS = """
     Screen { layout: vertical; }
     #panes {
@@ -108,7 +108,7 @@ class RlmApp(App[None]):
     }
     /* Narrower than three 38-column panes (an 80-column terminal, say), the context column
        would leave the others about 20 columns: all three share the width instead. */
-    #panes.-narrow { grid-columns: 1fr 1fr 1fr; }
+    Screen.-narrow #panes { grid-columns: 1fr 1fr 1fr; }
     .pane {
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
@@ -180,14 +180,7 @@ class RlmApp(App[None]):
         yield QueryBar(id="query")
         yield Footer()
 
-    def on_resize(self, event: events.Resize) -> None:
-        self._fit_columns(event.size.width)
-
-    def _fit_columns(self, width: int) -> None:
-        self.query_one("#panes").set_class(width < NARROW_WIDTH, "-narrow")
-
     def on_mount(self) -> None:
-        self._fit_columns(self.size.width)
         # Held, not queried: timers may still tick while the screen is taken down.
         self.status_bar = self.query_one(RunStatusBar)
         self.context_browser = self.query_one(ContextBrowser)
