@@ -494,8 +494,8 @@ class RlmApp(App[None]):
                          self._export_to)
 
     def _export_to(self, path: str | None) -> None:
-        if path:  # absolute: the note says where the file went, not just its name
-            self._write_export(Path(path).expanduser().absolute())
+        if path:  # absolute (the dialog's): the note says where the file went
+            self._write_export(Path(path))
 
     @work(thread=True, group="export", exit_on_error=False)
     def _write_export(self, path: Path) -> None:
@@ -539,7 +539,7 @@ class RlmApp(App[None]):
                 question.pop_until_active()
                 self.call_later(self._answer_quit_question)
         elif self._quitting:
-            pass  # the run is halting; the app exits when it has (HALT_WAIT_S at most)
+            self.exit()  # asked again while the run halts: now (on_unmount still halts it)
         elif self.run_is_live:
             self._quit_question = ConfirmScreen(
                 "A run is live. Halt it and quit? What it found so far stays in its "

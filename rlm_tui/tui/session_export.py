@@ -7,6 +7,7 @@ the writers check again, and every error they raise is one line that names the p
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,16 @@ def default_export_path(session: str) -> Path:
 
 def resolve_export_path(text: str) -> Path:
     """The path the user typed, `~` expanded, a relative one taken from the working
-    directory; absolute, so messages say where the file is."""
-    return Path(text.strip()).expanduser().absolute()
+    directory; absolute, so messages say where the file is. InputError for `~nosuchuser/x`
+    or a working directory that was removed."""
+    try:
+        return Path(text.strip()).expanduser().absolute()
+    except (RuntimeError, OSError) as exc:
+        raise InputError(f"cannot use {text.strip()}: {_why(exc)}") from None
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 def export_format(path: Path) -> str:
@@ -60,18 +69,20 @@ def export_problem(path: Path) -> str | None:
     that does not exist is a problem (we create none of the user's), except the default
     exports directory, which the writers create. An existing file is not a problem here:
     whether to overwrite it is the user's to confirm."""
-    if path.is_dir():
-        return f"{path} is a directory: add a file name"
     try:
+        if path.is_dir():
+            return f"{path} is a directory: add a file name"
         export_format(path)
+        parent = path.parent
+        if parent.is_dir() or parent == default_export_dir():
+            return None
+        if parent.exists():
+            return f"not a directory: {parent}"
+        return f"no such directory: {parent}"
     except InputError as exc:
         return str(exc)
-    parent = path.parent
-    if parent.is_dir() or parent == default_export_dir():
-        return None
-    if parent.exists():
-        return f"not a directory: {parent}"
-    return f"no such directory: {parent}"
+    except OSError as exc:  # a directory we may not look into, a name too long
+        return f"cannot use {path}: {_why(exc)}"
 
 
 def export_session(path: Path, events: Sequence[EventBase], *, query: str,
@@ -102,9 +113,13 @@ def export_transcript_file(source: Path, path: Path) -> int:
 
     fmt = _checked_format(path)
     try:
+        same = path.exists() and os.path.samefile(path, source)
         data = source.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if same:  # it would be cut short under the run still writing it
+        raise InputError(f"{path} is this run's own transcript: choose another file")
+    data = data[: data.rfind(b"\n") + 1]  # the whole lines: the run may be writing one
     transcript = parse_transcript(data, name=str(source))
     _write(path, data if fmt == "jsonl" else export_transcript(transcript, fmt))
     return len(transcript.events)

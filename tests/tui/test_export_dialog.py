@@ -201,3 +201,16 @@ async def test_a_replay_exports_to_the_user_data_dir_and_refuses_a_missing_direc
         await app.workers.wait_for_complete()
     assert read_transcript(default).events == read_transcript(source).events
     assert not missing.parent.exists()
+
+
+async def test_a_path_that_cannot_be_looked_at_is_said_in_the_dialog_not_a_crash(sample):
+    # `~nosuchuser/...` raised out of the dialog and ended the app (and any live run).
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await show_a_finished_session(pilot)
+        await open_export(pilot)
+        await type_path(pilot, "~no-such-user-here/x.jsonl")
+        assert isinstance(app.screen, ExportScreen)
+        assert dialog_message(app).startswith("cannot use ~no-such-user-here/x.jsonl: ")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ExportScreen)

@@ -19,6 +19,7 @@ from rlm_tui.tui.session_export import (
     export_read_transcript,
     export_session,
     export_transcript_file,
+    resolve_export_path,
 )
 from tests.tui.event_script import EventScript, mid_run
 
@@ -148,6 +149,34 @@ def test_a_transcript_copy_is_the_same_bytes_and_counts_its_events(tmp_path: Pat
     target = tmp_path / "copy.jsonl"
     assert export_transcript_file(source, target) == len(script_events())
     assert target.read_bytes() == source.read_bytes()
+
+
+def test_a_live_transcript_is_copied_up_to_its_last_whole_line_and_never_onto_itself(
+        tmp_path: Path):
+    source = tmp_path / "run.jsonl"
+    writer = TranscriptWriter(source, query="q", settings={}, context={})
+    for event in script_events():
+        writer(event)
+    writer.close()
+    whole = source.read_bytes()
+    with open(source, "ab") as file:
+        file.write(b'{"type": "root_delta", "te')  # the run is writing a line just now
+    target = tmp_path / "copy.jsonl"
+    assert export_transcript_file(source, target) == len(script_events())
+    assert target.read_bytes() == whole
+    with pytest.raises(InputError, match="is this run's own transcript"):
+        export_transcript_file(source, source)
+    assert source.read_bytes().startswith(whole)  # untouched
+
+
+@pytest.mark.parametrize("typed", ["~no-such-user-here/x.jsonl", "/tmp/" + "x" * 300 + ".md"])
+def test_a_path_that_cannot_even_be_looked_at_is_a_problem_not_a_crash(typed: str):
+    try:
+        problem = export_problem(resolve_export_path(typed))
+    except InputError as exc:
+        problem = str(exc)
+    assert problem is not None and problem.startswith("cannot use ")
+    assert "\n" not in problem
 
 
 def test_a_session_written_as_jsonl_reads_back_as_a_transcript(tmp_path: Path):

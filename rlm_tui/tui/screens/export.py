@@ -14,7 +14,16 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from rlm_tui.errors import InputError
+from rlm_tui.printable import printable_name
 from rlm_tui.tui.session_export import export_problem, resolve_export_path
+
+
+def _working_directory() -> str:
+    try:
+        return printable_name(str(Path.cwd()))
+    except OSError:  # removed since the app started
+        return "the working directory (which is gone)"
 
 
 class ExportScreen(ModalScreen[str | None]):
@@ -47,7 +56,7 @@ class ExportScreen(ModalScreen[str | None]):
             yield Static("Export this session to:")
             yield Input(self.default_path, id="export-path")
             yield Static("", id="message", markup=False)
-            yield Static(f"{self.formats}\nA relative path is from {Path.cwd()} · "
+            yield Static(f"{self.formats}\nA relative path is from {_working_directory()} · "
                          "enter writes, escape cancels", id="hint", markup=False)
 
     def on_mount(self) -> None:
@@ -58,7 +67,7 @@ class ExportScreen(ModalScreen[str | None]):
 
     def _say(self, text: str, kind: str) -> None:
         message = self.query_one("#message", Static)
-        message.update(text)
+        message.update(printable_name(text))  # it names the path typed
         message.set_classes(kind)
 
     @on(Input.Changed)
@@ -71,12 +80,16 @@ class ExportScreen(ModalScreen[str | None]):
         if not event.value.strip():
             self.dismiss(None)
             return
-        path = resolve_export_path(event.value)
-        problem = export_problem(path)
+        try:
+            path = resolve_export_path(event.value)
+            problem = export_problem(path)
+            exists = problem is None and path.exists()
+        except InputError as exc:
+            problem = str(exc)
         if problem is not None:
             self._confirmed = None
             self._say(problem, "error")
-        elif path.exists() and path != self._confirmed:
+        elif exists and path != self._confirmed:
             self._confirmed = path
             self._say(f"{path} exists: enter again to overwrite", "confirm")
         else:
