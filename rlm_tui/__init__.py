@@ -9,8 +9,17 @@ import sys as _sys
 # -m: inside an untrusted repository, its `logging.py` or `json.py` would be imported as the
 # standard library's. The entry is taken off while the package is found (sys.argv[0] is "-m"
 # then), before anything else is imported; the package's own modules are found through it.
-if _sys.argv[:1] == ["-m"] and _sys.path and _sys.path[0] in ("", _os.getcwd()):
-    del _sys.path[0]
+# (A directory named rlm_tui there would be imported instead of this package: see the README.)
+def _working_directory_off_the_path() -> None:
+    try:
+        here = _os.getcwd()
+    except OSError:  # removed since: nothing there to import from either
+        here = None
+    if _sys.argv[:1] == ["-m"] and _sys.path and _sys.path[0] in ("", here):
+        del _sys.path[0]
+
+
+_working_directory_off_the_path()
 
 import logging as _logging  # noqa: E402
 

@@ -12,6 +12,7 @@ leave it as it is for a pipe.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TextIO
 
@@ -44,10 +45,13 @@ def for_terminal(text: str, stream: TextIO | None = None) -> str:
 # \u007f-\u009f: the same data to every JSON reader, and nothing for a terminal to obey when
 # the JSON is printed (`--json`, `export --format json`, `cat` or `tail -f` of a transcript).
 _JSON_TABLE = {c: f"\\u{c:04x}" for c in range(0x7F, 0xA0)}
+_DEL_OR_C1 = re.compile("[\x7f-\x9f]")
 
 
 def escape_json_controls(json_text: str) -> str:
-    """`json_text` (JSON, as json.dumps or pydantic write it) with DEL and C1 escaped too."""
-    if json_text.isascii() and "\x7f" not in json_text:
+    """`json_text` (JSON, as json.dumps or pydantic write it) with DEL and C1 escaped too.
+    Looked for first (a transcript line can hold a 200,000-character prompt, and the app
+    writes it on its event loop): most text has none, and is returned as it is."""
+    if _DEL_OR_C1.search(json_text) is None:
         return json_text
     return json_text.translate(_JSON_TABLE)

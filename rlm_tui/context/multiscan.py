@@ -13,7 +13,7 @@ are kept in a cache directory (when given one), in a file named for the patterns
 Hyperscan build and the machine, and loaded from there the next time (0.1 ms). A cache file
 is used only if it is this user's own regular file, writable by no one else, and loads as
 these very patterns; else the patterns are compiled, and the file written anew. Writing one
-removes all but the newest few.
+removes all but the few used last.
 """
 
 from __future__ import annotations
@@ -173,12 +173,18 @@ class MultiScanner:
                 data = stream.read(_MAX_CACHE_BYTES + 1)
             except OSError:
                 return None
-        return self._loaded(data) if len(data) <= _MAX_CACHE_BYTES else None
+            database = self._loaded(data) if len(data) <= _MAX_CACHE_BYTES else None
+            if database is not None:
+                try:  # used now: pruning keeps the files used last, not those written last
+                    os.utime(fd)
+                except OSError:
+                    pass
+        return database
 
 
 _MAX_CACHE_BYTES = 64 << 20
-# Cache files kept, the most recently written: one per set of patterns, Hyperscan build and
-# machine name, and a container gets a new name each run; so older ones are removed.
+# Cache files kept, those used last (a file's time is set when it is loaded): one per set of
+# patterns, Hyperscan build and machine name, and a container gets a new name each run.
 KEEP_CACHE_FILES = 8
 _CACHE_GLOB = "multiscan-*.hsdb"
 

@@ -18,6 +18,8 @@ def check_terminal(*, piped_stdin: bool = False, instead: str) -> None:
     (stdin, or with text piped into stdin, the process's own terminal: see read_piped_stdin).
     Without one, Textual would write escape codes into a file and never end. `instead`: the
     command that works without a terminal."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return  # a driver of its own (textual-serve's, over pipes): not a terminal's
     stdin_ok = piped_stdin or _is_terminal(sys.stdin)
     if not (stdin_ok and _is_terminal(sys.stdout)):
         raise UsageError("the app needs a terminal (stdin and stdout); "

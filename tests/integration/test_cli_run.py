@@ -79,6 +79,19 @@ def test_json_output_carries_the_totals(openai_server, repo, tmp_path):
     assert result["transcript"].endswith("t.jsonl")
 
 
+def test_json_output_and_the_transcript_escape_a_models_c1_controls(openai_server, repo,
+                                                                     tmp_path):
+    answer = "red\x9b31m \x85 \x7f done"
+    openai_server.responder = Scripted([repl(f"FINAL({answer!r})")])
+    transcript = tmp_path / "t.jsonl"
+    done = rlm_tui("run", str(repo), "-q", "q", *model_args(openai_server), "--json",
+                   "--transcript", str(transcript))
+    assert done.returncode == 0, done.stderr
+    for text in (done.stdout, transcript.read_text(encoding="utf-8")):
+        assert not any(0x7F <= ord(ch) < 0xA0 for ch in text) and "\\u009b31m" in text
+    assert json.loads(done.stdout)["answer"] == answer
+
+
 def test_custom_prices_from_the_config_file_price_the_run(openai_server, repo, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[prices."openai/root"]\ninput = 1.0\noutput = 2.0\n')

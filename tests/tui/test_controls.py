@@ -171,10 +171,23 @@ async def test_export_from_the_palette_in_the_export_dialog_opens_no_second_one(
         await pilot.press("e")
         assert isinstance(app.screen, ExportScreen)
         await pilot.press("ctrl+p", *"export")
-        await pilot.pause(0.3)
+        await palette_found(pilot, "Export")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), what="the dialog")
+        await pilot.pause()
         assert dialogs(app, ExportScreen) == 1
+
+
+async def palette_found(pilot, title: str) -> None:
+    """Wait until the command palette's first match is `title`."""
+
+    def first() -> str:
+        found = pilot.app.screen.query(CommandList)
+        if not found or found.first().option_count == 0:
+            return ""
+        return found.first().get_option_at_index(0).prompt.plain.split("\n")[0]
+
+    await wait_for(pilot, lambda: first() == title, what=f"the palette to find {title}")
 
 
 async def test_quit_without_a_run_exits_at_once(sample):

@@ -264,3 +264,12 @@ def test_writing_a_cache_file_keeps_only_the_newest_few(tmp_path: Path, monkeypa
     compiles = counting_compiles(monkeypatch)
     assert multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: cache).available
     assert compiles == []
+
+
+def test_a_cache_file_loaded_counts_as_used_for_pruning(tmp_path: Path):
+    cache = tmp_path / "cache"
+    assert multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: cache).available
+    (ours,) = cache.iterdir()
+    os.utime(ours, ns=(10**18, 10**18))  # written long ago
+    assert multiscan.MultiScanner([(b"ab", False)], cache_dir=lambda: cache).available
+    assert ours.stat().st_mtime_ns > 10**18  # loaded just now
