@@ -4,8 +4,11 @@ errors that name the path."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +49,15 @@ async def type_path(pilot, path: str | Path) -> None:
     await pilot.pause()
 
 
+@contextlib.asynccontextmanager
+async def export_dialog(sample) -> AsyncIterator[tuple[Any, Any, ExportScreen]]:
+    """The app on `sample` with a finished session shown and the export dialog open."""
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await show_a_finished_session(pilot)
+        yield app, pilot, await open_export(pilot)
+
+
 def dialog_message(app) -> str:
     return str(app.screen.query_one("#message").render())
 
@@ -56,10 +68,7 @@ def errors(app) -> list[str]:
 
 async def test_the_default_export_goes_to_the_user_data_dir_not_the_working_directory(
         sample, tmp_path: Path):
-    app = make_app(sample)
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        screen = await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, screen):
         default = default_export_path(RUN)
         assert default.is_absolute()
         assert default.is_relative_to(tmp_path / "xdg_data_home")  # the test's user dirs
@@ -72,10 +81,7 @@ async def test_the_default_export_goes_to_the_user_data_dir_not_the_working_dire
 
 
 async def test_a_relative_path_is_from_the_working_directory(sample, tmp_path: Path):
-    app = make_app(sample)
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, _):
         await type_path(pilot, "here.md")
         await wait_for(pilot, (tmp_path / "here.md").exists, what="the export")
         await app.workers.wait_for_complete()
@@ -83,11 +89,8 @@ async def test_a_relative_path_is_from_the_working_directory(sample, tmp_path: P
 
 async def test_a_missing_directory_keeps_the_dialog_open_and_writes_nothing(sample,
                                                                             tmp_path: Path):
-    app = make_app(sample)
     target = tmp_path / "nonexistent" / "dir" / "x.md"
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, _):
         await type_path(pilot, target)
         assert isinstance(app.screen, ExportScreen)
         assert dialog_message(app) == f"no such directory: {target.parent}"
@@ -97,12 +100,9 @@ async def test_a_missing_directory_keeps_the_dialog_open_and_writes_nothing(samp
 
 
 async def test_an_existing_file_is_overwritten_only_after_enter_again(sample, tmp_path: Path):
-    app = make_app(sample)
     target = tmp_path / "old.md"
     target.write_text("keep me")
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, _):
         await type_path(pilot, target)
         assert isinstance(app.screen, ExportScreen)
         assert dialog_message(app) == f"{target} exists: enter again to overwrite"
@@ -117,12 +117,9 @@ async def test_an_existing_file_is_overwritten_only_after_enter_again(sample, tm
 
 async def test_escape_or_an_edit_after_the_warning_keeps_the_existing_file(sample,
                                                                            tmp_path: Path):
-    app = make_app(sample)
     target = tmp_path / "old.md"
     target.write_text("keep me")
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, _):
         await type_path(pilot, tmp_path / "old.mdx")  # not the file: refused, no warning
         await pilot.press("backspace", "enter")  # now the existing file: asks first
         assert dialog_message(app) == f"{target} exists: enter again to overwrite"
@@ -137,20 +134,14 @@ async def test_escape_or_an_edit_after_the_warning_keeps_the_existing_file(sampl
 
 
 async def test_a_directory_is_an_error_in_the_dialog(sample, tmp_path: Path):
-    app = make_app(sample)
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, _):
         await type_path(pilot, tmp_path)
         assert isinstance(app.screen, ExportScreen)
         assert dialog_message(app) == f"{tmp_path} is a directory: add a file name"
 
 
 async def test_an_unknown_suffix_is_refused_naming_the_known_ones(sample, tmp_path: Path):
-    app = make_app(sample)
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        screen = await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, screen):
         hint = str(screen.query_one("#hint").render())
         assert ".jsonl: transcript" in hint and ".md: Markdown" in hint
         await type_path(pilot, "x.txt")
@@ -205,10 +196,7 @@ async def test_a_replay_exports_to_the_user_data_dir_and_refuses_a_missing_direc
 
 async def test_a_path_that_cannot_be_looked_at_is_said_in_the_dialog_not_a_crash(sample):
     # `~nosuchuser/...` raised out of the dialog and ended the app (and any live run).
-    app = make_app(sample)
-    async with app.run_test(size=SIZE) as pilot:
-        await show_a_finished_session(pilot)
-        await open_export(pilot)
+    async with export_dialog(sample) as (app, pilot, _):
         await type_path(pilot, "~no-such-user-here/x.jsonl")
         assert isinstance(app.screen, ExportScreen)
         assert dialog_message(app).startswith("cannot use ~no-such-user-here/x.jsonl: ")
