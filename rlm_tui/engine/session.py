@@ -21,7 +21,7 @@ from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.engine import prompts
 from rlm_tui.engine.control import Ledger, RunControl
-from rlm_tui.engine.parsing import code_blocks, prose_final
+from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
 from rlm_tui.errors import ModelError
 from rlm_tui.lm import ModelCallError, ModelClient, ModelSpec, RetryInfo
 from rlm_tui.sandbox import Sandbox, SandboxLimits, SubcallRequest
@@ -265,7 +265,7 @@ class Session:
             history.append({"role": "assistant", "content": reply})
             blocks = code_blocks(reply)
             if not blocks:
-                answer = await self._prose_answer(sandbox, reply, node)
+                answer = await self._prose_answer(sandbox, reply)
                 if answer is not None:
                     return Outcome("answered", answer=answer, iterations=iteration)
                 history.append({"role": "user", "content": prompts.no_code_message(
@@ -296,21 +296,25 @@ class Session:
                   max_iterations=max_iterations, forced=True)
         history.append({"role": "user", "content": prompts.forced_final_message()})
         reply = await self._root_call(history, node)
-        answer = await self._prose_answer(sandbox, reply, node, include_code=True)
-        if answer is None:
-            final = prose_final(reply.replace("```", "\n"))
-            if final is not None:
-                reason = (f"out of iterations ({max_iterations}), and the last reply's "
-                          f"FINAL_VAR({final.variable!r}) names no variable")
-                return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
-            answer = reply.strip()
+        final = prose_final(reply.replace("```", "\n"))
+        if final is None:
+            answer: str | None = reply.strip()
+        else:
+            answer = await self._final_answer(sandbox, final)
+        if answer is None:  # its text is no answer: it names a variable to give instead
+            assert final is not None
+            reason = (f"out of iterations ({max_iterations}), and the last reply's "
+                      f"FINAL_VAR({final.variable!r}) names no variable")
+            return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
         return Outcome("answered", answer=answer, forced=True, iterations=max_iterations)
 
-    async def _prose_answer(self, sandbox: Sandbox, reply: str, node: str,
-                            include_code: bool = False) -> str | None:
-        final = prose_final(reply.replace("```", "\n") if include_code else reply)
-        if final is None:
-            return None
+    async def _prose_answer(self, sandbox: Sandbox, reply: str) -> str | None:
+        final = prose_final(reply)
+        return None if final is None else await self._final_answer(sandbox, final)
+
+    async def _final_answer(self, sandbox: Sandbox, final: ProseFinal) -> str | None:
+        """The answer a FINAL or FINAL_VAR written in prose gives; None for a FINAL_VAR that
+        names no variable."""
         if final.variable is None:
             return final.answer
         result = await sandbox.run_cell(f"FINAL_VAR({final.variable!r})")
