@@ -39,7 +39,7 @@ def export_transcript(transcript: Transcript, fmt: str,
     if fmt == "json":
         return render_json(transcript, model)
     if fmt == "rlm-log":
-        from rlm_tui.transcript.rlms_log import render_rlms_log
+        from rlm_tui.transcript.rlms_log_writer import render_rlms_log
 
         return render_rlms_log(model)
     raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rlm_tui.transcript import export_transcript, parse_transcript, read_transcript
-from rlm_tui.transcript.rlms_log import HISTORY_WINDOW
+from rlm_tui.transcript.rlms_log_writer import HISTORY_WINDOW
 from tests.unit.transcript.synthetic import synthetic_events, transcript_bytes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rlms_logs"
