@@ -3,7 +3,7 @@
 - loader.py: `load_context(source, pack_dir, LoadOptions)` -> `ContextPack`
 - listing.py, ignore.py: which files (git ls-files, or a walk honouring .gitignore), plus
   .rlmignore and --include/--exclude
-- secrets.py: secret files skipped, secret-looking values masked
+- secrets/: secret files skipped, secret-looking values masked
 - parallel.py: a large directory loaded by two processes at once
 - pack.py: the pack on disk (`PackWriter`, `ContextPack`)
 - view.py: the worker's read-only view (`open_view`, `take_coverage`); standard library only

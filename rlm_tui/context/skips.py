@@ -12,7 +12,7 @@ class SkipReason(StrEnum):
     BINARY = "binary"  # a NUL byte in the first 8,000 bytes, or named as a format with one
     TOO_LARGE = "too large"  # over the per-file cap
     OVER_TOTAL_CAP = "over total cap"  # the pack was full; files are taken in path order
-    SECRET_FILE = "secret file"  # named like a file that holds secrets (see secrets.py)
+    SECRET_FILE = "secret file"  # named like a file that holds secrets (see secrets/names.py)
     SYMLINK_OUTSIDE_ROOT = "symlink outside root"
     SYMLINK_LOOP = "symlink loop"  # a cycle, or a link to a directory that holds it
     BROKEN_SYMLINK = "broken symlink"

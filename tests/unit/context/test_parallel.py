@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rlm_tui.context import parallel, secrets
+from rlm_tui.context import parallel
 from rlm_tui.context.multiscan import MultiScanner
 from rlm_tui.context.pack import PackWriter
+from rlm_tui.context.secrets.prefilter import PATTERNS
 
 from .conftest import write
 
@@ -119,11 +120,10 @@ def test_two_processes_load_the_same_texts_and_index_as_one(
     adopted = let_the_helper_claim_first(monkeypatch, plans)
     together = load(tmp_path, **options)
     # The helper is spared compiling masking's patterns: they come compiled.
-    patterns = [row[:2] for row in secrets._PREFILTER_TABLE]
     if options.get("include_secrets"):
         assert plans[0].prefilter is None
     else:
-        assert plans[0].prefilter and MultiScanner(patterns).adopt(plans[0].prefilter)
+        assert plans[0].prefilter and MultiScanner(PATTERNS).adopt(plans[0].prefilter)
     assert snapshot(together) == snapshot(alone)
     assert texts_do_not_overlap(together)
     # Texts the cap refused are not left in the blob for model code to find.

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from rlm_tui.context import multiscan, secrets
-from rlm_tui.context.secrets import mask_secrets, mask_secrets_many
+from rlm_tui.context.secrets import (
+    assignments,
+    mask_secrets,
+    mask_secrets_many,
+    prefilter,
+    tokens,
+)
 
 from .conftest import write
 
@@ -114,6 +120,15 @@ def test_a_huge_text_is_masked_the_same(monkeypatch):
     text = b"".join(_texts(9, 2000)) * 40
     assert len(text) > secrets.WINDOW_BYTES
     assert mask_secrets(text) == _without_hyperscan(monkeypatch, lambda: mask_secrets(text))
+
+
+def test_every_rule_brings_its_own_prefilter_patterns():
+    # The prefilter's table is made of the rules' own patterns: none is left out of it.
+    in_table = {rule for _, _, rule in prefilter.PREFILTER_TABLE}
+    assert in_table == {*tokens.TOKEN_RULES, *assignments.ALL_NAME_RULES}
+    assert all(rule.prefilter for rule in in_table)
+    table = prefilter.PREFILTER_TABLE
+    assert prefilter.PATTERNS == [(pattern, caseless) for pattern, caseless, _ in table]
 
 
 def test_the_aws_hint_may_sit_on_the_line_before(monkeypatch):
