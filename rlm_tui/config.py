@@ -13,10 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rlm_tui.context.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
 from rlm_tui.errors import ConfigError
 
 ENV_PREFIX = "RLM_TUI_"
+# The context's default size limits, here for the settings, the flags and the loader alike, so
+# that `rlm-tui context` shows what `run` and the app load.
+DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB ("2M"): a larger file is skipped
+DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB ("200M") of text in the whole pack
 
 
 class Price(BaseModel):

@@ -9,7 +9,6 @@
 - view.py: the worker's read-only view (`open_view`, `take_coverage`); standard library only
 - coverage.py: what code read and what sub-call prompts carried (`Coverage`)
 - metadata.py: what the root model is told (`describe_context`, `render_context_summary`)
-- limits.py: the default size limits
 
 Nothing is imported here: the worker imports view.py alone and must start fast.
 """

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from rlm_tui.context import parallel
-from rlm_tui.context.limits import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
+from rlm_tui.config import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_TOTAL_SIZE
 from rlm_tui.context.listing import FileListing, list_files
 from rlm_tui.context.pack import (
     FLAG_NON_UTF8,
