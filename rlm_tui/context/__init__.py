@@ -3,8 +3,10 @@
 - loader.py: `load_context(source, pack_dir, LoadOptions)` -> `ContextPack`
 - listing.py, ignore.py: which files (git ls-files, or a walk honouring .gitignore), plus
   .rlmignore and --include/--exclude
+- directory.py: the listed files into a pack one by one; files.py: one file on disk;
+  prepared_text.py: its text decoded and masked
 - secrets/: secret files skipped, secret-looking values masked
-- parallel.py: a large directory loaded by two processes at once
+- parallel.py: a large directory loaded by two processes at once (cores.py: when)
 - pack.py: the pack on disk (`PackWriter`, `ContextPack`)
 - view.py: the worker's read-only view (`open_view`, `take_coverage`); standard library only
 - coverage.py: what code read and what sub-call prompts carried (`Coverage`)

@@ -11,8 +11,8 @@ this process does (each batch whole, under a lock: see PackWriter.part), and the
 into a small file; this process then adds those entries to the index, in path order, unless
 the total cap is near, where it loads those files itself so that the cap sees exact sizes
 (the helper's copy of their texts is blanked when the pack is finished). If the helper fails
-in any way, this process loads whatever it did not deliver. Masks, skips, texts and index are the same as from one process; only the order of
-the texts in the blob differs.
+in any way, this process loads whatever it did not deliver. Masks, skips, texts and index
+are the same as from one process; only the order of the texts in the blob differs.
 
 The helper runs `main()` here with WORK_DIR, in an isolated interpreter given this process's
 path (see child_python.py: the directory loaded may hold a `pickle.py`), started while this
@@ -31,14 +31,15 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from rlm_tui.child_python import boot_code, child_paths
+from rlm_tui.context import cores
+from rlm_tui.context.directory import FileOptions, load_files, read_ahead
+from rlm_tui.context.listing import FileListing
 from rlm_tui.context.pack import PackWriter
+from rlm_tui.context.secrets import adopt_prefilter_database
 from rlm_tui.context.skips import SkippedFile, SkipReason
-
-if TYPE_CHECKING:
-    from rlm_tui.context.loader import LoadOptions  # which imports this module
 
 # Below this many files a load takes well under a second, less than a helper costs to start.
 MIN_FILES = 4000
@@ -62,65 +63,8 @@ class LoadPlan:
     root: str
     chunks: list[list[str]]
     regular: set[str]  # files the walk saw as regular (see FileListing.regular)
-    options: LoadOptions
+    options: FileOptions
     prefilter: bytes | None = None  # masking's patterns, compiled (secrets.prefilter_database)
-
-
-def spare_cores() -> float:
-    """About how many cores nothing uses now, this thread included: those this process may
-    run on, less one for this thread and the threads of other processes that run or wait to
-    run (Linux: `procs_running` in /proc/stat less this process's own running threads, the
-    fewest of three looks; the app's own threads, drawing its first frame, say, do not keep
-    a helper out); elsewhere, less one and the load average of the last minute. (That lags:
-    for a minute after a busy spell it says the cores are taken.)"""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    others = _running_elsewhere()
-    if others is not None:
-        return cores - 1 - others
-    try:
-        return cores - 1 - os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average here
-        return cores - 2
-
-
-_PROC_STAT = "/proc/stat"
-_OWN_THREADS = "/proc/self/task"
-
-
-def _running_elsewhere() -> int | None:
-    """Threads of other processes running or runnable now; None where the system does not
-    say."""
-    counts = []
-    for _ in range(3):  # a process that ran for an instant is not a busy core
-        try:
-            with open(_PROC_STAT, "rb") as stream:
-                data = stream.read()
-            at = data.index(b"\nprocs_running ") + len(b"\nprocs_running ")
-            running = int(data[at : data.index(b"\n", at)])
-        except (OSError, ValueError):  # not there, or not as expected
-            return None
-        counts.append(running - _own_running_threads())
-    return max(0, min(counts))
-
-
-def _own_running_threads() -> int:
-    running = 0
-    try:
-        tasks = os.listdir(_OWN_THREADS)
-    except OSError:
-        return 1  # this one
-    for task in tasks:
-        try:
-            with open(f"{_OWN_THREADS}/{task}/stat", "rb") as stream:
-                # "tid (name) S ...": the name may hold spaces and parentheses.
-                state = stream.read().rpartition(b")")[2][1:2]
-        except OSError:
-            continue  # a thread that ended meanwhile
-        running += state == b"R"
-    return max(1, running)
 
 
 class Helper:
@@ -140,7 +84,7 @@ class Helper:
         core is spare for it (sharing one with this process, or with other busy processes,
         it only slows the load), or no interpreter to start. (A blob that cannot be locked
         is found out later: PackWriter.share.)"""
-        if spare_cores() < 1 or not sys.executable:
+        if cores.spare_cores() < 1 or not sys.executable:
             return None
         work_dir = Path(tempfile.mkdtemp(prefix=".load-", dir=pack_dir))
         try:
@@ -230,12 +174,6 @@ def _part_file(work_dir: Path, index: int) -> Path:
 
 
 def _run_helper(work_dir: Path) -> None:
-    # Imported here (loader.py imports this module), and before the plan is known: while
-    # the host lists the directory.
-    from rlm_tui.context.listing import FileListing
-    from rlm_tui.context.loader import load_files, read_ahead
-    from rlm_tui.context.secrets import adopt_prefilter_database
-
     if sys.stdin.buffer.readline() != b"go\n":
         return  # no plan: the listing was small
     with open(work_dir / _PLAN_NAME, "rb") as stream:

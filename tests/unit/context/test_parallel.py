@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_tui.context import parallel
+from rlm_tui.context import cores, parallel
 from rlm_tui.context.multiscan import MultiScanner
 from rlm_tui.context.pack import PackWriter
 from rlm_tui.context.secrets.prefilter import PATTERNS
@@ -70,7 +70,7 @@ def force_a_helper(monkeypatch) -> None:
     """A helper for any listing, in chunks of 7 files, however busy the machine."""
     monkeypatch.setattr(parallel, "MIN_FILES", 1)
     monkeypatch.setattr(parallel, "CHUNK_FILES", 7)
-    monkeypatch.setattr(parallel, "spare_cores", lambda: 2.0)
+    monkeypatch.setattr(cores, "spare_cores", lambda: 2.0)
 
 
 def let_the_helper_claim_first(monkeypatch, plans: list | None = None) -> list:
@@ -194,28 +194,3 @@ def test_the_helper_runs_no_module_of_the_directory_it_is_started_in(
     assert adopted, "no chunk came from the helper"
     assert not marker.exists(), marker.read_text()
     assert "logging.py" in {entry.path for entry in pack.entries}
-
-
-def test_spare_cores_counts_what_runs_now_not_the_last_minute(tmp_path: Path, monkeypatch):
-    # After a busy minute the load average still says both cores are taken; what runs now
-    # (this process's own threads, whatever they do, and nothing else) leaves one spare.
-    stat = tmp_path / "stat"
-    stat.write_bytes(b"cpu  1 2 3\nctxt 99\nprocs_running 2\nprocs_blocked 0\n")
-    tasks = tmp_path / "task"
-    for tid, state in (("100", "R"), ("101", "R"), ("102", "S")):
-        (tasks / tid).mkdir(parents=True)
-        (tasks / tid / "stat").write_text(f"{tid} (a (strange) name) {state} 1 2 3\n")
-    monkeypatch.setattr(parallel, "_PROC_STAT", str(stat))
-    monkeypatch.setattr(parallel, "_OWN_THREADS", str(tasks))
-    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    assert parallel.spare_cores() == 1
-    stat.write_bytes(b"cpu  1 2 3\nprocs_running 3\n")  # and one thread of another process
-    assert parallel.spare_cores() == 0
-    # Where the system does not say (or not as expected), the load average decides.
-    for text in (b"cpu  1 2 3\n", b"cpu 1\nprocs_running many\n", None):
-        if text is None:
-            stat.unlink()
-        else:
-            stat.write_bytes(text)
-        assert parallel.spare_cores() == -1

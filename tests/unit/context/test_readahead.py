@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rlm_tui.context import readahead
-from rlm_tui.context.loader import LoadOptions, read_ahead
+from rlm_tui.context.directory import read_ahead
+from rlm_tui.context.loader import LoadOptions
 from rlm_tui.context.readahead import AHEAD, PROBE_EVERY, ReadAhead
 
 from .conftest import write
@@ -129,7 +130,7 @@ def test_files_the_load_would_not_open_are_not_opened_ahead(
     )
     # Cold from the first probe on, so that every file after it is asked for.
     order = [*names[: PROBE_EVERY + 5], ".env", "link.txt", *names[PROBE_EVERY + 5 :]]
-    ahead = read_ahead(str(tmp_path), order, set(names), LoadOptions())
+    ahead = read_ahead(str(tmp_path), order, set(names), LoadOptions().file_options)
     for _ in order:
         ahead.advance()
     assert len(opened) > 10

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rlm_tui.context import loader
+from rlm_tui.context import directory, files, loader
 from rlm_tui.errors import InputError
 
 from .conftest import write
@@ -63,7 +63,7 @@ def test_files_named_as_binary_formats_are_skipped_without_being_opened(
         "logo.PNG": "binary",
         "misnamed.png": "binary",
     }
-    assert {item.detail for item in pack.skipped} == {loader.BINARY_BY_NAME}
+    assert {item.detail for item in pack.skipped} == {files.BINARY_BY_NAME}
     assert [e.path for e in pack.entries] == ["a.py", "libc.so", "notes.txt"]
     assert not [p for p in opened if p.endswith((".pyc", ".PNG", ".png"))]
 
@@ -143,14 +143,14 @@ def test_unreadable_files_are_skipped_by_permission(tmp_path: Path, load):
 def test_unreadable_files_are_skipped_when_reading_fails(tmp_path: Path, load, monkeypatch):
     # Works as root too: the read itself fails, as it would for EACCES or EIO.
     write(tmp_path, {"a.txt": "a\n", "broken.txt": "b\n"})
-    real_read = loader._read_regular_file
+    real_read = directory.read_regular_file
 
     def failing_read(path: str, limit: int, sniff: bool = True) -> bytes | None:
         if path.endswith("broken.txt"):
             raise PermissionError(13, "Permission denied")
         return real_read(path, limit, sniff)
 
-    monkeypatch.setattr(loader, "_read_regular_file", failing_read)
+    monkeypatch.setattr(directory, "read_regular_file", failing_read)
     pack = load(tmp_path)
     assert reasons(pack) == {"broken.txt": "unreadable"}
     assert pack.skipped[0].detail == "Permission denied"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rlm_tui.context.loader import prepare_text
+from rlm_tui.context.prepared_text import prepare_text
 from rlm_tui.context.windows import WINDOW_BYTES, line_windows
 
 
