@@ -16,11 +16,24 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 SCHEMA_VERSION = 1
 
+# The statuses, one vocabulary for every view and format:
+# - a run's state, as the controls and the status bar know it;
 RunState = Literal["starting", "running", "paused", "stepping", "halted", "done", "failed"]
+# - how a session ended (SessionFinished), or "running" while it has not;
+SessionEnd = Literal["answered", "halted", "failed"]
+SessionStatus = Literal["running", "answered", "halted", "failed"]
+# - the budgets a run can reach;
+Budget = Literal["iterations", "cost", "tokens", "time"]
+# - a node under a session (a root turn, a cell, a sub-call): "stopped" is one still in
+#   flight when its session ended (a halt, a failure elsewhere), which no event finishes.
+NodeStatus = Literal["running", "done", "error", "stopped"]
 
 
 class Usage(BaseModel):
-    """Tokens and cost of one model call, or a sum of calls. `cost_usd` None: unknown."""
+    """Tokens and cost of one model call, or a sum of calls: the one usage type, from the
+    model boundary (lm/) to every view. `cost_usd` sums the priced calls; `unpriced_calls`
+    says how many had no price (their cost is unknown, not zero), `unreported_calls` how
+    many the provider sent no token counts for (their tokens are unknown, not zero)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -28,25 +41,47 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
     calls: int = 0
-    unpriced_calls: int = 0  # calls whose cost is unknown; cost_usd sums the priced ones
+    unpriced_calls: int = 0
+    unreported_calls: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def cost_known(self) -> bool:
+        """False when no call had a price: the cost is unknown, not zero."""
+        return not (self.calls and self.unpriced_calls == self.calls)
+
+    @property
+    def cost_complete(self) -> bool:
+        """True when every call had a price (the sum is the whole cost)."""
+        return self.unpriced_calls == 0
+
+    @property
+    def reported(self) -> bool:
+        """True when the provider reported token counts for every call."""
+        return self.unreported_calls == 0
+
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
+        # Unvalidated: the fold adds usages up every node's ancestors, and both sides are
+        # valid already (5x faster than validating).
+        return Usage.model_construct(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=(self.cost_usd or 0.0) + (other.cost_usd or 0.0),
             calls=self.calls + other.calls,
             unpriced_calls=self.unpriced_calls + other.unpriced_calls,
+            unreported_calls=self.unreported_calls + other.unreported_calls,
         )
 
     @classmethod
-    def of_call(cls, prompt_tokens: int, completion_tokens: int, cost_usd: float | None) -> Usage:
+    def of_call(cls, prompt_tokens: int, completion_tokens: int, cost_usd: float | None,
+                *, reported: bool = True) -> Usage:
+        """One call's usage; `cost_usd` None: no price, `reported` False: no token counts."""
         return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                   cost_usd=cost_usd or 0.0, calls=1, unpriced_calls=int(cost_usd is None))
+                   cost_usd=cost_usd or 0.0, calls=1, unpriced_calls=int(cost_usd is None),
+                   unreported_calls=int(not reported))
 
 
 class EventBase(BaseModel):
@@ -151,7 +186,7 @@ class StateChanged(EventBase):
 
 class BudgetExceeded(EventBase):
     type: Literal["budget_exceeded"] = "budget_exceeded"
-    budget: str  # iterations | cost | tokens | time
+    budget: Budget
     limit: float
     value: float
 
@@ -170,7 +205,7 @@ class FinalAnswer(EventBase):
 
 class SessionFinished(EventBase):
     type: Literal["session_finished"] = "session_finished"
-    status: Literal["answered", "halted", "failed"]
+    status: SessionEnd
     reason: str | None = None
     answer: str | None = None
     forced: bool = False

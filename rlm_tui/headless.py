@@ -21,26 +21,25 @@ from rlm_tui.engine.workspace import Workspace, check_models, model_specs
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
-from rlm_tui.transcript import TranscriptWriter, default_transcript_path
+from rlm_tui.transcript import SessionModel, TranscriptWriter, default_transcript_path
 
 EXIT_ANSWERED, EXIT_STOPPED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
-def _summary(outcome: Outcome, run: Run, transcript: Path) -> dict[str, Any]:
-    usage = run.ledger.usage
-    cost_known = not (usage.calls and usage.unpriced_calls == usage.calls)
+def _summary(outcome: Outcome, tree: SessionModel, transcript: Path) -> dict[str, Any]:
+    """The --json document: the outcome, and the session tree's totals."""
+    totals = tree.totals.to_dict()
     return {
         "answer": outcome.answer,
         "status": outcome.status,
         "forced": outcome.forced,
         "halted_reason": outcome.reason if outcome.status != "answered" else None,
         "iterations": outcome.iterations,
-        "sub_calls": run.ledger.sub_calls,
-        "tokens": {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens,
-                   "total": usage.total_tokens},
-        "cost_usd": round(usage.cost_usd or 0.0, 6) if cost_known else None,
-        "cost_complete": usage.unpriced_calls == 0,
-        "seconds": round(run.ledger.seconds, 3),
+        "sub_calls": totals["sub_calls"],
+        "tokens": totals["tokens"],
+        "cost_usd": totals["cost_usd"],
+        "cost_complete": totals["cost_complete"],
+        "seconds": totals["seconds"],
         "transcript": str(transcript),
     }
 
@@ -72,11 +71,12 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
                                   context=ws.context_summary())
         bus = ev.EventBus(on_error=_report_subscriber_error)
         bus.subscribe(writer)
-        bus.subscribe(ProgressLine())
+        progress = ProgressLine()  # it folds the session tree the summary reads
+        bus.subscribe(progress)
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
-            outcome, run = asyncio.run(_run(ws, query, bus))
+            outcome, _ = asyncio.run(_run(ws, query, bus))
         finally:
             writer.close()
     if outcome.status == "failed":
@@ -88,7 +88,8 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     else:
         code = EXIT_ANSWERED
     if as_json:
-        summary = json.dumps(_summary(outcome, run, transcript_path), ensure_ascii=False)
+        summary = json.dumps(_summary(outcome, progress.tree, transcript_path),
+                             ensure_ascii=False)
         print(escape_json_controls(summary))
     elif outcome.answer is not None:
         print(for_terminal(outcome.answer))  # shown, not obeyed, on a terminal

@@ -1,5 +1,6 @@
 """The headless run's live progress on stderr: one line, rewritten in place on a terminal,
-silent when stderr is not a terminal (scripts and CI read only the answer on stdout)."""
+silent when stderr is not a terminal (scripts and CI read only the answer on stdout). It
+folds the session tree as events come, and the headless summary reads the same tree."""
 
 from __future__ import annotations
 
@@ -8,22 +9,8 @@ import time
 from typing import IO
 
 from rlm_tui import events as ev
-
-
-def format_cost(usage: ev.Usage) -> str:
-    """'$0.0123', 'cost unknown', or '$0.0123 + unknown' when some calls are unpriced."""
-    if usage.calls and usage.unpriced_calls == usage.calls:
-        return "cost unknown"
-    text = f"${usage.cost_usd or 0.0:.4f}"
-    return text + " + unknown" if usage.unpriced_calls else text
-
-
-def format_tokens(n: int) -> str:
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 1_000:
-        return f"{n / 1_000:.1f}k"
-    return str(n)
+from rlm_tui.transcript.model import SessionModel
+from rlm_tui.units import format_cost, format_tokens
 
 
 class ProgressLine:
@@ -34,21 +21,25 @@ class ProgressLine:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.iteration = 0
         self.max_iterations = 0
-        self.sub_calls = 0
-        self.usage = ev.Usage()
+        self.tree = SessionModel(track_changes=False)
         self.started = time.monotonic()
         self._root_session: str | None = None
         self._last = 0.0
 
+    @property
+    def usage(self) -> ev.Usage:
+        return self.tree.totals.usage
+
+    @property
+    def sub_calls(self) -> int:
+        return self.tree.totals.sub_calls
+
     def __call__(self, event: ev.EventBase) -> None:
+        self.tree.apply(event)
         if isinstance(event, ev.SessionStarted) and self._root_session is None:
             self._root_session = event.session_id
         elif isinstance(event, ev.IterationStarted) and event.session_id == self._root_session:
             self.iteration, self.max_iterations = event.iteration, event.max_iterations
-        elif isinstance(event, ev.SubcallFinished):
-            self.sub_calls += 1
-        if isinstance(event, (ev.RootDone, ev.SubcallFinished)):
-            self.usage = self.usage + event.usage
         if isinstance(event, ev.SessionFinished) and event.session_id == self._root_session:
             self._draw(final=True)
         elif isinstance(event, ev.BudgetExceeded):

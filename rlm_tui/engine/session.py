@@ -66,7 +66,7 @@ class RunContext:
 
 @dataclass
 class Outcome:
-    status: str  # answered | halted | failed
+    status: ev.SessionEnd
     answer: str | None = None
     forced: bool = False
     reason: str | None = None

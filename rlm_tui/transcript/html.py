@@ -11,6 +11,7 @@ from html import escape
 
 from rlm_tui.transcript import figures
 from rlm_tui.transcript.model import CellNode, IterationNode, SessionModel, SessionNode, SubCallNode
+from rlm_tui.units import format_cost, format_seconds
 
 _CSS = """
 :root { color-scheme: light dark; --fg: #1d1f21; --bg: #fdfdfc; --muted: #6a6f75;
@@ -29,7 +30,7 @@ details { border-left: 2px solid var(--line); margin: .35rem 0 .35rem .2rem;
 summary { cursor: pointer; padding: .15rem 0; }
 summary .facts, .muted { color: var(--muted); font-size: .9em; }
 .label { font-weight: 600; font-size: .85em; color: var(--muted); margin-top: .5rem; }
-.ok { color: var(--ok); } .error, .running { color: var(--err); }
+.ok { color: var(--ok); } .error, .running, .stopped { color: var(--err); }
 .note { border: 1px solid var(--err); border-radius: 6px; padding: .5rem .8rem; }
 table { border-collapse: collapse; } td, th { text-align: left; padding: .2rem .8rem .2rem 0;
   border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -85,19 +86,20 @@ def _session(session: SessionNode, *, open_first: bool = False) -> list[str]:
 
 def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
     name = f"Iteration {it.iteration}" + (" · forced final answer" if it.forced else "")
-    facts = [it.model or "root", figures.usage_line(it.usage), figures.seconds(it.latency_s)]
+    facts = [it.model or "root", figures.usage_line(it.usage), format_seconds(it.latency_s)]
     if it.cells:
         facts.append(f"{len(it.cells)} cell{'s' if len(it.cells) > 1 else ''}")
     calls = sum(len(cell.subcalls) for cell in it.cells)
     if calls:
         facts.append(f"{calls} sub-call{'s' if calls > 1 else ''} "
-                     f"({figures.cost(it.rollup)} in all)")
+                     f"({format_cost(it.rollup)} in all)")
     out = [f"<details{' open' if opened else ''}>",
            f"<summary><b>{escape(name)}</b> {_facts(facts)}</summary>"]
     for retry in it.retries:
         out.append(f'<p class="muted">retry {retry.attempt}: {escape(retry.reason)}</p>')
     if it.error:
         out.append(f'<p class="error">Root call failed: {escape(it.error)}</p>')
+    out += _stopped(it.stopped_by)
     out += ['<div class="label">Reasoning</div>', _pre(it.text or "(no text)")]
     for cell in it.cells:
         out += _cell(cell)
@@ -106,13 +108,13 @@ def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
 
 
 def _cell(cell: CellNode) -> list[str]:
-    facts = [figures.seconds(cell.seconds)]
+    facts = [format_seconds(cell.seconds)]
     if cell.subcalls:
         facts.append(f"{len(cell.subcalls)} sub-call{'s' if len(cell.subcalls) > 1 else ''}")
     out = ["<details open>",
            f'<summary>Cell {cell.index} <span class="{_css_status(cell.status)}">'
            f"{escape(cell.status)}</span> {_facts(facts)}</summary>",
-           '<div class="label">Code</div>', _pre(cell.code)]
+           *_stopped(cell.stopped_by), '<div class="label">Code</div>', _pre(cell.code)]
     if cell.stdout:
         out += ['<div class="label">Output</div>', _pre(cell.stdout)]
     if cell.cut_note:
@@ -133,7 +135,7 @@ def _cell(cell: CellNode) -> list[str]:
 
 
 def _subcall(call: SubCallNode, number: int) -> list[str]:
-    facts = [call.model, figures.usage_line(call.rollup), figures.seconds(call.latency_s)]
+    facts = [call.model, figures.usage_line(call.rollup), format_seconds(call.latency_s)]
     if call.batch_size > 1:
         facts.append(f"batch {call.batch_index + 1} of {call.batch_size}")
     if call.attempts > 1:
@@ -144,6 +146,7 @@ def _subcall(call: SubCallNode, number: int) -> list[str]:
            f"{_facts(facts)}</summary>"]
     if call.error:
         out.append(f'<p class="error">{escape(call.error)}</p>')
+    out += _stopped(call.stopped_by)
     for retry in call.retries:
         out.append(f'<p class="muted">retry {retry.attempt}: {escape(retry.reason)}</p>')
     out += ['<div class="label">Prompt</div>', _pre(call.prompt)]
@@ -167,7 +170,13 @@ def _facts(facts: list[str]) -> str:
 
 
 def _css_status(status: str) -> str:
-    return {"ok": "ok", "answered": "ok", "done": "ok"}.get(status, "error")
+    return {"answered": "ok", "done": "ok", "stopped": "stopped"}.get(status, "error")
+
+
+def _stopped(reason: str | None) -> list[str]:
+    if reason is None:
+        return []
+    return [f'<p class="stopped">Stopped unfinished: {escape(reason)}</p>']
 
 
 def _pre(text: str) -> str:

@@ -11,6 +11,7 @@ import re
 
 from rlm_tui.transcript import figures
 from rlm_tui.transcript.model import CellNode, IterationNode, SessionModel, SessionNode, SubCallNode
+from rlm_tui.units import format_seconds, format_token_counts
 
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
 # what would open a list or a quote at the start of a line
@@ -56,17 +57,18 @@ def _session(out: list[str], session: SessionNode, *, level: int, label: str) ->
 
 def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> None:
     name = f"{label}Iteration {it.iteration}" + (" (forced final answer)" if it.forced else "")
-    facts = [it.model or "root", figures.tokens(it.usage), figures.seconds(it.latency_s)]
+    facts = [it.model or "root", format_token_counts(it.usage), format_seconds(it.latency_s)]
     if it.attempts > 1:
         facts.append(f"{it.attempts} attempts")
     out += [f"{_heading(level)} {inline(name)} · {inline(' · '.join(facts))}", ""]
     for retry in it.retries:
         out += [f"- retry {retry.attempt}: {inline(retry.reason)} "
-                f"(waited {figures.seconds(retry.wait_s)})"]
+                f"(waited {format_seconds(retry.wait_s)})"]
     if it.retries:
         out.append("")
     if it.error:
         out += [f"**Root call failed:** {inline(it.error)}", ""]
+    _stopped(out, it.stopped_by)
     out += [*fenced(it.text or "(no text)"), ""]
     for cell in it.cells:
         _cell(out, cell, level=level + 1, label=f"{name} › ")
@@ -75,7 +77,8 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
 def _cell(out: list[str], cell: CellNode, *, level: int, label: str) -> None:
     name = f"{label}Cell {cell.index}"
     out += [f"{_heading(level)} {inline(name)} · {cell.status} · "
-            f"{figures.seconds(cell.seconds)}", ""]
+            f"{format_seconds(cell.seconds)}", ""]
+    _stopped(out, cell.stopped_by)
     out += [*fenced(cell.code, "python"), ""]
     if cell.stdout:
         out += ["Output:", "", *fenced(cell.stdout), ""]
@@ -98,6 +101,7 @@ def _subcall(out: list[str], call: SubCallNode, *, level: int, label: str) -> No
     out += [f"{_heading(level)} {inline(label)} · {inline(_call_facts(call))}", ""]
     if call.error:
         out += [f"**Error:** {inline(call.error)}", ""]
+    _stopped(out, call.stopped_by)
     for retry in call.retries:
         out.append(f"- retry {retry.attempt}: {inline(retry.reason)}")
     if call.retries:
@@ -113,11 +117,16 @@ def _subcall(out: list[str], call: SubCallNode, *, level: int, label: str) -> No
         _session(out, child, level=level + 1, label=f"{label} › ")
 
 
+def _stopped(out: list[str], reason: str | None) -> None:
+    if reason is not None:
+        out += [f"*Stopped unfinished: {inline(reason)}*", ""]
+
+
 def _call_facts(call: SubCallNode) -> str:
     facts = [call.kind, call.model, call.status]
     if call.batch_size > 1:
         facts.append(f"batch {call.batch_index + 1} of {call.batch_size}")
-    facts += [figures.usage_line(call.rollup), figures.seconds(call.latency_s)]
+    facts += [figures.usage_line(call.rollup), format_seconds(call.latency_s)]
     if call.attempts > 1:
         facts.append(f"{call.attempts} attempts")
     return " · ".join(facts)

@@ -1,13 +1,16 @@
-"""The fold of an event stream into one structure: a session's question, settings, iterations
-(reasoning, cells, sub-call tree, child sessions), totals and final answer.
+"""The session tree: the one fold of an event stream into a session's question, settings,
+iterations (reasoning, cells, sub-call tree, child sessions), statuses, totals and answer.
 
     model = SessionModel(header)
     for event in events:
-        node = model.apply(event)      # the node the event touched, for a view to refresh
+        model.apply(event)
+    changed = model.take_changed()     # the nodes a view redraws (roll-ups reached them too)
 
-A live run, a replayed transcript and a converted rlms log all fold the same way; exports
-render from it and the app's replay feeds the same panes from it. Totals follow the usage
-rule of rlm_tui.events: the sum of `usage` over root_done and subcall_finished events.
+A live run (the app's panes, the headless summary), a replayed transcript and a converted
+rlms log all fold the same way, and every export renders from it: nothing else sums usage or
+decides a status. Totals follow the usage rule of rlm_tui.events: the sum of `usage` over
+root_done and subcall_finished events; each node's roll-up is the same sum over its subtree.
+Turns, cells and calls still in flight when their session ends are "stopped".
 """
 
 from __future__ import annotations
@@ -16,207 +19,49 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_tui import events as ev
+from rlm_tui.transcript.nodes import (
+    CellNode,
+    IterationNode,
+    Node,
+    Retry,
+    SessionNode,
+    SubCallNode,
+    Tally,
+)
 
-Node = Any  # SessionNode | IterationNode | CellNode | SubCallNode
-
-
-@dataclass
-class Retry:
-    attempt: int
-    reason: str
-    wait_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"attempt": self.attempt, "reason": self.reason, "wait_s": self.wait_s}
-
-
-@dataclass
-class SubCallNode:
-    """One call made from a cell: a plain sub-model call, or a child RLM session."""
-
-    node_id: str
-    kind: str  # llm | rlm
-    model: str
-    prompt: str
-    prompt_chars: int
-    depth: int
-    batch_index: int = 0
-    batch_size: int = 1
-    status: str = "running"  # running | ok | error
-    response: str = ""
-    usage: ev.Usage = field(default_factory=ev.Usage)
-    child_usage: ev.Usage | None = None  # a child session's roll-up
-    latency_s: float = 0.0
-    attempts: int = 1
-    error: str | None = None
-    retries: list[Retry] = field(default_factory=list)
-    child: SessionNode | None = None
-
-    @property
-    def rollup(self) -> ev.Usage:
-        """This call's own usage plus its child session's, if any."""
-        return self.usage + self.child_usage if self.child_usage else self.usage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id, "kind": self.kind, "model": self.model,
-            "status": self.status, "prompt": self.prompt, "prompt_chars": self.prompt_chars,
-            "response": self.response, "depth": self.depth, "batch_index": self.batch_index,
-            "batch_size": self.batch_size, "usage": _usage_dict(self.usage),
-            "child_usage": _usage_dict(self.child_usage) if self.child_usage else None,
-            "latency_s": self.latency_s, "attempts": self.attempts, "error": self.error,
-            "retries": [r.to_dict() for r in self.retries],
-            "child": self.child.to_dict() if self.child else None,
-        }
-
-
-@dataclass
-class CellNode:
-    """One code block the root model wrote, and what running it gave."""
-
-    node_id: str
-    index: int
-    code: str
-    status: str = "running"  # running | ok | error
-    stdout: str = ""
-    stdout_total_chars: int = 0
-    stderr: str = ""
-    error: str | None = None
-    error_kind: str | None = None
-    seconds: float = 0.0
-    worker_restarted: bool = False
-    final_answer: str | None = None
-    subcalls: list[SubCallNode] = field(default_factory=list)
-
-    @property
-    def cut_note(self) -> str | None:
-        """Why the output shown is shorter than what the cell printed, if it is."""
-        if self.stdout_total_chars > len(self.stdout):
-            return (f"output cut: {len(self.stdout):,} of {self.stdout_total_chars:,} "
-                    "characters kept")
-        return None
-
-    @property
-    def rollup(self) -> ev.Usage:
-        total = ev.Usage()
-        for call in self.subcalls:
-            total = total + call.rollup
-        return total
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id, "index": self.index, "code": self.code,
-            "status": self.status, "stdout": self.stdout,
-            "stdout_total_chars": self.stdout_total_chars, "cut_note": self.cut_note,
-            "stderr": self.stderr, "error": self.error, "error_kind": self.error_kind,
-            "seconds": self.seconds, "worker_restarted": self.worker_restarted,
-            "final_answer": self.final_answer,
-            "subcalls": [c.to_dict() for c in self.subcalls],
-        }
-
-
-@dataclass
-class IterationNode:
-    """One turn of the root model: its reasoning, its root call, and the cells it ran."""
-
-    node_id: str
-    iteration: int
-    max_iterations: int
-    forced: bool = False
-    started_ts: float = 0.0
-    status: str = "running"  # running | done | error
-    model: str = ""
-    usage: ev.Usage = field(default_factory=ev.Usage)  # the root call's own
-    latency_s: float = 0.0
-    attempts: int = 1
-    error: str | None = None
-    retries: list[Retry] = field(default_factory=list)
-    cells: list[CellNode] = field(default_factory=list)
-    _parts: list[str] = field(default_factory=list, repr=False)
-    _done_text: str | None = field(default=None, repr=False)
-
-    @property
-    def text(self) -> str:
-        """The reasoning: root_done's text once it came, else the streamed text so far."""
-        if self._done_text:
-            return self._done_text
-        return "".join(self._parts)
-
-    @property
-    def rollup(self) -> ev.Usage:
-        total = self.usage
-        for cell in self.cells:
-            total = total + cell.rollup
-        return total
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id, "iteration": self.iteration,
-            "max_iterations": self.max_iterations, "forced": self.forced,
-            "status": self.status, "text": self.text, "model": self.model,
-            "usage": _usage_dict(self.usage), "rollup": _usage_dict(self.rollup),
-            "latency_s": self.latency_s, "attempts": self.attempts, "error": self.error,
-            "retries": [r.to_dict() for r in self.retries],
-            "cells": [c.to_dict() for c in self.cells],
-        }
-
-
-@dataclass
-class SessionNode:
-    """One RLM session: the root one, or a child started by `rlm_query`."""
-
-    session_id: str
-    parent_id: str | None
-    query: str
-    depth: int
-    root_model: str
-    sub_model: str
-    max_iterations: int
-    context: dict[str, Any] = field(default_factory=dict)
-    started_ts: float = 0.0
-    iterations: list[IterationNode] = field(default_factory=list)
-    status: str = "running"  # running | answered | halted | failed
-    reason: str | None = None
-    answer: str | None = None
-    forced: bool = False
-    answer_source: str | None = None
-    usage: ev.Usage | None = None  # the roll-up session_finished reported
-    seconds: float | None = None
-    finished_iterations: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id, "parent_id": self.parent_id, "query": self.query,
-            "depth": self.depth, "root_model": self.root_model, "sub_model": self.sub_model,
-            "max_iterations": self.max_iterations, "context": self.context,
-            "status": self.status, "reason": self.reason, "answer": self.answer,
-            "forced": self.forced, "answer_source": self.answer_source,
-            "usage": _usage_dict(self.usage) if self.usage else None,
-            "seconds": self.seconds,
-            "iterations": [i.to_dict() for i in self.iterations],
-        }
-
+__all__ = ["CellNode", "IterationNode", "Node", "SessionModel", "SessionNode", "SubCallNode",
+           "Totals"]
 
 @dataclass
 class Totals:
-    """The whole run: every root and sub-call, at every depth."""
+    """The whole run: every root and sub-call at every depth, and the calls in flight."""
 
-    usage: ev.Usage = field(default_factory=ev.Usage)
-    sub_calls: int = 0
+    tally: Tally = field(default_factory=Tally)
     seconds: float = 0.0
+    calls_running: int = 0
+    calls_done: int = 0  # finished, errors included
+    errors: int = 0  # calls that ended in an error
+
+    @property
+    def usage(self) -> ev.Usage:
+        return self.tally.usage
+
+    @property
+    def sub_calls(self) -> int:
+        return self.tally.sub_calls
 
     @property
     def cost_known(self) -> bool:
         """False when no call had a price: the cost is unknown, not zero."""
-        return not (self.usage.calls and self.usage.unpriced_calls == self.usage.calls)
+        return self.usage.cost_known
 
     def to_dict(self) -> dict[str, Any]:
         u = self.usage
         return {
             "tokens": {"prompt": u.prompt_tokens, "completion": u.completion_tokens,
                        "total": u.total_tokens},
-            "cost_usd": round(u.cost_usd or 0.0, 6) if self.cost_known else None,
-            "cost_complete": u.unpriced_calls == 0,
+            "cost_usd": round(u.cost_usd or 0.0, 6) if u.cost_known else None,
+            "cost_complete": u.cost_complete,
             "calls": u.calls, "sub_calls": self.sub_calls, "seconds": round(self.seconds, 3),
         }
 
@@ -228,24 +73,27 @@ class SessionModel:
     short, or events from a newer writer): such an event is counted in `orphans` and ignored.
     """
 
-    def __init__(self, header: dict[str, Any] | None = None) -> None:
+    def __init__(self, header: dict[str, Any] | None = None, *,
+                 track_changes: bool = True) -> None:
         self.header: dict[str, Any] = dict(header or {})
         self.root: SessionNode | None = None
         self.sessions: dict[str, SessionNode] = {}
         self.nodes: dict[str, Node] = {}
         self.totals = Totals()
-        self.state: str = "starting"
+        self.state: ev.RunState = "starting"
         self.state_reason: str | None = None
         self.budgets: list[dict[str, Any]] = []
         self.coverage: dict[str, Any] | None = None
         self.events_applied = 0
         self.orphans = 0
+        self._changed: set[Node] = set()
+        self._track = track_changes  # False: nothing reads take_changed (an export, a summary)
         self._first_ts: float | None = None
         self._last_ts: float = 0.0
 
     @classmethod
     def from_events(cls, events: Any, header: dict[str, Any] | None = None) -> SessionModel:
-        model = cls(header)
+        model = cls(header, track_changes=False)
         for event in events:
             model.apply(event)
         return model
@@ -259,8 +107,8 @@ class SessionModel:
         return str(self.header.get("query") or "")
 
     @property
-    def status(self) -> str:
-        """answered | halted | failed, or running when the stream has no end (yet)."""
+    def status(self) -> ev.SessionStatus:
+        """How the session ended, or running when the stream has no end (yet)."""
         return self.root.status if self.root is not None else "running"
 
     @property
@@ -291,7 +139,9 @@ class SessionModel:
     # -- the fold ------------------------------------------------------------------------
 
     def apply(self, event: ev.EventBase) -> Node | None:
-        """Fold one event in; returns the node it created or changed (None if none)."""
+        """Fold one event in; returns the node it created or changed (None if none). Every
+        node whose display changed (the ancestors a roll-up reached, the nodes a session's
+        end stopped) is kept for `take_changed`."""
         self.events_applied += 1
         if event.ts:
             if self._first_ts is None:
@@ -303,18 +153,64 @@ class SessionModel:
         if handler is None:
             return None
         node = handler(self, event)
-        if node is None and type(event) not in (ev.StateChanged, ev.BudgetExceeded):
-            self.orphans += 1
+        if node is None:
+            if type(event) not in (ev.StateChanged, ev.BudgetExceeded):
+                self.orphans += 1
+        elif self._track:
+            self._changed.add(node)
         return node
 
+    def _mark(self, node: Node) -> None:
+        if self._track:
+            self._changed.add(node)
+
+    def take_changed(self) -> set[Node]:
+        """The nodes changed since the last call (new ones included), for a view to redraw."""
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def _attach(self, node: Node, parent: Node | None) -> None:
+        node.parent = parent
+        node.order = len(self.nodes)
+        self.nodes[node.node_id] = node
+
+    def _count(self, node: Node, usage: ev.Usage | None, *, running: int = 0,
+               sub_call: bool = False) -> None:
+        """Add a finished call's usage (and the change in calls in flight) to the node and
+        everything above it: the roll-ups every view reads."""
+        owners = [node, *node.ancestors()]
+        for owner in owners:
+            tally = owner.tally
+            if usage is not None:
+                tally.add(usage)
+            tally.sub_calls += sub_call
+            if owner is not node:
+                tally.running += running
+        if self._track:
+            self._changed.update(owners)
+
+    def _start_call(self, node: Node) -> None:
+        self.totals.calls_running += 1
+        self._count(node, None, running=1)
+
+    def _end_call(self, node: Node, usage: ev.Usage, error: str | None, *,
+                  sub_call: bool) -> None:
+        was_running = node.status == "running"
+        node.status = "error" if error else "done"
+        if was_running:
+            self.totals.calls_running -= 1
+            self.totals.calls_done += 1
+        self.totals.errors += bool(error)
+        self._count(node, usage, running=-1 if was_running else 0, sub_call=sub_call)
+
     def _session_started(self, e: ev.SessionStarted) -> SessionNode:
-        node = SessionNode(session_id=e.node_id, parent_id=e.parent_id, query=e.query,
+        node = SessionNode(node_id=e.node_id, parent_id=e.parent_id, query=e.query,
                            depth=e.depth, root_model=e.root_model, sub_model=e.sub_model,
                            max_iterations=e.max_iterations, context=dict(e.context),
                            started_ts=e.ts)
         self.sessions[e.node_id] = node
-        self.nodes[e.node_id] = node
         parent = self.nodes.get(e.parent_id) if e.parent_id else None
+        self._attach(node, parent if isinstance(parent, SubCallNode) else None)
         if isinstance(parent, SubCallNode):
             parent.child = node
         elif self.root is None:
@@ -329,7 +225,8 @@ class SessionModel:
                              max_iterations=e.max_iterations, forced=e.forced,
                              started_ts=e.ts)
         session.iterations.append(node)
-        self.nodes[e.node_id] = node
+        self._attach(node, session)
+        self._start_call(node)
         return node
 
     def _root_delta(self, e: ev.RootDelta) -> IterationNode | None:
@@ -337,20 +234,21 @@ class SessionModel:
         if not isinstance(node, IterationNode):
             return None
         if e.restart:
-            node._parts.clear()
+            node.parts.clear()
         if e.text:
-            node._parts.append(e.text)
+            node.parts.append(e.text)
         return node
 
     def _root_done(self, e: ev.RootDone) -> IterationNode | None:
-        self.totals.usage = self.totals.usage + e.usage
         node = self.nodes.get(e.node_id)
         if not isinstance(node, IterationNode):
+            self.totals.tally.add(e.usage)
             return None
-        node._done_text = e.text or None
+        node.done_text = e.text or None
         node.model, node.usage, node.latency_s = e.model, e.usage, e.latency_s
         node.attempts, node.error = e.attempts, e.error
-        node.status = "error" if e.error else "done"
+        self._end_call(node, e.usage, e.error, sub_call=False)
+        self.totals.tally.add(e.usage)
         return node
 
     def _cell_started(self, e: ev.CellStarted) -> CellNode | None:
@@ -359,7 +257,7 @@ class SessionModel:
             return None
         node = CellNode(node_id=e.node_id, index=e.index, code=e.code)
         iteration.cells.append(node)
-        self.nodes[e.node_id] = node
+        self._attach(node, iteration)
         return node
 
     def _cell_finished(self, e: ev.CellFinished) -> CellNode | None:
@@ -370,7 +268,7 @@ class SessionModel:
         node.stderr, node.error, node.error_kind = e.stderr, e.error, e.error_kind
         node.seconds, node.worker_restarted = e.seconds, e.worker_restarted
         node.final_answer = e.final_answer
-        node.status = "error" if e.error else "ok"
+        node.status = "error" if e.error else "done"
         return node
 
     def _subcall_started(self, e: ev.SubcallStarted) -> SubCallNode | None:
@@ -381,7 +279,8 @@ class SessionModel:
                            prompt_chars=e.prompt_chars, depth=e.depth,
                            batch_index=e.batch_index, batch_size=e.batch_size)
         cell.subcalls.append(node)
-        self.nodes[e.node_id] = node
+        self._attach(node, cell)
+        self._start_call(node)
         return node
 
     def _subcall_retry(self, e: ev.SubcallRetry) -> Node | None:
@@ -392,15 +291,17 @@ class SessionModel:
         return node
 
     def _subcall_finished(self, e: ev.SubcallFinished) -> SubCallNode | None:
-        self.totals.usage = self.totals.usage + e.usage
-        self.totals.sub_calls += 1
         node = self.nodes.get(e.node_id)
         if not isinstance(node, SubCallNode):
+            self.totals.tally.add(e.usage)
+            self.totals.tally.sub_calls += 1
             return None
         node.model, node.response, node.usage = e.model, e.response, e.usage
         node.child_usage, node.latency_s = e.child_usage, e.latency_s
         node.attempts, node.error = e.attempts, e.error
-        node.status = "error" if e.error else "ok"
+        self._end_call(node, e.usage, e.error, sub_call=True)
+        self.totals.tally.add(e.usage)
+        self.totals.tally.sub_calls += 1
         return node
 
     def _state_changed(self, e: ev.StateChanged) -> None:
@@ -435,7 +336,33 @@ class SessionModel:
         session.finished_iterations = e.iterations
         if session is self.root:
             self.totals.seconds = e.seconds
+        self._stop_unfinished(session, e.reason or e.status)
         return session
+
+    def _stop_unfinished(self, session: SessionNode, reason: str) -> None:
+        """A session that ends while turns, cells or calls of its own are in flight (a halt,
+        or a failure elsewhere) emits no finish for them: they stopped with it. A child
+        session still running under them ends halted, for the same reason."""
+        stack: list[Node] = list(session.iterations)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, SessionNode):
+                if node.status == "running":
+                    node.status, node.reason = "halted", reason
+                    self._mark(node)
+                stack.extend(node.iterations)
+                continue
+            if node.status == "running":
+                node.status, node.stopped_by = "stopped", reason
+                if node.is_call:
+                    self.totals.calls_running -= 1
+                    self._count(node, None, running=-1)
+                self._mark(node)
+            if isinstance(node, SubCallNode):
+                if node.child is not None:
+                    stack.append(node.child)
+            else:
+                stack.extend(node.children)
 
     # -- output --------------------------------------------------------------------------
 
@@ -474,8 +401,3 @@ _HANDLERS = {
     ev.SessionFinished: SessionModel._session_finished,
 }
 
-
-def _usage_dict(usage: ev.Usage) -> dict[str, Any]:
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "cost_usd": usage.cost_usd, "calls": usage.calls,
-            "unpriced_calls": usage.unpriced_calls}

@@ -138,7 +138,7 @@ CASES: dict[str, Case | pytest.param] = {
         ("export", "{d}/good.jsonl", "-f", "html", "-o", "{d}/good.jsonl"), 2, "input file"),
     "export-output-unwritable": Case(
         ("export", "{d}/good.jsonl", "-f", "json", "-o", "{d}/no/such/dir/x.json"), 2,
-        "cannot write"),
+        "no such directory"),
     # A transcript cut short is not an error: exported up to its last whole line, one note.
     "export-truncated": Case(("export", "{d}/truncated.jsonl"), 0, "note: the transcript stops"),
     # context

@@ -111,7 +111,7 @@ def test_the_output_may_not_be_the_input(transcript):
 
 def test_an_unwritable_output_is_an_input_error(transcript, tmp_path):
     result = export(transcript, "-o", tmp_path / "no" / "such" / "dir" / "x.md")
-    assert result.returncode == 2 and "cannot write" in result.stderr
+    assert result.returncode == 2 and "no such directory: " in result.stderr
 
 
 def test_a_cut_transcript_exports_what_precedes_the_cut_with_a_note(tmp_path):

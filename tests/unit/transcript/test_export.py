@@ -22,7 +22,7 @@ def test_markdown_has_question_iterations_code_output_calls_totals_and_answer():
     for heading in ("## Question", "## Final answer", "## Iteration 1 ", "## Iteration 3 ",
                     "## Sub-call tree"):
         assert heading in text
-    assert "### Iteration 1 › Cell 1 · ok" in text
+    assert "### Iteration 1 › Cell 1 · done" in text
     assert "~~~python\nprint(len(context))" in text
     assert "Output:\n\n~~~text\n100\n" in text
     assert "**Error (NameError):**" in text

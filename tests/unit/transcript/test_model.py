@@ -13,12 +13,12 @@ def test_the_tree_follows_node_ids_session_iteration_cell_subcall_child():
     assert root is not None and root.session_id == "s1" and root.depth == 0
     assert [it.iteration for it in root.iterations] == [1, 2, 3, 4]
     cell = root.iterations[1].cells[0]
-    assert cell.node_id == "s1.i2.c1" and cell.status == "ok"
+    assert cell.node_id == "s1.i2.c1" and cell.status == "done"
     child_call, plain_call = cell.subcalls
     assert child_call.kind == "rlm" and child_call.child is not None
     assert child_call.child.session_id == "s1.i2.c1.q1.s"
     assert child_call.child.answer == "child answer" and child_call.child.status == "answered"
-    assert child_call.child.iterations[0].cells[0].subcalls[0].status == "ok"
+    assert child_call.child.iterations[0].cells[0].subcalls[0].status == "done"
     assert plain_call.kind == "llm" and plain_call.child is None
     assert model.sessions.keys() == {"s1", "s1.i2.c1.q1.s", "s1.i4.c1.q1.s"}
     assert model.status == "answered" and model.answer == "the answer"
@@ -158,3 +158,69 @@ def test_to_dict_is_json_ready():
     document = json.loads(json.dumps(model.to_dict()))
     assert document["session"]["iterations"][0]["cells"][0]["subcalls"][0]["child"]
     assert document["totals"]["sub_calls"] == model.totals.sub_calls
+
+
+def halted_mid_call() -> list:
+    """A root turn done, its cell running a sub-call and a child session, then a halt."""
+    s = Stream()
+    s.emit(ev.SessionStarted, session_id="r", node_id="r", query="q", root_model="m",
+           sub_model="m", max_iterations=3)
+    s.emit(ev.IterationStarted, session_id="r", node_id="r.i1", parent_id="r", iteration=1,
+           max_iterations=3)
+    s.emit(ev.RootDone, session_id="r", node_id="r.i1", parent_id="r", text="t", model="m",
+           usage=ev.Usage.of_call(10, 2, 0.01), latency_s=1.0)
+    s.emit(ev.CellStarted, session_id="r", node_id="r.i1.c1", parent_id="r.i1", index=1,
+           code="x")
+    for q, kind in (("q1", "llm"), ("q2", "rlm")):
+        s.emit(ev.SubcallStarted, session_id="r", node_id=f"r.i1.c1.{q}", parent_id="r.i1.c1",
+               kind=kind, model="m", prompt="p", prompt_chars=1, depth=1)
+    s.emit(ev.SessionStarted, session_id="r.i1.c1.q2.s", node_id="r.i1.c1.q2.s",
+           parent_id="r.i1.c1.q2", query="sub", depth=1, root_model="m", sub_model="m",
+           max_iterations=3)
+    s.emit(ev.IterationStarted, session_id="r.i1.c1.q2.s", node_id="r.i1.c1.q2.s.i1",
+           parent_id="r.i1.c1.q2.s", iteration=1, max_iterations=3)
+    s.emit(ev.SessionFinished, session_id="r", node_id="r", status="halted",
+           reason="halted by the user")
+    return s.events
+
+
+def test_a_halt_stops_every_turn_cell_and_call_still_in_flight_at_every_depth():
+    model = SessionModel.from_events(halted_mid_call())
+    statuses = {node_id: node.status for node_id, node in model.nodes.items()}
+    assert statuses == {"r": "halted", "r.i1": "done", "r.i1.c1": "stopped",
+                        "r.i1.c1.q1": "stopped", "r.i1.c1.q2": "stopped",
+                        "r.i1.c1.q2.s": "halted", "r.i1.c1.q2.s.i1": "stopped"}
+    assert model.nodes["r.i1.c1.q1"].stopped_by == "halted by the user"
+    assert model.totals.calls_running == 0 and model.totals.calls_done == 1
+    assert all(node.running_below == 0 for node in model.nodes.values())
+    document = model.to_dict()
+    assert '"running"' not in str(document).replace("'", '"')
+
+
+def test_the_fold_says_which_nodes_changed_roll_ups_and_stops_included():
+    events = halted_mid_call()
+    model = SessionModel()
+    for event in events[:3]:  # the root turn done
+        model.apply(event)
+    assert {n.node_id for n in model.take_changed()} == {"r", "r.i1"}
+    assert model.take_changed() == set()
+    for event in events[3:-1]:
+        model.apply(event)
+    changed = {n.node_id for n in model.take_changed()}
+    assert "r.i1.c1.q2.s.i1" in changed and "r.i1.c1.q2" in changed  # running below it
+    assert model.nodes["r.i1"].running_below == 3 and model.nodes["r.i1.c1"].running_below == 3
+    model.apply(events[-1])
+    assert {n.node_id for n in model.take_changed()} == set(model.nodes)
+
+
+def test_roll_ups_count_tokens_cost_and_sub_calls_beneath_each_node():
+    model = SessionModel.from_events(synthetic_events(3, subcalls_per_cell=2, child_every=2))
+    root = model.root
+    assert root.rollup == model.totals.usage
+    assert root.tally.sub_calls == model.totals.sub_calls
+    for it in root.iterations:
+        below = it.usage
+        for cell in it.cells:
+            assert cell.rollup == sum((c.rollup for c in cell.subcalls), ev.Usage())
+            below = below + cell.rollup
+        assert it.rollup == below

@@ -58,7 +58,7 @@ async def test_a_demo_run_reads_back_to_the_same_tree_totals_and_answer(tmp_path
     assert model.totals.sub_calls == run.ledger.sub_calls == 2
     calls = [call for it in model.root.iterations for cell in it.cells
              for call in cell.subcalls]
-    assert all(call.status == "ok" and call.response for call in calls)
+    assert all(call.status == "done" and call.response for call in calls)
     assert model.query == query and model.settings["model"] == "demo"
 
 

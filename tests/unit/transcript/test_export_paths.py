@@ -1,5 +1,6 @@
-"""Writing a session to a file (rlm_tui/tui/session_export.py): where it goes by default,
-which paths it refuses, and errors that name the path."""
+"""Writing a session to a file through the one export path (rlm_tui/transcript/export.py),
+as the app's dialog does: where it goes by default, which paths it refuses, and errors that
+name the path."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import pytest
 
 from rlm_tui.errors import InputError
 from rlm_tui.transcript import TranscriptWriter, default_transcript_path, read_transcript
-from rlm_tui.tui.session_export import (
+from rlm_tui.transcript.export import (
     default_export_dir,
     default_export_path,
-    export_format,
+    format_of_path,
     export_problem,
     export_read_transcript,
     export_session,
@@ -98,9 +99,10 @@ def test_a_directory_is_not_a_file_to_write(tmp_path: Path):
 
 @pytest.mark.parametrize("suffix, fmt", [(".jsonl", "jsonl"), (".md", "markdown"),
                                          (".MARKDOWN", "markdown"), (".html", "html"),
-                                         (".json", "json")])
+                                         (".json", "json"), (".rlm.jsonl", "rlm-log"),
+                                         (".RLM.JSONL", "rlm-log")])
 def test_each_known_suffix_names_its_format(suffix: str, fmt: str):
-    assert export_format(Path(f"x{suffix}")) == fmt
+    assert format_of_path(Path(f"x{suffix}")) == fmt
 
 
 @pytest.mark.parametrize("name, says", [("x.txt", "unknown suffix .txt"), ("x", "no suffix")])
@@ -108,7 +110,7 @@ def test_an_unknown_suffix_is_refused_with_the_known_ones(tmp_path: Path, name: 
                                                           says: str):
     target = tmp_path / name
     problem = export_problem(target)
-    assert problem == f"{name}: {says} (use one of .jsonl, .md, .markdown, .html, .json)"
+    assert problem == f"{name}: {says} (use one of .jsonl, .md, .markdown, .html, .json, .rlm.jsonl)"
     assert "\n" not in problem
     with pytest.raises(InputError):
         export(target)
@@ -164,7 +166,7 @@ def test_a_live_transcript_is_copied_up_to_its_last_whole_line_and_never_onto_it
     target = tmp_path / "copy.jsonl"
     assert export_transcript_file(source, target) == len(script_events())
     assert target.read_bytes() == whole
-    with pytest.raises(InputError, match="is this run's own transcript"):
+    with pytest.raises(InputError, match="is the session's own transcript"):
         export_transcript_file(source, source)
     assert source.read_bytes().startswith(whole)  # untouched
 

@@ -1,0 +1,290 @@
+"""The nodes of the session tree: session > iteration > cell > sub-call > (child) session.
+
+Each node keeps what its events said, its status (one vocabulary: events.NodeStatus, and
+events.SessionStatus for sessions), its own usage (a root turn's or a sub-call's call) and a
+tally of everything beneath it, kept as the fold goes (see model.py), so a view reads a
+node's roll-up without summing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rlm_tui import events as ev
+
+NodeKind = Literal["session", "iteration", "cell", "llm", "rlm"]
+
+
+@dataclass(slots=True)
+class Tally:
+    """A running sum, added to in place as calls finish: the usage of every model call
+    beneath a node (its own included), the sub-calls among them, and the calls in flight."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    unpriced_calls: int = 0
+    unreported_calls: int = 0
+    sub_calls: int = 0
+    running: int = 0
+
+    def add(self, usage: ev.Usage) -> None:
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cost_usd += usage.cost_usd or 0.0
+        self.calls += usage.calls
+        self.unpriced_calls += usage.unpriced_calls
+        self.unreported_calls += usage.unreported_calls
+
+    @property
+    def usage(self) -> ev.Usage:
+        return ev.Usage(prompt_tokens=self.prompt_tokens,
+                        completion_tokens=self.completion_tokens, cost_usd=self.cost_usd,
+                        calls=self.calls, unpriced_calls=self.unpriced_calls,
+                        unreported_calls=self.unreported_calls)
+
+
+@dataclass
+class Retry:
+    attempt: int
+    reason: str
+    wait_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attempt": self.attempt, "reason": self.reason, "wait_s": self.wait_s}
+
+
+@dataclass(eq=False, kw_only=True)
+class Node:
+    """What every node has: its place, its status and its tally."""
+
+    node_id: str
+    parent: Node | None = field(default=None, repr=False)
+    status: ev.NodeStatus | ev.SessionStatus = "running"  # SessionStatus for a session
+    stopped_by: str | None = None  # why its session ended while it was in flight
+    tally: Tally = field(default_factory=Tally, repr=False)
+    order: int = 0  # when the fold made it: siblings in the order they began
+    kind: NodeKind = "session"
+
+    @property
+    def rollup(self) -> ev.Usage:
+        """The usage of every call beneath, this node's own included."""
+        return self.tally.usage
+
+    @property
+    def running_below(self) -> int:
+        """Model calls in flight beneath (not counting this one)."""
+        return self.tally.running
+
+    @property
+    def children(self) -> list[Node]:
+        return []
+
+    @property
+    def is_call(self) -> bool:
+        """A model call of its own: a root turn (iteration) or a sub-call."""
+        return self.kind in ("iteration", "llm", "rlm")
+
+    def ancestors(self) -> list[Node]:
+        found, node = [], self.parent
+        while node is not None:
+            found.append(node)
+            node = node.parent
+        return found
+
+
+@dataclass(eq=False, kw_only=True)
+class SubCallNode(Node):
+    """One call made from a cell: a plain sub-model call, or a child RLM session."""
+
+    kind: NodeKind = "llm"  # llm | rlm
+    model: str
+    prompt: str
+    prompt_chars: int
+    depth: int
+    batch_index: int = 0
+    batch_size: int = 1
+    response: str = ""
+    usage: ev.Usage = field(default_factory=ev.Usage)
+    child_usage: ev.Usage | None = None  # a child session's roll-up, as it reported it
+    latency_s: float = 0.0
+    attempts: int = 1
+    error: str | None = None
+    retries: list[Retry] = field(default_factory=list)
+    child: SessionNode | None = None
+
+    @property
+    def title(self) -> str:
+        number = self.node_id.rsplit(".q", 1)[-1]
+        title = f"{self.kind} q{number}"
+        if self.batch_size > 1:
+            title += f" [{self.batch_index + 1}/{self.batch_size}]"
+        return title
+
+    @property
+    def children(self) -> list[Node]:
+        return list(self.child.iterations) if self.child is not None else []
+
+    @property
+    def retry_count(self) -> int:
+        return max(len(self.retries), self.attempts - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id, "kind": self.kind, "model": self.model,
+            "status": self.status, "stopped_by": self.stopped_by, "prompt": self.prompt,
+            "prompt_chars": self.prompt_chars, "response": self.response,
+            "depth": self.depth, "batch_index": self.batch_index,
+            "batch_size": self.batch_size, "usage": usage_dict(self.usage),
+            "child_usage": usage_dict(self.child_usage) if self.child_usage else None,
+            "rollup": usage_dict(self.rollup),
+            "latency_s": self.latency_s, "attempts": self.attempts, "error": self.error,
+            "retries": [r.to_dict() for r in self.retries],
+            "child": self.child.to_dict() if self.child else None,
+        }
+
+
+@dataclass(eq=False, kw_only=True)
+class CellNode(Node):
+    """One code block the root model wrote, and what running it gave."""
+
+    kind: NodeKind = "cell"
+    index: int
+    code: str
+    stdout: str = ""
+    stdout_total_chars: int = 0
+    stderr: str = ""
+    error: str | None = None
+    error_kind: str | None = None
+    seconds: float = 0.0
+    worker_restarted: bool = False
+    final_answer: str | None = None
+    subcalls: list[SubCallNode] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"cell {self.index}"
+
+    @property
+    def children(self) -> list[Node]:
+        return list(self.subcalls)
+
+    @property
+    def cut_note(self) -> str | None:
+        """Why the output shown is shorter than what the cell printed, if it is."""
+        if self.stdout_total_chars > len(self.stdout):
+            return (f"output cut: {len(self.stdout):,} of {self.stdout_total_chars:,} "
+                    "characters kept")
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id, "index": self.index, "code": self.code,
+            "status": self.status, "stopped_by": self.stopped_by, "stdout": self.stdout,
+            "stdout_total_chars": self.stdout_total_chars, "cut_note": self.cut_note,
+            "stderr": self.stderr, "error": self.error, "error_kind": self.error_kind,
+            "seconds": self.seconds, "worker_restarted": self.worker_restarted,
+            "final_answer": self.final_answer, "rollup": usage_dict(self.rollup),
+            "subcalls": [c.to_dict() for c in self.subcalls],
+        }
+
+
+@dataclass(eq=False, kw_only=True)
+class IterationNode(Node):
+    """One turn of the root model: its reasoning, its root call, and the cells it ran."""
+
+    kind: NodeKind = "iteration"
+    iteration: int
+    max_iterations: int
+    forced: bool = False
+    started_ts: float = 0.0
+    model: str = ""
+    usage: ev.Usage = field(default_factory=ev.Usage)  # the root call's own
+    latency_s: float = 0.0
+    attempts: int = 1
+    error: str | None = None
+    retries: list[Retry] = field(default_factory=list)
+    cells: list[CellNode] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list, repr=False)  # the streamed text
+    done_text: str | None = field(default=None, repr=False)
+
+    @property
+    def title(self) -> str:
+        return "final answer (forced)" if self.forced else f"iteration {self.iteration}"
+
+    @property
+    def children(self) -> list[Node]:
+        return list(self.cells)
+
+    @property
+    def text(self) -> str:
+        """The reasoning: root_done's text once it came, else the streamed text so far."""
+        if self.done_text:
+            return self.done_text
+        return "".join(self.parts)
+
+    @property
+    def retry_count(self) -> int:
+        return max(len(self.retries), self.attempts - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id, "iteration": self.iteration,
+            "max_iterations": self.max_iterations, "forced": self.forced,
+            "status": self.status, "stopped_by": self.stopped_by, "text": self.text,
+            "model": self.model, "usage": usage_dict(self.usage),
+            "rollup": usage_dict(self.rollup),
+            "latency_s": self.latency_s, "attempts": self.attempts, "error": self.error,
+            "retries": [r.to_dict() for r in self.retries],
+            "cells": [c.to_dict() for c in self.cells],
+        }
+
+
+@dataclass(eq=False, kw_only=True)
+class SessionNode(Node):
+    """One RLM session: the root one, or a child started by `rlm_query`."""
+
+    kind: NodeKind = "session"
+    parent_id: str | None
+    query: str
+    depth: int
+    root_model: str
+    sub_model: str
+    max_iterations: int
+    context: dict[str, Any] = field(default_factory=dict)
+    started_ts: float = 0.0
+    iterations: list[IterationNode] = field(default_factory=list)
+    reason: str | None = None
+    answer: str | None = None
+    forced: bool = False
+    answer_source: str | None = None
+    usage: ev.Usage | None = None  # the roll-up session_finished reported
+    seconds: float | None = None
+    finished_iterations: int | None = None
+
+    @property
+    def session_id(self) -> str:
+        return self.node_id
+
+    @property
+    def children(self) -> list[Node]:
+        return list(self.iterations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id, "parent_id": self.parent_id, "query": self.query,
+            "depth": self.depth, "root_model": self.root_model, "sub_model": self.sub_model,
+            "max_iterations": self.max_iterations, "context": self.context,
+            "status": self.status, "reason": self.reason, "answer": self.answer,
+            "forced": self.forced, "answer_source": self.answer_source,
+            "usage": usage_dict(self.usage) if self.usage else None,
+            "rollup": usage_dict(self.rollup),
+            "seconds": self.seconds,
+            "iterations": [i.to_dict() for i in self.iterations],
+        }
+
+
+def usage_dict(usage: ev.Usage) -> dict[str, Any]:
+    return usage.model_dump()
