@@ -78,9 +78,10 @@ class Usage(BaseModel):
     @classmethod
     def of_call(cls, prompt_tokens: int, completion_tokens: int, cost_usd: float | None,
                 *, reported: bool = True) -> Usage:
-        """One call's usage; `cost_usd` None: no price, `reported` False: no token counts."""
+        """One call's usage; `cost_usd` None: no price (unknown, and so it stays for this
+        call; a sum counts it in `unpriced_calls`), `reported` False: no token counts."""
         return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                   cost_usd=cost_usd or 0.0, calls=1, unpriced_calls=int(cost_usd is None),
+                   cost_usd=cost_usd, calls=1, unpriced_calls=int(cost_usd is None),
                    unreported_calls=int(not reported))
 
 

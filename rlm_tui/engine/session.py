@@ -341,7 +341,7 @@ class Session:
             self.emit(ev.RootDone, node, self.id, text="", model=spec.model, usage=ev.Usage(),
                       latency_s=0.0, error=str(exc))
             raise
-        usage = _usage(done)
+        usage = done.usage
         self._account(usage, sub_call=False)
         self.emit(ev.RootDone, node, self.id, text=done.text, model=done.model, usage=usage,
                   latency_s=done.latency_s, attempts=done.attempts)
@@ -400,7 +400,7 @@ class Session:
                           attempts=exc.attempts or 1)
                 self.owner.ledger.sub_calls += 1
                 raise
-        usage = _usage(done)
+        usage = done.usage
         self._account(usage, sub_call=True)
         self.emit(ev.SubcallFinished, node, cell, model=done.model,
                   response=done.text[:EVENT_TEXT_CHARS], usage=usage,
@@ -431,7 +431,3 @@ class Session:
             raise RuntimeError(f"the child RLM stopped without an answer: {error}")
         return outcome.answer or ""
 
-
-def _usage(done: Any) -> ev.Usage:
-    u = done.usage
-    return ev.Usage.of_call(u.prompt_tokens, u.completion_tokens, u.cost_usd)

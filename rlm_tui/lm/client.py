@@ -268,22 +268,18 @@ class ModelClient:
             await asyncio.sleep(DEMO_CHUNK_DELAY_S)
         prompt = sum(estimate_tokens(str(m.get("content", ""))) for m in messages)
         completion = estimate_tokens(text)
-        usage = Usage(prompt_tokens=prompt, completion_tokens=completion,
-                      total_tokens=prompt + completion, reported=True, cost_usd=0.0)
+        usage = Usage.of_call(prompt, completion, 0.0)
         return Completion(text=text, usage=usage, model=spec.model, finish_reason="stop",
                           latency_s=time.monotonic() - started, attempts=1)
 
     def _usage(self, spec: ModelSpec, tokens: tuple[int, int, int] | None) -> Usage:
         if tokens is None:
-            return Usage()
-        prompt, completion, total = tokens
+            return Usage.of_call(0, 0, None, reported=False)
+        prompt, completion, _total = tokens
         cost = self.prices.cost_usd(
             spec.model, prompt, completion, custom_endpoint=spec.api_base is not None
         )
-        return Usage(
-            prompt_tokens=prompt, completion_tokens=completion, total_tokens=total,
-            reported=True, cost_usd=cost,
-        )
+        return Usage.of_call(prompt, completion, cost)
 
 
 @dataclass

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from rlm_tui.events import Usage
 from rlm_tui.lm.errors import ErrorKind
 
-
-class Usage(BaseModel):
-    """Tokens as the provider reported them, and their cost.
-
-    `reported` is False when the provider sent no usage: the counts are then 0 and mean
-    "unknown", not "free". `cost_usd` is None when the cost is unknown (no usage, or no
-    price for the model); it is never estimated.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    reported: bool = False
-    cost_usd: float | None = None
+# A call's usage is the one Usage of rlm_tui.events (`Usage.of_call`): tokens as the provider
+# reported them (`reported` False when it sent none: the counts are then 0 and mean "unknown",
+# not "free"), and `cost_usd` None when the cost is unknown (no usage, or no price for the
+# model); it is never estimated.
+__all__ = ["Completion", "RetryInfo", "Usage"]
 
 
 class RetryInfo(BaseModel):
