@@ -48,6 +48,19 @@ def check_models(settings: Settings) -> None:
         check_model(spec)
 
 
+async def warm_up_models(settings: Settings) -> bool:
+    """Import what the configured models' calls need (litellm: ~3 s) ahead of the first call;
+    False, with nothing done, when every model is the offline demo."""
+    from rlm_tui.lm import warm_up
+    from rlm_tui.lm.demo import is_demo
+
+    models = [settings.model, settings.effective_sub_model]
+    if not any(m and not is_demo(m) for m in models):
+        return False
+    await warm_up()
+    return True
+
+
 class Workspace:
     """A loaded context (a pack in a private temporary directory) plus settings and client."""
 

@@ -10,19 +10,32 @@ not per event.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from rlm_tui.events import EventBase
+from rlm_tui.transcript.model import Node, SessionModel
 
 # How often the app takes the relay's events: fast enough to look live, slow enough that a
 # burst of events costs one repaint.
 FLUSH_INTERVAL_S = 1 / 30
 
 
+@dataclass(frozen=True)
+class SessionBatch:
+    """What one flush hands every pane: the events that arrived, in order, the session tree
+    they were folded into (the one fold: statuses and roll-ups are read there, never summed
+    by a pane), and the tree's nodes that changed."""
+
+    events: Sequence[EventBase]
+    tree: SessionModel
+    changed: set[Node]
+
+
 class EventView(Protocol):
     """A pane that shows part of a run."""
 
-    async def show_events(self, events: Sequence[EventBase]) -> None:
+    async def show_events(self, batch: SessionBatch) -> None:
         """Take in a batch of events, in order, and update what is shown."""
 
     async def reset(self) -> None:

@@ -1,8 +1,8 @@
 """The app on a saved session (`rlm-tui replay FILE`): the same panes, relay and keys as a
 live run, fed from a transcript instead of a run.
 
-A replay has no workspace and no run: its events go through `RlmApp.feed` and
-`flush_events` exactly as a live run's do, so what is shown is what was shown live. Moving
+A replay has no workspace and no run: its events go through the session screen's `feed`
+and `flush_events` exactly as a live run's do, so what is shown is what was shown live. Moving
 forward feeds the events in between as one batch; going back clears the panes and feeds
 everything up to the new position as one batch (one repaint however long the session).
 """
@@ -19,27 +19,24 @@ from textual.binding import Binding, BindingType
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.transcript import Transcript
-from rlm_tui.tui.app import PANE_ORDER, RlmApp
+from rlm_tui.transcript.export import export_read_transcript
 from rlm_tui.tui.file_index import FileIndex
 from rlm_tui.tui.relay import FLUSH_INTERVAL_S
 from rlm_tui.tui.replay import DEFAULT_SPEED, SPEEDS, ReplayCursor, ReplayPosition, format_speed
-from rlm_tui.tui.run_summary import RunSummary
-from rlm_tui.tui.session_export import export_read_transcript
-from rlm_tui.tui.units import estimate_tokens
+from rlm_tui.tui.session_app import SESSION_BINDINGS, SessionApp
+from rlm_tui.tui.session_screen import PANE_ORDER
+from rlm_tui.units import estimate_tokens
 
-# The live app's keys that mean the same in a replay; pause, step, halt and run do not.
-_KEPT_ACTIONS = ("export", "zoom", "focus_filter", "next_pane", "previous_pane", "toggle_help",
-                 "quit")
 NO_CONTENTS = ("File contents are not kept in a\ntranscript: a replay shows names,\n"
                "sizes and what the run read.")
 
 
-class ReplayApp(RlmApp, inherit_bindings=False):
+class ReplayApp(SessionApp, inherit_bindings=False):
     """Step through a saved session: play it, or move one iteration at a time."""
 
     PANES: ClassVar[tuple[str, ...]] = tuple(p for p in PANE_ORDER if p != "query")
-    # Not inherited: the live app's pause, step, halt and run keys do not apply here (space
-    # and n keep their action names, so the panes' own space bindings play and pause).
+    # Space and n have the live app's action names, so the panes' own space bindings
+    # (app.toggle_pause) play and pause here.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pause", "Play/pause",
                 tooltip="Play the session at its own pace (sped up), or pause; at the end, "
@@ -53,17 +50,18 @@ class ReplayApp(RlmApp, inherit_bindings=False):
         Binding("g", "to_start", "Start", show=False,
                 tooltip="Back to the start of the session"),
         Binding("G", "to_end", "End", show=False, tooltip="Jump to the end of the session"),
-        *[b for b in RlmApp.BINDINGS if isinstance(b, Binding) and b.action in _KEPT_ACTIONS],
+        *SESSION_BINDINGS,
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
     def __init__(self, transcript: Transcript, settings: Settings | None = None, *,
                  speed: float = DEFAULT_SPEED, preferences_path: Path | None = None) -> None:
-        source = str(transcript.path) if transcript.path is not None else "transcript"
-        super().__init__(source, settings or Settings(), preferences_path=preferences_path)
+        self.settings = settings or Settings()
+        # Elapsed time on screen is the session's own.
+        super().__init__(theme=self.settings.theme, preferences_path=preferences_path,
+                         clock=self._recorded_time)
         self.transcript = transcript
         self.cursor = ReplayCursor(transcript.events)
-        self.clock = self._recorded_time  # elapsed time on screen is the session's own
         self.playing = False
         self.speed = speed
         self._paced = 0.0  # the paced clock playback has reached (see ReplayCursor.times)
@@ -72,25 +70,25 @@ class ReplayApp(RlmApp, inherit_bindings=False):
 
     # -- opening ---------------------------------------------------------------------------
 
-    def _open(self) -> None:
+    def open_session(self) -> None:
         header = self.transcript.header
         settings = header.get("settings") or {}
         started = next((e for e in self.transcript.events if isinstance(e, ev.SessionStarted)),
                        None)
-        self.status_bar.model = (settings.get("model")
-                                 or (started.root_model if started else "") or "unknown model")
-        self.status_bar.max_cost = settings.get("max_cost")
-        self.summary = RunSummary()
+        session = self.session
+        session.status_bar.model = (settings.get("model") or (
+            started.root_model if started else "") or "unknown model")
+        session.status_bar.max_cost = settings.get("max_cost")
         self._show_context(header.get("context") or {})
-        self.preview.show_unavailable(NO_CONTENTS)
-        self.query_bar.set_query(header.get("query") or (started.query if started else ""))
-        self.query_bar.input.disabled = True  # a replay runs nothing
+        session.preview.show_unavailable(NO_CONTENTS)
+        session.query_bar.set_query(header.get("query") or (started.query if started else ""))
+        session.query_bar.input.disabled = True  # a replay runs nothing
         for note in self.transcript.notes():
             cut = self.transcript.stop is not None and note == self.transcript.stop.describe()
             self.notify(note, title="Transcript cut short" if cut else "Replay",
                         severity="warning" if cut else "information", timeout=20 if cut else 8)
         self._player = self.set_interval(FLUSH_INTERVAL_S, self._play_tick, pause=True)
-        self.calls.focus()
+        session.calls.focus()
         self.call_later(self.seek, self.cursor.first_stop)
 
     def _show_context(self, meta: dict[str, Any]) -> None:
@@ -101,7 +99,7 @@ class ReplayApp(RlmApp, inherit_bindings=False):
         for event in self.transcript.events:
             if isinstance(event, ev.CoverageUpdated):
                 files_read.update(event.coverage.get("files") or {})
-        browser = self.context_browser
+        browser = self.session.context_browser
         if not files_read:
             browser.unread_text = "no coverage recorded"
         index = FileIndex.from_summary(meta, name, files_read)
@@ -138,8 +136,7 @@ class ReplayApp(RlmApp, inherit_bindings=False):
             with self.batch_update():
                 cursor = self.cursor
                 if position < cursor.position:
-                    await self._reset_views()
-                    self.summary = RunSummary()
+                    await self.session.reset_views()
                     cursor.rewind()
                 batch = cursor.take_to(position)
                 if batch:
@@ -180,9 +177,9 @@ class ReplayApp(RlmApp, inherit_bindings=False):
         self.refresh_bindings()
 
     def _show_status(self) -> None:
-        super()._show_status()
+        self.show_status()
         cursor = self.cursor
-        self.status_bar.replay = ReplayPosition(
+        self.session.status_bar.replay = ReplayPosition(
             iteration=cursor.iteration, iterations=cursor.iterations, event=cursor.position,
             events=cursor.total, playing=self.playing, speed=self.speed,
             cut=self.transcript.truncated)
@@ -251,5 +248,5 @@ class ReplayApp(RlmApp, inherit_bindings=False):
     def has_session(self) -> bool:
         return True
 
-    def _export(self, path: Path) -> int:
+    def export_to(self, path: Path) -> int:
         return export_read_transcript(path, self.transcript)

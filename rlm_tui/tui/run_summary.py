@@ -1,4 +1,5 @@
-"""What the status bar shows about a run, kept up to date from its events."""
+"""What the status bar shows about a run, kept up to date from its events: its state and
+clock here; its usage read from the session tree (nothing here sums usage)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rlm_tui import events as ev
+from rlm_tui.transcript.model import SessionModel
 
 # "idle": no run yet; the rest are the engine's states (events.RunState).
 DisplayState = Literal["idle", "loading", "starting", "running", "paused", "stepping",
@@ -26,15 +28,22 @@ class RunSummary:
     iteration: int = 0
     max_iterations: int = 0
     forced: bool = False
-    usage: ev.Usage = field(default_factory=ev.Usage)
-    sub_calls: int = 0
+    tree: SessionModel = field(default_factory=SessionModel)  # the session's one fold
     started_ts: float | None = None
     finished_ts: float | None = None
     paused_seconds: float = 0.0  # the pauses that have ended, summed
     paused_since: float | None = None  # the pause in progress, if the run is paused
     answer: str | None = None
-    status: str | None = None  # the root session's end: answered | halted | failed
-    budget: str | None = None  # the budget that stopped the run, if one did
+    status: ev.SessionEnd | None = None  # the root session's end
+    budget: ev.Budget | None = None  # the budget that stopped the run, if one did
+
+    @property
+    def usage(self) -> ev.Usage:
+        return self.tree.totals.usage
+
+    @property
+    def sub_calls(self) -> int:
+        return self.tree.totals.sub_calls
 
     @property
     def live(self) -> bool:
@@ -60,7 +69,7 @@ class RunSummary:
             since = max(since, self.started_ts)
         return max(0.0, ts - since)
 
-    def _state_changed(self, state: str, ts: float) -> None:
+    def _state_changed(self, state: ev.RunState, ts: float) -> None:
         if state == "paused":
             if self.paused_since is None:
                 self.paused_since = ts
@@ -96,9 +105,7 @@ class RunSummary:
             self.forced = self.forced or event.forced
             return True
         if isinstance(event, (ev.RootDone, ev.SubcallFinished)):
-            self.usage = self.usage + event.usage
-            self.sub_calls += isinstance(event, ev.SubcallFinished)
-            return True
+            return True  # the tree's totals changed
         if isinstance(event, ev.BudgetExceeded) and event.session_id == root:
             if event.budget != "iterations":
                 self.budget = event.budget

@@ -15,7 +15,7 @@ import pytest
 from rlm_tui.transcript import TranscriptWriter, read_transcript
 from rlm_tui.tui.replay_app import ReplayApp
 from rlm_tui.tui.screens.export import ExportScreen
-from rlm_tui.tui.session_export import default_export_path
+from rlm_tui.transcript.export import default_export_path
 from tests.tui.conftest import ended, loaded, make_app, wait_for
 from tests.tui.event_script import RUN, EventScript, mid_run
 
@@ -147,7 +147,7 @@ async def test_an_unknown_suffix_is_refused_naming_the_known_ones(sample, tmp_pa
         await type_path(pilot, "x.txt")
         assert isinstance(app.screen, ExportScreen)
         assert dialog_message(app) == ("x.txt: unknown suffix .txt (use one of .jsonl, .md, "
-                                       ".markdown, .html, .json)")
+                                       ".markdown, .html, .json, .rlm.jsonl)")
         await app.workers.wait_for_complete()
     assert not (tmp_path / "x.txt").exists()
 

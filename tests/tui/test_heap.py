@@ -19,7 +19,7 @@ async def test_the_first_screen_and_the_context_are_frozen(sample):
         await loaded(pilot)
         await pilot.pause()
         assert gc.get_freeze_count() > 10_000  # Textual, our modules, the file index
-        assert app.context_browser.index is not None
+        assert app.session.context_browser.index is not None
 
 
 async def test_a_new_run_collects_what_the_last_left(sample, monkeypatch):

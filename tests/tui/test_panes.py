@@ -3,6 +3,8 @@ against the local OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 from rlm_tui import events as ev
@@ -218,8 +220,8 @@ async def test_the_call_tree_rolls_up_usage_and_totals_equal_the_sum(sample):
         tree = app.query_one(SubCallTree)
         calls = [e for e in events if isinstance(e, (ev.RootDone, ev.SubcallFinished))]
         total = sum((e.usage for e in calls), ev.Usage())
-        assert tree.model.total == total
-        assert tree.model.calls_running == 1 and tree.model.calls_done == 4
+        assert tree.model.totals.usage == total
+        assert tree.model.totals.calls_running == 1 and tree.model.totals.calls_done == 4
         assert "4 done · 1 running" in tree.border_title
         iteration2 = tree.model.nodes["run0001.i2"]
         assert iteration2.rollup.calls == 3 and iteration2.running_below == 1
@@ -238,7 +240,7 @@ async def test_a_halt_stops_the_calls_and_cells_still_in_flight(sample):
         script.finish(None, status="halted", reason="halted by the user")
         await feed(pilot, script)
         tree = app.query_one(SubCallTree)
-        assert tree.model.calls_running == 0 and "running" not in tree.border_title
+        assert tree.model.totals.calls_running == 0 and "running" not in tree.border_title
         q3 = tree.model.nodes["run0001.i2.c1.q3"]
         assert q3.status == "stopped" and q3.stopped_by == "halted by the user"
         assert label(tree, tree._by_id[q3.node_id]).startswith("■ llm q3")
@@ -256,6 +258,18 @@ async def test_a_halt_stops_the_calls_and_cells_still_in_flight(sample):
         assert "halted by the user" in str(stopped.query_one(".cell-output").render())
         assert done.query_one(".cell-header").has_class("-done")
         assert cells.border_title == "Code and output · 2 cells"
+        # Every export of the halted session says what the panes say: nothing still runs.
+        shown = {n.node_id: n.status for n in tree.model.nodes.values()}
+        for suffix in (".json", ".md", ".html", ".rlm.jsonl", ".jsonl"):
+            target = sample_dir_for_exports(app) / f"halted{suffix}"
+            app.export_to(target)
+            text = target.read_text()
+            if suffix == ".json":
+                exported = statuses_in(json.loads(text)["session"])
+                assert exported == {k: v for k, v in shown.items() if k in exported}
+                assert set(exported) == set(shown)
+            elif suffix != ".jsonl":
+                assert "running" not in text.lower(), suffix
 
 
 async def test_one_cell_is_counted_as_one_cell(sample):
@@ -284,7 +298,7 @@ async def test_retries_and_failures_show_on_the_call(sample):
         tree = app.query_one(SubCallTree)
         assert "↻1" in label(tree, tree._by_id[q1])
         failed = label(tree, tree._by_id[q2])
-        assert failed.startswith("✗") and tree.model.errors == 1
+        assert failed.startswith("✗") and tree.model.totals.errors == 1
         tree.focus()
         tree.move_cursor(tree._by_id[q2])
         await pilot.pause()
@@ -321,7 +335,7 @@ async def test_the_answer_pane_says_forced_halted_or_failed(sample):
              "Halted: cost budget reached ($1.2 of $1)"),
             ("failed", False, "openai/x: no API key", "Failed: openai/x: no API key"),
         ]:
-            await app._reset_views()
+            await app.session.reset_views()
             script = EventScript()
             script.start()
             script.finish(ANSWER if status == "answered" else None, status=status,
@@ -359,7 +373,7 @@ async def test_the_status_bar_clock_stands_still_while_the_run_is_paused(sample)
             for state in states:
                 script.state(state)
             await feed(pilot, script)
-            app._show_status()  # what the bar's once-a-second timer does
+            app.show_status()  # what the bar's once-a-second timer does
             return status.elapsed
 
         script.start()  # started and running at T0
@@ -395,10 +409,10 @@ async def test_a_live_run_shows_usage_that_equals_the_servers(openai_server, sam
     async with app.run_test(size=(120, 40)) as pilot:
         await ended(pilot)
         tree = app.query_one(SubCallTree)
-        assert tree.model.total.prompt_tokens == 11 * 2 + 3 * 3
-        assert tree.model.total.completion_tokens == 7 * 2 + 2 * 3
-        assert tree.model.total == app.live_run.run.ledger.usage
-        assert app.summary.usage == tree.model.total
+        assert tree.model.totals.usage.prompt_tokens == 11 * 2 + 3 * 3
+        assert tree.model.totals.usage.completion_tokens == 7 * 2 + 2 * 3
+        assert tree.model.totals.usage == app.live_run.run.ledger.usage
+        assert app.summary.usage == tree.model.totals.usage
         assert app.query_one(FinalAnswer).answer == "done"
 
 
@@ -416,7 +430,7 @@ async def test_a_child_session_rolls_up_under_its_sub_call(openai_server, sample
         assert child.kind == "rlm" and child.usage.calls == 0
         assert child.rollup.calls == 1 and child.rollup.total_tokens == 15
         assert [c.kind for c in child.children] == ["iteration"]
-        assert tree.model.total.calls == 3 and app.query_one(FinalAnswer).answer == \
+        assert tree.model.totals.usage.calls == 3 and app.query_one(FinalAnswer).answer == \
             "child says hi"
 
 
@@ -457,3 +471,23 @@ async def test_on_a_narrow_terminal_the_three_columns_share_the_width(sample):
         await pilot.pause()
         assert app.query_one("#context").outer_size.width == 38
         assert app.query_one("#reasoning").outer_size.width == 61
+
+
+def sample_dir_for_exports(app) -> Path:
+    """A directory beside the context (not in it) for the files a test exports."""
+    target = Path(app.source).parent / "exports"
+    target.mkdir(exist_ok=True)
+    return target
+
+
+def statuses_in(document: dict) -> dict[str, str]:
+    """node id -> status of every node of an exported JSON session, at every depth."""
+    found: dict[str, str] = {}
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        found[node.get("node_id") or node["session_id"]] = node["status"]
+        stack += node.get("iterations", []) + node.get("cells", []) + node.get("subcalls", [])
+        if node.get("child"):
+            stack.append(node["child"])
+    return found

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 
 from rlm_tui.errors import InputError
 from rlm_tui.printable import printable_name
-from rlm_tui.tui.session_export import export_problem, resolve_export_path
+from rlm_tui.transcript.export import export_problem, resolve_export_path
 
 
 def _working_directory() -> str:

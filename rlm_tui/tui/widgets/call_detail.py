@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.widgets import Static, TextArea
 
-from rlm_tui import events as ev
-from rlm_tui.progress import format_cost, format_tokens
-from rlm_tui.tui.call_tree import CallNode
 from rlm_tui.printable import printable
-from rlm_tui.tui.units import format_duration
+from rlm_tui.units import format_cost, format_duration, format_tokens
+from rlm_tui.transcript.model import CellNode, IterationNode, Node, SubCallNode
+from rlm_tui.tui.relay import SessionBatch
 
 # Prompts run to 200,000 characters; this much is shown (the transcript has them whole).
 DETAIL_CHARS = 50_000
@@ -27,30 +24,37 @@ def _capped(text: str) -> str:
     return text[:DETAIL_CHARS] + f"\n… {len(text) - DETAIL_CHARS:,} more characters"
 
 
-def describe_call(call: CallNode) -> Content:
+def describe_call(call: Node) -> Content:
     """Two lines: what the node is, then its numbers."""
     colour = {"running": "$accent", "done": "$success", "error": "$error",
-              "stopped": "$warning"}[call.status]
-    first: list[str | tuple[str, str]] = [(call.title, "bold"), "  ",
+              "stopped": "$warning"}.get(call.status, "$text-muted")
+    first: list[str | tuple[str, str]] = [(getattr(call, "title", ""), "bold"), "  ",
                                           (call.status, f"bold {colour}")]
-    if call.model:
-        first += ["  ", (printable(call.model), "$text-muted")]
+    model = getattr(call, "model", "")
+    if model:
+        first += ["  ", (printable(model), "$text-muted")]
     numbers: list[str] = []
-    if call.is_call and call.usage.calls:
-        numbers.append(f"{format_tokens(call.usage.prompt_tokens)} in → "
-                       f"{format_tokens(call.usage.completion_tokens)} out · "
-                       f"{format_cost(call.usage)}")
-    if call.latency_s is not None:
-        numbers.append(format_duration(call.latency_s))
-    if call.retries:
-        numbers.append(f"retried {call.retries}×")
-    if call.rollup.calls > call.usage.calls:
-        numbers.append(f"with everything beneath: {call.rollup.calls} calls, "
-                       f"{format_tokens(call.rollup.total_tokens)} tokens, "
-                       f"{format_cost(call.rollup)}")
+    own = getattr(call, "usage", None)
+    own_calls = own.calls if own is not None else 0
+    if call.is_call and own is not None and own.calls:
+        numbers.append(f"{format_tokens(own.prompt_tokens)} in → "
+                       f"{format_tokens(own.completion_tokens)} out · "
+                       f"{format_cost(own)}")
+    if call.status in ("done", "error"):
+        seconds = call.seconds if isinstance(call, CellNode) else getattr(call, "latency_s", 0)
+        numbers.append(format_duration(seconds))
+    retries = getattr(call, "retry_count", 0)
+    if retries:
+        numbers.append(f"retried {retries}×")
+    rollup = call.rollup
+    if rollup.calls > own_calls:
+        numbers.append(f"with everything beneath: {rollup.calls} calls, "
+                       f"{format_tokens(rollup.total_tokens)} tokens, "
+                       f"{format_cost(rollup)}")
     lines = [Content.assemble(*first), Content(" · ".join(numbers) or " ")]
-    if call.error:
-        lines.append(Content.styled(printable(call.error), "$error"))
+    error = getattr(call, "error", None)
+    if error:
+        lines.append(Content.styled(printable(error), "$error"))
     if call.stopped_by:
         lines.append(Content.styled(f"stopped unfinished: {call.stopped_by}", "$warning"))
     return Content("\n").join(lines)
@@ -70,7 +74,7 @@ class CallDetail(Vertical):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.call: CallNode | None = None
+        self.call: Node | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(PLACEHOLDER, id="call-header")
@@ -79,7 +83,7 @@ class CallDetail(Vertical):
         yield Static("Response", id="response-label", classes="call-label")
         yield TextArea(id="call-response", read_only=True, soft_wrap=True)
 
-    def show_call(self, call: CallNode) -> None:
+    def show_call(self, call: Node) -> None:
         self.call = call
         try:
             self._render_call()
@@ -91,15 +95,17 @@ class CallDetail(Vertical):
         if call is None:
             return
         self.query_one("#call-header", Static).update(describe_call(call))
-        if call.kind == "cell":
-            labels, texts = ("Code", "Output"), (call.prompt, call.response)
-        elif call.kind == "iteration":
+        if isinstance(call, CellNode):
+            labels, texts = ("Code", "Output"), (call.code, call.stdout)
+        elif isinstance(call, IterationNode):
             labels = ("Prompt", "Reply")
             texts = ("(the root's whole conversation: system prompt, question and every cell's "
-                     "output so far)", call.response)
-        else:
+                     "output so far)", call.text)
+        elif isinstance(call, SubCallNode):
             size = f" · {call.prompt_chars:,} characters" if call.prompt_chars else ""
             labels, texts = (f"Prompt{size}", "Response"), (call.prompt, call.response)
+        else:
+            labels, texts = ("Prompt", "Response"), ("", "")
         self.query_one("#prompt-label", Static).update(labels[0])
         self.query_one("#response-label", Static).update(labels[1])
         self._load("#call-prompt", texts[0])
@@ -120,7 +126,6 @@ class CallDetail(Vertical):
         self._load("#call-prompt", "")
         self._load("#call-response", "")
 
-    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
-        call = self.call
-        if call is not None and any(event.node_id == call.node_id for event in events):
+    async def show_events(self, batch: SessionBatch) -> None:
+        if self.call is not None and self.call in batch.changed:
             self._render_call()

@@ -3,7 +3,6 @@ and its duration."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 from rich.syntax import Syntax
 from textual.app import ComposeResult
@@ -13,7 +12,8 @@ from textual.widgets import Static
 
 from rlm_tui import events as ev
 from rlm_tui.printable import printable
-from rlm_tui.tui.units import count_of, format_duration
+from rlm_tui.units import count_of, format_duration
+from rlm_tui.tui.relay import SessionBatch
 
 # A cell may print 10 MB (the sandbox keeps 1,000,000 characters); a pane shows the head.
 OUTPUT_LINES = 80
@@ -195,9 +195,10 @@ class CellLog(VerticalScroll):
         self.border_title = "Code and output"
         self.anchor()
 
-    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+    async def show_events(self, batch: SessionBatch) -> None:
+        events = batch.events
         new: list[CellView] = []
-        finished: list[ev.CellFinished | ev.SessionFinished] = []
+        finished: list[ev.CellFinished] = []
         starts = {e.node_id for e in events if isinstance(e, ev.CellStarted)} - set(self._cells)
         unbuilt = max(0, len(starts) - MAX_CELLS)  # never shown: a replay's jump
         for event in events:
@@ -210,19 +211,19 @@ class CellLog(VerticalScroll):
                 cell = CellView(event)
                 self._cells[event.node_id] = cell
                 new.append(cell)
-            elif isinstance(event, (ev.CellFinished, ev.SessionFinished)):
+            elif isinstance(event, ev.CellFinished):
                 finished.append(event)
         for event in finished:
-            if isinstance(event, ev.SessionFinished):
-                # Cells of a session that ended as they ran (a halt) never finish.
-                prefix = event.node_id + "."
-                for node_id, cell in self._cells.items():
-                    if node_id.startswith(prefix):
-                        cell.stop(event.reason or event.status)
-                continue
             cell = self._cells.get(event.node_id)
             if cell is not None:
                 cell.finish(event)
+        for node in batch.changed:
+            # Cells of a session that ended as they ran (a halt) never finish: the tree
+            # says they stopped, and why.
+            if node.kind == "cell" and node.status == "stopped":
+                stopped = self._cells.get(node.node_id)
+                if stopped is not None:
+                    stopped.stop(node.stopped_by or "stopped")
         if new:
             await self._show_new(new)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual import on
@@ -17,8 +16,9 @@ from textual.widgets import Input, Static, Tree
 from rlm_tui import events as ev
 from rlm_tui.tui.file_index import FileIndex, FileNode
 from rlm_tui.printable import printable_name
-from rlm_tui.tui.units import count_of, estimate_tokens, format_bytes, format_percent
+from rlm_tui.units import count_of, estimate_tokens, format_bytes, format_percent
 from rlm_tui.tui.widgets.context_tree import ContextTree
+from rlm_tui.tui.relay import SessionBatch
 
 # Typing in the filter box rebuilds the tree this long after the last key.
 FILTER_DELAY_S = 0.15
@@ -112,7 +112,8 @@ class ContextBrowser(Vertical):
 
     # -- events ------------------------------------------------------------------------------
 
-    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+    async def show_events(self, batch: SessionBatch) -> None:
+        events = batch.events
         latest = None
         for event in events:
             if isinstance(event, ev.CoverageUpdated):

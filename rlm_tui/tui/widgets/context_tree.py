@@ -13,7 +13,8 @@ from textual.widgets.tree import TreeNode
 
 from rlm_tui.tui.file_index import CoverageFigures, FileIndex, FileNode
 from rlm_tui.printable import printable_name
-from rlm_tui.tui.units import bar, count_of, estimate_tokens, format_bytes, format_percent
+from rlm_tui.units import count_of, estimate_tokens, format_bytes, format_percent
+from rlm_tui.tui.drawing import bar
 
 
 class ContextTree(Tree[FileNode]):

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from rlm_tui.printable import printable, printable_name
-from rlm_tui.tui.units import format_bytes
+from rlm_tui.units import format_bytes
 
 # Highlighting a 2 MB file takes seconds and nobody reads it in a pane: show its head.
 PREVIEW_LINES = 2_000

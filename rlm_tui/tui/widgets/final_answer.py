@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -11,6 +10,7 @@ from textual.widgets import Markdown, Static
 
 from rlm_tui import events as ev
 from rlm_tui.printable import printable
+from rlm_tui.tui.relay import SessionBatch
 
 PLACEHOLDER = "The answer appears here when the run ends."
 
@@ -56,7 +56,8 @@ class FinalAnswer(VerticalScroll):
         """A run that could not start (no model, unknown model, missing key, ...)."""
         self._set_status(f"Error: {message}", "-error")
 
-    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+    async def show_events(self, batch: SessionBatch) -> None:
+        events = batch.events
         for event in events:
             if isinstance(event, ev.SessionStarted) and event.depth == 0 and self._root is None:
                 self._root = event.session_id

@@ -14,9 +14,9 @@ from textual.timer import Timer
 from textual.widgets import Collapsible, Static
 
 from rlm_tui import events as ev
-from rlm_tui.progress import format_tokens
+from rlm_tui.units import format_duration, format_tokens
 from rlm_tui.printable import printable
-from rlm_tui.tui.units import format_duration
+from rlm_tui.tui.relay import SessionBatch
 
 PLACEHOLDER = "The root model's reasoning streams here, one section per iteration."
 # Sections kept in the pane: the newest iterations. Earlier ones are counted in a line at
@@ -248,7 +248,8 @@ class RootReasoning(VerticalScroll):
         self.border_title = "Reasoning"
         self.anchor()
 
-    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
+    async def show_events(self, batch: SessionBatch) -> None:
+        events = batch.events
         pending: dict[IterationSection, list[str]] = {}
 
         async def write_pending(only: IterationSection | None = None) -> None:

@@ -8,10 +8,10 @@ from textual.widget import Widget
 
 from rlm_tui import events as ev
 from rlm_tui.printable import printable
-from rlm_tui.progress import format_cost, format_tokens
+from rlm_tui.units import format_clock, format_cost, format_tokens
 from rlm_tui.tui.replay import ReplayPosition, format_speed
 from rlm_tui.tui.run_summary import RunSummary
-from rlm_tui.tui.units import format_clock, shorten
+from rlm_tui.tui.drawing import shorten
 
 # The badge's colour per state: a theme variable, so every theme colours it its own way.
 _STATE_COLOURS = {

@@ -1,10 +1,12 @@
 """Pane 4: the run's model calls as a tree: iteration > cell > sub-call > (child session's)
 iteration > ..., each with its model, status, tokens, latency and cost, and roll-ups on the
-parents. The pane's title carries the live totals."""
+parents. The pane's title carries the live totals.
+
+A view of the session tree (transcript/model.py): every number and status shown is the
+tree's, so the pane, the exports and the headless summary agree."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.style import Style
@@ -14,18 +16,19 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from rlm_tui import events as ev
 from rlm_tui.printable import printable
-from rlm_tui.progress import format_cost, format_tokens
-from rlm_tui.tui.call_tree import CallNode, CallTree
-from rlm_tui.tui.units import format_duration, shorten
+from rlm_tui.units import format_cost, format_duration, format_tokens
+from rlm_tui.transcript.model import Node, SessionModel, SessionNode
+from rlm_tui.tui.relay import SessionBatch
+from rlm_tui.tui.drawing import shorten
 
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
 
 
-class SubCallTree(Tree[CallNode]):
-    """The call tree; `model` holds the numbers (see call_tree.py)."""
+class SubCallTree(Tree[Node]):
+    """The call tree; `model` is the session tree it shows (see transcript/model.py). A
+    child session adds no level: its iterations hang under the sub-call that started it."""
 
     ALLOW_MAXIMIZE = True
     BORDER_TITLE = "Calls"
@@ -52,7 +55,7 @@ class SubCallTree(Tree[CallNode]):
     class CallChosen(Message):
         """The cursor is on a call (or cell): show its prompt and response."""
 
-        def __init__(self, call: CallNode) -> None:
+        def __init__(self, call: Node) -> None:
             super().__init__()
             self.call = call
 
@@ -60,29 +63,29 @@ class SubCallTree(Tree[CallNode]):
         super().__init__("calls", id=id, classes=classes)
         self.show_root = False
         self.guide_depth = 3
-        self.model = CallTree()
-        self._by_id: dict[str, TreeNode[CallNode]] = {}
-        self._last_top: TreeNode[CallNode] | None = None
+        self.model = SessionModel()
+        self._by_id: dict[str, TreeNode[Node]] = {}
+        self._last_top: TreeNode[Node] | None = None
 
     def on_mount(self) -> None:
         self.anchor()
         self._show_totals()
 
     async def reset(self) -> None:
-        self.model = CallTree()
+        self.model = SessionModel()
         self._by_id = {}
         self._last_top = None
         self.clear()
         self._show_totals()
 
-    async def show_events(self, events: Sequence[ev.EventBase]) -> None:
-        changed: set[CallNode] = set()
-        for event in events:
-            touched = self.model.apply(event)
-            for call in touched:
-                if call.node_id not in self._by_id:
-                    self._add(call)
-            changed |= touched
+    async def show_events(self, batch: SessionBatch) -> None:
+        if batch.tree is not self.model:  # a new session (the panes were reset)
+            self.model = batch.tree
+        changed = batch.changed
+        new = [call for call in changed if call.node_id not in self._by_id and self._shown(call)]
+        for call in sorted(new, key=lambda c: c.order):
+            if call.node_id not in self._by_id:
+                self._add(call)
         for call in changed:
             node = self._by_id.get(call.node_id)
             if node is not None:
@@ -90,14 +93,27 @@ class SubCallTree(Tree[CallNode]):
         if changed:
             self._show_totals()
 
-    def _add(self, call: CallNode) -> None:
-        parent = self._by_id.get(call.parent.node_id) if call.parent is not None else None
-        if parent is None and call.parent is not None:
-            self._add(call.parent)
-            parent = self._by_id.get(call.parent.node_id)
+    @staticmethod
+    def _shown(call: Node) -> bool:
+        """Sessions add no level of their own."""
+        return not isinstance(call, SessionNode)
+
+    @staticmethod
+    def _shown_parent(call: Node) -> Node | None:
+        parent = call.parent
+        if isinstance(parent, SessionNode):
+            parent = parent.parent  # a child session's iteration: under its sub-call
+        return parent
+
+    def _add(self, call: Node) -> None:
+        above = self._shown_parent(call)
+        parent = self._by_id.get(above.node_id) if above is not None else None
+        if parent is None and above is not None:
+            self._add(above)
+            parent = self._by_id.get(above.node_id)
         leaf = call.kind == "llm"
-        node = (parent or self.root).add(call.title, data=call, expand=not leaf,
-                                          allow_expand=not leaf)
+        node = (parent or self.root).add(getattr(call, "title", call.node_id), data=call,
+                                          expand=not leaf, allow_expand=not leaf)
         self._by_id[call.node_id] = node
         if parent is None:
             # A new top-level iteration: fold the one before, so the live one stays in view.
@@ -106,16 +122,17 @@ class SubCallTree(Tree[CallNode]):
             self._last_top = node
 
     def _show_totals(self) -> None:
-        m = self.model
-        parts = [f"{m.calls_done} done"]
-        if m.calls_running:
-            parts.append(f"{m.calls_running} running")
-        if m.errors:
-            parts.append(f"{m.errors} failed")
-        parts += [f"{format_tokens(m.total.total_tokens)} tokens", format_cost(m.total)]
+        t = self.model.totals
+        parts = [f"{t.calls_done} done"]
+        if t.calls_running:
+            parts.append(f"{t.calls_running} running")
+        if t.errors:
+            parts.append(f"{t.errors} failed")
+        usage = t.usage
+        parts += [f"{format_tokens(usage.total_tokens)} tokens", format_cost(usage)]
         self.border_title = "Calls · " + " · ".join(parts)
 
-    def render_label(self, node: TreeNode[CallNode], base_style: Style, style: Style) -> Text:
+    def render_label(self, node: TreeNode[Node], base_style: Style, style: Style) -> Text:
         call = node.data
         if call is None:
             return super().render_label(node, base_style, style)
@@ -125,31 +142,44 @@ class SubCallTree(Tree[CallNode]):
             prefix.append(icon, base_style + _TOGGLE)
         meta = self.get_component_rich_style("subcall-tree--meta", partial=True)
         state = self.get_component_rich_style(f"subcall-tree--{call.status}", partial=True)
-        label = Text.assemble(prefix, (_ICONS[call.status] + " ", state), (call.title, style))
-        if call.is_call and call.model:
+        label = Text.assemble(prefix, (_ICONS[call.status] + " ", state),
+                              (getattr(call, "title", ""), style))
+        own = getattr(call, "usage", None)
+        model = getattr(call, "model", "")
+        if call.is_call and model:
             # The provider prefix is the same on every line: the name alone says enough.
-            label.append(f"  {shorten(printable(call.model).rsplit('/', 1)[-1], 18)}", meta)
-        if call.is_call and call.status != "running":
-            usage = call.usage
-            if usage.calls:
-                label.append(f"  {format_tokens(usage.prompt_tokens)}→"
-                             f"{format_tokens(usage.completion_tokens)}")
-        if call.latency_s is not None and call.status != "running":
-            label.append(f"  {format_duration(call.latency_s)}", meta)
-        if call.is_call and call.usage.calls:
-            label.append(f"  {format_cost(call.usage)}", meta)
-        if call.retries:
+            label.append(f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta)
+        finished = call.status in ("done", "error")
+        if call.is_call and finished and own is not None and own.calls:
+            label.append(f"  {format_tokens(own.prompt_tokens)}→"
+                         f"{format_tokens(own.completion_tokens)}")
+        latency = _latency(call)
+        if latency is not None and finished:
+            label.append(f"  {format_duration(latency)}", meta)
+        if call.is_call and own is not None and own.calls:
+            label.append(f"  {format_cost(own)}", meta)
+        retries = getattr(call, "retry_count", 0)
+        if retries:
             retried = self.get_component_rich_style("subcall-tree--running", partial=True)
-            label.append(f"  ↻{call.retries}", retried)
-        if call.children and (call.rollup.calls > call.usage.calls or call.running_below):
-            rollup = self.get_component_rich_style("subcall-tree--rollup", partial=True)
-            text = (f"  Σ {call.rollup.calls} calls {format_tokens(call.rollup.total_tokens)} "
-                    f"{format_cost(call.rollup)}")
+            label.append(f"  ↻{retries}", retried)
+        rollup = call.rollup
+        own_calls = own.calls if own is not None else 0
+        if call.children and (rollup.calls > own_calls or call.running_below):
+            style_rollup = self.get_component_rich_style("subcall-tree--rollup", partial=True)
+            text = (f"  Σ {rollup.calls} calls {format_tokens(rollup.total_tokens)} "
+                    f"{format_cost(rollup)}")
             if call.running_below:
                 text += f" · {call.running_below} running"
-            label.append(text, rollup)
+            label.append(text, style_rollup)
         return label
 
-    def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[CallNode]) -> None:
+    def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
         if event.node.data is not None:
             self.post_message(self.CallChosen(event.node.data))
+
+
+def _latency(call: Node) -> float | None:
+    """How long a call (or cell) took, once it has."""
+    seconds = getattr(call, "seconds", None) if call.kind == "cell" else getattr(
+        call, "latency_s", None)
+    return seconds

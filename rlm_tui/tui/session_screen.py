@@ -1,0 +1,231 @@
+"""The session screen: the panes of one session, laid out, navigated and fed from its events.
+The live app and the replay both show their session on it (see session_app.py); what each
+adds (runs and their controls, or playback) is theirs.
+
+Feeding: events reach `relay` (a run's bus subscriber, or `feed`), and ~30 times a second
+`flush_events` folds the batch into the session tree, the one fold every pane reads, and
+hands each pane the batch with the nodes that changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, HelpPanel, TabbedContent, TabPane
+
+from rlm_tui import events as ev
+from rlm_tui.transcript.model import SessionModel
+from rlm_tui.tui.relay import FLUSH_INTERVAL_S, EventRelay, EventView, SessionBatch
+from rlm_tui.tui.run_summary import RunSummary
+from rlm_tui.tui.widgets.call_detail import CallDetail
+from rlm_tui.tui.widgets.cell_log import CellLog
+from rlm_tui.tui.widgets.context_browser import ContextBrowser
+from rlm_tui.tui.widgets.file_preview import FilePreview
+from rlm_tui.tui.widgets.final_answer import FinalAnswer
+from rlm_tui.tui.widgets.query_bar import QueryBar
+from rlm_tui.tui.widgets.reasoning import RootReasoning
+from rlm_tui.tui.widgets.status_bar import RunStatusBar
+from rlm_tui.tui.widgets.subcall_tree import SubCallTree
+
+# Tab moves between these panes, in this order (ids).
+PANE_ORDER = ("context", "preview", "reasoning", "cells", "calls", "inspector", "query")
+
+
+class SessionScreen(Screen[None]):
+    """Status bar, the six panes, the query box and the footer, fed from one session."""
+
+    # A zoomed pane still has the run's state above it and the keys below it.
+    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer"
+    # Below three context-column widths, the screen is "-narrow" (see CSS).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (3 * 38, "-wide")]
+    DEFAULT_CSS = """
+    SessionScreen { layout: vertical; }
+    #panes {
+        layout: grid;
+        grid-size: 3 2;
+        grid-columns: 38 1fr 1fr;
+        grid-rows: 1fr 1fr;
+        height: 1fr;
+    }
+    /* Narrower than three 38-column panes (an 80-column terminal, say), the context column
+       would leave the others about 20 columns: all three share the width instead. */
+    SessionScreen.-narrow #panes { grid-columns: 1fr 1fr 1fr; }
+    .pane {
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
+        background: $background;
+        height: 1fr;
+    }
+    .pane:focus-within {
+        border: round $primary;
+        border-title-color: $primary;
+        border-title-style: bold;
+    }
+    #inspector > ContentTabs { height: 2; }
+    #inspector TabPane { padding: 0; }
+    """
+
+    def __init__(self, *, panes: tuple[str, ...] = PANE_ORDER,
+                 clock: Callable[[], float], on_mounted: Callable[[], None]) -> None:
+        super().__init__()
+        self.panes = panes  # what tab moves between
+        self.clock = clock  # the time the status bar's clock reads
+        self.relay = EventRelay()
+        self.summary = RunSummary()
+        self.events: list[ev.EventBase] = []  # the session's events, when fed, not run
+        self._flush_lock = asyncio.Lock()
+        self._on_mounted = on_mounted
+        self._listeners: list[Callable[[SessionBatch], None]] = []
+
+    @property
+    def tree(self) -> SessionModel:
+        """The session tree the panes show."""
+        return self.summary.tree
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunStatusBar(id="status")
+        with Grid(id="panes"):
+            yield ContextBrowser(id="context", classes="pane")
+            yield RootReasoning(id="reasoning", classes="pane")
+            yield SubCallTree(id="calls", classes="pane")
+            yield FilePreview(id="preview", classes="pane")
+            yield CellLog(id="cells", classes="pane")
+            with TabbedContent(id="inspector", classes="pane"):
+                with TabPane("Answer", id="answer-tab"):
+                    yield FinalAnswer(id="answer")
+                with TabPane("Call", id="call-tab"):
+                    yield CallDetail(id="call-detail")
+        yield QueryBar(id="query")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Held, not queried: timers may still tick while the screen is taken down.
+        self.status_bar = self.query_one(RunStatusBar)
+        self.context_browser = self.query_one(ContextBrowser)
+        self.preview = self.query_one(FilePreview)
+        self.calls = self.query_one(SubCallTree)
+        self.answer = self.query_one(FinalAnswer)
+        self.call_detail = self.query_one(CallDetail)
+        self.inspector = self.query_one("#inspector", TabbedContent)
+        self.query_bar = self.query_one(QueryBar)
+        self.views: list[EventView] = [
+            self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
+            self.calls, self.answer, self.call_detail,
+        ]
+        self.set_interval(FLUSH_INTERVAL_S, self.flush_events)
+        self.set_interval(1.0, self.show_status)
+        self._on_mounted()
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def on_batch(self, listener: Callable[[SessionBatch], None]) -> None:
+        """Call `listener` after each batch has reached the panes (the app's own reaction:
+        bindings to refresh, a run that ended)."""
+        self._listeners.append(listener)
+
+    def feed(self, events: Iterable[ev.EventBase]) -> None:
+        """Show events that did not come from a run's bus (a replay, tests, benchmarks):
+        they pass through the same relay as a live run's."""
+        for event in events:
+            self.events.append(event)
+            self.relay(event)
+
+    async def flush_events(self) -> None:
+        """Fold the events that arrived since the last flush into the tree and hand them to
+        every pane (the timer calls this ~30 times a second)."""
+        async with self._flush_lock:
+            events = self.relay.take()
+            if not events:
+                return
+            summary = self.summary
+            tree = summary.tree
+            root_ended = False
+            for event in events:
+                tree.apply(event)
+                summary.apply(event)
+                if isinstance(event, (ev.FinalAnswer, ev.SessionFinished)) and (
+                        event.session_id == summary.root_session):
+                    root_ended = True
+            batch = SessionBatch(events, tree, tree.take_changed())
+            for view in self.views:
+                await view.show_events(batch)
+            if root_ended:
+                self.inspector.active = "answer-tab"
+            self.show_status()
+            for listener in self._listeners:
+                listener(batch)
+
+    async def reset_views(self, summary: RunSummary | None = None) -> None:
+        """Empty the panes for a new session (its summary, if one is known already)."""
+        self.relay.take()
+        self.events = []
+        self.summary = summary or RunSummary()
+        for view in self.views:
+            await view.reset()
+        self.inspector.active = "answer-tab"
+
+    def show_status(self) -> None:
+        self.status_bar.show(self.summary, self.clock())
+
+    # -- panes -----------------------------------------------------------------------------
+
+    @on(ContextBrowser.FileHighlighted)
+    def _file_highlighted(self, event: ContextBrowser.FileHighlighted) -> None:
+        self.preview.show_file(event.path)
+
+    @on(SubCallTree.CallChosen)
+    def _call_chosen(self, event: SubCallTree.CallChosen) -> None:
+        self.call_detail.show_call(event.call)
+        self.inspector.active = "call-tab"
+
+    def pane_of(self, widget: Widget | None) -> Widget | None:
+        """The pane `widget` is in (None for the status bar, the footer, a dialog)."""
+        while widget is not None and isinstance(widget, Widget):
+            if widget.id in PANE_ORDER:
+                return widget
+            widget = widget.parent  # type: ignore[assignment]
+        return None
+
+    def focus_pane(self, step: int) -> None:
+        """Focus the next (step 1) or previous (-1) pane; a zoomed view follows."""
+        current = self.pane_of(self.focused)
+        panes = self.panes
+        index = panes.index(current.id) if current is not None and current.id in panes else -1
+        target_id = panes[(index + step) % len(panes)]
+        pane = self.query_one(f"#{target_id}")
+        if self.maximized is not None:
+            self.maximize(pane, container=False)
+        target = getattr(pane, "focus_target", pane)
+        if target_id == "inspector":
+            target = self.query_one("#inspector ContentTabs")
+        target.focus()
+
+    def zoom(self) -> None:
+        """Let the focused pane fill the screen, or restore the layout."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        pane = self.pane_of(self.focused)
+        if pane is not None and pane.id != "query":
+            self.maximize(pane, container=False)
+
+    def focus_filter(self) -> None:
+        if self.maximized not in (None, self.context_browser):
+            self.minimize()  # the filter of a pane out of sight would filter unseen
+        self.context_browser.action_focus_filter()
+
+    def toggle_help(self) -> None:
+        if self.query(HelpPanel):
+            self.app.action_hide_help_panel()
+        else:
+            self.app.action_show_help_panel()
