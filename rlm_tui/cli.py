@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def add_run_arguments(command: argparse.ArgumentParser) -> None:
     """The flags shared by `run` and the app: models, budgets, limits, context filters.
     Each flag's dest is the name of its setting; unset flags are None (lower layers win)."""
+    from rlm_tui.config import DEFAULT_CELL_TIMEOUT_S  # the help names the default
+
     models = command.add_argument_group("models")
     models.add_argument("--model", metavar="M", help="root model, any litellm name "
                         "(openai/..., anthropic/..., ollama/...); 'demo' runs offline")
@@ -66,7 +68,7 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     budget.add_argument("--max-concurrency", type=int, metavar="N",
                         help="sub-calls in flight at once (16)")
     budget.add_argument("--cell-timeout", type=float, metavar="S",
-                        help="running time of one code cell (60)")
+                        help=f"running time of one code cell ({DEFAULT_CELL_TIMEOUT_S:g})")
     add_context_arguments(command)
 
 

@@ -20,6 +20,10 @@ ENV_PREFIX = "RLM_TUI_"
 # that `rlm-tui context` shows what `run` and the app load.
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024  # 2 MiB ("2M"): a larger file is skipped
 DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB ("200M") of text in the whole pack
+# The sandbox's defaults (SandboxLimits takes them from here, the CLI's help names them).
+DEFAULT_CELL_TIMEOUT_S = 60.0  # running time of one cell; waiting for sub-calls not counted
+DEFAULT_MEMORY_MB = 2048  # the worker's address space
+DEFAULT_MODEL_OUTPUT_CHARS = 20_000  # of a cell's output, shown to the model
 
 
 class Price(BaseModel):
@@ -46,9 +50,9 @@ class Settings(BaseModel):
     max_tokens: int | None = Field(None, gt=0)
     max_time: float | None = Field(None, gt=0)
     max_concurrency: int = Field(16, ge=1, le=1024)
-    cell_timeout: float = Field(60.0, gt=0, le=86_400)
-    memory_mb: int = Field(2048, ge=64)
-    model_output_chars: int = Field(20_000, ge=100)
+    cell_timeout: float = Field(DEFAULT_CELL_TIMEOUT_S, gt=0, le=86_400)
+    memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=64)
+    model_output_chars: int = Field(DEFAULT_MODEL_OUTPUT_CHARS, ge=100)
     request_timeout: float = Field(600.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
     include: list[str] = Field(default_factory=list)

@@ -22,6 +22,11 @@ from rlm_tui.child_python import boot_code, child_paths
 from rlm_tui.errors import SandboxError
 from rlm_tui.sandbox.limits import shield_host_process
 from rlm_tui.scratch import make_scratch_dir
+from rlm_tui.config import (
+    DEFAULT_CELL_TIMEOUT_S,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_MODEL_OUTPUT_CHARS,
+)
 from rlm_tui.sandbox.namespace import MAX_BATCH
 from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
 
@@ -30,9 +35,9 @@ from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, e
 class SandboxLimits:
     """Limits of one sandbox. Times in seconds, sizes in characters unless named otherwise."""
 
-    cell_timeout: float = 60.0
-    memory_mb: int = 2048
-    model_output_chars: int = 20_000  # of a cell's output, shown to the model
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT_S
+    memory_mb: int = DEFAULT_MEMORY_MB
+    model_output_chars: int = DEFAULT_MODEL_OUTPUT_CHARS  # of a cell's output, for the model
     kept_output_chars: int = 1_000_000  # kept for the user
     flood_output_chars: int = 50_000_000  # printing past this stops the cell
     kill_grace: float = 2.0  # after a timeout or halt, before the worker is killed
@@ -82,7 +87,7 @@ class CellResult:
     def stdout_cut_chars(self) -> int:
         return max(0, self.stdout_total_chars - len(self.stdout))
 
-    def for_model(self, max_chars: int = 20_000) -> str:
+    def for_model(self, max_chars: int = DEFAULT_MODEL_OUTPUT_CHARS) -> str:
         """The cell's output as the root model sees it, capped, with a note of what was cut."""
         parts = []
         out = self.stdout

@@ -83,8 +83,8 @@ class Worker:
         if init.get("op") != "init":
             raise ProtocolError("expected init")
         cfg = init.get("limits", {})
-        self.output = CellOutput(int(cfg.get("keep_chars", 1_000_000)),
-                                 int(cfg.get("flood_chars", 50_000_000)))
+        self.output = CellOutput(int(cfg["keep_chars"]),  # the host sends every limit
+                                 int(cfg["flood_chars"]))
         self.context, readonly = self._open_context(init.get("context") or {"kind": "none"})
         # Everything the process needs is loaded before the limits close the doors.
         self.ns = build_namespace(self.context, self, self.output, readonly)
@@ -100,7 +100,7 @@ class Worker:
         protections = ["restricted-python", "empty-environment"]
         spec = init.get("context") or {}
         pack_dirs = [str(spec["dir"])] if spec.get("kind") == "pack" else []
-        protections += limits.apply_limits(int(cfg.get("memory_mb", 2048)), pack_dirs)
+        protections += limits.apply_limits(int(cfg["memory_mb"]), pack_dirs)
         # After apply_limits: changing user clears the kernel's parent-death signal.
         limits.die_with_parent(int(init.get("host_pid", 0) or 0))
         signal.signal(signal.SIGINT, self._on_interrupt)
@@ -182,7 +182,7 @@ class Worker:
         self.cell_number += 1
         filename = f"<cell {self.cell_number}>"
         source = str(message.get("code", ""))
-        timeout = float(message.get("timeout", 60.0))
+        timeout = float(message["timeout"])  # the host sends its limit with every cell
         self.output.reset()
         result: dict[str, Any] = {"op": "result", "id": message.get("id"), "error": None,
                                   "error_kind": None, "final": None, "stderr": ""}
