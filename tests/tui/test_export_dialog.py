@@ -202,3 +202,24 @@ async def test_a_path_that_cannot_be_looked_at_is_said_in_the_dialog_not_a_crash
         assert dialog_message(app).startswith("cannot use ~no-such-user-here/x.jsonl: ")
         await pilot.press("escape")
         assert not isinstance(app.screen, ExportScreen)
+
+
+async def test_the_dialog_writes_every_format_the_cli_writes(sample, tmp_path: Path):
+    """The app and `rlm-tui export` share one export path: the suffix chooses among the
+    CLI's formats, the rlms log (.rlm.jsonl) among them."""
+    from rlm_tui.transcript import read_transcript
+    from rlm_tui.transcript.export import EXPORT_FORMATS, SUFFIXES
+
+    assert set(SUFFIXES) == set(EXPORT_FORMATS)
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await show_a_finished_session(pilot)
+        for fmt in EXPORT_FORMATS:
+            target = tmp_path / f"session{SUFFIXES[fmt]}"
+            await open_export(pilot)
+            await type_path(pilot, target)
+            await wait_for(pilot, target.exists, what=f"the {fmt} export")
+            await app.workers.wait_for_complete()
+    rlms = read_transcript(tmp_path / "session.rlm.jsonl")
+    assert rlms.source_format == "rlms" and rlms.fold().answer == "done"
+    assert read_transcript(tmp_path / "session.jsonl").events == finished_script()

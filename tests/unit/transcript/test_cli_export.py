@@ -173,3 +173,19 @@ def _strings(value: object) -> str:
     if isinstance(value, dict):
         value = [*value.keys(), *value.values()]
     return "\n".join(map(_strings, value)) if isinstance(value, list) else ""
+
+
+def test_jsonl_is_the_transcript_itself_and_an_rlms_log_comes_back_as_one(transcript, tmp_path):
+    from rlm_tui.transcript import read_transcript
+
+    copy = tmp_path / "copy.jsonl"
+    result = export(transcript, "--format", "jsonl", "-o", copy)
+    assert result.returncode == 0, result.stderr
+    assert read_transcript(copy).events == read_transcript(transcript).events
+    converted = tmp_path / "from-rlms.jsonl"
+    result = export(RLMS_LOG, "-f", "jsonl", "-o", converted)
+    assert result.returncode == 0, result.stderr
+    back = read_transcript(converted)
+    assert back.source_format == "rlm-tui"
+    assert back.events == read_transcript(RLMS_LOG).events
+    assert any("rlms" in note for note in back.notes())  # it says it was converted
