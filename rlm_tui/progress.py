@@ -26,14 +26,6 @@ class ProgressLine:
         self._root_session: str | None = None
         self._last = 0.0
 
-    @property
-    def usage(self) -> ev.Usage:
-        return self.tree.totals.usage
-
-    @property
-    def sub_calls(self) -> int:
-        return self.tree.totals.sub_calls
-
     def __call__(self, event: ev.EventBase) -> None:
         self.tree.apply(event)
         if isinstance(event, ev.SessionStarted) and self._root_session is None:
@@ -51,9 +43,11 @@ class ProgressLine:
                 self._draw()
 
     def line(self) -> str:
-        return (f"iteration {self.iteration}/{self.max_iterations} · {self.sub_calls} sub-calls"
-                f" · {format_tokens(self.usage.total_tokens)} tokens · "
-                f"{format_cost(self.usage)} · {time.monotonic() - self.started:.0f}s")
+        totals = self.tree.totals
+        usage = totals.usage
+        return (f"iteration {self.iteration}/{self.max_iterations} · {totals.sub_calls} sub-calls"
+                f" · {format_tokens(usage.total_tokens)} tokens · "
+                f"{format_cost(usage)} · {time.monotonic() - self.started:.0f}s")
 
     def _draw(self, final: bool = False) -> None:
         if self.enabled:

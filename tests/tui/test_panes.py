@@ -268,6 +268,8 @@ async def test_a_halt_stops_the_calls_and_cells_still_in_flight(sample):
                 exported = statuses_in(json.loads(text)["session"])
                 assert exported == {k: v for k, v in shown.items() if k in exported}
                 assert set(exported) == set(shown)
+            elif suffix == ".html":
+                assert ">running<" not in text and ">stopped<" in text
             elif suffix != ".jsonl":
                 assert "running" not in text.lower(), suffix
 

@@ -162,16 +162,33 @@ class SubCallTree(Tree[Node]):
         if retries:
             retried = self.get_component_rich_style("subcall-tree--running", partial=True)
             label.append(f"  ↻{retries}", retried)
+        room = self._room_for(node)
         rollup = call.rollup
         own_calls = own.calls if own is not None else 0
         if call.children and (rollup.calls > own_calls or call.running_below):
             style_rollup = self.get_component_rich_style("subcall-tree--rollup", partial=True)
-            text = (f"  Σ {rollup.calls} calls {format_tokens(rollup.total_tokens)} "
-                    f"{format_cost(rollup)}")
-            if call.running_below:
-                text += f" · {call.running_below} running"
-            label.append(text, style_rollup)
+            running = f" · {call.running_below} running" if call.running_below else ""
+            # The longest roll-up that fits the row (a cut one read "Σ 7 calls 4").
+            for text in (f"  Σ {rollup.calls} calls {format_tokens(rollup.total_tokens)} "
+                         f"{format_cost(rollup)}{running}",
+                         f"  Σ {rollup.calls} calls {format_cost(rollup)}{running}",
+                         f"  Σ {rollup.calls} calls{running}", f"  Σ {rollup.calls}"):
+                if room is None or label.cell_len + len(text) <= room:
+                    label.append(text, style_rollup)
+                    break
+        if room is not None and label.cell_len > room:
+            label.truncate(room, overflow="ellipsis")
         return label
+
+    def _room_for(self, node: TreeNode[Node]) -> int | None:
+        """The cells a node's label has before the pane's edge (None before layout)."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return None
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:  # the root is not shown
+            depth, parent = depth + 1, parent.parent
+        return max(8, width - depth * self.guide_depth)
 
     def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
         if event.node.data is not None:
