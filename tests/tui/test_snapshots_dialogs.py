@@ -1,0 +1,86 @@
+"""Snapshots of the dialogs over the main screen at 120x40: export (as it opens, and refusing
+a path), the quit question while a run is live, and the command palette. Nothing on screen
+names a temporary path: the export dialog's default is under a fixed user data dir, and the
+working directory its hint names is `/`.
+Update with `pytest tests/tui/test_snapshots_dialogs.py --snapshot-update`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rlm_tui.tui.screens.confirm import ConfirmScreen
+from rlm_tui.tui.screens.export import ExportScreen
+from tests.tui.conftest import make_app, wait_for
+from tests.tui.event_script import mid_run
+from tests.tui.snapshot_scenes import (
+    SIZE,
+    answered,
+    palette_titles,
+    pressing,
+    settled,
+    showing,
+    until,
+)
+
+QUERY = "How does the sandbox stop a runaway cell?"
+
+
+@pytest.fixture
+def fixed_dirs(sample: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The sample context by its absolute path, with the working directory `/` and the user
+    data dir a fixed path (never written: these tests export nothing)."""
+    monkeypatch.setenv("XDG_DATA_HOME", "/home/you/.local/share")
+    monkeypatch.chdir("/")
+    return str(tmp_path / sample)
+
+
+def dialog_open(kind: type) -> Callable:
+    return until(lambda app: isinstance(app.screen, kind), f"the {kind.__name__}")
+
+
+def test_the_export_dialog_offering_its_default_path(snap_compare, fixed_dirs):
+    assert snap_compare(make_app(fixed_dirs), terminal_size=SIZE,
+                        run_before=showing(answered, pressing("e"), dialog_open(ExportScreen)))
+
+
+def test_the_export_dialog_refusing_an_unknown_suffix(snap_compare, fixed_dirs):
+    def refused(app) -> bool:
+        return "unknown suffix" in str(app.screen.query_one("#message").render())
+
+    assert snap_compare(make_app(fixed_dirs), terminal_size=SIZE,
+                        run_before=showing(answered, pressing("e"), dialog_open(ExportScreen),
+                                           pressing(*"notes.txt", "enter"),
+                                           until(refused, "the refusal")))
+
+
+def test_the_quit_question_while_a_run_is_live(snap_compare, sample):
+    """A demo-model run started paused: live, and still on its first turn."""
+    app = make_app(sample, query=QUERY, start_paused=True)
+
+    async def run_before(pilot) -> None:
+        await wait_for(pilot, lambda: app.summary.state == "paused", what="paused")
+        assert app.run_is_live
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen),
+                       what="the question")
+        await settled(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_the_command_palette_finding_commands_of_the_app_and_of_textual(snap_compare,
+                                                                        sample):
+    """Searched for "h": Help first (the best match), then Textual's Screenshot and Theme.
+    With no search, the palette lists its providers' commands in an order that changes from
+    start to start (App.COMMANDS is a set)."""
+
+    def found(app) -> bool:
+        titles = palette_titles(app)
+        return titles[:1] == ["Help"] and sorted(titles) == ["Help", "Screenshot", "Theme"]
+
+    assert snap_compare(make_app(sample), terminal_size=SIZE,
+                        run_before=showing(mid_run, pressing("ctrl+p", "h"),
+                                           until(found, "the palette's matches")))
