@@ -41,6 +41,7 @@ class Totals:
     calls_running: int = 0
     calls_done: int = 0  # finished, errors included
     errors: int = 0  # calls that ended in an error
+    calls_stopped: int = 0  # in flight when their session ended
 
     @property
     def usage(self) -> ev.Usage:
@@ -356,6 +357,7 @@ class SessionModel:
                 node.status, node.stopped_by = "stopped", reason
                 if node.is_call:
                     self.totals.calls_running -= 1
+                    self.totals.calls_stopped += 1
                     self._count(node, None, running=-1)
                 self._mark(node)
             if isinstance(node, SubCallNode):

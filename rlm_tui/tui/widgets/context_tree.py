@@ -14,7 +14,7 @@ from textual.widgets.tree import TreeNode
 from rlm_tui.tui.file_index import CoverageFigures, FileIndex, FileNode
 from rlm_tui.printable import printable_name
 from rlm_tui.units import count_of, estimate_tokens, format_bytes, format_percent
-from rlm_tui.tui.drawing import bar
+from rlm_tui.tui.drawing import component_style, bar
 
 
 class ContextTree(Tree[FileNode]):
@@ -35,8 +35,8 @@ class ContextTree(Tree[FileNode]):
     ContextTree {
         background: transparent;
         scrollbar-size-horizontal: 0;
-        & > .context-tree--meta { color: $text-muted; }
-        & > .context-tree--skipped { color: $text-disabled; text-style: italic; }
+        & > .context-tree--meta { color: $foreground-muted; }
+        & > .context-tree--skipped { color: $foreground-disabled; text-style: italic; }
         & > .context-tree--read { color: $accent; }
         & > .context-tree--sent { color: $success; }
     }
@@ -130,9 +130,9 @@ class ContextTree(Tree[FileNode]):
             return label
         if item.is_dir:
             label.append("/")
-        meta = self.get_component_rich_style("context-tree--meta", partial=True)
+        meta = component_style(self, "context-tree--meta")
         if item.skipped is not None:
-            skipped = self.get_component_rich_style("context-tree--skipped", partial=True)
+            skipped = component_style(self, "context-tree--skipped")
             label.stylize(skipped)
             label.append(f"  skipped: {item.skipped}", skipped)
             return label
@@ -146,11 +146,11 @@ class ContextTree(Tree[FileNode]):
             label.append(f"  {format_bytes(item.size)} {estimate_tokens(item.chars)}", meta)
         figures = self.coverage.get(item.path)
         if figures is not None and (figures.read or figures.sent):
-            read = self.get_component_rich_style("context-tree--read", partial=True)
+            read = component_style(self, "context-tree--read")
             label.append(" ")
             label.append(bar(figures.read_fraction, 4), read)
             label.append(f" {format_percent(figures.read_fraction)}", read)
             if figures.sent:
-                sent = self.get_component_rich_style("context-tree--sent", partial=True)
+                sent = component_style(self, "context-tree--sent")
                 label.append(f" ⇢{format_percent(figures.sent_fraction)}", sent)
         return label

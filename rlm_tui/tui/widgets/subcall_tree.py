@@ -20,7 +20,7 @@ from rlm_tui.printable import printable
 from rlm_tui.units import format_cost, format_duration, format_tokens
 from rlm_tui.transcript.model import Node, SessionModel, SessionNode
 from rlm_tui.tui.relay import SessionBatch
-from rlm_tui.tui.drawing import shorten
+from rlm_tui.tui.drawing import component_style, shorten
 
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
@@ -47,7 +47,7 @@ class SubCallTree(Tree[Node]):
         & > .subcall-tree--done { color: $success; }
         & > .subcall-tree--error { color: $error; }
         & > .subcall-tree--stopped { color: $warning; }
-        & > .subcall-tree--meta { color: $text-muted; }
+        & > .subcall-tree--meta { color: $foreground-muted; }
         & > .subcall-tree--rollup { color: $secondary; }
     }
     """
@@ -123,11 +123,14 @@ class SubCallTree(Tree[Node]):
 
     def _show_totals(self) -> None:
         t = self.model.totals
-        parts = [f"{t.calls_done} done"]
+        # Each call counted once: done (well), failed, stopped unfinished, running.
+        parts = [f"{t.calls_done - t.errors} done"]
         if t.calls_running:
             parts.append(f"{t.calls_running} running")
         if t.errors:
             parts.append(f"{t.errors} failed")
+        if t.calls_stopped:
+            parts.append(f"{t.calls_stopped} stopped")
         usage = t.usage
         parts += [f"{format_tokens(usage.total_tokens)} tokens", format_cost(usage)]
         self.border_title = "Calls · " + " · ".join(parts)
@@ -140,8 +143,8 @@ class SubCallTree(Tree[Node]):
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
             prefix.append(icon, base_style + _TOGGLE)
-        meta = self.get_component_rich_style("subcall-tree--meta", partial=True)
-        state = self.get_component_rich_style(f"subcall-tree--{call.status}", partial=True)
+        meta = component_style(self, "subcall-tree--meta")
+        state = component_style(self, f"subcall-tree--{call.status}")
         label = Text.assemble(prefix, (_ICONS[call.status] + " ", state),
                               (getattr(call, "title", ""), style))
         own = getattr(call, "usage", None)
@@ -160,19 +163,20 @@ class SubCallTree(Tree[Node]):
             label.append(f"  {format_cost(own)}", meta)
         retries = getattr(call, "retry_count", 0)
         if retries:
-            retried = self.get_component_rich_style("subcall-tree--running", partial=True)
+            retried = component_style(self, "subcall-tree--running")
             label.append(f"  ↻{retries}", retried)
         room = self._room_for(node)
         rollup = call.rollup
         own_calls = own.calls if own is not None else 0
         if call.children and (rollup.calls > own_calls or call.running_below):
-            style_rollup = self.get_component_rich_style("subcall-tree--rollup", partial=True)
+            style_rollup = component_style(self, "subcall-tree--rollup")
             running = f" · {call.running_below} running" if call.running_below else ""
             # The longest roll-up that fits the row (a cut one read "Σ 7 calls 4").
             for text in (f"  Σ {rollup.calls} calls {format_tokens(rollup.total_tokens)} "
                          f"{format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls {format_cost(rollup)}{running}",
-                         f"  Σ {rollup.calls} calls{running}", f"  Σ {rollup.calls}"):
+                         f"  Σ {rollup.calls} calls{running}", f"  Σ {rollup.calls} calls",
+                         f"  Σ {rollup.calls}"):
                 if room is None or label.cell_len + len(text) <= room:
                     label.append(text, style_rollup)
                     break
