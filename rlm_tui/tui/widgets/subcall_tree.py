@@ -12,7 +12,9 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -24,6 +26,7 @@ from rlm_tui.tui.drawing import component_style, shorten
 
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
+_PLAIN = Style()
 
 
 class SubCallTree(Tree[Node]):
@@ -66,6 +69,11 @@ class SubCallTree(Tree[Node]):
         self.model = SessionModel()
         self._by_id: dict[str, TreeNode[Node]] = {}
         self._last_top: TreeNode[Node] | None = None
+        self._width: int | None = None  # of the labels' room (see _room_for)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._width = None  # measured again for each paint (see _room_for)
+        return super().render_lines(crop)
 
     def on_mount(self) -> None:
         self.anchor()
@@ -139,54 +147,54 @@ class SubCallTree(Tree[Node]):
         call = node.data
         if call is None:
             return super().render_label(node, base_style, style)
-        prefix = Text()
+        pieces: list[tuple[str, Style]] = []
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
-            prefix.append(icon, base_style + _TOGGLE)
+            pieces.append((icon, base_style + _TOGGLE))
         meta = component_style(self, "subcall-tree--meta")
-        state = component_style(self, f"subcall-tree--{call.status}")
-        label = Text.assemble(prefix, (_ICONS[call.status] + " ", state),
-                              (getattr(call, "title", ""), style))
+        pieces += [(_ICONS[call.status] + " ", component_style(self, f"subcall-tree--{call.status}")),
+                   (getattr(call, "title", ""), style)]
         own = getattr(call, "usage", None)
         model = getattr(call, "model", "")
         if call.is_call and model:
             # The provider prefix is the same on every line: the name alone says enough.
-            label.append(f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta)
+            pieces.append((f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta))
         finished = call.status in ("done", "error")
         if call.is_call and finished and own is not None and own.calls:
-            label.append(f"  {format_tokens(own.prompt_tokens)}→"
-                         f"{format_tokens(own.completion_tokens)}")
+            pieces.append((f"  {format_tokens(own.prompt_tokens)}→"
+                           f"{format_tokens(own.completion_tokens)}", _PLAIN))
         latency = _latency(call)
         if latency is not None and finished:
-            label.append(f"  {format_duration(latency)}", meta)
+            pieces.append((f"  {format_duration(latency)}", meta))
         if call.is_call and own is not None and own.calls:
-            label.append(f"  {format_cost(own)}", meta)
+            pieces.append((f"  {format_cost(own)}", meta))
         retries = getattr(call, "retry_count", 0)
         if retries:
-            retried = component_style(self, "subcall-tree--running")
-            label.append(f"  ↻{retries}", retried)
+            pieces.append((f"  ↻{retries}", component_style(self, "subcall-tree--running")))
         room = self._room_for(node)
-        rollup = call.rollup
         own_calls = own.calls if own is not None else 0
-        if call.children and (rollup.calls > own_calls or call.running_below):
-            style_rollup = component_style(self, "subcall-tree--rollup")
+        if (call.tally.calls > own_calls or call.running_below) and call.children:
+            rollup = call.rollup
             running = f" · {call.running_below} running" if call.running_below else ""
+            used = sum(len(text) for text, _ in pieces)
             # The longest roll-up that fits the row (a cut one read "Σ 7 calls 4").
             for text in (f"  Σ {rollup.calls} calls {format_tokens(rollup.total_tokens)} "
                          f"{format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls {format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls{running}", f"  Σ {rollup.calls} calls",
                          f"  Σ {rollup.calls}"):
-                if room is None or label.cell_len + len(text) <= room:
-                    label.append(text, style_rollup)
+                if room is None or used + len(text) <= room:
+                    pieces.append((text, component_style(self, "subcall-tree--rollup")))
                     break
-        if room is not None and label.cell_len > room:
-            label.truncate(room, overflow="ellipsis")
-        return label
+        return _fitted(pieces, room)
 
     def _room_for(self, node: TreeNode[Node]) -> int | None:
         """The cells a node's label has before the pane's edge (None before layout)."""
-        width = self.scrollable_content_region.width
+        # The Tree labels every line to measure it, so this runs for each of 1,000s of calls:
+        # the pane's width is read once a paint, not worked out each time.
+        width = self._width
+        if width is None:
+            width = self._width = self.scrollable_content_region.width
         if width <= 0:
             return None
         depth, parent = 0, node.parent
@@ -197,6 +205,28 @@ class SubCallTree(Tree[Node]):
     def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Node]) -> None:
         if event.node.data is not None:
             self.post_message(self.CallChosen(event.node.data))
+
+
+def _fitted(pieces: list[tuple[str, Style]], room: int | None) -> Text:
+    """The pieces as one label, ending in an ellipsis at `room` cells if they run past it.
+    Counted in characters: a label is one cell a character but for a wide one in a model's
+    name, which Rich then measures."""
+    total = sum(len(text) for text, _ in pieces)
+    if room is None or total <= room:
+        return Text.assemble(*pieces)
+    kept: list[tuple[str, Style]] = []
+    left = room - 1
+    for text, piece_style in pieces:
+        if len(text) >= left:
+            kept.append((text[:left], piece_style))
+            break
+        kept.append((text, piece_style))
+        left -= len(text)
+    label = Text.assemble(*kept, "…")
+    if label.cell_len > room:  # a wide character: Rich cuts by cells
+        label = Text.assemble(*pieces)
+        label.truncate(room, overflow="ellipsis")
+    return label
 
 
 def _latency(call: Node) -> float | None:
