@@ -179,16 +179,19 @@ class SessionModel:
                sub_call: bool = False) -> None:
         """Add a finished call's usage (and the change in calls in flight) to the node and
         everything above it: the roll-ups every view reads."""
-        owners = [node, *node.ancestors()]
-        for owner in owners:
+        track = self._changed if self._track else None
+        owner: Node | None = node
+        while owner is not None:
             tally = owner.tally
             if usage is not None:
                 tally.add(usage)
-            tally.sub_calls += sub_call
+            if sub_call:
+                tally.sub_calls += 1
             if owner is not node:
                 tally.running += running
-        if self._track:
-            self._changed.update(owners)
+            if track is not None:
+                track.add(owner)
+            owner = owner.parent
 
     def _start_call(self, node: Node) -> None:
         self.totals.calls_running += 1
