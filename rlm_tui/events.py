@@ -27,6 +27,8 @@ Budget = Literal["iterations", "cost", "tokens", "time"]
 # - a node under a session (a root turn, a cell, a sub-call): "stopped" is one still in
 #   flight when its session ended (a halt, a failure elsewhere), which no event finishes.
 NodeStatus = Literal["running", "done", "error", "stopped"]
+# A reply that stopped at its cap of output tokens, not where the model chose to end: cut.
+CUT_FINISH_REASONS = frozenset({"length", "max_tokens"})
 
 
 class Usage(BaseModel):
@@ -126,6 +128,7 @@ class RootDone(EventBase):
     latency_s: float
     attempts: int = 1
     error: str | None = None
+    finish_reason: str | None = None  # as the provider said: "stop", "length" (cut), ...
 
 
 class CellStarted(EventBase):
@@ -177,6 +180,7 @@ class SubcallFinished(EventBase):
     latency_s: float = 0.0
     attempts: int = 1
     error: str | None = None
+    finish_reason: str | None = None
 
 
 class StateChanged(EventBase):

@@ -179,6 +179,7 @@ class Session:
         self.parent_id = parent_id
         self.iterations = 0
         self.usage = ev.Usage()  # this session and everything under it
+        self.last_reply_cut = False  # the last root reply stopped at its output cap
         self._counters: dict[str, itertools.count] = {}
 
     # -- events --------------------------------------------------------------------------
@@ -297,6 +298,10 @@ class Session:
         history.append({"role": "user", "content": prompts.forced_final_message()})
         reply = await self._root_call(history, node)
         final = prose_final(reply.replace("```", "\n"))
+        if final is None and self.last_reply_cut:  # what it would have said is not known
+            reason = (f"out of iterations ({max_iterations}), and the reply asked for a final "
+                      "answer was cut off at its cap of output tokens, with no FINAL in it")
+            return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
         if final is None:
             answer: str | None = reply.strip()
         else:
@@ -344,7 +349,9 @@ class Session:
         usage = done.usage
         self._account(usage, sub_call=False)
         self.emit(ev.RootDone, node, self.id, text=done.text, model=done.model, usage=usage,
-                  latency_s=done.latency_s, attempts=done.attempts)
+                  latency_s=done.latency_s, attempts=done.attempts,
+                  finish_reason=done.finish_reason)
+        self.last_reply_cut = done.finish_reason in ev.CUT_FINISH_REASONS
         return done.text
 
     def _account(self, usage: ev.Usage, *, sub_call: bool) -> None:
@@ -404,7 +411,8 @@ class Session:
         self._account(usage, sub_call=True)
         self.emit(ev.SubcallFinished, node, cell, model=done.model,
                   response=done.text[:EVENT_TEXT_CHARS], usage=usage,
-                  latency_s=done.latency_s, attempts=done.attempts)
+                  latency_s=done.latency_s, attempts=done.attempts,
+                  finish_reason=done.finish_reason)
         if self.context.coverage is not None:
             self.owner.sent_prompts.append(prompt)  # matched at the cell's end, off this path
         return done.text

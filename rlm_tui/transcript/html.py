@@ -87,6 +87,8 @@ def _session(session: SessionNode, *, open_first: bool = False) -> list[str]:
 def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
     name = f"Iteration {it.iteration}" + (" · forced final answer" if it.forced else "")
     facts = [it.model or "root", figures.usage_line(it.usage), format_seconds(it.latency_s)]
+    if it.cut:
+        facts.append("cut at its cap of output tokens")
     if it.cells:
         facts.append(f"{len(it.cells)} cell{'s' if len(it.cells) > 1 else ''}")
     calls = sum(len(cell.subcalls) for cell in it.cells)
@@ -140,6 +142,8 @@ def _subcall(call: SubCallNode, number: int) -> list[str]:
         facts.append(f"batch {call.batch_index + 1} of {call.batch_size}")
     if call.attempts > 1:
         facts.append(f"{call.attempts} attempts")
+    if call.cut:
+        facts.append("cut at its cap of output tokens")
     out = ["<details>",
            f"<summary>Sub-call {number} · {escape(call.kind)} "
            f'<span class="{_css_status(call.status)}">{escape(call.status)}</span> '

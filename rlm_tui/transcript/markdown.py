@@ -60,6 +60,8 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
     facts = [it.model or "root", format_token_counts(it.usage), format_seconds(it.latency_s)]
     if it.attempts > 1:
         facts.append(f"{it.attempts} attempts")
+    if it.cut:
+        facts.append("cut at its cap of output tokens")
     out += [f"{_heading(level)} {inline(name)} · {inline(' · '.join(facts))}", ""]
     for retry in it.retries:
         out += [f"- retry {retry.attempt}: {inline(retry.reason)} "
@@ -129,6 +131,8 @@ def _call_facts(call: SubCallNode) -> str:
     facts += [figures.usage_line(call.rollup), format_seconds(call.latency_s)]
     if call.attempts > 1:
         facts.append(f"{call.attempts} attempts")
+    if call.cut:
+        facts.append("cut at its cap of output tokens")
     return " · ".join(facts)
 
 

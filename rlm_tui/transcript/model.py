@@ -250,7 +250,7 @@ class SessionModel:
             return None
         node.done_text = e.text or None
         node.model, node.usage, node.latency_s = e.model, e.usage, e.latency_s
-        node.attempts, node.error = e.attempts, e.error
+        node.attempts, node.error, node.finish_reason = e.attempts, e.error, e.finish_reason
         self._end_call(node, e.usage, e.error, sub_call=False)
         self.totals.tally.add(e.usage)
         return node
@@ -302,7 +302,7 @@ class SessionModel:
             return None
         node.model, node.response, node.usage = e.model, e.response, e.usage
         node.child_usage, node.latency_s = e.child_usage, e.latency_s
-        node.attempts, node.error = e.attempts, e.error
+        node.attempts, node.error, node.finish_reason = e.attempts, e.error, e.finish_reason
         self._end_call(node, e.usage, e.error, sub_call=True)
         self.totals.tally.add(e.usage)
         self.totals.tally.sub_calls += 1

@@ -89,6 +89,11 @@ class Node:
         return []
 
     @property
+    def cut(self) -> bool:
+        """A reply that stopped at its cap of output tokens (a call's finish reason)."""
+        return getattr(self, "finish_reason", None) in ev.CUT_FINISH_REASONS
+
+    @property
     def is_call(self) -> bool:
         """A model call of its own: a root turn (iteration) or a sub-call."""
         return self.kind in ("iteration", "llm", "rlm")
@@ -118,6 +123,7 @@ class SubCallNode(Node):
     latency_s: float = 0.0
     attempts: int = 1
     error: str | None = None
+    finish_reason: str | None = None
     retries: list[Retry] = field(default_factory=list)
     child: SessionNode | None = None
 
@@ -147,6 +153,7 @@ class SubCallNode(Node):
             "child_usage": usage_dict(self.child_usage) if self.child_usage else None,
             "rollup": self.tally.to_dict(),
             "latency_s": self.latency_s, "attempts": self.attempts, "error": self.error,
+            "finish_reason": self.finish_reason, "cut": self.cut,
             "retries": [r.to_dict() for r in self.retries],
             "child": self.child.to_dict() if self.child else None,
         }
@@ -211,6 +218,7 @@ class IterationNode(Node):
     latency_s: float = 0.0
     attempts: int = 1
     error: str | None = None
+    finish_reason: str | None = None
     retries: list[Retry] = field(default_factory=list)
     cells: list[CellNode] = field(default_factory=list)
     parts: list[str] = field(default_factory=list, repr=False)  # the streamed text
@@ -243,6 +251,7 @@ class IterationNode(Node):
             "model": self.model, "usage": usage_dict(self.usage),
             "rollup": self.tally.to_dict(),
             "latency_s": self.latency_s, "attempts": self.attempts, "error": self.error,
+            "finish_reason": self.finish_reason, "cut": self.cut,
             "retries": [r.to_dict() for r in self.retries],
             "cells": [c.to_dict() for c in self.cells],
         }

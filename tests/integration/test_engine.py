@@ -11,6 +11,7 @@ from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.engine.session import Run, RunContext
 from rlm_tui.lm import ModelClient, RetryPolicy
+from rlm_tui.transcript import SessionModel
 from tests.integration.openai_server import Reply
 
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
@@ -125,6 +126,32 @@ async def test_a_forced_final_var_naming_no_variable_is_no_answer(openai_server)
     finished = [e for e in seen if e.type == "session_finished"]
     assert finished[-1].status == "halted" and finished[-1].answer is None
     assert not any(e.type == "final_answer" for e in seen)
+
+
+async def test_a_forced_reply_cut_at_its_output_cap_is_no_answer(openai_server):
+    # A small model parroting the system prompt until the cap: its text was the "answer".
+    cut = Reply(text="You are a recursive language model. You are a recursive",
+                finish_reason="length", chunks=3)
+    script = Scripted([repl("x = 1"), cut])
+    openai_server.responder = script
+    run, seen = make_run(openai_server, max_iterations=1)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "halted" and outcome.forced and outcome.answer is None
+    assert "cut off at its cap of output tokens" in (outcome.reason or "")
+    done = [e for e in seen if e.type == "root_done"]
+    assert [e.finish_reason for e in done] == ["stop", "length"]
+    model = SessionModel.from_events(seen)
+    assert [it.cut for it in model.root.iterations] == [False, True]
+    assert model.status == "halted" and model.answer is None
+
+
+async def test_a_cut_forced_reply_that_still_holds_a_whole_final_answers(openai_server):
+    cut = Reply(text='FINAL("the whole answer") and then it rambled on and on',
+                finish_reason="length", chunks=3)
+    openai_server.responder = Scripted([repl("x = 1"), cut])
+    run, _ = make_run(openai_server, max_iterations=1)
+    outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert outcome.status == "answered" and outcome.answer == "the whole answer"
 
 
 async def test_prose_final_counts_only_when_the_reply_has_no_code(openai_server):

@@ -52,6 +52,9 @@ def describe_call(call: Node) -> Content:
                        f"{format_tokens(rollup.total_tokens)} tokens, "
                        f"{format_cost(rollup)}")
     lines = [Content.assemble(*first), Content(" · ".join(numbers) or " ")]
+    if call.cut:
+        lines.append(Content.styled("the reply was cut off at its cap of output tokens "
+                                    f"(finish reason {call.finish_reason!r})", "$warning"))
     error = getattr(call, "error", None)
     if error:
         lines.append(Content.styled(printable(error), "$error"))

@@ -168,6 +168,8 @@ class SubCallTree(Tree[Node]):
             pieces.append((f"  {format_duration(latency)}", meta))
         if call.is_call and own is not None and own.calls:
             pieces.append((f"  {format_cost(own)}", meta))
+        if call.cut:  # stopped at its cap of output tokens: what it said is not all
+            pieces.append(("  ✂ cut", component_style(self, "subcall-tree--stopped")))
         retries = getattr(call, "retry_count", 0)
         if retries:
             pieces.append((f"  ↻{retries}", component_style(self, "subcall-tree--running")))
