@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 def add_run_arguments(command: argparse.ArgumentParser) -> None:
     """The flags shared by `run` and the app: models, budgets, limits, context filters.
     Each flag's dest is the name of its setting; unset flags are None (lower layers win)."""
-    from rlm_tui.config import DEFAULT_CELL_TIMEOUT_S  # the help names the default
+    from rlm_tui.config import (  # the help names the defaults
+        DEFAULT_CELL_TIMEOUT_S,
+        DEFAULT_ROOT_OUTPUT_TOKENS,
+        DEFAULT_SUB_OUTPUT_TOKENS,
+    )
 
     models = command.add_argument_group("models")
     models.add_argument("--model", metavar="M", help="root model, any litellm name "
@@ -65,6 +69,10 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     budget.add_argument("--max-tokens", type=int, metavar="N", help="stop past these tokens")
     budget.add_argument("--max-time", type=float, metavar="S",
                         help="stop after S seconds of running (paused time does not count)")
+    budget.add_argument("--max-output-tokens", type=int, metavar="N",
+                        help=f"cap on each reply, root and sub-calls (default "
+                        f"{DEFAULT_ROOT_OUTPUT_TOKENS} root, {DEFAULT_SUB_OUTPUT_TOKENS} "
+                        "sub-calls; per model in the config file's [models.\"NAME\"])")
     budget.add_argument("--max-concurrency", type=int, metavar="N",
                         help="sub-calls in flight at once (16)")
     budget.add_argument("--cell-timeout", type=float, metavar="S",
@@ -93,7 +101,8 @@ def add_context_arguments(command: argparse.ArgumentParser) -> None:
 
 _SETTING_FLAGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
-    "max_cost", "max_tokens", "max_time", "max_concurrency", "cell_timeout", "include",
+    "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
+    "cell_timeout", "include",
     "exclude", "include_secrets", "max_file_size", "max_total_size",
 )
 

@@ -24,6 +24,19 @@ DEFAULT_MAX_TOTAL_SIZE = 200 * 1024 * 1024  # 200 MiB ("200M") of text in the wh
 DEFAULT_CELL_TIMEOUT_S = 60.0  # running time of one cell; waiting for sub-calls not counted
 DEFAULT_MEMORY_MB = 2048  # the worker's address space
 DEFAULT_MODEL_OUTPUT_CHARS = 20_000  # of a cell's output, shown to the model
+# The cap on a reply (max_tokens in every request): a root turn writes reasoning and code, a
+# sub-call reads a piece and answers. Without one a rambling model holds an iteration for as
+# long as its server lets it (a 32k context: about 25 minutes on a small local model).
+DEFAULT_ROOT_OUTPUT_TOKENS = 4096
+DEFAULT_SUB_OUTPUT_TOKENS = 2048
+# Completion arguments the model client sets itself: a model's params may not (they would
+# break streaming, retries or key handling). lm/spec.py checks ModelSpec against them too.
+RESERVED_PARAMS = frozenset(
+    {
+        "model", "messages", "stream", "stream_options", "api_base", "base_url", "api_key",
+        "timeout", "request_timeout", "num_retries", "max_retries",
+    }
+)
 
 
 class Price(BaseModel):
@@ -49,6 +62,8 @@ class Settings(BaseModel):
     max_cost: float | None = Field(None, gt=0)
     max_tokens: int | None = Field(None, gt=0)
     max_time: float | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, ge=1)  # root and sub-calls; see effective_*
+    sub_max_output_tokens: int | None = Field(None, ge=1)
     max_concurrency: int = Field(16, ge=1, le=1024)
     cell_timeout: float = Field(DEFAULT_CELL_TIMEOUT_S, gt=0, le=86_400)
     memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=64)
@@ -65,6 +80,19 @@ class Settings(BaseModel):
     # "litellm": everything through litellm.
     transport: Literal["auto", "litellm"] = "auto"
     prices: dict[str, Price] = Field(default_factory=dict)
+    # Completion arguments per model, passed on as litellm takes them ([models."openai/x"]
+    # temperature = 0.2, max_tokens = 1024, top_p = ...); a max_tokens here wins over the cap.
+    models: dict[str, dict[str, str | int | float | bool | list[str]]] = Field(
+        default_factory=dict)
+
+    @field_validator("models")
+    @classmethod
+    def _no_reserved_params(cls, models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        for name, params in models.items():
+            clash = sorted(RESERVED_PARAMS.intersection(params))
+            if clash:
+                raise ValueError(f"{name}: may not set {', '.join(clash)} (rlm-tui sets them)")
+        return models
 
     @field_validator("api_base", "sub_api_base")
     @classmethod
@@ -88,6 +116,15 @@ class Settings(BaseModel):
     @property
     def effective_sub_model(self) -> str | None:
         return self.sub_model or self.model
+
+    def model_params(self, model: str, *, sub: bool) -> dict[str, Any]:
+        """The completion arguments for `model`'s calls: the reply cap, then its own params."""
+        if sub:
+            cap = self.sub_max_output_tokens or self.max_output_tokens or \
+                DEFAULT_SUB_OUTPUT_TOKENS
+        else:
+            cap = self.max_output_tokens or DEFAULT_ROOT_OUTPUT_TOKENS
+        return {"max_tokens": cap, **self.models.get(model, {})}
 
     @property
     def effective_sub_api_base(self) -> str | None:
@@ -160,8 +197,8 @@ def read_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError(f"environment: {name}: unknown setting")
         if key in ("include", "exclude"):
             values[key] = [v for v in value.split(",") if v]
-        elif key == "prices":
-            raise ConfigError(f"environment: {name}: set prices in the config file")
+        elif key in ("prices", "models"):
+            raise ConfigError(f"environment: {name}: set {key} in the config file")
         else:
             values[key] = value
     return values

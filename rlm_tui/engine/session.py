@@ -146,7 +146,8 @@ class Run:
         else:
             name, base = model or s.effective_sub_model, s.effective_sub_api_base
         return ModelSpec(model=name or "", api_base=base, timeout=s.request_timeout,
-                         max_retries=s.max_retries, transport=s.transport)
+                         max_retries=s.max_retries, transport=s.transport,
+                         params=s.model_params(name or "", sub=depth > 0 or model is not None))
 
     async def start(self, query: str, context: RunContext) -> Outcome:
         """Run to the end (answered, halted or failed); never raises for model errors."""

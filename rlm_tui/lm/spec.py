@@ -7,14 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# Arguments the client sets itself; letting `params` override them would break streaming,
-# retries or key handling.
-RESERVED_PARAMS = frozenset(
-    {
-        "model", "messages", "stream", "stream_options", "api_base", "base_url", "api_key",
-        "timeout", "request_timeout", "num_retries", "max_retries",
-    }
-)
+from rlm_tui.config import RESERVED_PARAMS  # arguments the client sets itself
 
 # Until the config has a `transport` setting, this variable sets the default (bench_engine.py
 # uses it to compare the two); once it does, `RLM_TUI_TRANSPORT` is that setting's variable.

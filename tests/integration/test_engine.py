@@ -402,3 +402,39 @@ async def test_coverage_records_what_code_read_and_what_it_sent_to_sub_models(op
     assert coverage["read.py"]["read_fraction"] == 0.25
     assert coverage["sent.py"]["sent_fraction"] >= 0.95  # the first line shares a prompt line
     assert "untouched.py" not in coverage
+
+
+class Recorded(Scripted):
+    """Scripted, keeping every request body (root and sub-calls)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.bodies: list[dict] = []
+
+    def __call__(self, body: dict) -> Reply:
+        self.bodies.append(body)
+        return super().__call__(body)
+
+
+def caps(script: Recorded) -> list[tuple[bool, object]]:
+    """(is a root call, max_tokens) of each request, in order."""
+    return [(any(m.get("role") == "system" for m in b["messages"]), b.get("max_tokens"))
+            for b in script.bodies]
+
+
+async def test_every_request_carries_a_reply_cap_root_and_sub_calls_their_own(openai_server):
+    script = Recorded([repl("print(llm_query('summarise'))"), "FINAL(done)"])
+    openai_server.responder = script
+    run, _ = make_run(openai_server)
+    assert (await run.start("q", RunContext.from_value("ctx"))).status == "answered"
+    assert caps(script) == [(True, 4096), (False, 2048), (True, 4096)]
+
+
+async def test_max_output_tokens_and_a_models_own_params_reach_the_server(openai_server):
+    script = Recorded([repl("print(llm_query('summarise'))"), "FINAL(done)"])
+    openai_server.responder = script
+    run, _ = make_run(openai_server, max_output_tokens=300,
+                      models={"openai/sub-model": {"temperature": 0.2, "max_tokens": 50}})
+    assert (await run.start("q", RunContext.from_value("ctx"))).status == "answered"
+    assert caps(script) == [(True, 300), (False, 50), (True, 300)]
+    assert script.bodies[1]["temperature"] == 0.2 and "temperature" not in script.bodies[0]

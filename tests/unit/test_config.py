@@ -56,6 +56,7 @@ def test_a_named_config_file_must_exist(tmp_path):
         ("negative_price.toml", "prices.m.input"),
         ("bad_url.toml", "api_base"),
         ("binary.toml", "cannot read config file"),
+        ("reserved_model_param.toml", "openai/x: may not set stream (rlm-tui sets them)"),
     ],
 )
 def test_a_bad_config_file_is_one_line_naming_the_key(config, message):
@@ -72,6 +73,7 @@ def test_a_bad_config_file_is_one_line_naming_the_key(config, message):
         ({"RLM_TUI_MAX_COST": "lots"}, "RLM_TUI_MAX_COST"),
         ({"RLM_TUI_NO_SUCH": "1"}, "RLM_TUI_NO_SUCH: unknown setting"),
         ({"RLM_TUI_PRICES": "x"}, "set prices in the config file"),
+        ({"RLM_TUI_MODELS": "x"}, "set models in the config file"),
     ],
 )
 def test_a_bad_environment_variable_is_named(environ, message):
@@ -87,3 +89,15 @@ def test_a_bad_flag_is_named_as_the_flag():
 def test_public_settings_drop_credentials_from_urls():
     settings = Settings(api_base="https://user:pw@example.com/v1")
     assert settings.public_dict()["api_base"] == "https://example.com/v1"
+
+
+def test_each_reply_is_capped_by_default_and_a_models_own_max_tokens_wins():
+    from rlm_tui.config import Settings
+
+    s = Settings(model="openai/x", models={"openai/y": {"max_tokens": 99, "temperature": 0}})
+    assert s.model_params("openai/x", sub=False) == {"max_tokens": 4096}
+    assert s.model_params("openai/x", sub=True) == {"max_tokens": 2048}
+    assert s.model_params("openai/y", sub=True) == {"max_tokens": 99, "temperature": 0}
+    one = Settings(max_output_tokens=500)
+    assert one.model_params("m", sub=False) == one.model_params("m", sub=True) == {
+        "max_tokens": 500}
