@@ -10,18 +10,22 @@ from rlm_tui.events import Usage
 CHARS_PER_TOKEN = 4
 
 
-def format_tokens(n: int) -> str:
-    """'812', '12.3k', '1.2M'."""
+def format_tokens(n: int, *, estimated: bool = False) -> str:
+    """'812', '12.3k', '1.2M'; '~12.3k' when (some of) the count is estimated."""
+    mark = "~" if estimated else ""
     if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
+        return f"{mark}{n / 1_000_000:.1f}M"
     if n >= 1_000:
-        return f"{n / 1_000:.1f}k"
-    return str(n)
+        return f"{mark}{n / 1_000:.1f}k"
+    return f"{mark}{n}"
 
 
 def format_token_counts(usage: Usage) -> str:
-    """'12,345 in / 678 out'."""
-    return f"{usage.prompt_tokens:,} in / {usage.completion_tokens:,} out"
+    """'12,345 in / 678 out', '~12,345 in / ~678 out (estimated)' when a server reported
+    none for some call (see lm/completion.py for the rule)."""
+    if usage.reported:
+        return f"{usage.prompt_tokens:,} in / {usage.completion_tokens:,} out"
+    return f"~{usage.prompt_tokens:,} in / ~{usage.completion_tokens:,} out (estimated)"
 
 
 def estimate_tokens(chars: int) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from rlm_tui.lm.completion import Completion, RetryInfo, Usage
+from rlm_tui.lm.completion import Completion, RetryInfo, Usage, estimated_tokens
 from rlm_tui.lm.demo import demo_chunks, demo_reply, estimate_tokens, is_demo
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.failures import AttemptFailed, StreamIncomplete, classify_exception, describe
@@ -120,7 +120,7 @@ class ModelClient:
 
             async def attempt(delivered: _Delivery) -> _AttemptResult:
                 return await self._litellm_attempt(litellm, kwargs, on_delta, delivered)
-        return await self._with_retries(spec, attempt, on_retry)
+        return await self._with_retries(spec, attempt, on_retry, messages)
 
     async def _route(self, spec: ModelSpec) -> DirectRoute | None:
         """The direct route for `spec`, or None for litellm; decided once per spec."""
@@ -137,7 +137,8 @@ class ModelClient:
         return route
 
     async def _with_retries(self, spec: ModelSpec, attempt: _Attempt,
-                            on_retry: RetryCallback | None) -> Completion:
+                            on_retry: RetryCallback | None,
+                            messages: Sequence[Message]) -> Completion:
         started = time.monotonic()
         retries: list[RetryInfo] = []
         attempts = 0
@@ -172,7 +173,7 @@ class ModelClient:
                 continue
             return Completion(
                 text=result.text,
-                usage=self._usage(spec, result.tokens),
+                usage=self._usage(spec, result.tokens, messages, result.text),
                 model=result.model or spec.model,
                 finish_reason=result.finish_reason,
                 latency_s=time.monotonic() - started,
@@ -272,9 +273,11 @@ class ModelClient:
         return Completion(text=text, usage=usage, model=spec.model, finish_reason="stop",
                           latency_s=time.monotonic() - started, attempts=1)
 
-    def _usage(self, spec: ModelSpec, tokens: tuple[int, int, int] | None) -> Usage:
-        if tokens is None:
-            return Usage.of_call(0, 0, None, reported=False)
+    def _usage(self, spec: ModelSpec, tokens: tuple[int, int, int] | None,
+               messages: Sequence[Message], text: str) -> Usage:
+        if tokens is None:  # the server said nothing: estimated, marked so, and never priced
+            prompt, completion = estimated_tokens(messages, text)
+            return Usage.of_call(prompt, completion, None, reported=False)
         prompt, completion, _total = tokens
         cost = self.prices.cost_usd(
             spec.model, prompt, completion, custom_endpoint=spec.api_base is not None

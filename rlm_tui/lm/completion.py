@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from rlm_tui.events import Usage
@@ -11,7 +14,19 @@ from rlm_tui.lm.errors import ErrorKind
 # reported them (`reported` False when it sent none: the counts are then 0 and mean "unknown",
 # not "free"), and `cost_usd` None when the cost is unknown (no usage, or no price for the
 # model); it is never estimated.
-__all__ = ["Completion", "RetryInfo", "Usage"]
+__all__ = ["Completion", "RetryInfo", "Usage", "estimated_tokens"]
+
+# When a server reports no usage (llama.cpp's streams never do), tokens are estimated by a
+# stated rule: about four characters a token, plus four a message for its role and framing.
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+
+def estimated_tokens(messages: Sequence[Mapping[str, Any]], reply: str) -> tuple[int, int]:
+    """(prompt, completion) tokens of a call by the rule above."""
+    prompt = sum(len(str(m.get("content", ""))) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
+                 for m in messages)
+    return prompt, len(reply) // CHARS_PER_TOKEN
 
 
 class RetryInfo(BaseModel):

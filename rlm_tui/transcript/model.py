@@ -60,7 +60,7 @@ class Totals:
         u = self.usage
         return {
             "tokens": {"prompt": u.prompt_tokens, "completion": u.completion_tokens,
-                       "total": u.total_tokens},
+                       "total": u.total_tokens, "estimated": not u.reported},
             "cost_usd": round(u.cost_usd or 0.0, 6) if u.cost_known else None,
             "cost_complete": u.cost_complete,
             "calls": u.calls, "sub_calls": self.sub_calls, "seconds": round(self.seconds, 3),

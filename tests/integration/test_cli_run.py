@@ -74,7 +74,7 @@ def test_json_output_carries_the_totals(openai_server, repo, tmp_path):
     result = json.loads(done.stdout)
     assert result["answer"] == "two" and result["status"] == "answered"
     assert result["iterations"] == 1 and result["sub_calls"] == 2
-    assert result["tokens"] == {"prompt": 110, "completion": 22, "total": 132}
+    assert result["tokens"] == {"prompt": 110, "completion": 22, "total": 132, "estimated": False}
     assert result["cost_usd"] is None  # an unpriced model on a local server: cost unknown
     assert result["transcript"].endswith("t.jsonl")
 
@@ -132,6 +132,26 @@ def test_a_budget_stop_exits_1_without_an_answer(openai_server, repo, tmp_path):
     assert done.stdout == ""
     assert "tokens budget reached" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_server_that_reports_no_usage_is_estimated_and_the_token_budget_holds(
+        openai_server, repo, tmp_path):
+    # llama.cpp streams no usage: --max-tokens 2000 let a run use about 17,900 tokens.
+    openai_server.responder = lambda body: Reply(text=repl("x = 1\n" + "# pad\n" * 400),
+                                                 send_usage=False)
+    transcript = tmp_path / "t.jsonl"
+    done = rlm_tui("run", str(repo), "-q", "q", *model_args(openai_server),
+                   "--max-tokens", "2000", "--json", "--transcript", str(transcript))
+    assert done.returncode == 1, done.stderr
+    assert "tokens budget reached" in done.stderr
+    result = json.loads(done.stdout)
+    assert result["tokens"]["estimated"] is True
+    assert 2000 <= result["tokens"]["total"] < 6000  # it stopped at the first turn past it
+    assert result["cost_usd"] is None  # estimated tokens are never priced
+    from rlm_tui.transcript import read_transcript
+
+    usage = read_transcript(transcript).fold().totals.usage
+    assert not usage.reported and usage.total_tokens == result["tokens"]["total"]
 
 
 @pytest.mark.parametrize(

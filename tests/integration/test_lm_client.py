@@ -21,6 +21,7 @@ from rlm_tui.lm import (
     RetryInfo,
     RetryPolicy,
 )
+from rlm_tui.lm.completion import estimated_tokens
 from rlm_tui.lm.routes import USER_AGENT
 from rlm_tui.lm.spec import TRANSPORT_ENV
 from tests.integration.openai_server import OpenAIServer, Reply
@@ -120,18 +121,21 @@ async def test_usage_is_counted_exactly_as_the_server_reported_it(openai_server)
     assert done.usage.cost_usd == pytest.approx((1234 * 1.0 + 56 * 2.0) / 1_000_000)
 
 
-async def test_usage_missing_from_the_stream_counts_nothing_and_leaves_cost_unknown(
+async def test_usage_missing_from_the_stream_is_estimated_marked_and_never_priced(
     openai_server,
 ):
+    # llama.cpp's server streams no usage even when asked: the counts were 0 everywhere.
     openai_server.script(Reply(text="a reply with no usage", send_usage=False))
     client = ModelClient(prices={"openai/test-model": (1.0, 2.0)}, retry=FAST_RETRY)
 
     done = await client.complete(spec_for(openai_server), MESSAGES)
 
     assert done.text == "a reply with no usage"
-    assert done.usage.reported is False
-    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (0, 0)
-    assert done.usage.cost_usd is None
+    assert done.usage.reported is False and done.usage.unreported_calls == 1
+    expected = estimated_tokens(MESSAGES, done.text)
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == expected
+    assert done.usage.completion_tokens == len("a reply with no usage") // 4 > 0
+    assert done.usage.cost_usd is None  # an estimate is not priced: the cost is unknown
 
 
 async def test_unpriced_model_reports_tokens_and_unknown_cost(openai_server, client):

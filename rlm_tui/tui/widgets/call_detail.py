@@ -9,7 +9,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Static, TextArea
 
 from rlm_tui.printable import printable
-from rlm_tui.units import format_cost, format_duration, format_tokens
+from rlm_tui.units import format_cost, format_duration, format_token_counts, format_tokens
 from rlm_tui.transcript.model import CellNode, IterationNode, Node, SubCallNode
 from rlm_tui.tui.relay import SessionBatch
 
@@ -37,9 +37,7 @@ def describe_call(call: Node) -> Content:
     own = getattr(call, "usage", None)
     own_calls = own.calls if own is not None else 0
     if call.is_call and own is not None and own.calls:
-        numbers.append(f"{format_tokens(own.prompt_tokens)} in → "
-                       f"{format_tokens(own.completion_tokens)} out · "
-                       f"{format_cost(own)}")
+        numbers.append(f"{format_token_counts(own)} · {format_cost(own)}")
     if call.status in ("done", "error"):
         seconds = call.seconds if isinstance(call, CellNode) else getattr(call, "latency_s", 0)
         numbers.append(format_duration(seconds))
@@ -49,7 +47,8 @@ def describe_call(call: Node) -> Content:
     rollup = call.rollup
     if rollup.calls > own_calls:
         numbers.append(f"with everything beneath: {rollup.calls} calls, "
-                       f"{format_tokens(rollup.total_tokens)} tokens, "
+                       f"{format_tokens(rollup.total_tokens, estimated=not rollup.reported)} "
+                       "tokens, "
                        f"{format_cost(rollup)}")
     lines = [Content.assemble(*first), Content(" · ".join(numbers) or " ")]
     if call.cut:

@@ -161,8 +161,9 @@ class IterationSection(Collapsible):
         elif self._redraw is not None:
             self._draw_live()
         usage = done.usage
-        self.title = (f"{self.label} — {format_tokens(usage.prompt_tokens)} → "
-                      f"{format_tokens(usage.completion_tokens)} tokens · "
+        guess = not usage.reported
+        self.title = (f"{self.label} — {format_tokens(usage.prompt_tokens, estimated=guess)} → "
+                      f"{format_tokens(usage.completion_tokens, estimated=guess)} tokens · "
                       f"{format_duration(done.latency_s)}")
         if done.attempts > 1:
             self.title += f" · {done.attempts} attempts"

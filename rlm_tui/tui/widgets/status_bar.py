@@ -78,7 +78,8 @@ class RunStatusBar(Widget):
             parts += [("iteration ", "$text-muted"), f"{self.iteration}/{self.max_iterations}",
                       " · "]
         parts += [format_clock(self.elapsed), " · ",
-                  format_tokens(self.usage.total_tokens), (" tokens", "$text-muted"), " · ",
+                  format_tokens(self.usage.total_tokens, estimated=not self.usage.reported),
+                  (" tokens", "$text-muted"), " · ",
                   format_cost(self.usage)]
         if self.max_cost:
             parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]

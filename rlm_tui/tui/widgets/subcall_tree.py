@@ -140,7 +140,8 @@ class SubCallTree(Tree[Node]):
         if t.calls_stopped:
             parts.append(f"{t.calls_stopped} stopped")
         usage = t.usage
-        parts += [f"{format_tokens(usage.total_tokens)} tokens", format_cost(usage)]
+        parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens",
+                  format_cost(usage)]
         self.border_title = "Calls · " + " · ".join(parts)
 
     def render_label(self, node: TreeNode[Node], base_style: Style, style: Style) -> Text:
@@ -161,8 +162,9 @@ class SubCallTree(Tree[Node]):
             pieces.append((f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta))
         finished = call.status in ("done", "error")
         if call.is_call and finished and own is not None and own.calls:
-            pieces.append((f"  {format_tokens(own.prompt_tokens)}→"
-                           f"{format_tokens(own.completion_tokens)}", _PLAIN))
+            guess = not own.reported
+            pieces.append((f"  {format_tokens(own.prompt_tokens, estimated=guess)}→"
+                           f"{format_tokens(own.completion_tokens, estimated=guess)}", _PLAIN))
         latency = _latency(call)
         if latency is not None and finished:
             pieces.append((f"  {format_duration(latency)}", meta))
@@ -180,7 +182,8 @@ class SubCallTree(Tree[Node]):
             running = f" · {call.running_below} running" if call.running_below else ""
             used = sum(len(text) for text, _ in pieces)
             # The longest roll-up that fits the row (a cut one read "Σ 7 calls 4").
-            for text in (f"  Σ {rollup.calls} calls {format_tokens(rollup.total_tokens)} "
+            total = format_tokens(rollup.total_tokens, estimated=not rollup.reported)
+            for text in (f"  Σ {rollup.calls} calls {total} "
                          f"{format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls {format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls{running}", f"  Σ {rollup.calls} calls",
