@@ -105,6 +105,8 @@ class SessionStarted(EventBase):
     sub_model: str
     max_iterations: int
     context: dict[str, Any] = Field(default_factory=dict)  # summary, never file contents
+    # False when the root or the sub-model has no price: the cost is unknown from the start.
+    priced: bool | None = None
 
 
 class IterationStarted(EventBase):

@@ -17,7 +17,12 @@ from typing import Any
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.engine.session import Outcome, Run
-from rlm_tui.engine.workspace import Workspace, check_models, model_specs
+from rlm_tui.engine.workspace import (
+    Workspace,
+    check_models,
+    cost_budget_warning,
+    model_specs,
+)
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
@@ -65,6 +70,9 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     model_specs(settings)  # cheap checks first: a missing model is a usage error
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
+        warning = cost_budget_warning(settings, ws.client)
+        if warning is not None:
+            print(f"rlm-tui: warning: {warning}", file=sys.stderr)
         transcript_path = Path(transcript) if transcript else default_transcript_path()
         writer = TranscriptWriter(transcript_path, query=query,
                                   settings=settings.public_dict(),

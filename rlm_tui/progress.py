@@ -47,7 +47,8 @@ class ProgressLine:
         usage = totals.usage
         return (f"iteration {self.iteration}/{self.max_iterations} · {totals.sub_calls} sub-calls"
                 f" · {format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens · "
-                f"{format_cost(usage)} · {time.monotonic() - self.started:.0f}s")
+                f"{format_cost(usage, known=totals.cost_known)} · "
+                f"{time.monotonic() - self.started:.0f}s")
 
     def _draw(self, final: bool = False) -> None:
         if self.enabled:

@@ -33,10 +33,11 @@ def estimate_tokens(chars: int) -> str:
     return "~" + format_tokens(max(0, chars) // CHARS_PER_TOKEN)
 
 
-def format_cost(usage: Usage) -> str:
-    """'$0.0123'; 'cost unknown' when no call had a price; '$0.0123 + 2 unpriced' when some
-    had none (their cost is unknown, not zero)."""
-    if not usage.cost_known:
+def format_cost(usage: Usage, *, known: bool = True) -> str:
+    """'$0.0123'; 'cost unknown' when no call had a price (or `known` is False: a model of
+    the run has none, before any priced call); '$0.0123 + 2 unpriced' when some had none
+    (their cost is unknown, not zero)."""
+    if not usage.cost_known or not known:
         return "cost unknown"
     text = f"${usage.cost_usd or 0.0:,.4f}"
     if usage.unpriced_calls:

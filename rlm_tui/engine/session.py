@@ -198,10 +198,12 @@ class Session:
     async def run(self) -> Outcome:
         settings = self.owner.settings
         root_spec = self.owner.spec(self.depth)
+        sub_spec = self.owner.spec(self.depth + 1)
         self.emit(ev.SessionStarted, self.id, self.parent_id, query=self.query,
-                  depth=self.depth, root_model=root_spec.model,
-                  sub_model=self.owner.spec(self.depth + 1).model,
-                  max_iterations=settings.max_iterations, context=self.context.summary)
+                  depth=self.depth, root_model=root_spec.model, sub_model=sub_spec.model,
+                  max_iterations=settings.max_iterations, context=self.context.summary,
+                  priced=self.owner.client.is_priced(root_spec)
+                  and self.owner.client.is_priced(sub_spec))
         started = time.monotonic()
         sandbox = Sandbox(self.context.value, limits=self.owner.limits)
         loop = asyncio.create_task(self._loop(sandbox))

@@ -48,6 +48,19 @@ def check_models(settings: Settings) -> None:
         check_model(spec)
 
 
+def cost_budget_warning(settings: Settings, client: ModelClient) -> str | None:
+    """One line when --max-cost cannot hold because a model of the run has no price (a
+    silent no-op otherwise); None when there is no cost budget or every model is priced.
+    Call after check_models: it may read litellm's price map."""
+    if not settings.max_cost:
+        return None
+    unpriced = [spec.model for spec in model_specs(settings) if not client.is_priced(spec)]
+    if not unpriced:
+        return None
+    return (f"--max-cost {settings.max_cost:g} cannot be enforced: {', '.join(unpriced)} "
+            "has no price (give it one in the config's [prices])")
+
+
 async def warm_up_models(settings: Settings) -> bool:
     """Import what the configured models' calls need (litellm: ~3 s) ahead of the first call;
     False, with nothing done, when every model is the offline demo."""

@@ -122,6 +122,12 @@ class ModelClient:
                 return await self._litellm_attempt(litellm, kwargs, on_delta, delivered)
         return await self._with_retries(spec, attempt, on_retry, messages)
 
+    def is_priced(self, spec: ModelSpec) -> bool:
+        """Whether calls to `spec` get a cost (the demo's is $0); loads litellm's price map
+        unless the model has a custom price or is the demo."""
+        return is_demo(spec.model) or self.prices.is_priced(
+            spec.model, custom_endpoint=spec.api_base is not None)
+
     async def _route(self, spec: ModelSpec) -> DirectRoute | None:
         """The direct route for `spec`, or None for litellm; decided once per spec."""
         key = (spec.model, spec.api_base, spec.transport, tuple(sorted(spec.params)))

@@ -32,7 +32,7 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
                         if isinstance(v, (str, int, float)))
     if context:
         rows.append(("Context", context))
-    rows += [("Tokens", format_token_counts(totals.usage)), ("Cost", format_cost(totals.usage)),
+    rows += [("Tokens", format_token_counts(totals.usage)), ("Cost", format_cost(totals.usage, known=totals.cost_known)),
              ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", format_seconds(totals.seconds))]
     for budget in model.budgets:
         rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))

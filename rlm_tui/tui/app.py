@@ -155,7 +155,9 @@ class RlmApp(SessionApp, inherit_bindings=False):
         self.session.query_bar.set_query(query)
         self.live_run = LiveRun(self.workspace, query, self.relay,
                                 start_paused=self._start_paused,
-                                on_view_error=lambda m: self.notify(m, severity="error"))
+                                on_view_error=lambda m: self.notify(m, severity="error"),
+                                on_warning=lambda m: self.notify(m, title="Budget",
+                                                                 severity="warning", timeout=20))
         self.show_status()
         self.refresh_bindings()
         self._run_worker = self.run_worker(self._drive(self.live_run), name="run", group="run",

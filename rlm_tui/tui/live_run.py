@@ -26,7 +26,8 @@ class LiveRun:
 
     def __init__(self, workspace: Workspace, query: str, relay: Callable[[Any], None], *,
                  transcript_path: Path | None = None, start_paused: bool = False,
-                 on_view_error: Callable[[str], None] | None = None) -> None:
+                 on_view_error: Callable[[str], None] | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> None:
         self.workspace = workspace
         self.query = query
         self.relay = relay
@@ -38,6 +39,7 @@ class LiveRun:
         self.run: Run | None = None
         self.start_paused = start_paused
         self._on_view_error = on_view_error
+        self._on_warning = on_warning
         self._halt_reason: str | None = None
 
     @property
@@ -57,6 +59,11 @@ class LiveRun:
 
         # Checking a real model loads litellm (~3 s the first time): off the event loop.
         await asyncio.to_thread(self.workspace.check_models)
+        from rlm_tui.engine.workspace import cost_budget_warning
+
+        warning = cost_budget_warning(self.workspace.settings, self.workspace.client)
+        if warning is not None and self._on_warning is not None:
+            self._on_warning(warning)
         if self._halt_reason is not None:
             return Outcome("halted", reason=self._halt_reason)
         settings = self.workspace.settings

@@ -227,3 +227,16 @@ def test_sigint_halts_the_run_closes_the_transcript_and_leaves_no_worker(openai_
     alive = [p for p in workers if Path(f"/proc/{p}/status").exists()
              and "State:\tZ" not in Path(f"/proc/{p}/status").read_text()]
     assert alive == []
+
+
+def test_a_cost_budget_with_an_unpriced_model_is_a_warning_at_start(openai_server, repo,
+                                                                      tmp_path):
+    openai_server.responder = lambda body: Reply(text="FINAL(done)")
+    done = rlm_tui("run", str(repo), "-q", "q", *model_args(openai_server), "--max-cost", "1",
+                   "--json", "--transcript", str(tmp_path / "t.jsonl"))
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warnings == ["rlm-tui: warning: --max-cost 1 cannot be enforced: openai/root, "
+                        "openai/sub has no price (give it one in the config's [prices])"]
+    result = json.loads(done.stdout)
+    assert result["cost_usd"] is None and result["cost_complete"] is False

@@ -41,6 +41,7 @@ class RunStatusBar(Widget):
     elapsed: reactive[int] = reactive(0)  # whole seconds: the bar repaints once a second
     usage: reactive[ev.Usage] = reactive(ev.Usage)
     sub_calls: reactive[int] = reactive(0)
+    cost_known: reactive[bool] = reactive(True)  # False: a model of the run has no price
     max_cost: reactive[float | None] = reactive(None)
     model: reactive[str] = reactive("")
     source: reactive[str] = reactive("")
@@ -55,6 +56,7 @@ class RunStatusBar(Widget):
         self.elapsed = int(summary.elapsed(now))
         self.usage = summary.usage
         self.sub_calls = summary.sub_calls
+        self.cost_known = summary.tree.totals.cost_known
 
     def render(self) -> Content:
         colour = _STATE_COLOURS.get(self.state, "$panel-lighten-2")
@@ -80,7 +82,7 @@ class RunStatusBar(Widget):
         parts += [format_clock(self.elapsed), " · ",
                   format_tokens(self.usage.total_tokens, estimated=not self.usage.reported),
                   (" tokens", "$text-muted"), " · ",
-                  format_cost(self.usage)]
+                  format_cost(self.usage, known=self.cost_known)]
         if self.max_cost:
             parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]
         parts += [" · ", str(self.sub_calls), (" sub-calls", "$text-muted")]

@@ -141,7 +141,7 @@ class SubCallTree(Tree[Node]):
             parts.append(f"{t.calls_stopped} stopped")
         usage = t.usage
         parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens",
-                  format_cost(usage)]
+                  format_cost(usage, known=t.cost_known)]
         self.border_title = "Calls · " + " · ".join(parts)
 
     def render_label(self, node: TreeNode[Node], base_style: Style, style: Style) -> Text:

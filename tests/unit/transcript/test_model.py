@@ -224,3 +224,18 @@ def test_roll_ups_count_tokens_cost_and_sub_calls_beneath_each_node():
             assert cell.rollup == sum((c.rollup for c in cell.subcalls), ev.Usage())
             below = below + cell.rollup
         assert it.rollup == below
+
+
+def test_an_unpriced_run_says_cost_unknown_from_the_start_never_complete():
+    s = Stream()
+    s.emit(ev.SessionStarted, session_id="r", node_id="r", query="q", root_model="openai/gemma",
+           sub_model="openai/gemma", max_iterations=3, priced=False)
+    model = SessionModel.from_events(s.events)
+    totals = model.totals.to_dict()
+    assert totals["cost_usd"] is None and totals["cost_complete"] is False
+
+
+def test_calls_stopped_in_flight_leave_the_cost_incomplete():
+    model = SessionModel.from_events(halted_mid_call())  # one priced call done, three stopped
+    totals = model.totals.to_dict()
+    assert totals["cost_usd"] == 0.01 and totals["cost_complete"] is False
