@@ -109,6 +109,10 @@ class RunControl:
         now = 0.0 if self._paused_since is None else self._clock() - self._paused_since
         return self._paused_seconds + now
 
+    def running_clock(self) -> float:
+        """A clock that stands still while the run is paused (differences are running time)."""
+        return self._clock() - self.paused_seconds
+
     async def before_iteration(self, *, root: bool) -> None:
         """Wait until the run may start an iteration; a root iteration uses up a step."""
         while True:

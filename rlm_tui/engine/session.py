@@ -204,7 +204,7 @@ class Session:
                   max_iterations=settings.max_iterations, context=self.context.summary,
                   priced=self.owner.client.is_priced(root_spec)
                   and self.owner.client.is_priced(sub_spec))
-        started = time.monotonic()
+        started = self._running_clock()
         sandbox = Sandbox(self.context.value, limits=self.owner.limits)
         loop = asyncio.create_task(self._loop(sandbox))
         if self.depth == 0:
@@ -217,7 +217,7 @@ class Session:
             outcome = Outcome("halted", reason=self.owner.control.halt_reason,
                               iterations=self.iterations)
             if self.depth > 0:  # the halt must reach the root's loop, not stop here
-                self._finish(outcome, time.monotonic() - started)
+                self._finish(outcome, self._running_clock() - started)
                 raise
         except ModelCallError as exc:
             outcome = Outcome("failed", reason=str(exc), iterations=self.iterations,
@@ -227,8 +227,13 @@ class Session:
                               iterations=self.iterations)
         finally:
             await asyncio.shield(sandbox.close())
-        self._finish(outcome, time.monotonic() - started)
+        self._finish(outcome, self._running_clock() - started)
         return outcome
+
+    def _running_clock(self) -> float:
+        # Paused time does not count: the status bar's clock, the transcript's and every
+        # export's time agree (an export said 65.2 s where the bar said 00:39).
+        return self.owner.control.running_clock()
 
     def _finish(self, outcome: Outcome, seconds: float) -> None:
         if outcome.answer is not None:

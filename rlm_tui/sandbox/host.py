@@ -74,7 +74,7 @@ class CellResult:
     stdout_total_chars: int = 0
     stderr: str = ""
     error: str | None = None
-    # refused | exception | timeout | interrupted | output_flood | memory | crashed
+    # syntax | refused | exception | timeout | interrupted | output_flood | memory | crashed
     error_kind: str | None = None
     final_answer: str | None = None
     final_source: str | None = None

@@ -50,6 +50,7 @@ EXTRA_FORBIDDEN_ATTRIBUTES = frozenset({"obj", "format", "format_map"})
 class CompiledCell:
     code: CodeType | None
     error: str | None  # one line per problem, "Line N: reason"
+    kind: str = "refused"  # "syntax": not Python at all; "refused": Python the sandbox forbids
 
 
 def _name(id_: str) -> ast.Name:
@@ -271,7 +272,7 @@ def compile_cell(source: str, filename: str) -> CompiledCell:
         tree = ast.parse(source, filename=filename, mode="exec")
     except SyntaxError as exc:
         where = f"Line {exc.lineno}: " if exc.lineno else ""
-        return CompiledCell(None, f"{where}SyntaxError: {exc.msg}")
+        return CompiledCell(None, f"{where}SyntaxError: {exc.msg}", "syntax")
     except (ValueError, MemoryError, RecursionError) as exc:
         return CompiledCell(None, f"{type(exc).__name__}: the cell could not be parsed ({exc})")
     try:

@@ -189,7 +189,7 @@ class Worker:
         started = time.perf_counter()
         compiled = compile_cell(source, filename)
         if compiled.code is None:
-            result.update(error=compiled.error, error_kind="refused")
+            result.update(error=compiled.error, error_kind=compiled.kind)
         else:
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             self._execute(compiled.code, filename, timeout, result)

@@ -26,8 +26,12 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
         status = f"{status}: {model.reason}"
     rows = [("Status", status)]
     if root is not None:
+        turns = [it for it in root.iterations if not it.forced]
+        iterations = f"{len(turns):,} of {root.max_iterations:,}"
+        if len(turns) < len(root.iterations):  # the extra turn asking for an answer
+            iterations += ", then one asking for a final answer"
         rows += [("Root model", root.root_model), ("Sub-model", root.sub_model),
-                 ("Iterations", f"{len(root.iterations):,} of {root.max_iterations:,}")]
+                 ("Iterations", iterations)]
     context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
                         if isinstance(v, (str, int, float)))
     if context:

@@ -72,6 +72,11 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
         out += [f"**Root call failed:** {inline(it.error)}", ""]
     _stopped(out, it.stopped_by)
     out += [*fenced(it.text or "(no text)"), ""]
+    if not it.cells and not it.forced and not it.error and it.status == "done" and (
+            it.node_id != _last_turn_id(it)):
+        # The model was sent this (engine/prompts.no_code_message) and went on.
+        out += ["*No ```repl block ran: the model was told so, and asked for code or "
+                "FINAL(...).*", ""]
     for cell in it.cells:
         _cell(out, cell, level=level + 1, label=f"{name} › ")
 
@@ -117,6 +122,14 @@ def _subcall(out: list[str], call: SubCallNode, *, level: int, label: str) -> No
         child = call.child
         out += [f"{_heading(level)} {inline(label)} › child session · {child.status}", ""]
         _session(out, child, level=level + 1, label=f"{label} › ")
+
+
+def _last_turn_id(it: IterationNode) -> str | None:
+    """The id of the last turn of `it`'s session (a turn with no code that ended the run
+    gave its answer in prose: nothing was sent back)."""
+    session = it.parent
+    turns = getattr(session, "iterations", None) or [it]
+    return turns[-1].node_id
 
 
 def _stopped(out: list[str], reason: str | None) -> None:

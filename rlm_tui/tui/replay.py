@@ -54,6 +54,10 @@ class ReplayCursor:
                      if isinstance(e, ev.SessionStarted) and e.depth == 0), None)
         self.iteration_starts = [i for i, e in enumerate(events) if isinstance(
             e, ev.IterationStarted) and e.session_id == root]
+        # The extra turn asking for a final answer is no iteration of the budget's: shown as
+        # "6 of 6" (it said "7 of 7"), as the live status bar and the exports count.
+        self._turns = sum(1 for i in self.iteration_starts
+                          if not getattr(events[i], "forced", False))
         self.stops = sorted({*self.iteration_starts, len(events)})
         # The paced clock: when each event plays, in seconds from the first, gaps capped.
         self.times: list[float] = []
@@ -70,13 +74,13 @@ class ReplayCursor:
 
     @property
     def iterations(self) -> int:
-        """Root iterations in the session (a forced final turn counts as one)."""
-        return len(self.iteration_starts)
+        """Root iterations in the session (a forced final turn is not one)."""
+        return self._turns
 
     @property
     def iteration(self) -> int:
         """Root iterations begun among the events shown."""
-        return bisect_left(self.iteration_starts, self.position)
+        return min(bisect_left(self.iteration_starts, self.position), self._turns)
 
     @property
     def at_end(self) -> bool:

@@ -376,6 +376,8 @@ def test_paused_time_is_not_running_time():
     control.step()  # a step ends a pause too
     now = 20.0
     assert control.paused_seconds == 5.0 and ledger.seconds == 15.0
+    # The sessions' own clock (their session_finished seconds, what exports say) agrees.
+    assert control.running_clock() == 15.0
 
 
 async def test_coverage_records_what_code_read_and_what_it_sent_to_sub_models(openai_server,

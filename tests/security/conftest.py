@@ -66,7 +66,7 @@ def assert_attack_failed(result: CellResult, *secrets_: str) -> None:
     for secret in secrets_:
         assert secret not in shown, f"a secret leaked into the output:\n{shown}"
     assert result.error is not None, f"the attack ran without an error:\n{shown}"
-    assert result.error_kind in ("refused", "exception"), result.error_kind
+    assert result.error_kind in ("syntax", "refused", "exception"), result.error_kind
     assert result.final_answer is None
 
 

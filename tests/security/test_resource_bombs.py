@@ -135,7 +135,7 @@ BOMBS = {
         "x = [" + "1," * (5 * 1024 * 1024) + "]\nend_of_a_huge_cell", "refused", "memory",
         "timeout", "exception",
     ),
-    "deeply-nested-source": bomb("x = " + "(" * 100_000 + ")" * 100_000, "refused"),
+    "deeply-nested-source": bomb("x = " + "(" * 100_000 + ")" * 100_000, "refused", "syntax"),
 }
 
 

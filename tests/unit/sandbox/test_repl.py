@@ -237,3 +237,10 @@ async def test_the_worker_runs_locked_down():
         assert {"restricted-python", "empty-environment", "no-file-writes"} <= set(
             sandbox.protections
         )
+
+
+async def test_a_syntax_error_is_not_called_a_refusal(repl):
+    # Markdown labelled a plain SyntaxError "Error (refused)", as if the sandbox had refused it.
+    result = await run(repl, "print('unclosed'")
+    assert result.error_kind == "syntax" and "SyntaxError" in (result.error or "")
+    assert (await run(repl, "print('the next cell runs')")).error is None

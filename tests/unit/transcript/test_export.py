@@ -123,3 +123,30 @@ def test_a_halted_run_says_why_it_has_no_answer():
     assert "No answer: halted by the user" in text
     page = export_transcript(transcript(iterations=2, answer=None), "html")
     assert "No answer: halted by the user" in page
+
+
+def forced_after_a_turn_without_code() -> list:
+    from rlm_tui import events as ev
+    from tests.unit.transcript.synthetic import Stream
+
+    s = Stream()
+    s.emit(ev.SessionStarted, session_id="r", node_id="r", query="q", root_model="m",
+           sub_model="m", max_iterations=1)
+    for i, forced, text in ((1, False, "I think it is 42."), (2, True, "It is 42.")):
+        s.emit(ev.IterationStarted, session_id="r", node_id=f"r.i{i}", parent_id="r",
+               iteration=i, max_iterations=1, forced=forced)
+        s.emit(ev.RootDone, session_id="r", node_id=f"r.i{i}", parent_id="r", text=text,
+               model="m", usage=ev.Usage.of_call(10, 5, 0.0), latency_s=0.1)
+    s.emit(ev.FinalAnswer, session_id="r", node_id="r", answer="It is 42.", forced=True)
+    s.emit(ev.SessionFinished, session_id="r", node_id="r", status="answered",
+           answer="It is 42.", forced=True, iterations=1)
+    return s.events
+
+
+def test_markdown_counts_the_forced_turn_apart_and_says_a_turn_ran_no_code():
+    from rlm_tui.transcript.reader import Transcript
+
+    text = export_transcript(Transcript(header={}, events=forced_after_a_turn_without_code()),
+                             "markdown")
+    assert "| Iterations | 1 of 1, then one asking for a final answer |" in text  # was "2 of 1"
+    assert text.count("No ```repl block ran") == 1  # the first turn's; the forced one ended it
