@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -40,7 +41,10 @@ class Reply:
     chunks: `stall_after` hangs until the client gives up, `cut_after` closes the
     connection without `[DONE]`, `malformed_after` sends a chunk that is not JSON.
     `usage` overrides the token counts (default: derived from text lengths);
-    `send_usage=False` omits usage even when the client asks for it.
+    `send_usage=False` omits usage even when the client asks for it (llama.cpp's server
+    never sends it when streaming). `ramble=True` is a small model that never stops: `text`
+    repeats, a word a token, up to the request's `max_tokens` (else RAMBLE_LIMIT, a full
+    context), and the reply ends with finish_reason "length", as a real server's does.
     """
 
     text: str = DEFAULT_TEXT
@@ -57,6 +61,7 @@ class Reply:
     stall_after: int | None = None
     cut_after: int | None = None
     malformed_after: int | None = None
+    ramble: bool = False
 
     @classmethod
     def error(
@@ -281,6 +286,8 @@ class OpenAIServer:
         recorded = await self._record(request)
         body = recorded.json if isinstance(recorded.json, dict) else {}
         reply = self._next_reply(body)
+        if reply.ramble:
+            reply = _rambled(reply, body)
         try:
             if reply.first_byte_delay:
                 await asyncio.sleep(reply.first_byte_delay)
@@ -334,6 +341,16 @@ class OpenAIServer:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+RAMBLE_LIMIT = 32_768
+
+
+def _rambled(reply: Reply, body: dict) -> Reply:
+    words = reply.text.split() or ["and"]
+    cap = int(body.get("max_tokens") or body.get("max_completion_tokens") or RAMBLE_LIMIT)
+    text = " ".join(words[i % len(words)] for i in range(cap))
+    return dataclasses.replace(reply, text=text, finish_reason="length", ramble=False)
 
 
 def _choice(delta: dict, finish_reason: str | None = None) -> dict:

@@ -240,3 +240,25 @@ def test_a_cost_budget_with_an_unpriced_model_is_a_warning_at_start(openai_serve
                         "openai/sub has no price (give it one in the config's [prices])"]
     result = json.loads(done.stdout)
     assert result["cost_usd"] is None and result["cost_complete"] is False
+
+
+def test_a_model_that_never_stops_is_cut_at_the_cap_and_its_forced_answer_is_none(
+        openai_server, repo, tmp_path):
+    # Gemma 270M parroted the system prompt until its 32k context was full (25 minutes), and
+    # the truncated parrot became the answer, exit 0.
+    openai_server.responder = lambda body: Reply(text="You are a recursive language model",
+                                                 ramble=True, send_usage=False)
+    transcript = tmp_path / "t.jsonl"
+    done = rlm_tui("run", str(repo), "-q", "q", *model_args(openai_server),
+                   "--max-iterations", "1", "--max-output-tokens", "40",
+                   "--transcript", str(transcript))
+    assert done.returncode == 1 and done.stdout == ""
+    assert "cut off at its cap of output tokens" in done.stderr
+    bodies = [r.json for r in openai_server.requests if isinstance(r.json, dict)]
+    assert bodies and all(b.get("max_tokens") == 40 for b in bodies)
+    from rlm_tui.transcript import read_transcript
+    from rlm_tui.transcript.export import export_transcript
+
+    saved = read_transcript(transcript)
+    assert all(it.cut for it in saved.fold().root.iterations)
+    assert "cut at its cap of output tokens" in export_transcript(saved, "markdown")

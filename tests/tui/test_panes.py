@@ -418,6 +418,24 @@ async def test_a_live_run_shows_usage_that_equals_the_servers(openai_server, sam
         assert app.query_one(FinalAnswer).answer == "done"
 
 
+async def test_a_server_without_usage_and_a_model_that_never_stops_show_as_such(
+        openai_server, sample):
+    # What a small local model on llama.cpp does: no usage when streaming, replies to the cap.
+    openai_server.responder = lambda body: Reply(text="You are a recursive language model",
+                                                 ramble=True, send_usage=False)
+    app = live_app(openai_server, sample, query="q", max_iterations=1, max_output_tokens=30)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ended(pilot)
+        await pilot.pause()
+        tree = app.query_one(SubCallTree)
+        first = tree._by_id[f"{app.summary.root_session}.i1"]
+        assert "✂ cut" in label(tree, first) and "~" in label(tree, first)
+        assert app.summary.state == "halted" and app.query_one(FinalAnswer).answer is None
+        bar = str(app.query_one(RunStatusBar).render())
+        assert "~" in bar and "tokens" in bar and "cost unknown" in bar
+        assert app.summary.usage.total_tokens > 0 and not app.summary.usage.reported
+
+
 async def test_a_child_session_rolls_up_under_its_sub_call(openai_server, sample):
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     openai_server.responder = Scripted(

@@ -160,6 +160,8 @@ class SubCallTree(Tree[Node]):
         if call.is_call and model:
             # The provider prefix is the same on every line: the name alone says enough.
             pieces.append((f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta))
+        if call.cut:  # stopped at its cap of output tokens: early, so a narrow row keeps it
+            pieces.append(("  ✂ cut", component_style(self, "subcall-tree--stopped")))
         finished = call.status in ("done", "error")
         if call.is_call and finished and own is not None and own.calls:
             guess = not own.reported
@@ -170,8 +172,6 @@ class SubCallTree(Tree[Node]):
             pieces.append((f"  {format_duration(latency)}", meta))
         if call.is_call and own is not None and own.calls:
             pieces.append((f"  {format_cost(own)}", meta))
-        if call.cut:  # stopped at its cap of output tokens: what it said is not all
-            pieces.append(("  ✂ cut", component_style(self, "subcall-tree--stopped")))
         retries = getattr(call, "retry_count", 0)
         if retries:
             pieces.append((f"  ↻{retries}", component_style(self, "subcall-tree--running")))
