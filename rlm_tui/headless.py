@@ -16,7 +16,7 @@ from typing import Any
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
-from rlm_tui.engine.session import Outcome, Run
+from rlm_tui.engine.session import Outcome
 from rlm_tui.engine.workspace import (
     Workspace,
     check_models,
@@ -49,7 +49,7 @@ def _summary(outcome: Outcome, tree: SessionModel, transcript: Path) -> dict[str
     }
 
 
-async def _run(workspace: Workspace, query: str, bus: ev.EventBus) -> tuple[Outcome, Run]:
+async def _run(workspace: Workspace, query: str, bus: ev.EventBus) -> Outcome:
     run = workspace.new_run(bus)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,7 +59,7 @@ async def _run(workspace: Workspace, query: str, bus: ev.EventBus) -> tuple[Outc
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    return outcome, run
+    return outcome
 
 
 def run_headless(path: str, query: str, settings: Settings, *, transcript: str | None,
@@ -84,7 +84,7 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
-            outcome, _ = asyncio.run(_run(ws, query, bus))
+            outcome = asyncio.run(_run(ws, query, bus))
         finally:
             writer.close()
     if outcome.status == "failed":

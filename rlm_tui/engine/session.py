@@ -180,7 +180,6 @@ class Session:
         self.parent_id = parent_id
         self.iterations = 0
         self.usage = ev.Usage()  # this session and everything under it
-        self.last_reply_cut = False  # the last root reply stopped at its output cap
         self._counters: dict[str, itertools.count] = {}
 
     # -- events --------------------------------------------------------------------------
@@ -270,7 +269,7 @@ class Session:
             node = f"{self.id}.i{iteration}"
             self.emit(ev.IterationStarted, node, self.id, iteration=iteration,
                       max_iterations=settings.max_iterations)
-            reply = await self._root_call(history, node)
+            reply, _ = await self._root_call(history, node)
             history.append({"role": "assistant", "content": reply})
             blocks = code_blocks(reply)
             if not blocks:
@@ -304,9 +303,9 @@ class Session:
         self.emit(ev.IterationStarted, node, self.id, iteration=iteration,
                   max_iterations=max_iterations, forced=True)
         history.append({"role": "user", "content": prompts.forced_final_message()})
-        reply = await self._root_call(history, node)
+        reply, cut = await self._root_call(history, node)
         final = prose_final(reply.replace("```", "\n"))
-        if final is None and self.last_reply_cut:  # what it would have said is not known
+        if final is None and cut:  # what it would have said is not known
             reason = (f"out of iterations ({max_iterations}), and the reply asked for a final "
                       "answer was cut off at its cap of output tokens, with no FINAL in it")
             return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
@@ -335,7 +334,8 @@ class Session:
 
     # -- model calls ---------------------------------------------------------------------
 
-    async def _root_call(self, history: list[dict[str, str]], node: str) -> str:
+    async def _root_call(self, history: list[dict[str, str]], node: str) -> tuple[str, bool]:
+        """The root model's reply, and whether it was cut off at its cap of output tokens."""
         spec = self.owner.spec(self.depth)
 
         def on_delta(text: str) -> None:
@@ -359,8 +359,7 @@ class Session:
         self.emit(ev.RootDone, node, self.id, text=done.text, model=done.model, usage=usage,
                   latency_s=done.latency_s, attempts=done.attempts,
                   finish_reason=done.finish_reason)
-        self.last_reply_cut = done.finish_reason in ev.CUT_FINISH_REASONS
-        return done.text
+        return done.text, done.finish_reason in ev.CUT_FINISH_REASONS
 
     def _account(self, usage: ev.Usage, *, sub_call: bool) -> None:
         self.usage = self.usage + usage
