@@ -18,7 +18,9 @@ SCHEMA_VERSION = 1
 
 # The statuses, one vocabulary for every view and format:
 # - a run's state, as the controls and the status bar know it;
-RunState = Literal["starting", "running", "paused", "stepping", "halted", "done", "failed"]
+#   "held": a cell waits for the person's approval (--approve); its clock stands still.
+RunState = Literal["starting", "running", "paused", "stepping", "held", "halted", "done",
+                   "failed"]
 # - how a session ended (SessionFinished), or "running" while it has not;
 SessionEnd = Literal["answered", "halted", "failed"]
 SessionStatus = Literal["running", "answered", "halted", "failed"]
@@ -27,6 +29,14 @@ Budget = Literal["iterations", "cost", "tokens", "time"]
 # - a node under a session (a root turn, a cell, a sub-call): "stopped" is one still in
 #   flight when its session ended (a halt, a failure elsewhere), which no event finishes.
 NodeStatus = Literal["running", "done", "error", "stopped"]
+# - how a person decided on a held cell (--approve);
+CellDecision = Literal["approved", "edited", "skipped"]
+# - what put a message into the root model's conversation (the model's own replies are
+#   root_done): the system prompt, the question, a follow-up question, code output, the
+#   notice that no code ran, a person's note, the request for a final answer.
+MessageKind = Literal["system", "query", "follow_up", "output", "no_code", "note", "forced"]
+# How approval works: no cell held, every cell, or the cells that end the run (FINAL).
+ApproveMode = Literal["none", "cells", "final"]
 # A reply that stopped at its cap of output tokens, not where the model chose to end: cut.
 CUT_FINISH_REASONS = frozenset({"length", "max_tokens"})
 
@@ -107,6 +117,20 @@ class SessionStarted(EventBase):
     context: dict[str, Any] = Field(default_factory=dict)  # summary, never file contents
     # False when the root or the sub-model has no price: the cost is unknown from the start.
     priced: bool | None = None
+    # A fork: {"transcript": path, "session_id": ..., "turn": T, "iteration": K} of the
+    # session it continues from the state after iteration K of turn T.
+    fork_of: dict[str, Any] | None = None
+
+
+class TurnStarted(EventBase):
+    """A follow-up question on the same session and REPL: turn 2, 3, ... (turn 1 is the
+    session's own query). node_id is "<session>.t<turn>", parent_id the session."""
+
+    type: Literal["turn_started"] = "turn_started"
+    turn: int
+    query: str
+    max_iterations: int
+    rebuilt: bool = False  # a fork's copy of its parent's turn, rebuilt without model calls
 
 
 class IterationStarted(EventBase):
@@ -114,6 +138,58 @@ class IterationStarted(EventBase):
     iteration: int
     max_iterations: int
     forced: bool = False  # the one extra turn asking for a final answer
+    turn: int = 1  # the question it works on (follow-ups: 2, 3, ...)
+    # A fork's copy of its parent's iteration: its reply is the recorded one (no model call,
+    # no cost) and its cells ran again with sub-calls answered from their recorded responses.
+    rebuilt: bool = False
+
+
+class MessageAdded(EventBase):
+    """A message the engine put into the root model's conversation: with root_done's text
+    (the model's replies) these are the whole conversation, so a fork can continue it.
+    node_id is the iteration it belongs to (a note: the one whose call it precedes), or
+    the session (the opening messages, a follow-up question)."""
+
+    type: Literal["message_added"] = "message_added"
+    role: Literal["system", "user"]
+    kind: MessageKind
+    content: str
+
+
+class NoteAdded(EventBase):
+    """A person's note, queued: it reaches the root model as a user message before its next
+    call (a message_added of kind "note" says when)."""
+
+    type: Literal["note_added"] = "note_added"
+    text: str
+
+
+class CellHeld(EventBase):
+    """A cell waits for approval before it runs (--approve); node_id is the cell."""
+
+    type: Literal["cell_held"] = "cell_held"
+    reason: str  # "every cell is held" | "it calls FINAL" | ...
+
+
+class CellDecided(EventBase):
+    """A person's decision on a held cell: run as written, run edited, or skip."""
+
+    type: Literal["cell_decided"] = "cell_decided"
+    decision: CellDecision
+    code: str = ""  # the code that runs (the edit), or the cell's own when approved
+
+
+class ModelsChanged(EventBase):
+    """The root or sub-model changed for the next calls (at a pause, or a fork)."""
+
+    type: Literal["models_changed"] = "models_changed"
+    root_model: str
+    sub_model: str
+
+
+class ApproveModeChanged(EventBase):
+    type: Literal["approve_mode_changed"] = "approve_mode_changed"
+    mode: ApproveMode
 
 
 class RootDelta(EventBase):
@@ -149,6 +225,10 @@ class CellFinished(EventBase):
     seconds: float = 0.0
     worker_restarted: bool = False
     final_answer: str | None = None
+    skipped: bool = False  # a held cell the person skipped: it did not run
+    # A fork's rebuilt cell whose output differs from the recorded run's (time, randomness):
+    # what differs. The fork goes on.
+    rebuild_differs: str | None = None
 
 
 class SubcallStarted(EventBase):
@@ -208,6 +288,7 @@ class FinalAnswer(EventBase):
     answer: str
     forced: bool = False
     source: str = "FINAL"
+    turn: int = 1
 
 
 class SessionFinished(EventBase):
@@ -220,13 +301,16 @@ class SessionFinished(EventBase):
     sub_calls: int = 0
     usage: Usage = Usage()
     seconds: float = 0.0
+    turn: int = 1  # the turn that ended (a follow-up question ends its own turn)
+    rebuilt: bool = False  # a fork's copy of its parent's turn end (no run ended here)
 
 
 Event = Annotated[
     Union[
         SessionStarted, IterationStarted, RootDelta, RootDone, CellStarted, CellFinished,
         SubcallStarted, SubcallRetry, SubcallFinished, StateChanged, BudgetExceeded,
-        CoverageUpdated, FinalAnswer, SessionFinished,
+        CoverageUpdated, FinalAnswer, SessionFinished, TurnStarted, MessageAdded, NoteAdded,
+        CellHeld, CellDecided, ModelsChanged, ApproveModeChanged,
     ],
     Field(discriminator="type"),
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
-from rlm_tui.engine.session import Outcome
+from rlm_tui.engine.run_context import Outcome
 from rlm_tui.engine.workspace import (
     Workspace,
     check_models,

@@ -12,6 +12,10 @@ from collections.abc import Callable
 
 from rlm_tui.events import RunState, Usage
 
+# The states whose time is not running time: a pause, a cell held for approval, and the time
+# between a session's turns (it waits for a follow-up question).
+_CLOCK_STILL = frozenset({"paused", "held", "done", "halted", "failed"})
+
 
 class RunControl:
     """The run's state machine. Methods are safe to call from the app at any time.
@@ -34,6 +38,7 @@ class RunControl:
         self._paused_since: float | None = None  # the pause in progress, since (clock)
         self.halt_reason: str | None = None
         self.state: RunState = "starting"
+        self._before_hold: RunState = "running"  # the state a held cell's decision restores
         if start_paused:
             self._set("paused")
         else:
@@ -46,8 +51,9 @@ class RunControl:
     def _set(self, state: RunState, reason: str | None = None) -> None:
         if state != self.state:
             now = self._clock()
-            if state == "paused":
-                self._paused_since = now
+            if state in _CLOCK_STILL:
+                if self._paused_since is None:
+                    self._paused_since = now
             elif self._paused_since is not None:
                 self._paused_seconds += now - self._paused_since
                 self._paused_since = None
@@ -60,19 +66,29 @@ class RunControl:
             self._set("paused" if not self._go.is_set() else "running")
 
     def pause(self) -> None:
+        if self.state == "held":  # after the held cell's decision, the run pauses
+            self._steps_left = None
+            self._go.clear()
+            self._before_hold = "paused"
+            return
         if self.state in ("running", "stepping", "starting"):
             self._steps_left = None
             self._go.clear()
             self._set("paused")
 
     def resume(self) -> None:
+        if self.state == "held":
+            self._steps_left = None
+            self._go.set()
+            self._before_hold = "running"
+            return
         if self.state in ("paused", "stepping", "starting"):
             self._steps_left = None
             self._go.set()
             self._set("running")
 
     def toggle_pause(self) -> None:
-        if self.state == "paused":
+        if self.state == "paused" or (self.state == "held" and self._before_hold == "paused"):
             self.resume()
         else:
             self.pause()
@@ -93,6 +109,28 @@ class RunControl:
 
     def finish(self, state: RunState, reason: str | None = None) -> None:
         self._set(state, reason)
+
+    def hold(self) -> None:
+        """A cell waits for approval: the clock stands still until `release()`."""
+        if self.state != "held":
+            self._before_hold = self.state if self.state != "starting" else "running"
+            self._set("held", "a cell awaits approval")
+
+    def release(self) -> None:
+        """The held cell was decided: back to running, stepping, or the pause asked for."""
+        if self.state == "held":
+            self._set(self._before_hold)
+
+    def reopen(self, *, paused: bool = False) -> None:
+        """A finished run takes a follow-up question: it runs again (or waits, paused)."""
+        self.halt_reason = None
+        self._steps_left = None
+        if paused:
+            self._go.clear()
+            self._set("paused")
+        else:
+            self._go.set()
+            self._set("running")
 
     def watch(self, task: asyncio.Task) -> None:
         """A task that `halt()` cancels (the root session's loop)."""

@@ -131,3 +131,25 @@ def no_code_message(iteration: int, max_iterations: int) -> str:
 def forced_final_message() -> str:
     return ("You have used every turn. No more code will run. Reply now with your best answer "
             "as FINAL(your answer), from what you have seen so far.")
+
+
+def follow_up_message(query: str, max_iterations: int) -> str:
+    """A follow-up question on the same REPL: its variables are still there."""
+    return (f"Follow-up question: {query}\n\n"
+            "The REPL still holds your variables from the earlier questions, and `context` is "
+            f"the same. Explore with code, then answer. Turn 1 of {max_iterations}.")
+
+
+def note_message(text: str) -> str:
+    """A note from the person watching the run, as the model reads it."""
+    return f"Note from the person watching this run: {text}"
+
+
+def edited_output(code: str, output: str) -> str:
+    """A cell the person edited before it ran: the model sees the code that ran."""
+    return ("[the person watching edited this cell before it ran; the code that ran:]\n"
+            f"```repl\n{code.rstrip()}\n```\n{output}")
+
+
+def skipped_output() -> str:
+    return "[the person watching skipped this cell: it did not run]"

@@ -1,10 +1,10 @@
 """An RLM session: the root model's loop over its REPL, and the sub-calls its code makes.
 
-    bus = EventBus(); bus.subscribe(print)
-    run = Run(settings, client, bus)
-    outcome = await run.start(query, run_context)      # or run.control.pause() / step() / halt()
-
-Everything is reported as events (rlm_tui.events); the engine knows nothing of Textual.
+A session owns its REPL (a sandbox worker) and its conversation. It answers one question per
+turn: the first when it opens, then follow-up questions on the same REPL (`ask`), until it is
+closed. Everything is reported as events (rlm_tui.events); the engine knows nothing of
+Textual. A run (engine/run.py) owns the root session and the controls, ledger and limits its
+child sessions share.
 """
 
 from __future__ import annotations
@@ -12,174 +12,41 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rlm_tui import events as ev
-from rlm_tui.config import Settings
 from rlm_tui.engine import prompts
-from rlm_tui.engine.control import Ledger, RunControl
+from rlm_tui.engine.conversation import Conversation
 from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
-from rlm_tui.errors import ModelError
-from rlm_tui.lm import ModelCallError, ModelClient, ModelSpec, RetryInfo
-from rlm_tui.sandbox import Sandbox, SandboxLimits, SubcallRequest
+from rlm_tui.engine.run_context import Outcome, RunContext
+from rlm_tui.lm import ModelCallError, RetryInfo
+from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest
 
 # A sub-call's prompt and response are kept in events up to this many characters.
 EVENT_TEXT_CHARS = 200_000
 
-
-@dataclass
-class RunContext:
-    """What a session runs over, as the engine needs it.
-
-    `value` is what the sandbox is given (a `PackContext`, a str, a mapping or None);
-    `metadata` is the text the root model sees instead of the context itself.
-    """
-
-    value: Any
-    kind: str  # mapping | text | none
-    metadata: str
-    summary: dict[str, Any] = field(default_factory=dict)
-    coverage: Any = None  # context.coverage.Coverage, when the run tracks coverage
-
-    @classmethod
-    def from_value(cls, value: Any) -> RunContext:
-        """A context given in code (`rlm_query(prompt, context=...)`): a str or str mapping."""
-        if value is None:
-            return cls(None, "none", "(no context)")
-        if isinstance(value, Mapping):
-            files = {str(k): str(v) for k, v in value.items()}
-            sizes = sorted(files.items(), key=lambda kv: -len(kv[1]))[:10]
-            lines = [f"{len(files)} entries, {sum(map(len, files.values())):,} characters"]
-            lines += [f"  {k}: {len(v):,} chars" for k, v in sizes]
-            return cls(files, "mapping", "\n".join(lines),
-                       {"files": len(files), "chars": sum(map(len, files.values()))})
-        if isinstance(value, (list, tuple)):
-            value = "\n\n".join(str(v) for v in value)
-        text = str(value)
-        return cls(text, "text",
-                   f"a str of {len(text):,} characters in {text.count(chr(10)) + 1:,} lines",
-                   {"chars": len(text)})
-
-
-@dataclass
-class Outcome:
-    status: ev.SessionEnd
-    answer: str | None = None
-    forced: bool = False
-    reason: str | None = None
-    iterations: int = 0
-    error_kind: str | None = None  # for failed runs: the model error's kind
-
-
-class Run:
-    """One run: a root session and its children, sharing controls, ledger and limits."""
-
-    def __init__(self, settings: Settings, client: ModelClient, bus: ev.EventBus,
-                 *, start_paused: bool = False) -> None:
-        if not settings.model:
-            raise ModelError("no model given: pass --model (or --model demo to try it offline)")
-        self.settings = settings
-        self.client = client
-        self.bus = bus
-        self.run_id = uuid.uuid4().hex[:8]
-        self._timing = False  # the run has started, with a time budget
-        self._time_check: asyncio.TimerHandle | None = None  # when the time budget is up
-        self.control = RunControl(self._state_changed, start_paused=start_paused)
-        self.ledger = Ledger(max_cost=settings.max_cost, max_tokens=settings.max_tokens,
-                             max_time=settings.max_time, on_exceeded=self._budget_exceeded,
-                             paused=lambda: self.control.paused_seconds)
-        self.limiter = asyncio.Semaphore(settings.max_concurrency)
-        self.limits = SandboxLimits(cell_timeout=settings.cell_timeout,
-                                    memory_mb=settings.memory_mb,
-                                    model_output_chars=settings.model_output_chars)
-        self.root: Session | None = None
-        self.coverage_lock = asyncio.Lock()
-        self.sent_prompts: list[str] = []  # sub-call prompts not yet matched to the context
-
-    async def record_sent_prompts(self, coverage: Any) -> None:
-        """Match the prompts sent so far to the context (in a thread: a big context's index
-        takes about 1 s per 100 MB to build, the first time)."""
-        async with self.coverage_lock:
-            prompts, self.sent_prompts = self.sent_prompts, []
-            if prompts:
-                await asyncio.to_thread(lambda: [coverage.record_prompt(p) for p in prompts])
-
-    def _state_changed(self, state: ev.RunState, reason: str | None) -> None:
-        self.bus.emit(ev.StateChanged(session_id=self.run_id, node_id=self.run_id,
-                                      state=state, reason=reason))
-        if self._timing:  # a pause puts off the time budget's end
-            self._arm_time_check()
-
-    def _arm_time_check(self) -> None:
-        """(Re)arm the time budget's check for when the running time left is up: none while
-        the run is paused (paused time does not count) or over."""
-        if self._time_check is not None:
-            self._time_check.cancel()
-            self._time_check = None
-        if not self._timing or self.control.state in ("paused", "done", "halted", "failed"):
-            return
-        left = (self.settings.max_time or 0.0) - self.ledger.seconds
-        self._time_check = asyncio.get_running_loop().call_later(max(left, 0.0),
-                                                                 self._check_time)
-
-    def _check_time(self) -> None:
-        self._time_check = None
-        self.ledger.check()
-        if self.ledger.exceeded is None:
-            self._arm_time_check()  # a hair early, by the clocks' rounding
-
-    def _budget_exceeded(self, budget: str, limit: float, value: float) -> None:
-        self.bus.emit(ev.BudgetExceeded(session_id=self.run_id, node_id=self.run_id,
-                                        budget=budget, limit=limit, value=value))
-        unit = {"cost": "$", "tokens": "", "time": ""}[budget]
-        suffix = {"time": " s"}.get(budget, "")
-        self.control.halt(f"{budget} budget reached ({unit}{value:,.4g}{suffix} of "
-                          f"{unit}{limit:,.4g}{suffix})")
-
-    def spec(self, depth: int, model: str | None = None) -> ModelSpec:
-        s = self.settings
-        if depth == 0 and model is None:
-            name, base = s.model, s.api_base
-        else:
-            name, base = model or s.effective_sub_model, s.effective_sub_api_base
-        return ModelSpec(model=name or "", api_base=base, timeout=s.request_timeout,
-                         max_retries=s.max_retries, transport=s.transport,
-                         params=s.model_params(name or "", sub=depth > 0 or model is not None))
-
-    async def start(self, query: str, context: RunContext) -> Outcome:
-        """Run to the end (answered, halted or failed); never raises for model errors."""
-        self._timing = bool(self.settings.max_time)
-        self._arm_time_check()
-        self.root = Session(self, query, context, depth=0, session_id=self.run_id)
-        index = None
-        if context.coverage is not None and hasattr(context.coverage, "build_index"):
-            # Build the coverage index while the root model writes its first reply.
-            index = asyncio.create_task(asyncio.to_thread(context.coverage.build_index))
-        try:
-            return await self.root.run()
-        finally:
-            self._timing = False
-            self._arm_time_check()  # disarmed
-            if index is not None:
-                await asyncio.gather(index, return_exceptions=True)
+SubcallHandler = Callable[[SubcallRequest], Awaitable[str]]
 
 
 class Session:
-    """The root model's loop at one depth, over one REPL worker."""
+    """The root model's loop at one depth, over one REPL worker, one turn per question."""
 
-    def __init__(self, run: Run, query: str, context: RunContext, *, depth: int,
+    def __init__(self, run: Any, query: str, context: RunContext, *, depth: int,
                  session_id: str, parent_id: str | None = None) -> None:
-        self.owner = run
+        self.owner = run  # engine.run.Run: its settings, client, bus, control and ledger
         self.query = query
         self.context = context
         self.depth = depth
         self.id = session_id
         self.parent_id = parent_id
-        self.iterations = 0
+        self.turn = 1
+        self.iterations = 0  # in the turn in hand
         self.usage = ev.Usage()  # this session and everything under it
+        self.conversation = Conversation(self._message_added)
+        self.sandbox: Sandbox | None = None
+        self._sandbox_started = False
+        self._opened_at = 0.0
         self._counters: dict[str, itertools.count] = {}
 
     # -- events --------------------------------------------------------------------------
@@ -189,34 +56,96 @@ class Session:
         self.owner.bus.emit(event_type(session_id=self.id, node_id=node_id,
                                      parent_id=parent_id, **fields))
 
+    def _message_added(self, node_id: str, role: str, kind: ev.MessageKind,
+                       content: str) -> None:
+        parent = self.parent_id if node_id == self.id else self.id
+        self.emit(ev.MessageAdded, node_id, parent, role=role, kind=kind, content=content)
+
     def _next(self, key: str) -> int:
         return next(self._counters.setdefault(key, itertools.count(1)))
 
-    # -- the loop ------------------------------------------------------------------------
+    def iteration_node(self, iteration: int, turn: int | None = None) -> str:
+        turn = self.turn if turn is None else turn
+        return f"{self.id}.i{iteration}" if turn == 1 else f"{self.id}.t{turn}.i{iteration}"
+
+    @property
+    def facts(self) -> prompts.PromptFacts:
+        s = self.owner.settings
+        return prompts.PromptFacts(
+            context_kind=self.context.kind, metadata=self.context.metadata,
+            max_iterations=s.max_iterations, depth=self.depth, max_depth=s.max_depth,
+            cell_timeout=s.cell_timeout, output_chars=s.model_output_chars,
+            max_cost=s.max_cost, max_tokens=s.max_tokens, max_time=s.max_time)
+
+    # -- opening, turns, closing ---------------------------------------------------------
 
     async def run(self) -> Outcome:
-        settings = self.owner.settings
+        """Open, answer the session's question, close: a child session's whole life."""
+        self.open()
+        try:
+            return await self.first_turn()
+        finally:
+            await self.close()
+
+    def open(self, *, fork_of: dict[str, Any] | None = None,
+             opening: bool = True) -> None:
+        """Report the session and create its REPL (started by the first turn's loop, where a
+        halt can stop it). `opening`: put the system prompt and the question in the
+        conversation (a fork puts its parent's instead)."""
         root_spec = self.owner.spec(self.depth)
         sub_spec = self.owner.spec(self.depth + 1)
+        client = self.owner.client
         self.emit(ev.SessionStarted, self.id, self.parent_id, query=self.query,
                   depth=self.depth, root_model=root_spec.model, sub_model=sub_spec.model,
-                  max_iterations=settings.max_iterations, context=self.context.summary,
-                  priced=self.owner.client.is_priced(root_spec)
-                  and self.owner.client.is_priced(sub_spec))
-        started = self._running_clock()
-        sandbox = Sandbox(self.context.value, limits=self.owner.limits)
-        loop = asyncio.create_task(self._loop(sandbox))
+                  max_iterations=self.owner.settings.max_iterations,
+                  context=self.context.summary, fork_of=fork_of,
+                  priced=client.is_priced(root_spec) and client.is_priced(sub_spec))
+        self._opened_at = self._running_clock()
+        self.sandbox = Sandbox(self.context.value, limits=self.owner.limits)
+        if opening:
+            facts = self.facts
+            self.conversation.add(self.id, "system", "system", prompts.system_prompt(facts))
+            self.conversation.add(self.id, "user", "query",
+                                  prompts.first_message(self.query, facts))
+
+    async def first_turn(self) -> Outcome:
+        return await self.run_turn(self._loop)
+
+    async def ask(self, query: str) -> Outcome:
+        """A follow-up question on the same REPL and conversation: the next turn."""
+        self.turn += 1
+        self.iterations = 0
+        max_iterations = self.owner.settings.max_iterations
+        self.emit(ev.TurnStarted, f"{self.id}.t{self.turn}", self.id, turn=self.turn,
+                  query=query, max_iterations=max_iterations)
+        self.conversation.add(self.id, "user", "follow_up",
+                              prompts.follow_up_message(query, max_iterations))
+        ledger = self.owner.ledger
+        if ledger.exceeded is not None:  # cost, tokens and time count across the session
+            reason = (f"the session's {ledger.exceeded} budget is already used up: "
+                      "no model call was made")
+
+            async def used_up() -> Outcome:
+                return Outcome("halted", reason=reason)
+
+            return await self.run_turn(used_up)
+        return await self.run_turn(self._loop)
+
+    async def run_turn(self, body: Callable[[], Awaitable[Outcome]]) -> Outcome:
+        """Run one turn's loop to its end (answered, halted or failed) and report it; never
+        raises for model errors. A halt below the root is re-raised to reach the root."""
+        task = asyncio.create_task(body())
         if self.depth == 0:
-            self.owner.control.watch(loop)
+            self.owner.control.watch(task)
         try:
-            outcome = await loop
+            outcome = await task
         except asyncio.CancelledError:
             if not self.owner.control.halted:
                 raise
             outcome = Outcome("halted", reason=self.owner.control.halt_reason,
                               iterations=self.iterations)
             if self.depth > 0:  # the halt must reach the root's loop, not stop here
-                self._finish(outcome, self._running_clock() - started)
+                self._finish(outcome)
                 raise
         except ModelCallError as exc:
             outcome = Outcome("failed", reason=str(exc), iterations=self.iterations,
@@ -224,74 +153,77 @@ class Session:
         except Exception as exc:  # the sandbox failed to start, or a bug: end cleanly
             outcome = Outcome("failed", reason=f"{type(exc).__name__}: {exc}",
                               iterations=self.iterations)
-        finally:
-            await asyncio.shield(sandbox.close())
-        self._finish(outcome, self._running_clock() - started)
+        outcome.turn = self.turn
+        self._finish(outcome)
         return outcome
+
+    async def close(self) -> None:
+        if self.sandbox is not None:
+            await asyncio.shield(self.sandbox.close())
+
+    async def start_sandbox(self) -> None:
+        if not self._sandbox_started:
+            assert self.sandbox is not None
+            await self.sandbox.start()
+            self._sandbox_started = True
 
     def _running_clock(self) -> float:
         # Paused time does not count: the status bar's clock, the transcript's and every
         # export's time agree (an export said 65.2 s where the bar said 00:39).
         return self.owner.control.running_clock()
 
-    def _finish(self, outcome: Outcome, seconds: float) -> None:
+    def _finish(self, outcome: Outcome) -> None:
         if outcome.answer is not None:
             self.emit(ev.FinalAnswer, self.id, self.parent_id, answer=outcome.answer,
-                      forced=outcome.forced)
+                      forced=outcome.forced, turn=self.turn)
         self.emit(ev.SessionFinished, self.id, self.parent_id, status=outcome.status,
                   reason=outcome.reason, answer=outcome.answer, forced=outcome.forced,
                   iterations=outcome.iterations, sub_calls=self.owner.ledger.sub_calls
-                  if self.depth == 0 else 0, usage=self.usage, seconds=seconds)
+                  if self.depth == 0 else 0, usage=self.usage,
+                  seconds=self._running_clock() - self._opened_at, turn=self.turn)
         if self.depth == 0:
             state = {"answered": "done", "halted": "halted", "failed": "failed"}[outcome.status]
             self.owner.control.finish(state, outcome.reason)
 
-    async def _loop(self, sandbox: Sandbox) -> Outcome:
+    async def _loop(self, first: int = 1) -> Outcome:
         settings = self.owner.settings
         control = self.owner.control
         root = self.depth == 0
-        facts = prompts.PromptFacts(
-            context_kind=self.context.kind, metadata=self.context.metadata,
-            max_iterations=settings.max_iterations, depth=self.depth,
-            max_depth=settings.max_depth, cell_timeout=settings.cell_timeout,
-            output_chars=settings.model_output_chars, max_cost=settings.max_cost,
-            max_tokens=settings.max_tokens, max_time=settings.max_time)
-        history: list[dict[str, str]] = [
-            {"role": "system", "content": prompts.system_prompt(facts)},
-            {"role": "user", "content": prompts.first_message(self.query, facts)},
-        ]
-        await sandbox.start()
+        conversation = self.conversation
+        await self.start_sandbox()
         if root:
             control.mark_running()
-        for iteration in range(1, settings.max_iterations + 1):
+        for iteration in range(first, settings.max_iterations + 1):
             await control.before_iteration(root=root)
             self.iterations = iteration
-            node = f"{self.id}.i{iteration}"
+            node = self.iteration_node(iteration)
             self.emit(ev.IterationStarted, node, self.id, iteration=iteration,
-                      max_iterations=settings.max_iterations)
-            reply, _ = await self._root_call(history, node)
-            history.append({"role": "assistant", "content": reply})
+                      max_iterations=settings.max_iterations, turn=self.turn)
+            conversation.deliver_notes(node)
+            reply, _ = await self._root_call(node)
+            conversation.reply(reply)
             blocks = code_blocks(reply)
             if not blocks:
-                answer = await self._prose_answer(sandbox, reply)
+                answer = await self._prose_answer(reply)
                 if answer is not None:
                     return Outcome("answered", answer=answer, iterations=iteration)
-                history.append({"role": "user", "content": prompts.no_code_message(
-                    iteration, settings.max_iterations)})
+                conversation.add(node, "user", "no_code", prompts.no_code_message(
+                    iteration, settings.max_iterations))
                 control.after_iteration(root=root)
                 continue
+            holds = self.owner.hold_reasons(blocks) if root else [None] * len(blocks)
             outputs = []
             for index, code in enumerate(blocks, 1):
-                result = await self._run_cell(sandbox, code, node, index)
+                result, shown = await self._steered_cell(code, node, index, holds[index - 1])
                 if result.final_answer is not None:
                     return Outcome("answered", answer=result.final_answer, iterations=iteration)
-                outputs.append(result.for_model(settings.model_output_chars))
-            history.append({"role": "user", "content": prompts.output_message(
-                outputs, iteration, settings.max_iterations)})
+                outputs.append(shown)
+            conversation.add(node, "user", "output", prompts.output_message(
+                outputs, iteration, settings.max_iterations))
             control.after_iteration(root=root)
-        return await self._forced_answer(sandbox, history)
+        return await self._forced_answer()
 
-    async def _forced_answer(self, sandbox: Sandbox, history: list[dict[str, str]]) -> Outcome:
+    async def _forced_answer(self) -> Outcome:
         """At the iteration limit: ask once for the best answer; no more code runs, but a
         FINAL_VAR naming an existing variable is honoured. A reply with no FINAL is the
         answer; one whose FINAL_VAR names no variable gives none (its text is not one)."""
@@ -299,11 +231,12 @@ class Session:
         self.emit(ev.BudgetExceeded, self.id, self.parent_id, budget="iterations",
                   limit=float(max_iterations), value=float(max_iterations))
         iteration = max_iterations + 1
-        node = f"{self.id}.i{iteration}"
+        node = self.iteration_node(iteration)
         self.emit(ev.IterationStarted, node, self.id, iteration=iteration,
-                  max_iterations=max_iterations, forced=True)
-        history.append({"role": "user", "content": prompts.forced_final_message()})
-        reply, cut = await self._root_call(history, node)
+                  max_iterations=max_iterations, forced=True, turn=self.turn)
+        self.conversation.add(node, "user", "forced", prompts.forced_final_message())
+        reply, cut = await self._root_call(node)
+        self.conversation.reply(reply)
         final = prose_final(reply.replace("```", "\n"))
         if final is None and cut:  # what it would have said is not known
             reason = (f"out of iterations ({max_iterations}), and the reply asked for a final "
@@ -312,7 +245,7 @@ class Session:
         if final is None:
             answer: str | None = reply.strip()
         else:
-            answer = await self._final_answer(sandbox, final)
+            answer = await self._final_answer(final)
         if answer is None:  # its text is no answer: it names a variable to give instead
             assert final is not None
             reason = (f"out of iterations ({max_iterations}), and the last reply's "
@@ -320,21 +253,22 @@ class Session:
             return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
         return Outcome("answered", answer=answer, forced=True, iterations=max_iterations)
 
-    async def _prose_answer(self, sandbox: Sandbox, reply: str) -> str | None:
+    async def _prose_answer(self, reply: str) -> str | None:
         final = prose_final(reply)
-        return None if final is None else await self._final_answer(sandbox, final)
+        return None if final is None else await self._final_answer(final)
 
-    async def _final_answer(self, sandbox: Sandbox, final: ProseFinal) -> str | None:
+    async def _final_answer(self, final: ProseFinal) -> str | None:
         """The answer a FINAL or FINAL_VAR written in prose gives; None for a FINAL_VAR that
         names no variable."""
         if final.variable is None:
             return final.answer
-        result = await sandbox.run_cell(f"FINAL_VAR({final.variable!r})")
+        assert self.sandbox is not None
+        result = await self.sandbox.run_cell(f"FINAL_VAR({final.variable!r})")
         return result.final_answer
 
     # -- model calls ---------------------------------------------------------------------
 
-    async def _root_call(self, history: list[dict[str, str]], node: str) -> tuple[str, bool]:
+    async def _root_call(self, node: str) -> tuple[str, bool]:
         """The root model's reply, and whether it was cut off at its cap of output tokens."""
         spec = self.owner.spec(self.depth)
 
@@ -348,8 +282,8 @@ class Session:
                 self.emit(ev.RootDelta, node, self.id, text="", restart=True)
 
         try:
-            done = await self.owner.client.complete(spec, history, on_delta=on_delta,
-                                                  on_retry=on_retry)
+            done = await self.owner.client.complete(spec, list(self.conversation.messages),
+                                                  on_delta=on_delta, on_retry=on_retry)
         except ModelCallError as exc:
             self.emit(ev.RootDone, node, self.id, text="", model=spec.model, usage=ev.Usage(),
                       latency_s=0.0, error=str(exc))
@@ -367,18 +301,42 @@ class Session:
 
     # -- cells and their sub-calls -------------------------------------------------------
 
-    async def _run_cell(self, sandbox: Sandbox, code: str, node: str, index: int):
+    async def _steered_cell(self, code: str, node: str, index: int,
+                            hold: str | None) -> tuple[CellResult, str]:
+        """Run one cell of the model's reply, held first for a person's decision when
+        `hold` says why; returns its result and the output as the model is told it."""
         cell = f"{node}.c{index}"
         self.emit(ev.CellStarted, cell, node, index=index, code=code)
+        decision: ev.CellDecision = "approved"
+        ran = code
+        if hold is not None:
+            decision, ran = await self.owner.hold_cell(self, cell, node, code, hold)
+        if decision == "skipped":
+            result = CellResult()
+            self.emit(ev.CellFinished, cell, node, skipped=True)
+            return result, prompts.skipped_output()
+        result = await self.run_cell(ran, cell, node)
+        shown = result.for_model(self.owner.settings.model_output_chars)
+        if decision == "edited":
+            shown = prompts.edited_output(ran, shown)
+        return result, shown
 
-        async def on_subcall(request: SubcallRequest) -> str:
+    async def run_cell(self, code: str, cell: str, node: str, *,
+                       on_subcall: SubcallHandler | None = None,
+                       compare: Callable[[CellResult], str | None] | None = None) -> CellResult:
+        """Run code in the REPL as cell `cell` of iteration `node`, its sub-calls answered by
+        the models (or by `on_subcall`: a fork's rebuild answers them from the record)."""
+        assert self.sandbox is not None
+
+        async def to_models(request: SubcallRequest) -> str:
             return await self._subcall(request, cell)
 
-        result = await sandbox.run_cell(code, on_subcall=on_subcall)
+        result = await self.sandbox.run_cell(code, on_subcall=on_subcall or to_models)
         self.emit(ev.CellFinished, cell, node, stdout=result.stdout,
                   stdout_total_chars=result.stdout_total_chars, stderr=result.stderr,
                   error=result.error, error_kind=result.error_kind, seconds=result.seconds,
-                  worker_restarted=result.worker_restarted, final_answer=result.final_answer)
+                  worker_restarted=result.worker_restarted, final_answer=result.final_answer,
+                  rebuild_differs=compare(result) if compare is not None else None)
         coverage = self.context.coverage
         if coverage is not None and (result.coverage.get("read") or result.subcalls):
             if result.coverage:

@@ -19,7 +19,8 @@ from rlm_tui.context.coverage import Coverage
 from rlm_tui.context.loader import LoadOptions, load_context
 from rlm_tui.context.metadata import describe_context, render_context_summary
 from rlm_tui.context.pack import ContextPack
-from rlm_tui.engine.session import Run, RunContext
+from rlm_tui.engine.run import Run
+from rlm_tui.engine.run_context import RunContext
 from rlm_tui.errors import UsageError
 from rlm_tui.events import EventBus
 from rlm_tui.lm import ModelClient, ModelSpec, check_model

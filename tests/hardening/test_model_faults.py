@@ -22,7 +22,7 @@ import pytest
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings, load_settings
-from rlm_tui.engine.session import Run, RunContext
+from rlm_tui.engine import Run, RunContext
 from rlm_tui.lm import ModelClient, RetryPolicy
 from rlm_tui.lm.routes import USER_AGENT
 from rlm_tui.lm.spec import TRANSPORT_ENV

@@ -9,7 +9,7 @@ import pytest
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
-from rlm_tui.engine.session import Run, RunContext
+from rlm_tui.engine import Run, RunContext
 from rlm_tui.lm import ModelClient, RetryPolicy
 from rlm_tui.transcript import SessionModel
 from tests.integration.openai_server import Reply

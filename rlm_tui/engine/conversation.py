@@ -1,0 +1,40 @@
+"""The root model's conversation, owned by its session: every message it has been sent (the
+system prompt, the questions, code output, the person's notes) and its own replies.
+
+Each message the engine adds is reported as a `message_added` event (the model's replies are
+`root_done`), so a transcript holds the whole conversation and a fork can continue it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from rlm_tui import events as ev
+from rlm_tui.engine import prompts
+
+# (node_id, role, kind, content): reports one message added.
+MessageSink = Callable[[str, str, ev.MessageKind, str], None]
+
+
+class Conversation:
+    def __init__(self, on_message: MessageSink) -> None:
+        self.messages: list[dict[str, str]] = []
+        self.pending_notes: deque[str] = deque()  # queued by the person, not yet sent
+        self._on_message = on_message
+
+    def add(self, node_id: str, role: str, kind: ev.MessageKind, content: str) -> None:
+        self.messages.append({"role": role, "content": content})
+        self._on_message(node_id, role, kind, content)
+
+    def reply(self, text: str) -> None:
+        """The model's own reply (its root_done event records it)."""
+        self.messages.append({"role": "assistant", "content": text})
+
+    def queue_note(self, text: str) -> None:
+        self.pending_notes.append(text)
+
+    def deliver_notes(self, node_id: str) -> None:
+        """The queued notes, as user messages before the model's next call."""
+        while self.pending_notes:
+            self.add(node_id, "user", "note", prompts.note_message(self.pending_notes.popleft()))
