@@ -129,16 +129,22 @@ class Run:
         from rlm_tui.engine.fork import continue_fork
 
         self.root = Session(self, plan.query, context, depth=0, session_id=self.run_id)
+        self.root.open(fork_of=plan.fork_of, opening=False)
         if note:
             self.add_note(note)
-        return await self._turn(continue_fork(self.root, plan, query), context,
-                                keep_open=keep_open)
+        outcome = await self._turn(continue_fork(self.root, plan, new_question=bool(query)),
+                                   context, keep_open=keep_open or bool(query))
+        if query and not self.control.halted and outcome.status != "failed":
+            outcome = await self.ask(query)
+        if query and not keep_open:
+            await self.close()
+        return outcome
 
     async def _turn(self, turn: Any, context: RunContext, *, keep_open: bool) -> Outcome:
         self._timing = bool(self.settings.max_time)
         self._arm_time_check()
         for text in self._notes:
-            self.root.conversation.queue_note(text)  # type: ignore[union-attr]
+            self._queue_note(text)
         self._notes.clear()
         index = None
         if context.coverage is not None and hasattr(context.coverage, "build_index"):
@@ -174,11 +180,15 @@ class Run:
         text = text.strip()
         if not text:
             return
-        self.bus.emit(ev.NoteAdded(session_id=self.run_id, node_id=self.run_id, text=text))
         if self.root is None:
-            self._notes.append(text)
+            self._notes.append(text)  # reported once the session has opened
         else:
-            self.root.conversation.queue_note(text)
+            self._queue_note(text)
+
+    def _queue_note(self, text: str) -> None:
+        assert self.root is not None
+        self.bus.emit(ev.NoteAdded(session_id=self.run_id, node_id=self.run_id, text=text))
+        self.root.conversation.queue_note(text)
 
     @property
     def held(self) -> HeldCell | None:

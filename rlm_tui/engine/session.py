@@ -131,6 +131,10 @@ class Session:
             return await self.run_turn(used_up)
         return await self.run_turn(self._loop)
 
+    async def continue_turn(self, first: int) -> Outcome:
+        """The turn in hand from iteration `first` on (a fork goes on after K)."""
+        return await self._loop(first)
+
     async def run_turn(self, body: Callable[[], Awaitable[Outcome]]) -> Outcome:
         """Run one turn's loop to its end (answered, halted or failed) and report it; never
         raises for model errors. A halt below the root is re-raised to reach the root."""

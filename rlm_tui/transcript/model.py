@@ -15,7 +15,6 @@ Turns, cells and calls still in flight when their session ends are "stopped".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_tui import events as ev
@@ -26,56 +25,12 @@ from rlm_tui.transcript.nodes import (
     Retry,
     SessionNode,
     SubCallNode,
-    Tally,
+    TurnNode,
 )
+from rlm_tui.transcript.totals import Totals
 
 __all__ = ["CellNode", "IterationNode", "Node", "SessionModel", "SessionNode", "SubCallNode",
-           "Totals"]
-
-@dataclass
-class Totals:
-    """The whole run: every root and sub-call at every depth, and the calls in flight."""
-
-    tally: Tally = field(default_factory=Tally)
-    seconds: float = 0.0
-    calls_running: int = 0
-    calls_done: int = 0  # finished, errors included
-    errors: int = 0  # calls that ended in an error
-    calls_stopped: int = 0  # in flight when their session ended
-    priced: bool | None = None  # False: a model of the run has no price (session_started)
-
-    @property
-    def usage(self) -> ev.Usage:
-        return self.tally.usage
-
-    @property
-    def sub_calls(self) -> int:
-        return self.tally.sub_calls
-
-    @property
-    def cost_known(self) -> bool:
-        """False when no call had a price, or none has finished and a model of the run has
-        no price: the cost is unknown, not zero."""
-        if self.priced is False and self.usage.calls == self.usage.unpriced_calls:
-            return False
-        return self.usage.cost_known
-
-    @property
-    def cost_complete(self) -> bool:
-        """True only when every call's cost is known: none unpriced, none stopped in flight
-        (a provider bills a call it was answering), and no unpriced model still to call."""
-        return (self.usage.cost_complete and not self.calls_stopped and not self.calls_running
-                and self.priced is not False)
-
-    def to_dict(self) -> dict[str, Any]:
-        u = self.usage
-        return {
-            "tokens": {"prompt": u.prompt_tokens, "completion": u.completion_tokens,
-                       "total": u.total_tokens, "estimated": not u.reported},
-            "cost_usd": round(u.cost_usd or 0.0, 6) if self.cost_known else None,
-            "cost_complete": self.cost_complete,
-            "calls": u.calls, "sub_calls": self.sub_calls, "seconds": round(self.seconds, 3),
-        }
+           "Totals", "TurnNode"]
 
 
 class SessionModel:
@@ -96,6 +51,10 @@ class SessionModel:
         self.state_reason: str | None = None
         self.budgets: list[dict[str, Any]] = []
         self.coverage: dict[str, Any] | None = None
+        self.held_cell: CellNode | None = None  # awaiting a person's decision now
+        self.pending_notes: list[str] = []  # a person's notes not yet sent to the model
+        self.approve_mode: str = str(self.settings.get("approve") or "none")
+        self.model_changes: list[dict[str, Any]] = []
         self.events_applied = 0
         self.orphans = 0
         self._changed: set[Node] = set()
@@ -166,7 +125,7 @@ class SessionModel:
             return None
         node = handler(self, event)
         if node is None:
-            if type(event) not in (ev.StateChanged, ev.BudgetExceeded):
+            if type(event) not in _NO_NODE:
                 self.orphans += 1
         elif self._track:
             self._changed.add(node)
@@ -222,7 +181,7 @@ class SessionModel:
         node = SessionNode(node_id=e.node_id, parent_id=e.parent_id, query=e.query,
                            depth=e.depth, root_model=e.root_model, sub_model=e.sub_model,
                            max_iterations=e.max_iterations, context=dict(e.context),
-                           started_ts=e.ts)
+                           started_ts=e.ts, turns=[TurnNode(1, e.query)], fork_of=e.fork_of)
         self.sessions[e.node_id] = node
         parent = self.nodes.get(e.parent_id) if e.parent_id else None
         self._attach(node, parent if isinstance(parent, SubCallNode) else None)
@@ -239,7 +198,7 @@ class SessionModel:
             return None
         node = IterationNode(node_id=e.node_id, iteration=e.iteration,
                              max_iterations=e.max_iterations, forced=e.forced,
-                             started_ts=e.ts)
+                             turn=e.turn, rebuilt=e.rebuilt, started_ts=e.ts)
         session.iterations.append(node)
         self._attach(node, session)
         self._start_call(node)
@@ -284,7 +243,12 @@ class SessionModel:
         node.stderr, node.error, node.error_kind = e.stderr, e.error, e.error_kind
         node.seconds, node.worker_restarted = e.seconds, e.worker_restarted
         node.final_answer = e.final_answer
+        node.rebuild_differs = e.rebuild_differs
+        if e.skipped:
+            node.decision = node.decision or "skipped"
         node.status = "error" if e.error else "done"
+        if self.held_cell is node:
+            self.held_cell = None
         return node
 
     def _subcall_started(self, e: ev.SubcallStarted) -> SubCallNode | None:
@@ -338,6 +302,8 @@ class SessionModel:
         if session is None:
             return None
         session.answer, session.forced, session.answer_source = e.answer, e.forced, e.source
+        turn = _turn(session, e.turn)
+        turn.answer, turn.forced = e.answer, e.forced
         return session
 
     def _session_finished(self, e: ev.SessionFinished) -> SessionNode | None:
@@ -345,15 +311,78 @@ class SessionModel:
         if session is None:
             return None
         session.status, session.reason = e.status, e.reason
+        turn = _turn(session, e.turn)
+        turn.status, turn.reason, turn.iterations = e.status, e.reason, e.iterations
+        turn.rebuilt = e.rebuilt
         if e.answer is not None:
-            session.answer = e.answer
+            session.answer = turn.answer = e.answer
         session.forced = session.forced or e.forced
         session.usage, session.seconds = e.usage, e.seconds
         session.finished_iterations = e.iterations
         if session is self.root:
             self.totals.seconds = e.seconds
+            if self.held_cell is not None and self.held_cell.status != "running":
+                self.held_cell = None
         self._stop_unfinished(session, e.reason or e.status)
+        if self.held_cell is not None and self.held_cell.status != "running":
+            self.held_cell = None
         return session
+
+    # -- steering: turns, notes, held cells, models ------------------------------------
+
+    def _turn_started(self, e: ev.TurnStarted) -> SessionNode | None:
+        session = self.sessions.get(e.parent_id or "")
+        if session is None:
+            return None
+        session.turns.append(TurnNode(e.turn, e.query, rebuilt=e.rebuilt))
+        session.status, session.reason, session.answer = "running", None, None
+        session.forced, session.seconds = False, None
+        return session
+
+    def _message_added(self, e: ev.MessageAdded) -> Node | None:
+        node = self.nodes.get(e.node_id)
+        if e.kind == "note" and isinstance(node, IterationNode):
+            text = e.content.split(": ", 1)[-1] if e.content.startswith("Note from") \
+                else e.content
+            node.notes.append(text)
+            if text in self.pending_notes:
+                self.pending_notes.remove(text)
+        return node
+
+    def _note_added(self, e: ev.NoteAdded) -> SessionNode | None:
+        self.pending_notes.append(e.text)
+        return self.sessions.get(e.node_id)
+
+    def _cell_held(self, e: ev.CellHeld) -> CellNode | None:
+        node = self.nodes.get(e.node_id)
+        if not isinstance(node, CellNode):
+            return None
+        node.held = e.reason
+        self.held_cell = node
+        return node
+
+    def _cell_decided(self, e: ev.CellDecided) -> CellNode | None:
+        node = self.nodes.get(e.node_id)
+        if not isinstance(node, CellNode):
+            return None
+        node.decision = e.decision
+        if e.decision == "edited":
+            node.ran_code = e.code
+        if self.held_cell is node:
+            self.held_cell = None
+        return node
+
+    def _models_changed(self, e: ev.ModelsChanged) -> SessionNode | None:
+        self.model_changes.append({"root_model": e.root_model, "sub_model": e.sub_model,
+                                   "ts": e.ts})
+        session = self.sessions.get(e.node_id)
+        if session is not None:
+            session.root_model, session.sub_model = e.root_model, e.sub_model
+        return session
+
+    def _approve_mode_changed(self, e: ev.ApproveModeChanged) -> None:
+        self.approve_mode = e.mode
+        return None
 
     def _stop_unfinished(self, session: SessionNode, reason: str) -> None:
         """A session that ends while turns, cells or calls of its own are in flight (a halt,
@@ -397,8 +426,21 @@ class SessionModel:
             "totals": self.totals.to_dict(),
             "budgets_exceeded": list(self.budgets),
             "coverage": self.coverage,
+            "turns": [t.to_dict() for t in self.root.turns] if self.root else [],
+            "approve_mode": self.approve_mode,
+            "model_changes": list(self.model_changes),
             "session": self.root.to_dict() if self.root else None,
         }
+
+
+def _turn(session: SessionNode, number: int) -> TurnNode:
+    """The session's turn `number` (older transcripts: their one turn)."""
+    for turn in reversed(session.turns):
+        if turn.turn == number:
+            return turn
+    if not session.turns:
+        session.turns.append(TurnNode(number, session.query))
+    return session.turns[-1]
 
 
 _HANDLERS = {
@@ -416,5 +458,14 @@ _HANDLERS = {
     ev.CoverageUpdated: SessionModel._coverage_updated,
     ev.FinalAnswer: SessionModel._final_answer,
     ev.SessionFinished: SessionModel._session_finished,
+    ev.TurnStarted: SessionModel._turn_started,
+    ev.MessageAdded: SessionModel._message_added,
+    ev.NoteAdded: SessionModel._note_added,
+    ev.CellHeld: SessionModel._cell_held,
+    ev.CellDecided: SessionModel._cell_decided,
+    ev.ModelsChanged: SessionModel._models_changed,
+    ev.ApproveModeChanged: SessionModel._approve_mode_changed,
 }
+# Events about the run, not a node: never orphans.
+_NO_NODE = (ev.StateChanged, ev.BudgetExceeded, ev.ApproveModeChanged, ev.MessageAdded)
 

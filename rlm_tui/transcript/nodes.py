@@ -175,10 +175,23 @@ class CellNode(Node):
     worker_restarted: bool = False
     final_answer: str | None = None
     subcalls: list[SubCallNode] = field(default_factory=list)
+    held: str | None = None  # why it was held for a person's approval (--approve)
+    decision: ev.CellDecision | None = None  # approved, edited or skipped; None: undecided
+    ran_code: str | None = None  # the person's edit, the code that ran instead of `code`
+    rebuild_differs: str | None = None  # a fork's rebuilt cell whose output changed
 
     @property
     def title(self) -> str:
         return f"cell {self.index}"
+
+    @property
+    def awaiting(self) -> bool:
+        """Held, and not decided yet."""
+        return self.held is not None and self.decision is None and self.status == "running"
+
+    @property
+    def skipped(self) -> bool:
+        return self.decision == "skipped"
 
     @property
     def children(self) -> list[Node]:
@@ -200,6 +213,8 @@ class CellNode(Node):
             "stderr": self.stderr, "error": self.error, "error_kind": self.error_kind,
             "seconds": self.seconds, "worker_restarted": self.worker_restarted,
             "final_answer": self.final_answer, "rollup": self.tally.to_dict(),
+            "held": self.held, "decision": self.decision, "ran_code": self.ran_code,
+            "rebuild_differs": self.rebuild_differs,
             "subcalls": [c.to_dict() for c in self.subcalls],
         }
 
@@ -212,6 +227,9 @@ class IterationNode(Node):
     iteration: int
     max_iterations: int
     forced: bool = False
+    turn: int = 1  # the question it works on (follow-ups: 2, 3, ...)
+    rebuilt: bool = False  # a fork's copy of its parent's iteration (no model call)
+    notes: list[str] = field(default_factory=list)  # a person's notes sent before its call
     started_ts: float = 0.0
     model: str = ""
     usage: ev.Usage = NO_USAGE  # the root call's own
@@ -226,7 +244,8 @@ class IterationNode(Node):
 
     @property
     def title(self) -> str:
-        return "final answer (forced)" if self.forced else f"iteration {self.iteration}"
+        title = "final answer (forced)" if self.forced else f"iteration {self.iteration}"
+        return title if self.turn == 1 else f"turn {self.turn} · {title}"
 
     @property
     def children(self) -> list[Node]:
@@ -247,6 +266,7 @@ class IterationNode(Node):
         return {
             "node_id": self.node_id, "iteration": self.iteration,
             "max_iterations": self.max_iterations, "forced": self.forced,
+            "turn": self.turn, "rebuilt": self.rebuilt, "notes": list(self.notes),
             "status": self.status, "stopped_by": self.stopped_by, "text": self.text,
             "model": self.model, "usage": usage_dict(self.usage),
             "rollup": self.tally.to_dict(),
@@ -255,6 +275,25 @@ class IterationNode(Node):
             "retries": [r.to_dict() for r in self.retries],
             "cells": [c.to_dict() for c in self.cells],
         }
+
+
+@dataclass(eq=False, slots=True)
+class TurnNode:
+    """One question of a session: the first, or a follow-up on the same REPL."""
+
+    turn: int
+    query: str
+    status: ev.SessionStatus = "running"
+    answer: str | None = None
+    forced: bool = False
+    reason: str | None = None
+    iterations: int = 0  # as its end reported
+    rebuilt: bool = False  # a fork's copy of its parent's turn
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"turn": self.turn, "query": self.query, "status": self.status,
+                "answer": self.answer, "forced": self.forced, "reason": self.reason,
+                "iterations": self.iterations, "rebuilt": self.rebuilt}
 
 
 @dataclass(eq=False, kw_only=True, slots=True)
@@ -278,6 +317,8 @@ class SessionNode(Node):
     usage: ev.Usage | None = None  # the roll-up session_finished reported
     seconds: float | None = None
     finished_iterations: int | None = None
+    turns: list[TurnNode] = field(default_factory=list)
+    fork_of: dict[str, Any] | None = None  # the session and iteration it continues from
 
     @property
     def session_id(self) -> str:
@@ -296,7 +337,8 @@ class SessionNode(Node):
             "forced": self.forced, "answer_source": self.answer_source,
             "usage": usage_dict(self.usage) if self.usage else None,
             "rollup": self.tally.to_dict(),
-            "seconds": self.seconds,
+            "seconds": self.seconds, "fork_of": self.fork_of,
+            "turns": [t.to_dict() for t in self.turns],
             "iterations": [i.to_dict() for i in self.iterations],
         }
 
