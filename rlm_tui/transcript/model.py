@@ -394,6 +394,9 @@ class SessionModel:
             if isinstance(node, SessionNode):
                 if node.status == "running":
                     node.status, node.reason = "halted", reason
+                    for turn in node.turns:
+                        if turn.status == "running":
+                            turn.status, turn.reason = "halted", reason
                     self._mark(node)
                 stack.extend(node.iterations)
                 continue
