@@ -13,7 +13,7 @@ import tempfile
 from typing import Any
 
 from rlm_tui import __version__
-from rlm_tui.errors import RlmTuiError
+from rlm_tui.errors import RlmTuiError, UsageError
 
 # Skipped files listed per reason by `rlm-tui context`; --json lists them all.
 SKIPPED_SHOWN_PER_REASON = 20
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rlm-tui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run_command(commands)
+    _add_fork_command(commands)
     _add_context_command(commands)
     _add_replay_command(commands)
     _add_export_command(commands)
@@ -103,19 +104,21 @@ _SETTING_FLAGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
     "cell_timeout", "include",
-    "exclude", "include_secrets", "max_file_size", "max_total_size",
+    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve",
 )
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
-    """Settings from defaults < config file < RLM_TUI_* environment < these flags."""
+def settings_from_args(args: argparse.Namespace,
+                       inherited: tuple[dict[str, Any], str] | None = None) -> Any:
+    """Settings from defaults < config file < RLM_TUI_* environment < `inherited` (a fork's
+    parent's) < these flags."""
     from pathlib import Path
 
     from rlm_tui.config import load_settings
 
     flags = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
     config = Path(args.config) if getattr(args, "config", None) else None
-    settings = load_settings(flags, config_path=config)
+    settings = load_settings(flags, config_path=config, inherited=inherited)
     if settings.include_secrets:
         print("rlm-tui: warning: --include-secrets: secret files and secret-looking values "
               "are loaded unmasked and can reach the model", file=sys.stderr)
@@ -132,20 +135,73 @@ def _add_run_command(commands: Any) -> None:
         "failure.",
     )
     command.add_argument("path", metavar="PATH", help="a directory, a file, or - for stdin")
-    command.add_argument("--query", "-q", required=True, metavar="Q", help="the question")
+    command.add_argument("--query", "-q", required=True, action="append", metavar="Q",
+                         help="the question; repeat it to ask follow-up questions in turn on "
+                         "the same REPL (each answer is printed in order)")
     add_run_arguments(command)
+    _add_headless_outputs(command)
+    command.add_argument("--approve", metavar="MODE", help=argparse.SUPPRESS)
+    command.set_defaults(handler=run_headless_command)
+
+
+def _add_headless_outputs(command: argparse.ArgumentParser) -> None:
     command.add_argument("--transcript", metavar="FILE", help="write every event here as "
                          "JSON lines (default: a new file in the user data dir)")
     command.add_argument("--json", action="store_true",
-                         help="print one JSON object with the answer and the run's totals")
-    command.set_defaults(handler=run_headless_command)
+                         help="print one JSON object with the answers and the session's "
+                         "totals (a `turns` list: one per question)")
 
 
 def run_headless_command(args: argparse.Namespace) -> int:
     from rlm_tui.headless import run_headless
 
+    if args.approve is not None:
+        raise UsageError("--approve holds cells for a person to approve: it needs the app "
+                         "(rlm-tui PATH --approve cells), not rlm-tui run")
     return run_headless(args.path, args.query, settings_from_args(args),
                         transcript=args.transcript, as_json=args.json)
+
+
+def _add_fork_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "fork",
+        help="continue a saved session from iteration K, headless: a new session",
+        description="Start a new session from the state after iteration K of TRANSCRIPT: the "
+        "REPL is rebuilt by running the recorded cells of iterations 1..K again, each sub-call "
+        "answered from its recorded response (no model call, no cost; a cell whose output "
+        "differs is flagged), then the root model goes on with the conversation up to K and "
+        "your note. The original transcript is not touched; the fork's names it and K. "
+        "Models, budgets and context filters are the original's unless a flag says otherwise. "
+        "Exit codes as for run; 2 also for a K past the transcript's iterations, or a file "
+        "that is not an rlm-tui transcript.",
+    )
+    command.add_argument("file", metavar="TRANSCRIPT", help="a transcript written by rlm-tui")
+    command.add_argument("--at", required=True, metavar="K",
+                         help="fork after iteration K (T:K for iteration K of turn T)")
+    command.add_argument("--note", metavar="TEXT", help="a note the root model reads first")
+    command.add_argument("--query", "-q", action="append", metavar="Q",
+                         help="ask this new question after K instead of going on with the "
+                         "original one (repeat for follow-ups)")
+    command.add_argument("--context", metavar="PATH", help="load the context from PATH "
+                         "(default: where the original session loaded it)")
+    add_run_arguments(command)
+    _add_headless_outputs(command)
+    command.set_defaults(handler=run_fork_command)
+
+
+def run_fork_command(args: argparse.Namespace) -> int:
+    from rlm_tui.forks import fork_context, load_fork
+    from rlm_tui.headless import Fork, run_headless
+
+    loaded = load_fork(args.file, args.at)
+    if loaded.plan.warning:
+        print(f"rlm-tui: warning: {loaded.plan.warning}", file=sys.stderr)
+    settings = settings_from_args(args, inherited=(loaded.settings,
+                                                   f"the transcript {args.file}"))
+    path = fork_context(loaded.transcript.header, args.context)
+    fork = Fork(loaded.plan, note=args.note, new_question=bool(args.query))
+    return run_headless(path, args.query or [], settings, transcript=args.transcript,
+                        as_json=args.json, fork=fork)
 
 
 _SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
@@ -269,7 +325,7 @@ def run_export_command(args: argparse.Namespace) -> int:
 
 
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
-COMMAND_WORDS = ("run", "context", "replay", "export", "app", "-h", "--help", "--version")
+COMMAND_WORDS = ("run", "fork", "context", "replay", "export", "app", "-h", "--help", "--version")
 
 
 def _add_app_command(commands: Any) -> None:
@@ -285,6 +341,10 @@ def _add_app_command(commands: Any) -> None:
                          help="a directory, a file, or - for stdin (default: .)")
     command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
     add_run_arguments(command)
+    command.add_argument("--approve", choices=("none", "cells", "final"),
+                         help="hold cells for your approval before they run: every cell, or "
+                         "the cells that end the run (FINAL); a to run, c to edit, s to skip "
+                         "(default: none)")
     command.set_defaults(handler=run_app_command)
 
 

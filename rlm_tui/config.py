@@ -212,14 +212,21 @@ def load_settings(
     *,
     config_path: Path | None = None,
     environ: dict[str, str] | None = None,
+    inherited: tuple[dict[str, Any], str] | None = None,
 ) -> Settings:
-    """Merge the four layers; flags whose value is None are treated as not given."""
+    """Merge the four layers; flags whose value is None are treated as not given.
+    `inherited`: settings a session continues with (a fork's parent's, and where they come
+    from), above the config file and environment, below the flags."""
     path = config_path or default_config_path()
     layers = [
         (read_config_file(path, required=config_path is not None), f"config file {path}"),
         (read_environment(environ), "environment"),
-        ({k: v for k, v in (flags or {}).items() if v is not None}, "command line"),
     ]
+    if inherited is not None:
+        values, source = inherited
+        layers.append(({k: v for k, v in values.items()
+                        if k in Settings.model_fields and v is not None}, source))
+    layers.append(({k: v for k, v in (flags or {}).items() if v is not None}, "command line"))
     merged: dict[str, Any] = {}
     for values, source in layers:
         try:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,42 +32,96 @@ from rlm_tui.transcript import SessionModel, TranscriptWriter, default_transcrip
 EXIT_ANSWERED, EXIT_STOPPED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
-def _summary(outcome: Outcome, tree: SessionModel, transcript: Path) -> dict[str, Any]:
-    """The --json document: the outcome, and the session tree's totals."""
+def _goes_on(outcome: Outcome) -> bool:
+    """Whether the next question is asked after this one: an answer (forced or not) goes on;
+    a halt (a budget, a signal) or a failure stops the session."""
+    return outcome.status == "answered"
+
+
+def _summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
+             transcript: Path) -> dict[str, Any]:
+    """The --json document: the last question's outcome, each turn's, and the session
+    tree's totals (across every turn)."""
     totals = tree.totals.to_dict()
-    return {
-        "answer": outcome.answer,
-        "status": outcome.status,
-        "forced": outcome.forced,
-        "halted_reason": outcome.reason if outcome.status != "answered" else None,
-        "iterations": outcome.iterations,
+    last = outcomes[-1]
+    summary: dict[str, Any] = {
+        "answer": last.answer,
+        "status": last.status,
+        "forced": last.forced,
+        "halted_reason": last.reason if last.status != "answered" else None,
+        "iterations": last.iterations,
         "sub_calls": totals["sub_calls"],
         "tokens": totals["tokens"],
         "cost_usd": totals["cost_usd"],
         "cost_complete": totals["cost_complete"],
         "seconds": totals["seconds"],
         "transcript": str(transcript),
+        "turns": [{"turn": o.turn, "query": q, "answer": o.answer, "status": o.status,
+                   "forced": o.forced, "iterations": o.iterations,
+                   "halted_reason": o.reason if o.status != "answered" else None}
+                  for o, q in zip(outcomes, queries)],
     }
+    unasked = queries[len(outcomes):]
+    if unasked:
+        summary["not_asked"] = unasked
+    if tree.root is not None and tree.root.fork_of:
+        summary["fork_of"] = tree.root.fork_of
+    return summary
 
 
-async def _run(workspace: Workspace, query: str, bus: ev.EventBus) -> Outcome:
+async def _session(workspace: Workspace, queries: list[str], bus: ev.EventBus, *,
+                   fork: Fork | None = None) -> list[Outcome]:
+    """Ask the questions in turn on one session (one REPL); stop at a halt or failure."""
     run = workspace.new_run(bus)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.control.halt, f"interrupted by {sig.name}")
+    outcomes: list[Outcome] = []
     try:
-        outcome = await run.start(query, workspace.run_context())
+        context = workspace.run_context()
+        if fork is not None:
+            rest = queries[1:] if fork.new_question else queries
+            outcomes.append(await run.start_fork(fork.plan, context, note=fork.note,
+                                                 query=queries[0] if fork.new_question
+                                                 else None, keep_open=True))
+        else:
+            rest = queries[1:]
+            outcomes.append(await run.start(queries[0], context, keep_open=True))
+        for query in rest:
+            if not _goes_on(outcomes[-1]):
+                break
+            outcomes.append(await run.ask(query))
     finally:
+        await run.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    return outcome
+    return outcomes
 
 
-def run_headless(path: str, query: str, settings: Settings, *, transcript: str | None,
-                 as_json: bool) -> int:
-    """Run to the end and print the answer; returns the exit code (errors as RlmTuiError)."""
-    if not query.strip():
-        raise RlmTuiError("the query is empty: pass --query \"your question\"")
+@dataclass
+class Fork:
+    """A fork to run headless: the plan (engine.fork_plan.ForkPlan), a note, and whether the
+    first of the queries is a new question (else it continues the forked turn)."""
+
+    plan: Any
+    note: str | None = None
+    new_question: bool = False
+
+
+def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
+                 transcript: str | None, as_json: bool, fork: Fork | None = None) -> int:
+    """Ask each question in turn on one session and print the answers; returns the exit
+    code (errors as RlmTuiError)."""
+    queries = [queries] if isinstance(queries, str) else list(queries)
+    if fork is None and not queries:
+        raise RlmTuiError("no query: pass --query \"your question\"")
+    for query in queries:
+        if not query.strip():
+            raise RlmTuiError("a query is empty: pass --query \"your question\"")
+    if settings.approve != "none":
+        print(f"rlm-tui: warning: approve = \"{settings.approve}\" in the settings is for "
+              "the app: a headless run holds no cell", file=sys.stderr)
+        settings = settings.model_copy(update={"approve": "none"})
     model_specs(settings)  # cheap checks first: a missing model is a usage error
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
@@ -74,9 +129,11 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
         if warning is not None:
             print(f"rlm-tui: warning: {warning}", file=sys.stderr)
         transcript_path = Path(transcript) if transcript else default_transcript_path()
-        writer = TranscriptWriter(transcript_path, query=query,
+        first = fork.plan.query if fork is not None else queries[0]
+        writer = TranscriptWriter(transcript_path, query=first,
                                   settings=settings.public_dict(),
-                                  context=ws.context_summary())
+                                  context=ws.context_summary(),
+                                  fork_of=fork.plan.fork_of if fork is not None else None)
         bus = ev.EventBus(on_error=_report_subscriber_error)
         bus.subscribe(writer)
         progress = ProgressLine()  # it folds the session tree the summary reads
@@ -84,23 +141,30 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
-            outcome = asyncio.run(_run(ws, query, bus))
+            outcomes = asyncio.run(_session(ws, queries, bus, fork=fork))
         finally:
             writer.close()
-    if outcome.status == "failed":
-        print(f"rlm-tui: {outcome.reason}", file=sys.stderr)
-        code = EXIT_MODEL if outcome.error_kind else EXIT_STOPPED
-    elif outcome.status == "halted":
-        print(f"rlm-tui: stopped without an answer: {outcome.reason}", file=sys.stderr)
-        code = EXIT_STOPPED
-    else:
-        code = EXIT_ANSWERED
+    asked = queries if fork is None or fork.new_question else [fork.plan.turns[-1].query,
+                                                                *queries]
+    code = EXIT_ANSWERED
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            print(f"rlm-tui: {outcome.reason}", file=sys.stderr)
+            code = max(code, EXIT_MODEL if outcome.error_kind else EXIT_STOPPED)
+        elif outcome.status == "halted":
+            print(f"rlm-tui: stopped without an answer: {outcome.reason}", file=sys.stderr)
+            code = max(code, EXIT_STOPPED)
+    for query in asked[len(outcomes):]:
+        print(f"rlm-tui: not asked (the session stopped): {query}", file=sys.stderr)
+        code = max(code, EXIT_STOPPED)
     if as_json:
-        summary = json.dumps(_summary(outcome, progress.tree, transcript_path),
+        summary = json.dumps(_summary(outcomes, asked, progress.tree, transcript_path),
                              ensure_ascii=False)
         print(escape_json_controls(summary))
-    elif outcome.answer is not None:
-        print(for_terminal(outcome.answer))  # shown, not obeyed, on a terminal
+    else:
+        for outcome in outcomes:
+            if outcome.answer is not None:
+                print(for_terminal(outcome.answer))  # shown, not obeyed, on a terminal
     return code
 
 

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from rlm_tui import events as ev
 from rlm_tui.engine import prompts
-from rlm_tui.engine.fork_plan import ForkPlan, RecordedCall, RecordedCell, RecordedIteration
+from rlm_tui.engine.fork_plan import (
+    ForkPlan,
+    RecordedCall,
+    RecordedCell,
+    RecordedIteration,
+    plan_fork,
+)
 from rlm_tui.engine.run_context import Outcome
 from rlm_tui.engine.session import EVENT_TEXT_CHARS, Session, SubcallHandler
 from rlm_tui.sandbox import CellResult, SubcallRequest
 
-__all__ = ["ForkPlan", "continue_fork", "rebuild"]
+__all__ = ["ForkPlan", "continue_fork", "plan_fork", "rebuild"]
 
 
 async def continue_fork(session: Session, plan: ForkPlan, *, new_question: bool) -> Outcome:

@@ -125,8 +125,10 @@ class Workspace:
                           self.context_summary(), coverage=self.coverage)
 
     def context_summary(self) -> dict[str, Any]:
-        """What a transcript header and session_started carry: metadata, never contents."""
-        return {"source": self.source, **self.metadata}
+        """What a transcript header and session_started carry: metadata, never contents;
+        `root` is the source's absolute path, for a fork to load it again."""
+        root = {} if self.source == "-" else {"root": str(Path(self.source).resolve())}
+        return {"source": self.source, **root, **self.metadata}
 
     def new_run(self, bus: EventBus, *, start_paused: bool = False) -> Run:
         return Run(self.settings, self.client, bus, start_paused=start_paused)

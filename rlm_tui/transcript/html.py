@@ -54,7 +54,9 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
         out.append(f'<p class="note">{escape(note)}</p>')
     out += ["<h2>Question</h2>", _pre(model.query or "(no question recorded)")]
     out += _summary(model)
-    out += ['<section class="answer">', "<h2>Final answer</h2>"]
+    turns = model.root.turns if model.root is not None else []
+    which = f" (turn {turns[-1].turn})" if len(turns) > 1 else ""
+    out += ['<section class="answer">', f"<h2>Final answer{which}</h2>"]
     if model.answer is not None:
         if model.forced:
             out.append('<p class="muted">Forced: the iteration limit was reached and the '
@@ -65,6 +67,13 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
                                   if model.status == "running" else model.status)
         out.append(f'<p class="error">No answer: {escape(reason)}</p>')
     out.append("</section>")
+    if len(turns) > 1:
+        out.append("<h2>Questions</h2>")
+        for turn in turns:
+            end = turn.answer if turn.answer is not None else \
+                f"no answer: {turn.reason or turn.status}"
+            out += [f"<h3>Turn {turn.turn}</h3>", _pre(turn.query),
+                    '<div class="label">Answer</div>', _pre(end)]
     if model.root is not None:
         out += ["<h2>Session</h2>", *_session(model.root, open_first=True)]
     out += ["</body>", "</html>"]
@@ -79,13 +88,18 @@ def _summary(model: SessionModel) -> list[str]:
 
 def _session(session: SessionNode, *, open_first: bool = False) -> list[str]:
     out: list[str] = []
+    turn = 1
     for it in session.iterations:
+        if it.turn != turn:
+            turn = it.turn
+            query = next((t.query for t in session.turns if t.turn == turn), "")
+            out.append(f"<h3>Turn {turn}: {escape(query)}</h3>")
         out += _iteration(it, opened=open_first and it is session.iterations[0])
     return out
 
 
 def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
-    name = f"Iteration {it.iteration}" + (" · forced final answer" if it.forced else "")
+    name = figures.iteration_name(it) + (" · forced final answer" if it.forced else "")
     facts = [it.model or "root", figures.usage_line(it.usage), format_seconds(it.latency_s)]
     if it.cut:
         facts.append("cut at its cap of output tokens")
@@ -102,6 +116,7 @@ def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
     if it.error:
         out.append(f'<p class="error">Root call failed: {escape(it.error)}</p>')
     out += _stopped(it.stopped_by)
+    out += [f'<p class="note">{escape(mark)}</p>' for mark in figures.iteration_marks(it)]
     out += ['<div class="label">Reasoning</div>', _pre(it.text or "(no text)")]
     for cell in it.cells:
         out += _cell(cell)
@@ -116,7 +131,12 @@ def _cell(cell: CellNode) -> list[str]:
     out = ["<details open>",
            f'<summary>Cell {cell.index} <span class="{_css_status(cell.status)}">'
            f"{escape(cell.status)}</span> {_facts(facts)}</summary>",
-           *_stopped(cell.stopped_by), '<div class="label">Code</div>', _pre(cell.code)]
+           *_stopped(cell.stopped_by),
+           *(f'<p class="note">{escape(mark)}</p>' for mark in figures.cell_marks(cell)),
+           '<div class="label">Code</div>', _pre(cell.code)]
+    if cell.ran_code is not None:
+        out += ['<div class="label">Code that ran (the person\'s edit)</div>',
+                _pre(cell.ran_code)]
     if cell.stdout:
         out += ['<div class="label">Output</div>', _pre(cell.stdout)]
     if cell.cut_note:

@@ -25,7 +25,8 @@ def render_markdown(model: SessionModel, notes: list[str] | None = None) -> str:
         out += [f"> **Note:** {inline(note)}", ""]
     out += ["## Question", "", *fenced(model.query or "(no question recorded)"), ""]
     out += _summary_table(model)
-    out += ["## Final answer", ""]
+    turns = model.root.turns if model.root is not None else []
+    out += ["## Final answer" + (f" (turn {turns[-1].turn})" if len(turns) > 1 else ""), ""]
     if model.answer is not None:
         if model.forced:
             out += ["*Forced: the iteration limit was reached and the model was asked once "
@@ -35,6 +36,13 @@ def render_markdown(model: SessionModel, notes: list[str] | None = None) -> str:
         reason = model.reason or ("the transcript ends before the run did"
                                   if model.status == "running" else model.status)
         out += [f"No answer: {inline(reason)}", ""]
+    if len(turns) > 1:
+        out += ["## Questions", ""]
+        for turn in turns:
+            end = turn.answer if turn.answer is not None else \
+                f"no answer: {turn.reason or turn.status}"
+            out += [f"### Turn {turn.turn}", "", *fenced(turn.query), "", "Answer:", "",
+                    *fenced(end), ""]
     if model.root is not None:
         _session(out, model.root, level=2, label="")
         tree = _tree(model.root, indent=0)
@@ -51,12 +59,17 @@ def _summary_table(model: SessionModel) -> list[str]:
 
 
 def _session(out: list[str], session: SessionNode, *, level: int, label: str) -> None:
+    turn = 1
     for iteration in session.iterations:
+        if iteration.turn != turn:
+            turn = iteration.turn
+            query = next((t.query for t in session.turns if t.turn == turn), "")
+            out += [f"{_heading(level)} Turn {turn}: {inline(query)}", ""]
         _iteration(out, iteration, level=level, label=label)
 
 
 def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> None:
-    name = f"{label}Iteration {it.iteration}" + (" (forced final answer)" if it.forced else "")
+    name = label + figures.iteration_name(it) + (" (forced final answer)" if it.forced else "")
     facts = [it.model or "root", format_token_counts(it.usage), format_seconds(it.latency_s)]
     if it.attempts > 1:
         facts.append(f"{it.attempts} attempts")
@@ -71,6 +84,8 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
     if it.error:
         out += [f"**Root call failed:** {inline(it.error)}", ""]
     _stopped(out, it.stopped_by)
+    for mark in figures.iteration_marks(it):
+        out += [f"> {inline(mark)}", ""]
     out += [*fenced(it.text or "(no text)"), ""]
     if not it.cells and not it.forced and not it.error and it.status == "done" and (
             it.node_id != _last_turn_id(it)):
@@ -86,7 +101,11 @@ def _cell(out: list[str], cell: CellNode, *, level: int, label: str) -> None:
     out += [f"{_heading(level)} {inline(name)} · {cell.status} · "
             f"{format_seconds(cell.seconds)}", ""]
     _stopped(out, cell.stopped_by)
+    for mark in figures.cell_marks(cell):
+        out += [f"*{inline(mark[0].upper() + mark[1:])}.*", ""]
     out += [*fenced(cell.code, "python"), ""]
+    if cell.ran_code is not None:
+        out += ["Code that ran (the person's edit):", "", *fenced(cell.ran_code, "python"), ""]
     if cell.stdout:
         out += ["Output:", "", *fenced(cell.stdout), ""]
     if cell.cut_note:

@@ -25,12 +25,16 @@ def default_transcript_path() -> Path:
     return user_data_path("rlm-tui") / "sessions" / f"{stamp}-{uuid.uuid4().hex[:6]}.jsonl"
 
 
-def transcript_header(*, query: str, settings: dict[str, Any],
-                      context: dict[str, Any]) -> dict[str, Any]:
-    """A transcript's first line, as data."""
-    return {"type": "header", "format": FORMAT_NAME, "schema": SCHEMA_VERSION,
-            "created": time.time(), "query": query, "settings": settings,
-            "context": context, "pid": os.getpid()}
+def transcript_header(*, query: str, settings: dict[str, Any], context: dict[str, Any],
+                      fork_of: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A transcript's first line, as data. `fork_of`: the transcript and iteration a fork
+    continues from."""
+    header = {"type": "header", "format": FORMAT_NAME, "schema": SCHEMA_VERSION,
+              "created": time.time(), "query": query, "settings": settings,
+              "context": context, "pid": os.getpid()}
+    if fork_of is not None:
+        header["fork_of"] = fork_of
+    return header
 
 
 def _create_with(path: Path, first_line: str) -> IO[str]:
@@ -55,10 +59,10 @@ class TranscriptWriter:
     """A subscriber to the event bus that appends each event to a JSONL file."""
 
     def __init__(self, path: Path, *, query: str, settings: dict[str, Any],
-                 context: dict[str, Any]) -> None:
+                 context: dict[str, Any], fork_of: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
-        header = json.dumps(transcript_header(query=query, settings=settings, context=context),
-                            ensure_ascii=False)
+        header = json.dumps(transcript_header(query=query, settings=settings, context=context,
+                                              fork_of=fork_of), ensure_ascii=False)
         header = escape_json_controls(header)  # a name or query with C1 in it, `cat` later
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
