@@ -29,13 +29,14 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_export.py",
-         "bench_tui.py")
+         "bench_tui.py", "bench_fork.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
     "bench_engine.py": ["--iterations", "10", "--repeat", "1"],
     "bench_export.py": ["--iterations", "200", "--repeat", "2"],
     "bench_tui.py": ["--quick"],
+    "bench_fork.py": ["--repeat", "1"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -182,6 +183,19 @@ def parse_export(out: str) -> list[Row]:
     return rows
 
 
+def parse_fork(out: str) -> list[Row]:
+    recorded = re.search(r"recorded session: (?P<it>\d+) iterations, (?P<calls>\d+) sub-calls",
+                         out)
+    rebuild = re.search(r"rebuild to iteration \d+: (?P<s>[\d.]+) s", out)
+    calls = re.search(r"model calls during the rebuilds: (?P<n>\d+)", out)
+    if not (recorded and rebuild and calls):
+        raise ValueError("no fork figures")
+    what = f"{recorded['it']} iterations, {recorded['calls']} sub-calls"
+    return [Row(f"rebuild of {what}", f"{rebuild['s']} s"),
+            Row("model calls during the rebuild", calls["n"], "0",
+                "yes" if calls["n"] == "0" else "NO")]
+
+
 def parse_tui(out: str) -> list[Row]:
     """`  name  value   goal G   ok|MISSED` rows."""
     pattern = re.compile(
@@ -202,6 +216,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_engine.py": parse_engine,
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
+    "bench_fork.py": parse_fork,
 }
 
 
