@@ -21,6 +21,7 @@ class ProgressLine:
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.iteration = 0
         self.max_iterations = 0
+        self.turn = 1
         self.tree = SessionModel(track_changes=False)
         self.started = time.monotonic()
         self._root_session: str | None = None
@@ -32,6 +33,7 @@ class ProgressLine:
             self._root_session = event.session_id
         elif isinstance(event, ev.IterationStarted) and event.session_id == self._root_session:
             self.iteration, self.max_iterations = event.iteration, event.max_iterations
+            self.turn = event.turn
         if isinstance(event, ev.SessionFinished) and event.session_id == self._root_session:
             self._draw(final=True)
         elif isinstance(event, ev.BudgetExceeded):
@@ -45,7 +47,9 @@ class ProgressLine:
     def line(self) -> str:
         totals = self.tree.totals
         usage = totals.usage
-        return (f"iteration {self.iteration}/{self.max_iterations} · {totals.sub_calls} sub-calls"
+        turn = f"turn {self.turn} · " if self.turn > 1 else ""
+        return (f"{turn}iteration {self.iteration}/{self.max_iterations} · "
+                f"{totals.sub_calls} sub-calls"
                 f" · {format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens · "
                 f"{format_cost(usage, known=totals.cost_known)} · "
                 f"{time.monotonic() - self.started:.0f}s")

@@ -118,8 +118,11 @@ class Session:
         max_iterations = self.owner.settings.max_iterations
         self.emit(ev.TurnStarted, f"{self.id}.t{self.turn}", self.id, turn=self.turn,
                   query=query, max_iterations=max_iterations)
-        self.conversation.add(self.id, "user", "follow_up",
-                              prompts.follow_up_message(query, max_iterations))
+        message = prompts.follow_up_message(query, max_iterations)
+        if self._sandbox_started and self.sandbox is not None and not self.sandbox.alive:
+            message += ("\n\n[the REPL was stopped when the last question was halted: it "
+                        "starts again empty, and your variables are gone]")
+        self.conversation.add(self.id, "user", "follow_up", message)
         ledger = self.owner.ledger
         if ledger.exceeded is not None:  # cost, tokens and time count across the session
             reason = (f"the session's {ledger.exceeded} budget is already used up: "
