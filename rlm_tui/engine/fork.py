@@ -89,7 +89,8 @@ async def _rebuild_iteration(session: Session, plan: ForkPlan, it: RecordedItera
     node = session.iteration_node(it.iteration)
     session.iterations = it.iteration
     session.emit(ev.IterationStarted, node, session.id, iteration=it.iteration,
-                 max_iterations=it.max_iterations, turn=it.turn, rebuilt=True)
+                 max_iterations=it.max_iterations, turn=it.turn, rebuilt=True,
+                 forced=it.forced)
     for note in it.before:
         session.conversation.add(node, note.role, note.kind, note.content)
     reply = it.reply or ""

@@ -49,7 +49,7 @@ class RecordedIteration:
     model: str = ""
     finish_reason: str | None = None
     forced: bool = False
-    before: list[ev.MessageAdded] = field(default_factory=list)  # notes sent before its call
+    before: list[ev.MessageAdded] = field(default_factory=list)  # sent before its call
     after: list[ev.MessageAdded] = field(default_factory=list)  # its output, as sent
     cells: list[RecordedCell] = field(default_factory=list)
 
@@ -185,7 +185,7 @@ def _read(events: list[Any]) -> tuple[list[RecordedTurn], ev.SessionStarted | No
             iteration = iterations.get(e.node_id)
             if iteration is None:
                 turns[-1].opening.append(e)
-            elif e.kind == "note":
+            elif e.kind in ("note", "forced"):  # sent before the iteration's call
                 iteration.before.append(e)
             else:
                 iteration.after.append(e)

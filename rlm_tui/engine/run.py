@@ -231,6 +231,9 @@ class Run:
         update = {k: v for k, v in (("model", model), ("sub_model", sub_model)) if v}
         if not update:
             return
+        if "sub_model" not in update and self.settings.sub_model is None:
+            # Sub-calls followed the root model: they stay on the one they were using.
+            update["sub_model"] = self.settings.effective_sub_model
         self.settings = self.settings.model_copy(update=update)
         self.bus.emit(ev.ModelsChanged(session_id=self.run_id, node_id=self.run_id,
                                        root_model=self.settings.model or "",

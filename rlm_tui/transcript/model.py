@@ -313,7 +313,7 @@ class SessionModel:
         session.status, session.reason = e.status, e.reason
         turn = _turn(session, e.turn)
         turn.status, turn.reason, turn.iterations = e.status, e.reason, e.iterations
-        turn.rebuilt = e.rebuilt
+        turn.rebuilt = turn.rebuilt or e.rebuilt
         if e.answer is not None:
             session.answer = turn.answer = e.answer
         session.forced = session.forced or e.forced

@@ -299,3 +299,36 @@ async def test_an_old_transcript_without_messages_still_forks(openai_server):
     assert outcome.answer == "6"
     roles = [m["role"] for m in live.root_requests[0]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
+
+
+async def test_a_fork_after_an_earlier_turn_keeps_that_turn_whole(openai_server):
+    openai_server.responder = Scripted([repl("n = 2"), 'FINAL_VAR("n")', repl("m = n + 1"),
+                                        repl("FINAL(m)")])
+    run, seen = make_run(openai_server, max_iterations=1)
+    first = await run.start("q1", RunContext.from_value("ctx"), keep_open=True)
+    assert first.forced and first.answer == "2"
+    await run.ask("q2")
+    await run.close()
+    plan = plan_fork(seen, "2:1", transcript="p.jsonl")
+    openai_server.reset()
+    live = Scripted([repl("FINAL(m * 10)")])
+    openai_server.responder = live
+    run, forked = make_run(openai_server, max_iterations=3)
+    outcome = await run.start_fork(plan, RunContext.from_value("ctx"))
+    assert outcome.answer == "30" and outcome.turn == 2
+    sent = [(m["role"], m["content"][:20]) for m in live.root_requests[0]["messages"]]
+    # The forced request of turn 1 precedes its reply, as it was sent.
+    forced = next(i for i, (_, text) in enumerate(sent) if text.startswith("You have used"))
+    assert sent[forced + 1] == ("assistant", 'FINAL_VAR("n")')
+    tree = SessionModel.from_events(forked)
+    assert [(t.turn, t.answer, t.rebuilt) for t in tree.root.turns] == \
+        [(1, "2", True), (2, "30", True)]
+
+
+async def test_switching_only_the_root_model_keeps_the_sub_calls_where_they_were(
+        openai_server):
+    run, _ = make_run(openai_server)
+    run.settings = run.settings.model_copy(update={"sub_model": None})
+    run.set_models(model="openai/other")
+    assert (run.settings.model, run.settings.effective_sub_model) == \
+        ("openai/other", "openai/root-model")
