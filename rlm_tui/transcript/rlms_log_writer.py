@@ -49,10 +49,12 @@ def rlms_log_lines(model: SessionModel) -> Iterator[str]:
     if root is None:
         return
     messages = _MessageLog(root, model)
-    for iteration in root.iterations:
+    # rlms numbers iterations through the run: follow-up questions (turns) go on counting.
+    for number, iteration in enumerate(root.iterations, 1):
+        messages.before(iteration, root)
         prompt = messages.prompt_json()
         body = _iteration_body(iteration, root, model)
-        head = (f'{{"type": "iteration", "iteration": {iteration.iteration}, '
+        head = (f'{{"type": "iteration", "iteration": {number}, '
                 f'"timestamp": {json.dumps(body.pop("_timestamp"))}, "prompt": {prompt}, ')
         yield head + json.dumps(body, ensure_ascii=False)[1:]
         messages.add_turn(iteration)
@@ -83,8 +85,10 @@ def _iteration_body(iteration: IterationNode, session: SessionNode,
                     model: SessionModel) -> dict[str, Any]:
     seconds = iteration.latency_s + sum(cell.seconds for cell in iteration.cells)
     final = None
-    if session.answer is not None and iteration is session.iterations[-1]:
-        final = session.answer
+    last_of_turn = [it for it in session.iterations if it.turn == iteration.turn][-1]
+    if iteration is last_of_turn:
+        turn = next((t for t in session.turns if t.turn == iteration.turn), None)
+        final = turn.answer if turn is not None else session.answer
     return {
         "_timestamp": _iso(iteration.started_ts + seconds),
         "response": iteration.text,
@@ -129,6 +133,7 @@ def _trajectory(session: SessionNode, model: SessionModel) -> dict[str, Any]:
     messages = _MessageLog(session, model)
     iterations = []
     for iteration in session.iterations:
+        messages.before(iteration, session)
         body = _iteration_body(iteration, session, model)
         iterations.append({"type": "iteration", "iteration": iteration.iteration,
                            "timestamp": body.pop("_timestamp"),
@@ -181,6 +186,15 @@ class _MessageLog:
                             "of this prompt; they are in the earlier iterations' prompts]")
             turns = [note] + turns[-HISTORY_WINDOW:]
         return "[" + ", ".join(self._head + turns) + "]"
+
+    def before(self, iteration: IterationNode, session: SessionNode) -> None:
+        """A follow-up question that starts a turn, and a person's notes, before the call."""
+        first_of_turn = next(it for it in session.iterations if it.turn == iteration.turn)
+        if iteration.turn > 1 and iteration is first_of_turn:
+            query = next((t.query for t in session.turns if t.turn == iteration.turn), "")
+            self._turns.append(_message("user", f"Follow-up question: {query}"))
+        for note in iteration.notes:
+            self._turns.append(_message("user", f"Note from the person watching: {note}"))
 
     def add_turn(self, iteration: IterationNode) -> None:
         self._turns.append(_message("assistant", iteration.text))
