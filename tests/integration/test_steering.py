@@ -12,6 +12,8 @@ from rlm_tui.engine import RunContext
 from rlm_tui.engine.fork_plan import plan_fork
 from rlm_tui.errors import UsageError
 from rlm_tui.transcript import SessionModel
+from rlm_tui.transcript.html import render_html
+from rlm_tui.transcript.markdown import render_markdown
 from tests.integration.test_engine import Scripted, make_run, repl
 
 
@@ -109,6 +111,15 @@ async def test_an_edited_cell_runs_the_edit_and_the_model_is_told(openai_server)
     cell = tree.root.iterations[0].cells[0]
     assert cell.code.strip() == "print('model wrote this')"
     assert cell.decision == "edited" and cell.ran_code == "print('a person wrote this')"
+    # Every export says so: both versions of the code, and the decision.
+    markdown = render_markdown(tree)
+    assert "Held for approval (every cell is held (--approve cells)): edited before it ran" \
+        in markdown.replace("\\", "")
+    assert "Code that ran (the person's edit):" in markdown
+    assert "a person wrote this" in render_html(tree)
+    document = tree.to_dict()["session"]["iterations"][0]["cells"][0]
+    assert (document["decision"], document["ran_code"]) == \
+        ("edited", "print('a person wrote this')")
 
 
 async def test_a_skipped_cell_does_not_run_and_the_model_is_told(openai_server):
