@@ -1,6 +1,7 @@
-"""The live app's composition root: loads the workspace, starts runs on it and steers them.
-The panes, their layout and their feeding are the session screen's (session_screen.py); the
-keys and export every session app shares are session_app.py's.
+"""The live app's composition root: loads the workspace and starts sessions on it: a first
+question, its follow-ups on the same REPL, or a fork. The keys that steer them are
+steering.py's; the panes, their layout and their feeding are the session screen's
+(session_screen.py); the keys and export every session app shares are session_app.py's.
 
 Kept off the first frame (it must show in well under a second):
 - the workspace (`Workspace.open`, ~1 s on a big repo, plus the engine's imports): loaded in a
@@ -13,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
 
 from textual import on, work
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.worker import Worker
 
 from rlm_tui import events as ev
@@ -26,14 +27,17 @@ from rlm_tui.config import Settings
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.transcript.export import export_session, export_transcript_file
 from rlm_tui.tui.file_index import FileIndex
+from rlm_tui.tui.forking import ForkRequest
 from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived
 from rlm_tui.tui.live_run import LiveRun
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.session_app import SessionApp, session_bindings
 from rlm_tui.tui.session_screen import PANE_ORDER
+from rlm_tui.tui.steering import STEERING_BINDINGS, SteeringActions, models_changed
 from rlm_tui.tui.widgets.query_bar import QueryBar
 
 if TYPE_CHECKING:
+    from rlm_tui.engine.run_context import Outcome
     from rlm_tui.engine.workspace import Workspace
 
 # Quitting during a run halts it and waits this long for its worker processes to end.
@@ -42,20 +46,16 @@ HALT_WAIT_S = 10.0
 __all__ = ["PANE_ORDER", "RlmApp"]
 
 
-class RlmApp(SessionApp, inherit_bindings=False):
-    """Watch and steer RLM runs over one loaded context."""
+class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
+    """Watch and steer RLM runs over one loaded context (steering.py: notes, held cells,
+    models, forks)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = session_bindings([
-        Binding("space", "toggle_pause", "Pause/resume",
-                tooltip="Pause after the step in hand, or resume the run"),
-        Binding("n", "step", "Step", tooltip="Run exactly one more iteration, then pause"),
-        Binding("x", "halt", "Halt", tooltip="Stop the run now, keeping what it found"),
-        Binding("r", "new_query", "Run", tooltip="Type a new query to run on this context"),
-    ])
+    BINDINGS: ClassVar[list[BindingType]] = session_bindings(STEERING_BINDINGS)
 
     def __init__(self, source: str, settings: Settings, *, query: str | None = None,
                  stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
-                 preferences_path: Path | None = None, start_paused: bool = False) -> None:
+                 preferences_path: Path | None = None, start_paused: bool = False,
+                 fork: ForkRequest | None = None) -> None:
         super().__init__(theme=settings.theme, preferences_path=preferences_path, clock=clock)
         self.source = source
         self.settings = settings
@@ -64,6 +64,7 @@ class RlmApp(SessionApp, inherit_bindings=False):
         self.exit_error: str | None = None  # why the app quit with a non-zero code
         self._stdin = stdin
         self._pending_query = query.strip() if query and query.strip() else None
+        self._pending_fork = fork  # from a replay: started once the context is loaded
         self._run_worker: Worker[None] | None = None
         self._start_paused = start_paused  # runs wait for space or n before their first turn
         self._was_live = False
@@ -119,7 +120,10 @@ class RlmApp(SessionApp, inherit_bindings=False):
         if self.summary.state == "loading":
             self.summary.state = "idle"
             self.show_status()
-        if self._pending_query:
+        if self._pending_fork is not None:
+            fork, self._pending_fork = self._pending_fork, None
+            await self.start_fork(fork)
+        elif self._pending_query:
             query, self._pending_query = self._pending_query, None
             await self.start_run(query)
 
@@ -148,24 +152,40 @@ class RlmApp(SessionApp, inherit_bindings=False):
         return bool(self.session.events) or self.live_run is not None
 
     async def start_run(self, query: str) -> None:
-        """Run `query` over the loaded context (a run must not be live)."""
+        """Ask `query` (a run must not be live): a follow-up question when the session is
+        open, else the first question of a new session."""
         assert self.workspace is not None
-        await self._clear_for_new_run(RunSummary(state="starting", query=query,
-                                                 max_iterations=self.settings.max_iterations))
+        live = self.live_run
         self.session.query_bar.set_query(query)
-        self.live_run = LiveRun(self.workspace, query, self.relay,
+        if live is not None and live.is_open:
+            self.summary.state = "starting"
+            self.drive_turn(live, live.ask(query))
+            return
+        live = await self.new_session(RunSummary(
+            state="starting", query=query, max_iterations=self.settings.max_iterations))
+        self.drive_turn(live, live.execute(query))
+
+    async def new_session(self, summary: RunSummary) -> LiveRun:
+        assert self.workspace is not None
+        if self.live_run is not None:
+            await self.live_run.close()
+        await self._clear_for_new_run(summary)
+        self.live_run = LiveRun(self.workspace, self.settings, self.relay,
                                 start_paused=self._start_paused,
                                 on_view_error=lambda m: self.notify(m, severity="error"),
                                 on_warning=lambda m: self.notify(m, title="Budget",
                                                                  severity="warning", timeout=20))
+        return self.live_run
+
+    def drive_turn(self, live: LiveRun, turn: Awaitable[Outcome]) -> None:
         self.show_status()
         self.refresh_bindings()
-        self._run_worker = self.run_worker(self._drive(self.live_run), name="run", group="run",
+        self._run_worker = self.run_worker(self._drive(live, turn), name="run", group="run",
                                            exit_on_error=False)
 
-    async def _drive(self, live: LiveRun) -> None:
+    async def _drive(self, live: LiveRun, turn: Awaitable[Outcome]) -> None:
         try:
-            outcome = await live.execute()
+            outcome = await turn
         except Exception as exc:  # noqa: BLE001 - a bug too: said in the app, not a crash
             await self.flush_events()
             message = str(exc) if isinstance(exc, RlmTuiError) else f"{type(exc).__name__}: {exc}"
@@ -176,8 +196,11 @@ class RlmApp(SessionApp, inherit_bindings=False):
             self.summary.state, self.summary.reason = "halted", outcome.reason
             self.show_status()
             return
-        self.notify(f"Transcript: {live.transcript_path}", title=f"Run {outcome.status}",
-                    timeout=8)
+        turn_no = self.summary.turn
+        title = f"Turn {turn_no} {outcome.status}" if turn_no > 1 else f"Run {outcome.status}"
+        more = ("\nAsk a follow-up in the query box (r), or ctrl+n for a new session."
+                if live.is_open else "")
+        self.notify(f"Transcript: {live.transcript_path}{more}", title=title, timeout=8)
         self.refresh_bindings()
 
     def _run_could_not_start(self, message: str) -> None:
@@ -198,6 +221,9 @@ class RlmApp(SessionApp, inherit_bindings=False):
             collect_for_new_run()
 
     def on_session_batch(self, events: list[ev.EventBase]) -> None:
+        changed = models_changed(events, self.summary.root_session)
+        if changed is not None:
+            self.session.status_bar.model = changed.root_model
         live = self.summary.live
         if live != self._was_live or any(isinstance(e, ev.StateChanged) for e in events):
             self.refresh_bindings()
@@ -206,31 +232,10 @@ class RlmApp(SessionApp, inherit_bindings=False):
     # -- controls ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        control = self.live_run.control if self.live_run is not None else None
-        state = self.summary.state
-        if action == "toggle_pause":
-            return True if control is not None and state in (
-                "running", "paused", "stepping") else None
-        if action == "step":
-            return True if control is not None and state in ("running", "paused") else None
-        if action == "halt":
-            return True if self.run_is_live else None
+        steering = self.check_steering(action, parameters)
+        if steering is not NotImplemented:
+            return steering
         return super().check_action(action, parameters)
-
-    def action_toggle_pause(self) -> None:
-        if self.live_run is not None and self.live_run.control is not None:
-            self.live_run.control.toggle_pause()
-
-    def action_step(self) -> None:
-        if self.live_run is not None and self.live_run.control is not None:
-            self.live_run.control.step()
-
-    def action_halt(self) -> None:
-        if self.live_run is not None and self.run_is_live:
-            self.live_run.halt("halted by the user")
-
-    def action_new_query(self) -> None:
-        self.session.query_bar.edit()
 
     @on(QueryBar.Submitted)
     async def _query_submitted(self, event: QueryBar.Submitted) -> None:
@@ -263,9 +268,11 @@ class RlmApp(SessionApp, inherit_bindings=False):
     async def halt_for_quit(self) -> None:
         if self.live_run is not None:
             self.live_run.halt("the app was closed")
-        await self._wait_for_run()
+        await self.wait_for_run()
+        if self.live_run is not None:
+            await self.live_run.close()
 
-    async def _wait_for_run(self) -> None:
+    async def wait_for_run(self) -> None:
         """Until the run's worker ends (it was told to halt), HALT_WAIT_S at most."""
         worker = self._run_worker
         if worker is not None:
@@ -279,6 +286,8 @@ class RlmApp(SessionApp, inherit_bindings=False):
             self.live_run.halt("the app was closed")
             # Let the run end on this loop: its worker process is stopped and its pipes
             # closed here, not finalised after the loop has gone.
-            await self._wait_for_run()
+            await self.wait_for_run()
+        if self.live_run is not None:
+            await self.live_run.close()  # the open session's REPL worker
         if self.workspace is not None:
             self.workspace.close()

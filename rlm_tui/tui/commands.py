@@ -12,7 +12,8 @@ from textual.markup import escape
 
 
 class RunCommands(Provider):
-    """Pause, step, halt, run, export, zoom, help, quit: whichever apply right now."""
+    """Pause, step, halt, run, export, zoom, help, quit, and the steering commands (which
+    cells are held, switching models): whichever apply right now."""
 
     def _commands(self) -> Iterator[tuple[str, str, str]]:
         app = self.app
@@ -24,6 +25,13 @@ class RunCommands(Provider):
             key = app.get_key_display(binding)
             # Help is read as markup: unescaped, "[r]" would be a style tag, not the key.
             yield binding.description, escape(f"{binding.tooltip}  [{key}]"), binding.action
+        # Commands with no key of their own (an action string may carry its parameters).
+        for title, help_text, action in getattr(app, "PALETTE_ACTIONS", ()):
+            name, _, args = action.partition("(")
+            parameters = tuple(a.strip().strip("'\"") for a in args.rstrip(")").split(",")
+                               if a.strip())
+            if app.check_action(name, parameters) is True:
+                yield title, escape(help_text), action
 
     async def discover(self) -> Hits:
         for title, help_text, action in self._commands():

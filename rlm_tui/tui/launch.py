@@ -6,9 +6,13 @@ from __future__ import annotations
 import io
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from rlm_tui.config import Settings
 from rlm_tui.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from rlm_tui.tui.forking import ForkRequest
 
 STDIN = "-"
 
@@ -78,9 +82,10 @@ def launch_app(path: str, query: str | None, settings: Settings) -> int:
 
 
 def launch_replay(path: str, settings: Settings) -> int:
-    """Open the app on a saved session (a transcript or an rlms log) until the user quits.
-    InputError, before the app opens, for a missing, unreadable or foreign file; UsageError
-    without a terminal."""
+    """Open the app on a saved session (a transcript or an rlms log) until the user quits,
+    or asks to fork it (f): then the live app opens on the context the session ran over,
+    forking it. InputError, before the app opens, for a missing, unreadable or foreign file
+    (after it, for a context that is no longer there); UsageError without a terminal."""
     from rlm_tui.transcript import read_transcript
 
     transcript = read_transcript(path)  # first: a bad file is the more useful thing to hear
@@ -89,4 +94,29 @@ def launch_replay(path: str, settings: Settings) -> int:
 
     app = ReplayApp(transcript, settings)
     app.run()
+    if app.fork_request is None:
+        return app.return_code or 0
+    return launch_fork(app.fork_request, transcript.header, settings)
+
+
+def launch_fork(request: ForkRequest, header: dict[str, Any], settings: Settings) -> int:
+    """The live app on the context a transcript's session ran over, starting `request`
+    with the parent's models, budgets and filters (rlm_tui/forks.py) under the dialog's
+    models. InputError when the context cannot be loaded again."""
+    from rlm_tui.forks import INHERITED_SETTINGS, fork_context
+
+    source = fork_context(header, None)
+    check_source(source)
+    recorded = header.get("settings") or {}
+    inherited = {k: recorded[k] for k in INHERITED_SETTINGS if k in recorded}
+    try:
+        settings = Settings.model_validate({**settings.model_dump(), **inherited})
+    except ValueError:  # a transcript from an older version: the config's own settings
+        pass
+    from rlm_tui.tui.app import RlmApp
+
+    app = RlmApp(source, settings, fork=request)
+    app.run()
+    if app.exit_error:
+        print(f"rlm-tui: {app.exit_error}", file=sys.stderr)
     return app.return_code or 0

@@ -18,11 +18,15 @@ from textual.binding import Binding, BindingType
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
+from rlm_tui.errors import RlmTuiError
 from rlm_tui.transcript import Transcript
 from rlm_tui.transcript.export import export_read_transcript
 from rlm_tui.tui.file_index import FileIndex
+from rlm_tui.forks import context_source
+from rlm_tui.tui.forking import ForkPoint, ForkRequest
 from rlm_tui.tui.relay import FLUSH_INTERVAL_S
 from rlm_tui.tui.replay import DEFAULT_SPEED, SPEEDS, ReplayCursor, ReplayPosition, format_speed
+from rlm_tui.tui.screens.fork import ForkChoice
 from rlm_tui.tui.session_app import SESSION_BINDINGS, SessionApp
 from rlm_tui.tui.session_screen import PANE_ORDER
 from rlm_tui.units import estimate_tokens
@@ -67,6 +71,7 @@ class ReplayApp(SessionApp, inherit_bindings=False):
         self._paced = 0.0  # the paced clock playback has reached (see ReplayCursor.times)
         self._last_tick = 0.0
         self._seek_lock = asyncio.Lock()
+        self.fork_request: ForkRequest | None = None  # launch.py starts it live on exit
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -241,6 +246,32 @@ class ReplayApp(SessionApp, inherit_bindings=False):
         self.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, index + step))]
         self.notify(f"Playing at {format_speed(self.speed)}", timeout=1.5)
         self._after_move()
+
+    # -- fork ------------------------------------------------------------------------------
+
+    def fork_chosen(self, point: ForkPoint, choice: ForkChoice) -> None:
+        """Leave the replay for the live app, forking the session from `point` on the
+        context it was run on (launch.py); a fork that cannot be planned says why here."""
+        from rlm_tui.forks import load_fork  # deferred: the engine's imports
+
+        path = self.transcript.path
+        problem = None
+        if path is None:
+            problem = "this session was not read from a file"
+        elif context_source(self.transcript.header) is None:
+            problem = "its context came from stdin or is not recorded: fork it with " \
+                      "rlm-tui fork FILE --at K --context PATH"
+        else:
+            try:
+                load_fork(path, point.at)
+            except RlmTuiError as exc:
+                problem = str(exc)
+        if problem is not None:
+            self.notify(problem, title="Not forked", severity="error", timeout=12)
+            return
+        assert path is not None
+        self.fork_request = ForkRequest(path, point, choice)
+        self.exit()
 
     # -- export ----------------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ from rlm_tui.transcript.model import SessionModel
 
 # "idle": no run yet; the rest are the engine's states (events.RunState).
 DisplayState = Literal["idle", "loading", "starting", "running", "paused", "stepping",
-                       "halted", "done", "failed"]
-LIVE_STATES = frozenset({"starting", "running", "paused", "stepping"})
+                       "held", "halted", "done", "failed"]
+LIVE_STATES = frozenset({"starting", "running", "paused", "stepping", "held"})
+# The clock stands still while the run waits for the person: paused, or a cell held.
+WAITING_STATES = frozenset({"paused", "held"})
 
 
 @dataclass
@@ -25,8 +27,9 @@ class RunSummary:
     root_session: str | None = None
     root_model: str = ""
     sub_model: str = ""
-    iteration: int = 0
+    iteration: int = 0  # of the turn in hand (each turn counts its own)
     max_iterations: int = 0
+    turn: int = 1  # the question in hand: follow-up questions are turns 2, 3, ...
     forced: bool = False
     tree: SessionModel = field(default_factory=SessionModel)  # the session's one fold
     started_ts: float | None = None
@@ -70,7 +73,7 @@ class RunSummary:
         return max(0.0, ts - since)
 
     def _state_changed(self, state: ev.RunState, ts: float) -> None:
-        if state == "paused":
+        if state in WAITING_STATES:
             if self.paused_since is None:
                 self.paused_since = ts
         elif self.paused_since is not None:
@@ -99,6 +102,9 @@ class RunSummary:
             if event.state in ("halted", "done", "failed") and self.finished_ts is None:
                 self.finished_ts = event.ts
             return True
+        if isinstance(event, ev.TurnStarted) and event.session_id == root:
+            self._turn_started(event)
+            return True
         if isinstance(event, ev.IterationStarted) and event.session_id == root:
             self.iteration = min(event.iteration, event.max_iterations)
             self.max_iterations = event.max_iterations
@@ -110,7 +116,8 @@ class RunSummary:
             if event.budget != "iterations":
                 self.budget = event.budget
             return True
-        if isinstance(event, ev.SessionFinished) and event.session_id == root:
+        if isinstance(event, ev.SessionFinished) and event.session_id == root and (
+                not event.rebuilt):  # a fork's copy of its parent's turn end: no end here
             self.status = event.status
             self.answer = event.answer
             self.forced = event.forced
@@ -120,3 +127,13 @@ class RunSummary:
                 self.reason = event.reason
             return True
         return False
+
+    def _turn_started(self, event: ev.TurnStarted) -> None:
+        """A follow-up question: the session goes on (its clock too, less the time it waited
+        for the question); what the last turn ended with is no longer the run's end."""
+        self.turn, self.query = event.turn, event.query
+        self.max_iterations, self.iteration, self.forced = event.max_iterations, 0, False
+        self.answer = self.status = self.budget = self.reason = None
+        if self.finished_ts is not None:
+            self.paused_seconds += max(0.0, event.ts - self.finished_ts)
+            self.finished_ts = None

@@ -30,6 +30,8 @@ from rlm_tui.tui.relay import EventRelay
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
+from rlm_tui.tui.screens.fork import ForkChoice, ForkScreen
+from rlm_tui.tui.forking import ForkPoint, selected_point
 from rlm_tui.tui.session_screen import PANE_ORDER, SessionScreen
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
 
@@ -39,6 +41,8 @@ SUPERSEDED_SYSTEM_COMMANDS = frozenset({"Keys", "Maximize", "Minimize", "Quit"})
 
 # The keys every session app has, in their footer order.
 SESSION_BINDINGS: list[BindingType] = [
+    Binding("f", "fork", "Fork",
+            tooltip="A new session from the state after the iteration selected in Calls"),
     Binding("e", "export", "Export",
             tooltip="Write this session to a file (JSONL, Markdown, HTML, JSON, rlms log)"),
     Binding("z", "zoom", "Zoom", tooltip="Let the focused pane fill the screen, or restore it"),
@@ -184,6 +188,9 @@ class SessionApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
             return True if self.has_session else None
+        if action == "fork":
+            root = self.session.tree.root
+            return bool(root is not None and root.iterations)
         return True
 
     def action_export(self) -> None:
@@ -210,6 +217,24 @@ class SessionApp(App[None]):
             return
         self.call_from_thread(self.notify, f"{count:,} events written to {path}",
                               title=f"Exported ({format_of_path(path)})")
+
+    # -- fork --------------------------------------------------------------------------------
+
+    def action_fork(self) -> None:
+        point = selected_point(self.session.calls)
+        root = self.session.tree.root
+        if point is None or root is None:
+            self.notify("Select an iteration of the session in Calls, then press f to fork "
+                        "from it.", severity="warning")
+            return
+        if any(isinstance(screen, ForkScreen) for screen in self.screen_stack):
+            return
+        self.push_screen(ForkScreen(point.turn, point.iteration, model=root.root_model,
+                                    sub_model=root.sub_model),
+                         lambda choice: choice and self.fork_chosen(point, choice))
+
+    def fork_chosen(self, point: ForkPoint, choice: ForkChoice) -> None:
+        """Fork the session from `point` with `choice` (the subclass's)."""
 
     # -- quitting ----------------------------------------------------------------------------
 

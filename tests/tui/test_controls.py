@@ -47,19 +47,38 @@ async def test_the_query_box_starts_a_run(sample):
         assert app.summary.state == "done"
 
 
-async def test_r_runs_a_new_query_on_the_same_context(sample):
+async def test_r_asks_a_follow_up_on_the_same_session_and_repl(sample):
     app = make_app(sample, query=QUERY)
     async with app.run_test(size=(120, 40)) as pilot:
         await ended(pilot)
         first = app.live_run
+        assert first.is_open  # the REPL waits for a follow-up
         app.query_one("#calls").focus()
         await pilot.press("r")
         assert app.focused is app.query_one(QueryBar).input
         await pilot.press(*"what does util.py do", "enter")
         await ended(pilot)
+        assert app.live_run is first and first.is_open  # the same session, turn 2
+        assert app.summary.turn == 2
+        assert app.summary.query == "what does util.py do" and app.summary.state == "done"
+
+
+async def test_ctrl_n_closes_the_session_and_starts_a_new_one(sample):
+    app = make_app(sample, query=QUERY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ended(pilot)
+        first = app.live_run
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.live_run is None, what="the session to close")
+        assert not first.is_open  # its REPL's worker has ended
+        assert app.summary.state == "idle" and not app.session.tree.root
+        box = app.query_one(QueryBar).input
+        assert app.focused is box and box.value == ""
+        await pilot.press(*"what does util.py do", "enter")
+        await ended(pilot)
         assert app.live_run is not first
         assert app.live_run.workspace is first.workspace  # loaded once
-        assert app.summary.query == "what does util.py do" and app.summary.state == "done"
+        assert app.summary.turn == 1 and app.summary.state == "done"
 
 
 async def test_step_runs_exactly_one_iteration(sample):
@@ -310,10 +329,10 @@ async def test_the_palette_lists_each_command_once_with_its_key(sample):
                  for i in range(commands.option_count)]
         titles = [title for title, *_ in shown]
         assert len(titles) == len(set(titles))  # Textual's own Quit, Keys, Maximize are not
-        assert {"Run", "Export", "Zoom", "Help", "Quit", "Theme"} <= set(titles)
+        assert {"Ask", "Fork", "Export", "Zoom", "Help", "Quit", "Theme"} <= set(titles)
         assert not {"Keys", "Maximize"} & set(titles)
         helps = {title: rest[0] for title, *rest in shown if rest}
-        assert helps["Run"].endswith("[r]") and helps["Export"].endswith("[e]")
+        assert helps["Ask"].endswith("[r]") and helps["Export"].endswith("[e]")
         assert helps["Quit"].endswith("[^q]")
 
 

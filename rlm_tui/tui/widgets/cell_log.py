@@ -25,13 +25,18 @@ MAX_CELLS = 50
 
 
 def describe_cell(node_id: str) -> str:
-    """'iteration 2 · cell 1', or for a child session's cell the path to it:
-    'iteration 2 · cell 1 › q1 › iteration 1 · cell 1'."""
+    """'iteration 2 · cell 1', 'turn 2 · iteration 1 · cell 1' for a follow-up question's, or
+    for a child session's cell the path to it: 'iteration 2 · cell 1 › q1 › iteration 1 ·
+    cell 1'."""
     parts: list[str] = []
+    turn = ""
     for piece in node_id.split(".")[1:]:
         kind, number = piece[:1], piece[1:]
-        if kind == "i" and number.isdigit():
-            parts.append(f"iteration {number}")
+        if kind == "t" and number.isdigit():
+            turn = f"turn {number} · "
+        elif kind == "i" and number.isdigit():
+            parts.append(f"{turn}iteration {number}")
+            turn = ""
         elif kind == "c" and number.isdigit() and parts:
             parts[-1] += f" · cell {number}"
         elif kind == "q" and number.isdigit():
@@ -78,7 +83,9 @@ def render_output(event: ev.CellFinished) -> Content:
 
 
 class CellView(Vertical):
-    """One cell: a header with its place and status, its code, its output."""
+    """One cell: a header with its place and status, its code, its output. A held cell
+    (--approve) says so until the person decides; an edited one shows the code that ran, with
+    the model's own above it."""
 
     DEFAULT_CSS = """
     CellView {
@@ -88,7 +95,10 @@ class CellView(Vertical):
         .cell-header.-done { color: $success; }
         .cell-header.-error { color: $error; }
         .cell-header.-stopped { color: $warning; }
+        .cell-header.-held { color: $background; background: $warning; text-style: bold; }
         .cell-code { padding: 0 1; background: $surface; }
+        .cell-original { padding: 0 1; color: $text-muted; display: none; }
+        .cell-original.-shown { display: block; }
         .cell-output { padding: 0 1; }
     }
     """
@@ -96,58 +106,107 @@ class CellView(Vertical):
     def __init__(self, started: ev.CellStarted) -> None:
         super().__init__()
         self.node_id = started.node_id
-        self.code = started.code
+        self.code = started.code  # the model's
         self.title = describe_cell(started.node_id)
         self.finished: ev.CellFinished | None = None
         self.stopped: str | None = None  # why it ended without finishing
+        self.held: str | None = None  # why it was held for approval
+        self.decision: ev.CellDecision | None = None
+        self.ran_code: str | None = None  # the person's edit, when it was edited
 
     def compose(self) -> ComposeResult:
-        header = Static(f"▶ {self.title} · running…", classes="cell-header", markup=False)
-        output = Static(Content.styled("running…", "dim italic"), classes="cell-output")
-        if self.finished is not None:  # it finished before it was shown (one batch)
-            self._show_finished(self.finished, header, output)
-        elif self.stopped is not None:
-            self._show_stopped(header, output)
-        yield header
-        yield Static(self._syntax(), classes="cell-code")
-        yield output
+        yield Static("", classes="cell-header", markup=False)
+        yield Static(classes="cell-original")
+        yield Static(self._syntax(self.code), classes="cell-code")
+        yield Static(classes="cell-output")
 
-    def _syntax(self) -> Syntax:
+    def on_mount(self) -> None:
+        self._show(mounting=True)
+
+    def _syntax(self, code: str) -> Syntax:
         dark = self.app.current_theme.dark
-        return Syntax(printable(self.code.rstrip("\n")), "python",
+        return Syntax(printable(code.rstrip("\n")), "python",
                       theme="one-dark" if dark else "friendly", background_color="default",
                       word_wrap=True)
 
     def refresh_code(self) -> None:
-        self.query_one(".cell-code", Static).update(self._syntax())
+        self._show()
+
+    def hold(self, reason: str) -> None:
+        """It waits for the person: run (a), edit (c) or skip (s)."""
+        self.held = reason
+        self._show()
+
+    def decide(self, decision: ev.CellDecision, code: str) -> None:
+        self.decision = decision
+        if decision == "edited":
+            self.ran_code = code
+        self._show()
 
     def finish(self, event: ev.CellFinished) -> None:
         self.finished = event
-        if self.is_mounted:
-            self._show_finished(event, self.query_one(".cell-header", Static),
-                                self.query_one(".cell-output", Static))
+        self._show()
 
     def stop(self, reason: str) -> None:
         """Its session ended while it ran (a halt): no output will come."""
         if self.finished is not None or self.stopped is not None:
             return
         self.stopped = reason
-        if self.is_mounted:
-            self._show_stopped(self.query_one(".cell-header", Static),
-                               self.query_one(".cell-output", Static))
+        self._show()
 
-    def _show_stopped(self, header: Static, output: Static) -> None:
-        header.update(f"■ {self.title} · stopped")
-        header.add_class("-stopped")
-        output.update(Content.styled(printable(f"stopped unfinished: {self.stopped}"), "$warning"))
+    @property
+    def awaiting(self) -> bool:
+        """Held, with no decision yet."""
+        return self.held is not None and self.decision is None and self.finished is None \
+            and self.stopped is None
 
-    def _show_finished(self, event: ev.CellFinished, header: Static, output: Static) -> None:
-        failed = event.error is not None
-        mark = "✗" if failed else "✓"
-        header.update(f"{mark} {self.title} · {format_duration(event.seconds)}")
-        header.set_class(failed, "-error")
-        header.set_class(not failed, "-done")
-        output.update(render_output(event))
+    def _show(self, *, mounting: bool = False) -> None:
+        if not (mounting or self.is_mounted):
+            return  # shown as it mounts
+        header, kind, output = self._state()
+        head = self.query_one(".cell-header", Static)
+        head.update(header)
+        for name in ("-done", "-error", "-stopped", "-held"):
+            head.set_class(kind == name, name)
+        original = self.query_one(".cell-original", Static)
+        code = self.query_one(".cell-code", Static)
+        if self.ran_code is not None:
+            original.update(Content.assemble(("the model wrote (not run):\n", "italic"),
+                                             printable(self.code.rstrip("\n"))))
+            original.add_class("-shown")
+            code.update(self._syntax(self.ran_code))
+        else:
+            code.update(self._syntax(self.code))
+        self.query_one(".cell-output", Static).update(output)
+
+    def _decided(self) -> str:
+        return {"approved": " · approved", "edited": " · edited by you",
+                "skipped": " · skipped"}.get(self.decision or "", "")
+
+    def _state(self) -> tuple[str, str | None, Content]:
+        """The header, its class, and what shows under the code."""
+        title, decided = self.title, self._decided()
+        event = self.finished
+        if event is not None and (event.skipped or self.decision == "skipped"):
+            return (f"⤼ {title} · skipped", "-stopped",
+                    Content.styled("skipped by you: it did not run, and the model was told",
+                                   "$warning"))
+        if event is not None:
+            failed = event.error is not None
+            mark = "✗" if failed else "✓"
+            return (f"{mark} {title} · {format_duration(event.seconds)}{decided}",
+                    "-error" if failed else "-done", render_output(event))
+        if self.stopped is not None:
+            return (f"■ {title} · stopped{decided}", "-stopped",
+                    Content.styled(printable(f"stopped unfinished: {self.stopped}"),
+                                   "$warning"))
+        if self.awaiting:
+            return (f"⏸ {title} · held: {self.held}", "-held",
+                    Content.assemble(("awaits your approval: ", "bold $warning"),
+                                     ("a", "bold"), " run as written · ", ("c", "bold"),
+                                     " edit, then run · ", ("s", "bold"), " skip"))
+        return (f"▶ {title}{decided} · running…", None,
+                Content.styled("running…", "dim italic"))
 
 
 class CellLog(VerticalScroll):
@@ -198,7 +257,7 @@ class CellLog(VerticalScroll):
     async def show_events(self, batch: SessionBatch) -> None:
         events = batch.events
         new: list[CellView] = []
-        finished: list[ev.CellFinished] = []
+        finished: list[ev.CellFinished | ev.CellHeld | ev.CellDecided] = []
         starts = {e.node_id for e in events if isinstance(e, ev.CellStarted)} - set(self._cells)
         unbuilt = max(0, len(starts) - MAX_CELLS)  # never shown: a replay's jump
         for event in events:
@@ -211,11 +270,17 @@ class CellLog(VerticalScroll):
                 cell = CellView(event)
                 self._cells[event.node_id] = cell
                 new.append(cell)
-            elif isinstance(event, ev.CellFinished):
+            elif isinstance(event, (ev.CellFinished, ev.CellHeld, ev.CellDecided)):
                 finished.append(event)
         for event in finished:
             cell = self._cells.get(event.node_id)
-            if cell is not None:
+            if cell is None:
+                continue
+            if isinstance(event, ev.CellHeld):
+                cell.hold(event.reason)
+            elif isinstance(event, ev.CellDecided):
+                cell.decide(event.decision, event.code)
+            else:
                 cell.finish(event)
         for node in batch.changed:
             # Cells of a session that ended as they ran (a halt) never finish: the tree

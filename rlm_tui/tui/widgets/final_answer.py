@@ -33,6 +33,7 @@ class FinalAnswer(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self._root: str | None = None
         self.answer: str | None = None
+        self.turn = 1  # the question the answer shown is for
         self.status_line = PLACEHOLDER
 
     def compose(self) -> ComposeResult:
@@ -49,6 +50,7 @@ class FinalAnswer(VerticalScroll):
     async def reset(self) -> None:
         self._root = None
         self.answer = None
+        self.turn = 1
         self._set_status(PLACEHOLDER)
         await self.query_one("#answer-text", Markdown).update("")
 
@@ -62,18 +64,32 @@ class FinalAnswer(VerticalScroll):
             if isinstance(event, ev.SessionStarted) and event.depth == 0 and self._root is None:
                 self._root = event.session_id
                 self._set_status("Running… the answer appears here when the run ends.")
+            elif isinstance(event, ev.TurnStarted) and event.session_id == self._root:
+                # A follow-up question: its answer replaces the last one here (each turn's
+                # stays in the reasoning pane and every export).
+                self.answer, self.turn = None, event.turn
+                self._set_status(f"Turn {event.turn} running… its answer appears here when "
+                                 "it ends.")
+                await self.query_one("#answer-text", Markdown).update("")
             elif isinstance(event, ev.FinalAnswer) and event.session_id == self._root:
-                self.answer = event.answer
+                self.answer, self.turn = event.answer, max(self.turn, event.turn)
                 if event.forced:
-                    self._set_status("Answer (forced: the iteration limit was reached)",
-                                     "-forced")
+                    self._set_status(self._of_turn("Answer (forced: the iteration limit was "
+                                                   "reached)"), "-forced")
                 else:
-                    self._set_status("Answer")
+                    self._set_status(self._of_turn("Answer"))
                 await self.query_one("#answer-text", Markdown).update(printable(event.answer))
             elif isinstance(event, ev.SessionFinished) and event.session_id == self._root:
+                if event.rebuilt:
+                    continue  # a fork's copy of its parent's turn end: nothing ended here
                 if event.status == "halted":
-                    self._set_status(f"Halted: {event.reason or 'stopped'}"
-                                     + ("" if self.answer is None else " (answer kept)"),
+                    self._set_status(self._of_turn(f"Halted: {event.reason or 'stopped'}"
+                                     + ("" if self.answer is None else " (answer kept)")),
                                      "-stopped")
                 elif event.status == "failed":
-                    self._set_status(f"Failed: {event.reason or 'the run failed'}", "-error")
+                    self._set_status(self._of_turn(f"Failed: {event.reason or 'the run failed'}"),
+                                     "-error")
+
+    def _of_turn(self, text: str) -> str:
+        """'Answer', or 'Answer · turn 2' once there are follow-up questions."""
+        return text if self.turn <= 1 else f"{text} · turn {self.turn}"

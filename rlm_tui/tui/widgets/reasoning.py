@@ -11,11 +11,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Collapsible, Static
 
 from rlm_tui import events as ev
 from rlm_tui.units import format_duration, format_tokens
 from rlm_tui.printable import printable
+from rlm_tui.transcript.model import IterationNode
 from rlm_tui.tui.relay import SessionBatch
 
 PLACEHOLDER = "The root model's reasoning streams here, one section per iteration."
@@ -58,12 +60,21 @@ class IterationSection(Collapsible):
         & > Contents { padding: 0 0 0 1; }
         .sealed { padding: 0 0 1 0; }
         .iteration-error { color: $error; padding: 0 1; }
+        .note { color: $accent; text-style: bold; padding: 0 0 1 0; }
     }
     """
 
-    def __init__(self, iteration: int, forced: bool, *, collapsed: bool = False) -> None:
-        self.label = "Forced final turn" if forced else f"Iteration {iteration}"
+    def __init__(self, iteration: int, forced: bool, *, turn: int = 1, rebuilt: bool = False,
+                 collapsed: bool = False) -> None:
+        self.turn = turn
+        label = "Forced final turn" if forced else f"Iteration {iteration}"
+        if turn > 1:
+            label = f"Turn {turn} · {label[0].lower()}{label[1:]}"
+        if rebuilt:
+            label += " (rebuilt)"
+        self.label = label
         self.live = Static(classes="live")
+        self.notes: list[str] = []  # the person's notes the model read before this turn
         super().__init__(self.live, title=f"{self.label} — streaming…", collapsed=collapsed)
         self.text = ""
         self._sealed = 0  # characters of `text` shown in sealed chunks, before the live tail
@@ -80,6 +91,25 @@ class IterationSection(Collapsible):
         yield from super().compose()
         if self._error is not None:
             yield self._error_line(self._error)
+
+    @staticmethod
+    def _note_line(text: str) -> Static:
+        return Static(f"✎ you: {printable(text)}", classes="note", markup=False)
+
+    async def add_note(self, text: str) -> None:
+        """A note the person wrote, delivered to the model before this turn's call: shown
+        first, as the person's."""
+        self.notes.append(text)
+        line = self._note_line(text)
+        if self.is_mounted:
+            notes = self.contents.query(".note")
+            after = notes.last() if notes else None
+            if after is not None:
+                await self.contents.mount(line, after=after)
+            else:
+                await self.contents.mount(line, before=0)
+        else:
+            self._contents_list.insert(len(self.notes) - 1, line)
 
     @staticmethod
     def _error_line(error: str) -> Static:
@@ -216,6 +246,10 @@ class RootReasoning(VerticalScroll):
            content to a negative offset (blank lines on top); aligned, it stays at 0. */
         align-vertical: bottom;
         .placeholder, .earlier { color: $text-muted; padding: 0 1; }
+        .turn-header { color: $primary; text-style: bold; padding: 0 1; margin-top: 1;
+                       border-top: hkey $primary; }
+        #queued-notes { color: $accent; padding: 0 1; display: none; }
+        #queued-notes.-shown { display: block; }
     }
     """
 
@@ -226,9 +260,21 @@ class RootReasoning(VerticalScroll):
         self._current: IterationSection | None = None
         self._earlier = 0  # iterations no longer (or never) shown as sections
         self._earlier_line: Static | None = None
+        self._turn_headers: dict[int, Static] = {}  # follow-up questions' headers, by turn
+        self._queued: tuple[str, ...] = ()  # the notes shown as queued
 
     def compose(self):
         yield Static(PLACEHOLDER, classes="placeholder")
+        yield self._queued_line()
+
+    @staticmethod
+    def _queued_line() -> Static:
+        return Static("", id="queued-notes", markup=False)
+
+    @property
+    def queued_notes(self) -> Static:
+        """The notes the person queued that the model has not read yet (last in the pane)."""
+        return self.query_one("#queued-notes", Static)
 
     def on_mount(self) -> None:
         self.anchor()
@@ -244,8 +290,10 @@ class RootReasoning(VerticalScroll):
         self._current = None
         self._earlier = 0
         self._earlier_line = None
+        self._turn_headers = {}
+        self._queued = ()
         await self.remove_children()
-        await self.mount(Static(PLACEHOLDER, classes="placeholder"))
+        await self.mount_all([Static(PLACEHOLDER, classes="placeholder"), self._queued_line()])
         self.border_title = "Reasoning"
         self.anchor()
 
@@ -262,7 +310,7 @@ class RootReasoning(VerticalScroll):
 
         # Turns of this batch beyond the pane's room are never built (a replay's jump).
         unbuilt = max(0, self._count_new_turns(events) - MAX_SECTIONS)
-        created: list[IterationSection] = []
+        created: list[Static | IterationSection] = []
         for event in events:
             if isinstance(event, ev.SessionStarted):
                 if event.depth == 0 and self._root is None:
@@ -270,15 +318,28 @@ class RootReasoning(VerticalScroll):
                 continue
             if event.session_id != self._root:
                 continue
-            if isinstance(event, ev.IterationStarted):
+            if isinstance(event, ev.TurnStarted):
+                header = Static(f"Turn {event.turn} · {printable(event.query)}",
+                                classes="turn-header", markup=False)
+                self._turn_headers[event.turn] = header
+                created.append(header)
+            elif isinstance(event, ev.IterationStarted):
                 await write_pending()
                 if unbuilt:
                     unbuilt -= 1
                     self._earlier += 1
                     continue
-                section = IterationSection(event.iteration, event.forced, collapsed=True)
+                section = IterationSection(event.iteration, event.forced, turn=event.turn,
+                                           rebuilt=event.rebuilt, collapsed=True)
                 self._sections[event.node_id] = section
                 created.append(section)
+            elif isinstance(event, ev.MessageAdded) and event.kind == "note":
+                noted = self._sections.get(event.node_id)
+                iteration = batch.tree.nodes.get(event.node_id)
+                if noted is not None and isinstance(iteration, IterationNode):
+                    # The tree has the person's words (the message wraps them).
+                    for text in iteration.notes[len(noted.notes):]:
+                        await noted.add_note(text)
             elif isinstance(event, ev.RootDelta):
                 section = self._sections.get(event.node_id)
                 if section is None:
@@ -296,6 +357,16 @@ class RootReasoning(VerticalScroll):
         await write_pending()
         if created:
             await self._show_new(created)
+        self._show_queued(tuple(batch.tree.pending_notes))
+
+    def _show_queued(self, notes: tuple[str, ...]) -> None:
+        if notes == self._queued:
+            return
+        self._queued = notes
+        line = self.queued_notes
+        line.update("\n".join(f"✎ you (queued for the model's next call): {printable(n)}"
+                              for n in notes))
+        line.set_class(bool(notes), "-shown")
 
     def _count_new_turns(self, events: Sequence[ev.EventBase]) -> int:
         root, count = self._root, 0
@@ -306,22 +377,26 @@ class RootReasoning(VerticalScroll):
                 count += 1
         return count
 
-    async def _show_new(self, created: list[IterationSection]) -> None:
-        """Mount this batch's sections at once, the newest open and the rest folded, and
-        drop the oldest beyond MAX_SECTIONS."""
-        newest = created[-1]
-        if self._current is not None:
-            self._current.collapsed = True
-        else:
-            await self.query_children(".placeholder").remove()
-        newest.collapsed = False
-        self._current = newest
+    async def _show_new(self, created: list[Static | IterationSection]) -> None:
+        """Mount this batch's sections (and follow-up questions' headers) at once, the newest
+        open and the rest folded, and drop the oldest beyond MAX_SECTIONS."""
+        sections = [w for w in created if isinstance(w, IterationSection)]
+        newest = sections[-1] if sections else None
+        await self.query_children(".placeholder").remove()
+        if newest is not None:
+            if self._current is not None:
+                self._current.collapsed = True
+            newest.collapsed = False
+            self._current = newest
         surplus = len(self._sections) - MAX_SECTIONS
         if surplus > 0:
             dropped = list(self._sections)[:surplus]
-            old = [self._sections.pop(node) for node in dropped]
+            old: list[Widget] = [self._sections.pop(node) for node in dropped]
             self._earlier += len(old)
-            await self.remove_children(old)
+            first_turn = next(iter(self._sections.values())).turn
+            old += [self._turn_headers.pop(t) for t in list(self._turn_headers)
+                    if t < first_turn]
+            await self.remove_children([w for w in old if w.is_mounted])
         if self._earlier:
             text = (f"… {self._earlier:,} earlier iterations are not shown here: "
                     "each one's reply is in Calls (Call tab)")
@@ -330,7 +405,9 @@ class RootReasoning(VerticalScroll):
                 await self.mount(self._earlier_line, before=0 if self.children else None)
             else:
                 self._earlier_line.update(text)
-        await self.mount_all(created)
+        await self.mount_all(created, before=self.queued_notes)
+        if newest is None:
+            return
         if newest._stale:  # not yet drawn when it opened
             await newest.show_text()
         self.border_title = f"Reasoning · {newest.label.lower()}"

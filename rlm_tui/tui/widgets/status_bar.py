@@ -16,7 +16,7 @@ from rlm_tui.tui.drawing import shorten
 # The badge's colour per state: a theme variable, so every theme colours it its own way.
 _STATE_COLOURS = {
     "idle": "$panel-lighten-2", "loading": "$panel-lighten-2", "starting": "$secondary",
-    "running": "$success", "paused": "$warning", "stepping": "$accent",
+    "running": "$success", "paused": "$warning", "stepping": "$accent", "held": "$warning",
     "halted": "$warning", "done": "$primary", "failed": "$error",
 }
 
@@ -37,6 +37,7 @@ class RunStatusBar(Widget):
     state: reactive[str] = reactive("idle")
     reason: reactive[str | None] = reactive(None)
     iteration: reactive[int] = reactive(0)
+    turn: reactive[int] = reactive(1)
     max_iterations: reactive[int] = reactive(0)
     elapsed: reactive[int] = reactive(0)  # whole seconds: the bar repaints once a second
     usage: reactive[ev.Usage] = reactive(ev.Usage)
@@ -52,6 +53,7 @@ class RunStatusBar(Widget):
         self.state = summary.state
         self.reason = summary.reason
         self.iteration = summary.iteration
+        self.turn = summary.turn
         self.max_iterations = summary.max_iterations
         self.elapsed = int(summary.elapsed(now))
         self.usage = summary.usage
@@ -73,9 +75,14 @@ class RunStatusBar(Widget):
             if replay.cut:
                 parts += [(" (file cut)", "$warning")]
             parts += [" · ", (self.state, f"bold {colour}"), " · "]
-        if self.state in ("halted", "failed", "paused") and self.reason and (
+        if self.state == "held" and replay is None:
+            parts += [("awaits approval: ", f"bold {colour}"), ("a", "bold"), " run · ",
+                      ("c", "bold"), " edit · ", ("s", "bold"), " skip · "]
+        elif self.state in ("halted", "failed", "paused") and self.reason and (
                 replay is None or self.state != "paused"):
             parts += [(shorten(self.reason, 48), colour), " · "]
+        if self.turn > 1:
+            parts += [("turn ", "$text-muted"), str(self.turn), " · "]
         if self.max_iterations and replay is None:
             parts += [("iteration ", "$text-muted"), f"{self.iteration}/{self.max_iterations}",
                       " · "]

@@ -20,13 +20,35 @@ from textual.widgets.tree import TreeNode
 
 from rlm_tui.printable import printable
 from rlm_tui.units import format_cost, format_duration, format_tokens
-from rlm_tui.transcript.model import Node, SessionModel, SessionNode
+from rlm_tui.transcript.model import CellNode, Node, SessionModel, SessionNode
 from rlm_tui.tui.relay import SessionBatch
 from rlm_tui.tui.drawing import component_style, shorten
 
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
 _PLAIN = Style()
+SHOWN_KINDS = frozenset({"iteration", "cell", "llm", "rlm"})
+_DECIDED = {"approved": "  ✓ approved", "edited": "  ✎ edited", "skipped": "  ⤼ skipped"}
+
+
+def node_title(call: Node) -> str:
+    """The node's title ('turn 2 · iteration 1' from a follow-up question on), marked when a
+    fork rebuilt it from its parent's record."""
+    title = getattr(call, "title", call.node_id)
+    if getattr(call, "rebuilt", False):
+        title += " ↺ rebuilt"
+    return title
+
+
+def root_iteration(call: Node | None) -> Node | None:
+    """The iteration of the root session that `call` is (or is beneath): what a fork starts
+    after. None for a node outside one."""
+    found = None
+    while call is not None:
+        if call.kind == "iteration":
+            found = call
+        call = call.parent
+    return found
 
 
 class SubCallTree(Tree[Node]):
@@ -103,8 +125,8 @@ class SubCallTree(Tree[Node]):
 
     @staticmethod
     def _shown(call: Node) -> bool:
-        """Sessions add no level of their own."""
-        return not isinstance(call, SessionNode)
+        """Sessions (and their turns: an iteration says its turn) add no level of their own."""
+        return call.kind in SHOWN_KINDS
 
     @staticmethod
     def _shown_parent(call: Node) -> Node | None:
@@ -120,7 +142,7 @@ class SubCallTree(Tree[Node]):
             self._add(above)
             parent = self._by_id.get(above.node_id)
         leaf = call.kind == "llm"
-        node = (parent or self.root).add(getattr(call, "title", call.node_id), data=call,
+        node = (parent or self.root).add(node_title(call), data=call,
                                           expand=not leaf, allow_expand=not leaf)
         self._by_id[call.node_id] = node
         if parent is None:
@@ -153,8 +175,15 @@ class SubCallTree(Tree[Node]):
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
             pieces.append((icon, base_style + _TOGGLE))
         meta = component_style(self, "subcall-tree--meta")
-        pieces += [(_ICONS[call.status] + " ", component_style(self, f"subcall-tree--{call.status}")),
-                   (getattr(call, "title", ""), style)]
+        held = isinstance(call, CellNode) and call.awaiting
+        icon = ("⏸ ", component_style(self, "subcall-tree--stopped")) if held else (
+            _ICONS[call.status] + " ", component_style(self, f"subcall-tree--{call.status}"))
+        pieces += [icon, (node_title(call), style)]
+        if held:
+            pieces.append(("  held: awaits approval",
+                           component_style(self, "subcall-tree--stopped")))
+        elif isinstance(call, CellNode) and call.decision:
+            pieces.append((_DECIDED.get(call.decision, ""), meta))
         own = getattr(call, "usage", None)
         model = getattr(call, "model", "")
         if call.is_call and model:
