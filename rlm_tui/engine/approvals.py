@@ -22,7 +22,7 @@ def hold_reasons(mode: ev.ApproveMode, blocks: list[str]) -> list[str | None]:
     call FINAL or FINAL_VAR, and every other cell of a reply that ends the run: the model
     wrote its answer before it saw what that code prints."""
     if mode == "cells":
-        return ["every cell is held (--approve cells)"] * len(blocks)
+        return ["every cell is held"] * len(blocks)
     if mode == "final":
         ends = [bool(_ENDS_RUN.search(code)) for code in blocks]
         if any(ends):

@@ -84,9 +84,10 @@ def cell_marks(cell: CellNode) -> list[str]:
     """A cell's steering, in sentences: held, approved, edited or skipped; rebuilt apart."""
     marks = []
     if cell.held is not None:
+        undecided = ("the session ended before a decision" if cell.status == "stopped"
+                     else "awaiting a decision")
         decided = {"approved": "approved as written", "edited": "edited before it ran",
-                   "skipped": "skipped: it did not run"}.get(cell.decision or "",
-                                                             "not decided")
+                   "skipped": "skipped: it did not run"}.get(cell.decision or "", undecided)
         marks.append(f"held for approval ({cell.held}): {decided}")
     elif cell.decision == "edited":
         marks.append("edited before it ran")

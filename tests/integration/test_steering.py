@@ -113,7 +113,7 @@ async def test_an_edited_cell_runs_the_edit_and_the_model_is_told(openai_server)
     assert cell.decision == "edited" and cell.ran_code == "print('a person wrote this')"
     # Every export says so: both versions of the code, and the decision.
     markdown = render_markdown(tree)
-    assert "Held for approval (every cell is held (--approve cells)): edited before it ran" \
+    assert "Held for approval (every cell is held): edited before it ran" \
         in markdown.replace("\\", "")
     assert "Code that ran (the person's edit):" in markdown
     assert "a person wrote this" in render_html(tree)
