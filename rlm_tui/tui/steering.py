@@ -38,10 +38,10 @@ STEERING_BINDINGS: list[BindingType] = [
     Binding("r", "new_query", "Ask", tooltip="Type a question: a follow-up on this session "
             "once its turn has ended, or the first of a new one"),
     Binding("i", "note", "Note", tooltip="Write a note the model reads before its next call"),
-    Binding("a", "approve_cell", "Run cell", tooltip="Run the held cell as the model wrote it"),
-    Binding("c", "edit_cell", "Edit cell",
+    Binding("a", "approve_cell", "Approve", tooltip="Run the held cell as the model wrote it"),
+    Binding("c", "edit_cell", "Edit",
             tooltip="Edit the held cell, then run it (ctrl+s); escape goes back"),
-    Binding("s", "skip_cell", "Skip cell",
+    Binding("s", "skip_cell", "Skip",
             tooltip="Skip the held cell: it does not run, and the model is told"),
     Binding("ctrl+n", "new_session", "New session", show=False,
             tooltip="Close this session (its REPL) and start a new one on the same context"),
@@ -86,6 +86,8 @@ class SteeringActions:
         run = self.steered_run
         control = run.control if run is not None else None
         state = app.summary.state
+        if action in ("toggle_pause", "step") and state == "held":
+            return False  # a held cell waits for a, c or s: their room in the footer
         if action == "toggle_pause":
             return True if control is not None and state in (
                 "running", "paused", "stepping") else None

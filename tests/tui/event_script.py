@@ -47,10 +47,14 @@ class EventScript:
         self.emit(ev.StateChanged, self.run, state=state, reason=reason)
 
     def iteration(self, i: int, reply: str, *, tokens: tuple[int, int] = (1200, 80),
-                  cost: float | None = 0.0012, chunks: int = 4, done: bool = True) -> str:
-        node = f"{self.run}.i{i}"
+                  cost: float | None = 0.0012, chunks: int = 4, done: bool = True,
+                  turn: int = 1, notes: tuple[str, ...] = ()) -> str:
+        node = f"{self.run}.i{i}" if turn == 1 else f"{self.run}.t{turn}.i{i}"
         self.emit(ev.IterationStarted, node, self.run, iteration=i,
-                  max_iterations=self.max_iterations)
+                  max_iterations=self.max_iterations, turn=turn)
+        for note in notes:  # the person's, delivered before this iteration's call
+            self.emit(ev.MessageAdded, node, self.run, role="user", kind="note",
+                      content=note)
         for piece in split(reply, chunks):
             self.emit(ev.RootDelta, node, self.run, text=piece)
         if done:
@@ -100,13 +104,36 @@ class EventScript:
                                                                 "files": per_file})
 
     def finish(self, answer: str | None, *, status: str = "answered", forced: bool = False,
-               reason: str | None = None) -> None:
+               reason: str | None = None, turn: int = 1) -> None:
         if answer is not None:
-            self.emit(ev.FinalAnswer, self.run, answer=answer, forced=forced)
+            self.emit(ev.FinalAnswer, self.run, answer=answer, forced=forced, turn=turn)
         self.emit(ev.SessionFinished, self.run, status=status, answer=answer, forced=forced,
-                  reason=reason)
+                  reason=reason, turn=turn)
         state = {"answered": "done", "halted": "halted", "failed": "failed"}[status]
         self.state(state, reason)
+
+
+    # -- steering (issue 18) --------------------------------------------------------------
+
+    def turn(self, turn: int, query: str) -> None:
+        """A follow-up question: the session's turn `turn` begins."""
+        self.emit(ev.TurnStarted, f"{self.run}.t{turn}", self.run, turn=turn, query=query,
+                  max_iterations=self.max_iterations)
+        self.state("running")
+
+    def note(self, text: str) -> None:
+        """The person queues a note (delivered with `iteration(..., notes=...)`)."""
+        self.emit(ev.NoteAdded, self.run, text=text)
+
+    def hold(self, cell: str, reason: str = "it calls FINAL (--approve final)") -> None:
+        iteration = cell.rsplit(".", 1)[0]
+        self.emit(ev.CellHeld, cell, iteration, reason=reason)
+        self.state("held")
+
+    def decide(self, cell: str, decision: str, code: str) -> None:
+        iteration = cell.rsplit(".", 1)[0]
+        self.emit(ev.CellDecided, cell, iteration, decision=decision, code=code)
+        self.state("running")
 
 
 def split(text: str, chunks: int) -> Iterator[str]:

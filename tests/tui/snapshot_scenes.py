@@ -4,9 +4,11 @@ bring the app to a screen, each leaving nothing on it that changes from run to r
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 
 from textual.command import CommandList
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from rlm_tui import events as ev
 from tests.tui.conftest import loaded, wait_for
@@ -55,6 +57,68 @@ def halted(script: EventScript) -> None:
     script.finish(None, status="halted", reason="halted by the user")
 
 
+HELD_CODE = ('answer = "A per-cell timeout: the host kills the worker after "\n'
+             '         "`cell_timeout` seconds."\nFINAL(answer)')
+NOTE = "the tests in tests/security say more about the timeout"
+FOLLOW_UP = "And what restarts the worker afterwards?"
+REPLY_4 = """The worker restart is in the host. Let me check.
+
+```repl
+print(context.grep("restart")[:2])
+FINAL("The host starts a fresh worker after a timeout: variables are lost.")
+```"""
+ANSWER_2 = "The host starts a **fresh worker** after a timeout: the REPL's variables are lost."
+
+
+def held_final(script: EventScript) -> None:
+    """Two iterations done; the third's cell calls FINAL and is held (--approve final),
+    with a note queued for the model's next call."""
+    paused(script)
+    script.state("running")
+    i3 = script.iteration(3, REPLY_3, tokens=(1800, 60))
+    script.hold(script.cell(i3, 1, HELD_CODE, finished=False))
+    script.note(NOTE)
+
+
+def second_turn(script: EventScript) -> None:
+    """Answered, then a follow-up question (turn 2) with a note the model read first."""
+    answered(script)
+    script.note(NOTE)
+    script.turn(2, FOLLOW_UP)
+    i1 = script.iteration(1, REPLY_4, tokens=(2400, 90), turn=2, notes=(NOTE,))
+    script.cell(i1, 1, 'print(context.grep("restart")[:2])\nFINAL("...")',
+                stdout="[{'path': 'sandbox/host.py', 'line': 12}]\n", final_answer=ANSWER_2)
+    script.finish(ANSWER_2, turn=2)
+
+
+class HeldRunStub:
+    """What the app's keys read of a live run whose cell is held, for scenes fed from an
+    event script (no worker, no clock): the held cell, and a session still open."""
+
+    def __init__(self, cell_id: str, code: str = HELD_CODE,
+                 reason: str = "it calls FINAL (--approve final)") -> None:
+        held = SimpleNamespace(cell_id=cell_id, code=code, reason=reason)
+        self.run = SimpleNamespace(held=held, control=SimpleNamespace(state="held"))
+        self.is_open = True
+        self.transcript_path = Path("/nonexistent/transcript.jsonl")
+
+    def halt(self, reason: str = "") -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def steering(cell_id: str = "run0001.i3.c1") -> Callable:
+    """A step that gives the app a live run (a stand-in) holding `cell_id`."""
+
+    async def steer(pilot) -> None:
+        pilot.app.live_run = HeldRunStub(cell_id)
+        pilot.app.refresh_bindings()
+
+    return steer
+
+
 # -- getting there -----------------------------------------------------------------------------
 
 def steady_cursors(app) -> None:
@@ -63,6 +127,8 @@ def steady_cursors(app) -> None:
     for screen in app.screen_stack:
         for box in screen.query(Input):
             box.cursor_blink = False
+        for area in screen.query(TextArea):
+            area.cursor_blink = False
 
 
 async def settled(pilot) -> None:
