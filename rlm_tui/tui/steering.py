@@ -141,13 +141,13 @@ class SteeringActions:
         app.refresh_bindings()
         app.notify("A new session: ask its first question.", timeout=4)
 
-    async def end_session(self) -> None:
+    async def end_session(self, reason: str = "a new session was started") -> None:
         """Halt the session shown if it is live, then close it (its REPL's worker)."""
         app: Any = self
         live = self.live_run
         if live is not None:
             if app.run_is_live:
-                live.halt("a new session was started")
+                live.halt(reason)
                 await app.wait_for_run()
             await live.close()
 
@@ -272,7 +272,7 @@ class SteeringActions:
         if planned is None:
             return
         plan, settings = planned
-        await self.end_session()
+        await self.end_session("forked into a new session")
         self.settings = settings
         app.session.status_bar.model = settings.model or ""
         live = await app.new_session(RunSummary(state="starting", query=plan.query,

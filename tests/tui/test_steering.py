@@ -234,6 +234,37 @@ async def test_quitting_closes_the_open_session(sample):
     assert not live.is_open
 
 
+async def test_a_replay_shows_the_notes_turns_and_decisions_of_a_steered_session(sample):
+    app = make_app(sample, query=QUERY, approve="cells")
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = await held(pilot)
+        await pilot.press("i")
+        await type_into_prompt(pilot, NOTE)
+        await pilot.press("s")
+        await held(pilot, "the second cell held")
+        await pilot.press("ctrl+p", *"hold cells none", "enter")
+        await wait_for(pilot, lambda: app.session.tree.approve_mode == "none", what="none")
+        await pilot.press("a")
+        await ended(pilot)
+        await pilot.press("r", *"and the memory limit", "enter")
+        await wait_for(pilot, lambda: app.summary.turn == 2, what="turn 2")
+        await ended(pilot)
+        path = app.live_run.transcript_path
+    replay = ReplayApp(read_transcript(path), Settings())
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: replay.cursor.position > 0, what="the replay")
+        await replay.action_to_end()
+        await pilot.pause()
+        reasoning = replay.query_one(RootReasoning)
+        noted = [s for s in reasoning.sections if s.notes]
+        assert [s.notes for s in noted] == [[NOTE]] and noted[0].label == "Iteration 2"
+        assert str(reasoning.query(".turn-header").first().render()).startswith("Turn 2 · ")
+        skipped = cell_view(replay, first)
+        assert skipped.finished is not None and skipped.finished.skipped
+        assert replay.query_one(FinalAnswer).status_line == "Answer · turn 2"
+        assert "turn 2" in str(replay.query_one(RunStatusBar).render())
+
+
 # -- forks ------------------------------------------------------------------------------------
 
 async def choose_iteration(pilot, node_id: str) -> None:
@@ -273,6 +304,10 @@ async def test_f_forks_a_new_live_session_from_the_selected_iteration(sample):
         assert any(isinstance(e, ev.NoteAdded) and e.text == "try the tests" for e in events)
         assert app.summary.state == "done"
         assert "↺ rebuilt" in label(app.query_one(SubCallTree), f"{app.summary.root_session}.i1")
+        reasoning = app.query_one(RootReasoning)
+        lineage = str(reasoning.query(".fork-of").first().render())
+        assert lineage.startswith(f"↳ forked from {parent_path.name} after iteration 2")
+        assert reasoning.sections[0].label == "Iteration 1 (rebuilt)"
 
 
 async def test_f_in_a_replay_hands_the_live_app_a_fork_it_starts(sample):

@@ -75,6 +75,9 @@ def render_output(event: ev.CellFinished) -> Content:
         parts.append((printable(f"{kind}{event.error}") + "\n", "bold $error"))
     if event.worker_restarted:
         parts.append(("the REPL worker was restarted: variables were lost\n", "$warning"))
+    if event.rebuild_differs:
+        parts.append((printable(f"⚠ rebuilt by the fork, its output differs from the recorded "
+                                f"run's: {event.rebuild_differs}") + "\n", "$warning"))
     if event.final_answer is not None:
         parts.append(("→ FINAL: the run ends with this cell's answer\n", "bold $success"))
     if not parts:

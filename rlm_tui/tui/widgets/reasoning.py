@@ -46,6 +46,15 @@ def seal_point(text: str) -> int:
     return 0
 
 
+def describe_fork(fork_of: dict) -> str:
+    """'↳ forked from run.jsonl after iteration 3 (turn 2): its REPL rebuilt from the record'."""
+    name = str(fork_of.get("transcript") or "a transcript").replace("\\", "/").rsplit("/", 1)[-1]
+    where = f"after iteration {fork_of.get('iteration', '?')}"
+    if int(fork_of.get("turn") or 1) > 1:
+        where += f" of turn {fork_of['turn']}"
+    return f"↳ forked from {printable(name)} {where}: its REPL rebuilt from the record"
+
+
 class IterationSection(Collapsible):
     """One root turn: its reply as Markdown, its tokens and time in the title.
 
@@ -246,6 +255,7 @@ class RootReasoning(VerticalScroll):
            content to a negative offset (blank lines on top); aligned, it stays at 0. */
         align-vertical: bottom;
         .placeholder, .earlier { color: $text-muted; padding: 0 1; }
+        .fork-of { color: $accent; padding: 0 1; }
         .turn-header { color: $primary; text-style: bold; padding: 0 1; margin-top: 1;
                        border-top: hkey $primary; }
         #queued-notes { color: $accent; padding: 0 1; display: none; }
@@ -315,6 +325,9 @@ class RootReasoning(VerticalScroll):
             if isinstance(event, ev.SessionStarted):
                 if event.depth == 0 and self._root is None:
                     self._root = event.session_id
+                    if event.fork_of:
+                        created.append(Static(describe_fork(event.fork_of), classes="fork-of",
+                                              markup=False))
                 continue
             if event.session_id != self._root:
                 continue
