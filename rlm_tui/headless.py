@@ -24,6 +24,7 @@ from rlm_tui.engine.workspace import (
     model_specs,
 )
 from rlm_tui.errors import RlmTuiError
+from rlm_tui.lm import prepare_models
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import SessionModel, TranscriptWriter, default_transcript_path
@@ -67,7 +68,10 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     """Run to the end and print the answer; returns the exit code (errors as RlmTuiError)."""
     if not query.strip():
         raise RlmTuiError("the query is empty: pass --query \"your question\"")
-    model_specs(settings)  # cheap checks first: a missing model is a usage error
+    specs = model_specs(settings)  # cheap checks first: a missing model is a usage error
+    # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads
+    # and the run starts its sandbox worker, not at the first model call.
+    prepare_models(specs)
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
         warning = cost_budget_warning(settings, ws.client)
