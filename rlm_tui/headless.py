@@ -8,6 +8,7 @@ transcript is closed and the worker processes are gone.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -69,9 +70,9 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
     if not query.strip():
         raise RlmTuiError("the query is empty: pass --query \"your question\"")
     specs = model_specs(settings)  # cheap checks first: a missing model is a usage error
-    # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads
-    # and the run starts its sandbox worker, not at the first model call.
-    prepare_models(specs)
+    # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads,
+    # before the run: start-up is not the run's time, and its first call does not wait.
+    preparing = prepare_models(specs)
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
         warning = cost_budget_warning(settings, ws.client)
@@ -88,6 +89,10 @@ def run_headless(path: str, query: str, settings: Settings, *, transcript: str |
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
+            preparing.join()
+            # The start-up's ~40,000 long-lived objects (modules, schemas) out of the garbage
+            # collector's way: each full collection during the run scanned them all again.
+            gc.freeze()
             outcome = asyncio.run(_run(ws, query, bus))
         finally:
             writer.close()

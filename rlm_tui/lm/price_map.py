@@ -13,6 +13,7 @@ test_price_map.py checks every answer given here against litellm's, entry by ent
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import threading
@@ -108,21 +109,31 @@ def load_price_map() -> Mapping[str, Any]:
 
 def lookup(model: str) -> MapEntry | None:
     """The map's entry for `model` (`provider/name`), None when the map has none and litellm
-    would find none either. Raises `AskLitellm` when only litellm can tell."""
+    would find none either. Raises `AskLitellm` when only litellm can tell. Remembered per
+    model (every call of a run is priced)."""
+    entry = _lookup(model)
+    if entry is _ASK:
+        raise AskLitellm(model)
+    return entry
+
+
+_ASK = MapEntry(mode=None, input_per_token=None, output_per_token=None)
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(model: str) -> MapEntry | None:
     provider, slash, bare = model.partition("/")
     if not slash or not bare or provider not in FILE_PRICED_PROVIDERS:
-        raise AskLitellm(model)  # litellm also guesses the provider of a bare name
+        return _ASK  # litellm also guesses the provider of a bare name
     price_map = load_price_map()
-    candidates = [price_map.get(name) for name in (model, bare)]
-    found = [entry for entry in candidates if isinstance(entry, dict)]
+    found = [e for e in (price_map.get(model), price_map.get(bare)) if isinstance(e, dict)]
     if not found:
         return None
     entry = found[0]
     if entry.get("litellm_provider") != provider:
-        raise AskLitellm(model)
-    price_keys = {key for key in entry if "cost" in key}
-    if not price_keys <= PLAIN_PRICE_KEYS:
-        raise AskLitellm(model)
+        return _ASK
+    if not {key for key in entry if "cost" in key} <= PLAIN_PRICE_KEYS:
+        return _ASK
     return MapEntry(mode=entry.get("mode"),
                     input_per_token=_price(entry.get("input_cost_per_token")),
                     output_per_token=_price(entry.get("output_cost_per_token")))
