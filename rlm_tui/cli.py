@@ -6,6 +6,7 @@ Every error a user can cause ends as one line on stderr and an exit code (see er
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import sys
@@ -144,6 +145,9 @@ def _add_run_command(commands: Any) -> None:
 def run_headless_command(args: argparse.Namespace) -> int:
     from rlm_tui.headless import run_headless
 
+    # Start-up's imports are done: its objects are kept out of the collector's way for good.
+    gc.freeze()
+    gc.enable()
     return run_headless(args.path, args.query, settings_from_args(args),
                         transcript=args.transcript, as_json=args.json)
 
@@ -295,6 +299,18 @@ def run_app_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Start-up makes ~70,000 objects that live as long as the process (modules, pydantic
+    # schemas): the collector's passes over them as they are made are wasted work (~25 ms
+    # of a headless run's ~0.5 s start). It is back on before any command's own work (the
+    # headless run's after its imports).
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMAND_WORDS:
@@ -304,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return 2 if exc.code else 0
     handler = getattr(args, "handler", None)
+    if handler is not run_headless_command:
+        gc.enable()
     if handler is None:
         parser.print_help()
         return 0
