@@ -302,8 +302,8 @@ class _Delivery:
 def prepare_models(specs: Sequence[ModelSpec]) -> threading.Thread:
     """Start getting ready to call `specs`, in a background thread, and return it: decide
     each one's transport and import what it needs (aiohttp for the direct one, ~0.2 s;
-    litellm, primed, for the rest, ~3 s). Started before other work (loading a context,
-    starting a sandbox worker), it keeps the first model call from waiting for imports.
+    litellm, primed, for the rest, ~3 s). Started before other work (loading a context),
+    it does that meanwhile, and the first model call does not wait for imports.
     Never raises: a spec that cannot work fails on its call, as without it. A daemon
     thread: a run that ends early does not wait for it."""
     def prepare() -> None:
