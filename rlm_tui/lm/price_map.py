@@ -2,9 +2,11 @@
 
 litellm bundles its map of models (prices per token, mode, provider) as
 `model_prices_and_context_window_backup.json` in its package directory, and reads that file
-itself when `LITELLM_LOCAL_MODEL_COST_MAP` is set (as litellm_loader.py sets it). Reading the
-same file here prices a call and tells a chat model from a Responses one without litellm's
-~3 s import. Parsing it takes ~25 ms and ~5 MB, once per process, so it is not cached on disk.
+itself when `LITELLM_LOCAL_MODEL_COST_MAP` is set (as litellm_loader.py sets it, unless the
+user set it otherwise: litellm then downloads a newer map, whose prices may differ). Reading
+the same file here prices a call and tells a chat model from a Responses one without
+litellm's ~3 s import. Parsing it takes ~25 ms and ~5 MB, once per process (measured: not
+worth a cache on disk).
 
 Only OpenAI's entries priced per token and nothing else (no thresholds, tiers or off-peak
 hours) are priced here; for the rest `lookup` says to ask litellm. tests/unit/lm/
@@ -126,6 +128,8 @@ def _lookup(model: str) -> MapEntry | None:
     if not slash or not bare or provider not in FILE_PRICED_PROVIDERS:
         return _ASK  # litellm also guesses the provider of a bare name
     price_map = load_price_map()
+    if not price_map:
+        return _ASK  # the file is missing or unreadable: litellm knows what it has
     found = [e for e in (price_map.get(model), price_map.get(bare)) if isinstance(e, dict)]
     if not found:
         return None

@@ -151,6 +151,8 @@ def known_openai_route(spec: ModelSpec) -> DirectRoute | None:
     if _is_reasoning_series(name) or "responses/" in name:
         return None
     price_map = load_price_map()
+    if not price_map:
+        return None  # the file is missing or unreadable: litellm decides
     entry = next((e for e in (price_map.get(spec.model), price_map.get(name))
                   if isinstance(e, dict)), None)
     if entry is not None and (entry.get("litellm_provider") != "openai"

@@ -90,3 +90,19 @@ def test_pricing_a_mapped_model_imports_no_litellm():
                           env=env, timeout=120)
 
     assert done.stdout.split() == ["True", "None", "False"], done.stderr
+
+
+def test_without_the_file_litellm_is_asked(monkeypatch):
+    from rlm_tui.lm import price_map
+    from rlm_tui.lm.routes import known_openai_route
+    from rlm_tui.lm.spec import ModelSpec
+
+    monkeypatch.setattr(price_map, "_map", {})
+    price_map._lookup.cache_clear()
+    try:
+        with pytest.raises(AskLitellm):
+            lookup("openai/gpt-4o-mini")
+        assert known_openai_route(ModelSpec(model="openai/local",
+                                            api_base="http://127.0.0.1:9/v1")) is None
+    finally:
+        price_map._lookup.cache_clear()
