@@ -8,8 +8,8 @@ Each script runs in its own process (so its figures are its own), with its outpu
 and read back by a small parser per script. A script whose output cannot be read, or that
 fails, is not lost: its own output is printed under a heading after the table. Scripts that
 appear in bench/ later run too, shown that way until they get a parser. bench_engine.py
-creates its rlms venv by itself on first use (that needs the network once; --no-rlms skips
-the comparison). Not a test: nothing is asserted.
+creates its rlms venv by itself on first use (that needs the network once), and
+bench_startup.py uses it too; --no-rlms skips both comparisons. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
-ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_export.py",
-         "bench_tui.py", "bench_fork.py")
+ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
+         "bench_export.py", "bench_tui.py", "bench_fork.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
     "bench_engine.py": ["--iterations", "10", "--repeat", "1"],
+    "bench_startup.py": ["--repeat", "2"],
     "bench_export.py": ["--iterations", "200", "--repeat", "2"],
     "bench_tui.py": ["--quick"],
     "bench_fork.py": ["--repeat", "1"],
@@ -210,10 +211,28 @@ def parse_tui(out: str) -> list[Row]:
     return rows
 
 
+def parse_startup(out: str) -> list[Row]:
+    """`figure  value  goal  met` rows under a `figure value goal met` header."""
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("figure"))
+    rows = []
+    for line in lines[header + 1:]:
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) < 2:
+            continue
+        goal = parts[2] if len(parts) > 2 else ""
+        met = parts[3] if len(parts) > 3 else ""
+        rows.append(Row(parts[0], parts[1], goal, met))
+    if not rows:
+        raise ValueError("no start-up rows")
+    return rows
+
+
 PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_sandbox.py": parse_sandbox,
     "bench_context.py": parse_context,
     "bench_engine.py": parse_engine,
+    "bench_startup.py": parse_startup,
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
     "bench_fork.py": parse_fork,
@@ -326,7 +345,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="run only this script (e.g. engine or bench_engine.py); repeatable")
     parser.add_argument("--no-rlms", action="store_true",
-                        help="bench_engine without the rlms comparison (no venv, no network)")
+                        help="bench_engine and bench_startup without the rlms comparison "
+                        "(no venv, no network)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--raw", action="store_true",
                         help="also print every script's own output after the table")
@@ -338,7 +358,7 @@ def main() -> int:
     results = []
     for number, path in enumerate(chosen, 1):
         script_args = list(QUICK_ARGS.get(path.name, [])) if args.quick else []
-        if args.no_rlms and path.name == "bench_engine.py":
+        if args.no_rlms and path.name in ("bench_engine.py", "bench_startup.py"):
             script_args.append("--skip-rlms")
         shown = " ".join([path.name, *script_args])
         print(f"[{number}/{len(chosen)}] {shown} ...", file=sys.stderr, flush=True)

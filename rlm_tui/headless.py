@@ -8,6 +8,7 @@ transcript is closed and the worker processes are gone.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -25,6 +26,7 @@ from rlm_tui.engine.workspace import (
     model_specs,
 )
 from rlm_tui.errors import RlmTuiError
+from rlm_tui.lm import prepare_models
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import SessionModel, TranscriptWriter, default_transcript_path
@@ -122,7 +124,10 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
         print(f"rlm-tui: warning: approve = \"{settings.approve}\" in the settings is for "
               "the app: a headless run holds no cell", file=sys.stderr)
         settings = settings.model_copy(update={"approve": "none"})
-    model_specs(settings)  # cheap checks first: a missing model is a usage error
+    specs = model_specs(settings)  # cheap checks first: a missing model is a usage error
+    # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads,
+    # before the run: start-up is not the run's time, and its first call does not wait.
+    preparing = prepare_models(specs)
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
         warning = cost_budget_warning(settings, ws.client)
@@ -141,6 +146,10 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
+            preparing.join()
+            # The start-up's ~40,000 long-lived objects (modules, schemas) out of the garbage
+            # collector's way: each full collection during the run scanned them all again.
+            gc.freeze()
             outcomes = asyncio.run(_session(ws, queries, bus, fork=fork))
         finally:
             writer.close()

@@ -17,6 +17,7 @@ from rlm_tui.lm.client import (
     Message,
     ModelClient,
     RetryCallback,
+    prepare_models,
 )
 from rlm_tui.lm.completion import Completion, RetryInfo, Usage
 from rlm_tui.lm.errors import RETRYABLE_KINDS, ErrorKind, ModelCallError, scrub_secrets
@@ -45,6 +46,7 @@ __all__ = [
     "is_warm",
     "load_litellm",
     "parse_retry_after",
+    "prepare_models",
     "scrub_secrets",
     "warm_up",
 ]

@@ -18,9 +18,14 @@ def check_model(spec: ModelSpec) -> None:
       provider's own endpoint (no `api_base`), the provider's usual variables are unset.
       With `api_base` and no `api_key_env`, no key is needed (a dummy one is sent).
 
-    Loads litellm (~3 s the first time); call it from a worker thread in an event loop.
+    An `openai/...` model is checked without litellm (its provider is in its name); any
+    other loads litellm (~3 s the first time): call it from a worker thread in an event loop.
     """
     if is_demo(spec.model):
+        return
+    if _is_openai_by_name(spec.model):
+        # As litellm's validate_environment says for openai.
+        _check_key(spec, "openai", [n for n in ("OPENAI_API_KEY",) if n not in os.environ])
         return
     litellm = load_litellm()
     try:
@@ -31,6 +36,28 @@ def check_model(spec: ModelSpec) -> None:
             "or openai/<name> with api_base for an OpenAI-compatible server",
             kind="unknown_model",
         ) from None
+    if spec.api_key_env is not None or spec.api_base is not None:
+        _check_key(spec, provider, [])
+        return
+    try:
+        missing = list(litellm.validate_environment(model=spec.model).get("missing_keys") or [])
+    except Exception:  # noqa: BLE001 - a provider litellm cannot check: let the call tell
+        return
+    _check_key(spec, provider, [name for name in missing
+                                if name not in _DEFAULTS_TO_THIS_MACHINE])
+
+
+def _is_openai_by_name(model: str) -> bool:
+    """`openai/NAME`: litellm's provider is openai whatever the rest (unless a LiteLLM proxy
+    takes every call, which litellm then checks)."""
+    provider, _, name = model.partition("/")
+    return provider == "openai" and bool(name) and not os.environ.get(
+        "USE_LITELLM_PROXY", "").strip()
+
+
+def _check_key(spec: ModelSpec, provider: str, missing: list[str]) -> None:
+    """Raise the `auth` error: for the named variable if any, else, for the provider's own
+    endpoint, for `missing` (its variables that are unset) or its usual one if empty."""
     if spec.api_key_env is not None:
         if not os.environ.get(spec.api_key_env):
             raise ModelCallError(
@@ -39,11 +66,6 @@ def check_model(spec: ModelSpec) -> None:
         return
     if spec.api_base is not None:
         return
-    try:
-        missing = list(litellm.validate_environment(model=spec.model).get("missing_keys") or [])
-    except Exception:  # noqa: BLE001 - a provider litellm cannot check: let the call tell
-        return
-    missing = [name for name in missing if name not in _DEFAULTS_TO_THIS_MACHINE]
     # litellm counts a variable set to "" as present; an empty key is no key.
     missing += [name for name in _usual_key_variables(provider)
                 if name in os.environ and not os.environ[name].strip() and name not in missing]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from rlm_tui.lm.completion import Completion, RetryInfo, Usage, estimated_tokens
 from rlm_tui.lm.demo import demo_chunks, demo_reply, estimate_tokens, is_demo
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.failures import AttemptFailed, StreamIncomplete, classify_exception, describe
-from rlm_tui.lm.litellm_loader import is_warm, load_litellm, warm_up
+from rlm_tui.lm.litellm_loader import is_warm, load_litellm, prime_litellm, warm_up
 from rlm_tui.lm.openai_stream import (
     ChatRequest,
     OpenAIStreamClient,
@@ -31,7 +32,8 @@ RetryCallback = Callable[[RetryInfo], None]
 # One attempt: told where to record that text reached `on_delta`; raises AttemptFailed.
 _Attempt = Callable[["_Delivery"], Awaitable["_AttemptResult"]]
 
-__all__ = ["PLACEHOLDER_API_KEY", "DeltaCallback", "Message", "ModelClient", "RetryCallback"]
+__all__ = ["PLACEHOLDER_API_KEY", "DeltaCallback", "Message", "ModelClient", "RetryCallback",
+           "prepare_models"]
 
 # litellm enforces `timeout` between bytes itself; this guard covers a transport that does
 # not. Its slack leaves room for litellm's own work (a slow first call on a busy machine).
@@ -137,7 +139,8 @@ class ModelClient:
             pass
         route = None
         if spec.transport == "auto":
-            # Asks litellm (loading it the first time, ~3 s) and imports aiohttp: off the loop.
+            # Reads the price map (~25 ms), may ask litellm (loading it the first time, ~3 s)
+            # and imports aiohttp (~0.2 s): off the loop.
             route = await asyncio.to_thread(_resolve_route, spec)
         self._routes[key] = route
         return route
@@ -294,6 +297,28 @@ class ModelClient:
 @dataclass
 class _Delivery:
     any: bool = False
+
+
+def prepare_models(specs: Sequence[ModelSpec]) -> threading.Thread:
+    """Start getting ready to call `specs`, in a background thread, and return it: decide
+    each one's transport and import what it needs (aiohttp for the direct one, ~0.2 s;
+    litellm, primed, for the rest, ~3 s). Started before other work (loading a context),
+    it does that meanwhile, and the first model call does not wait for imports.
+    Never raises: a spec that cannot work fails on its call, as without it. A daemon
+    thread: a run that ends early does not wait for it."""
+    def prepare() -> None:
+        for spec in specs:
+            if is_demo(spec.model) or spec.transport != "auto":
+                continue
+            try:
+                if _resolve_route(spec) is None:
+                    prime_litellm()
+            except Exception:  # noqa: BLE001 - only an optimisation: the call reports it
+                pass
+
+    thread = threading.Thread(target=prepare, name="rlm-tui-prepare-models", daemon=True)
+    thread.start()
+    return thread
 
 
 def _resolve_route(spec: ModelSpec) -> DirectRoute | None:

@@ -71,10 +71,11 @@ async def warm_up() -> None:
     """Load litellm and prime its first call, in a worker thread, so the event loop (and the
     UI) never stalls on it. Idempotent; the model client calls it before its first call."""
     if not _warm:
-        await asyncio.to_thread(_load_and_prime)
+        await asyncio.to_thread(prime_litellm)
 
 
-def _load_and_prime() -> None:
+def prime_litellm() -> None:
+    """`warm_up`'s work, done in the calling thread (never the event loop's). Idempotent."""
     global _warm
     litellm = load_litellm()
     with _lock:

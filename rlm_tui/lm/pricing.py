@@ -1,10 +1,13 @@
-"""What a call cost: custom prices from the config first, then litellm's bundled price map."""
+"""What a call cost: custom prices from the config first, then litellm's bundled price map
+(read as a file by price_map.py; litellm itself is asked only about entries the file alone
+cannot price as litellm would)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from rlm_tui.lm.litellm_loader import load_litellm
+from rlm_tui.lm.price_map import AskLitellm, lookup
 
 PER_MILLION = 1_000_000
 
@@ -47,7 +50,7 @@ class PriceTable:
             return (prompt_tokens * input_price + completion_tokens * output_price) / PER_MILLION
         if custom_endpoint:
             return None
-        return _litellm_cost(model, prompt_tokens, completion_tokens)
+        return _map_cost(model, prompt_tokens, completion_tokens)
 
     def is_priced(self, model: str, *, custom_endpoint: bool = False) -> bool:
         """Whether `cost_usd` can give a number for `model`."""
@@ -58,6 +61,14 @@ class PriceTable:
             return self._custom[model]
         _, _, bare = model.partition("/")
         return self._custom.get(bare) if bare else None
+
+
+def _map_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    try:
+        entry = lookup(model)
+    except AskLitellm:
+        return _litellm_cost(model, prompt_tokens, completion_tokens)
+    return entry.cost_usd(prompt_tokens, completion_tokens) if entry is not None else None
 
 
 def _litellm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:

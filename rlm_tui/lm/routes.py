@@ -26,6 +26,7 @@ from types import ModuleType
 from rlm_tui import __version__
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.litellm_loader import load_litellm
+from rlm_tui.lm.price_map import load_price_map
 from rlm_tui.lm.spec import ModelSpec
 
 # Sent to an `api_base` server when no key is named: OpenAI-compatible local servers expect
@@ -124,11 +125,53 @@ def api_key(spec: ModelSpec) -> str | None:
 def direct_route(spec: ModelSpec) -> DirectRoute | None:
     """The direct route for `spec`, or None when litellm must carry its calls.
 
-    Loads litellm (~3 s the first time) to ask it about the provider and the model: call
-    it from a worker thread, once per spec (its answer does not change while running).
+    An `openai/...` chat model is decided from its name and litellm's price map, read as a
+    file (`known_openai_route`); any other model asks litellm itself, loading it (~3 s the
+    first time). Call it from a worker thread, once per spec (its answer does not change).
     """
     if spec.transport != "auto" or not PASSTHROUGH_PARAMS.issuperset(spec.params):
         return None
+    known = known_openai_route(spec)
+    return known if known is not None else litellm_route(spec)
+
+
+def known_openai_route(spec: ModelSpec) -> DirectRoute | None:
+    """The direct route of an `openai/NAME` model that litellm sends unchanged, decided
+    without litellm; None when only litellm can tell (it then decides, as for any model).
+
+    litellm 1.106.2 takes `openai/` for its provider whatever the api_base, unless
+    $USE_LITELLM_PROXY sends everything to a LiteLLM proxy, and rewrites requests only for
+    the o-series and GPT-5 and later (by name), and for models the map puts in another mode
+    than chat (the Responses API). tests/unit/lm/test_lm_routes.py checks this against
+    litellm for every OpenAI model in the map.
+    """
+    provider, _, name = spec.model.partition("/")
+    if provider != "openai" or not name or os.environ.get("USE_LITELLM_PROXY", "").strip():
+        return None
+    if _is_reasoning_series(name) or "responses/" in name:
+        return None
+    price_map = load_price_map()
+    if not price_map:
+        return None  # the file is missing or unreadable: litellm decides
+    entry = next((e for e in (price_map.get(spec.model), price_map.get(name))
+                  if isinstance(e, dict)), None)
+    if entry is not None and (entry.get("litellm_provider") != "openai"
+                              or entry.get("mode") != "chat"):
+        return None
+    return DirectRoute(provider="openai", model=name)
+
+
+def _is_reasoning_series(name: str) -> bool:
+    """The o-series (o1, o3-mini, ...) and GPT-5 and later, as litellm's request configs
+    tell them (a wider net: an `o4-local` also goes to litellm, which decides)."""
+    last = name.rsplit("/", 1)[-1]
+    o_series = len(last) > 1 and last[0] == "o" and last[1].isdigit()
+    return o_series or "gpt-5" in name or "gpt-6" in name
+
+
+def litellm_route(spec: ModelSpec) -> DirectRoute | None:
+    """The direct route for `spec` as litellm's own provider and request config say;
+    loads litellm. Call `direct_route`, which checks the transport and params first."""
     litellm = load_litellm()
     try:
         model, provider, _, _ = litellm.get_llm_provider(model=spec.model,

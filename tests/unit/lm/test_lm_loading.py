@@ -73,3 +73,26 @@ async def test_warm_up_loads_litellm_and_primes_its_first_call_without_output(ca
 
     assert is_loaded() and is_warm()
     assert capfd.readouterr() == ("", "")
+
+
+def test_preparing_an_openai_model_imports_aiohttp_but_not_litellm():
+    result = run_python(
+        "import sys\n"
+        "from rlm_tui.lm import ModelSpec, prepare_models\n"
+        "prepare_models([ModelSpec(model='openai/local', api_base='http://127.0.0.1:9/v1'),\n"
+        "                ModelSpec(model='demo')]).join()\n"
+        "print('aiohttp' in sys.modules, 'litellm' in sys.modules)\n"
+    )
+
+    assert result.stdout.split() == ["True", "False"], result.stderr
+
+
+def test_preparing_a_model_that_cannot_work_raises_nothing():
+    result = run_python(
+        "from rlm_tui.lm import ModelSpec, prepare_models, is_warm\n"
+        "prepare_models([ModelSpec(model='foo/bar')]).join()\n"
+        "print(is_warm())\n"
+    )
+
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.strip() == "True"  # litellm was primed for it: its call says why

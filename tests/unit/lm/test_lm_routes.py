@@ -3,10 +3,17 @@
 import pytest
 
 from rlm_tui.lm import PLACEHOLDER_API_KEY, ModelCallError, ModelSpec
-from rlm_tui.lm.routes import OPENAI_API_BASE, USER_AGENT, DirectRoute, direct_route
+from rlm_tui.lm.routes import (
+    OPENAI_API_BASE,
+    USER_AGENT,
+    DirectRoute,
+    direct_route,
+    known_openai_route,
+    litellm_route,
+)
 
 LOCAL = "http://127.0.0.1:8000/v1"
-KEY_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_ORGANIZATION",
+KEY_VARIABLES = ("USE_LITELLM_PROXY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_ORGANIZATION",
                  "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "MY_SERVER_KEY", "RLM_TUI_TRANSPORT")
 
 
@@ -140,3 +147,35 @@ def test_openais_endpoint_without_its_key_is_an_auth_error_naming_the_variable()
 
     assert caught.value.kind == "auth"
     assert "$OPENAI_API_KEY" in str(caught.value)
+
+
+def openai_names() -> list[str]:
+    """Every OpenAI model in litellm's map (any mode), and names a local server uses."""
+    from rlm_tui.lm.price_map import load_price_map
+
+    mapped = [f"openai/{key.removeprefix('openai/')}" for key, entry in load_price_map().items()
+              if isinstance(entry, dict) and entry.get("litellm_provider") == "openai"]
+    return mapped + ["openai/test-model", "openai/meta-llama/Llama-3.1-8B", "openai/o3-local",
+                     "openai/qwen2.5-coder:7b", "openai/gpt-5-local", "openai/gpt-4o-local",
+                     "openai/gpt-3.5-turbo-instruct", "openai/gpt-5-chat-latest"]
+
+
+@pytest.mark.parametrize("api_base", [None, LOCAL])
+def test_openai_routes_decided_without_litellm_are_the_ones_litellm_decides(api_base):
+    decided = set()
+    for model in openai_names():
+        spec = ModelSpec(model=model, api_base=api_base)
+        known = known_openai_route(spec)
+        if known is not None:
+            decided.add(model)
+            assert known == litellm_route(spec), model
+    # The rest (o-series, GPT-5, embeddings, Responses models) litellm decides, as before.
+    assert decided >= {"openai/test-model", "openai/meta-llama/Llama-3.1-8B",
+                       "openai/qwen2.5-coder:7b", "openai/gpt-4o-mini", "openai/gpt-4o",
+                       "openai/gpt-4.1", "openai/gpt-3.5-turbo"}
+
+
+def test_a_litellm_proxy_in_the_environment_leaves_the_route_to_litellm(monkeypatch):
+    monkeypatch.setenv("USE_LITELLM_PROXY", "True")
+
+    assert known_openai_route(ModelSpec(model="openai/test-model", api_base=LOCAL)) is None
