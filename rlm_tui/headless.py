@@ -71,8 +71,8 @@ def _summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
     return summary
 
 
-async def _session(workspace: Workspace, queries: list[str], bus: ev.EventBus, *,
-                   fork: Fork | None = None) -> list[Outcome]:
+async def _session(workspace: Workspace, queries: list[str], bus: ev.EventBus,
+                   preparing: Any, *, fork: Fork | None = None) -> list[Outcome]:
     """Ask the questions in turn on one session (one REPL); stop at a halt or failure."""
     run = workspace.new_run(bus)
     loop = asyncio.get_running_loop()
@@ -81,6 +81,12 @@ async def _session(workspace: Workspace, queries: list[str], bus: ev.EventBus, *
     outcomes: list[Outcome] = []
     try:
         context = workspace.run_context()
+        # Start-up, not the session's time: the REPL's worker starts while the models get
+        # ready (aiohttp's import, in a thread), before the session's clock.
+        await asyncio.gather(run.start_worker(context), asyncio.to_thread(preparing.join))
+        # The start-up's ~40,000 long-lived objects (modules, schemas) out of the garbage
+        # collector's way: each full collection during the run scanned them all again.
+        gc.freeze()
         if fork is not None:
             rest = queries[1:] if fork.new_question else queries
             outcomes.append(await run.start_fork(fork.plan, context, note=fork.note,
@@ -146,11 +152,7 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
-            preparing.join()
-            # The start-up's ~40,000 long-lived objects (modules, schemas) out of the garbage
-            # collector's way: each full collection during the run scanned them all again.
-            gc.freeze()
-            outcomes = asyncio.run(_session(ws, queries, bus, fork=fork))
+            outcomes = asyncio.run(_session(ws, queries, bus, preparing, fork=fork))
         finally:
             writer.close()
     asked = queries if fork is None or fork.new_question else [fork.plan.turns[-1].query,

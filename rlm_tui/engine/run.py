@@ -24,7 +24,7 @@ from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.engine.session import Session
 from rlm_tui.errors import ModelError
 from rlm_tui.lm import ModelClient, ModelSpec
-from rlm_tui.sandbox import SandboxLimits
+from rlm_tui.sandbox import Sandbox, SandboxLimits
 
 
 class Run:
@@ -51,6 +51,7 @@ class Run:
         self.root: Session | None = None
         self.approvals = Approvals(settings.approve)
         self._notes: list[str] = []  # queued before the root session opened
+        self._worker: tuple[Any, Sandbox] | None = None  # started ahead: (context value, it)
         self.coverage_lock = asyncio.Lock()
         self.sent_prompts: list[str] = []  # sub-call prompts not yet matched to the context
 
@@ -160,6 +161,21 @@ class Run:
             if not keep_open:
                 await self.close()
 
+    async def start_worker(self, context: RunContext) -> None:
+        """Start the root session's REPL worker ahead of the run (a script starts it while
+        its models get ready): its start-up is then not the session's time."""
+        if self._worker is None:
+            sandbox = Sandbox(context.value, limits=self.limits)
+            await sandbox.start()
+            self._worker = (context.value, sandbox)
+
+    def take_worker(self, context: RunContext) -> Sandbox | None:
+        """The worker started ahead for this context, once (None if none was)."""
+        if self._worker is None or self._worker[0] is not context.value:
+            return None
+        sandbox, self._worker = self._worker[1], None
+        return sandbox
+
     @property
     def is_open(self) -> bool:
         """The session takes follow-up questions: its REPL is open."""
@@ -171,6 +187,9 @@ class Run:
         if root is not None and root.sandbox is not None:
             await root.close()
             root.sandbox = None
+        if self._worker is not None:  # started ahead, never used (the run did not start)
+            sandbox, self._worker = self._worker[1], None
+            await asyncio.shield(sandbox.close())
 
     # -- steering ------------------------------------------------------------------------
 

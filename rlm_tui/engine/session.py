@@ -101,7 +101,9 @@ class Session:
                   context=self.context.summary, fork_of=fork_of,
                   priced=client.is_priced(root_spec) and client.is_priced(sub_spec))
         self._opened_at = self._running_clock()
-        self.sandbox = Sandbox(self.context.value, limits=self.owner.limits)
+        ready = self.owner.take_worker(self.context) if self.depth == 0 else None
+        self.sandbox = ready or Sandbox(self.context.value, limits=self.owner.limits)
+        self._sandbox_started = ready is not None
         if opening:
             facts = self.facts
             self.conversation.add(self.id, "system", "system", prompts.system_prompt(facts))
