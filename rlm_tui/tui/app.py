@@ -170,6 +170,7 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         if self.live_run is not None:
             await self.live_run.close()
         await self._clear_for_new_run(summary)
+        self.session.query_bar.set_follow_up(False)
         self.live_run = LiveRun(self.workspace, self.settings, self.relay,
                                 start_paused=self._start_paused,
                                 on_view_error=lambda m: self.notify(m, severity="error"),
@@ -198,6 +199,7 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
             return
         turn_no = self.summary.turn
         title = f"Turn {turn_no} {outcome.status}" if turn_no > 1 else f"Run {outcome.status}"
+        self.session.query_bar.set_follow_up(live.is_open)
         more = ("\nAsk a follow-up in the query box (r), or ctrl+n for a new session."
                 if live.is_open else "")
         self.notify(f"Transcript: {live.transcript_path}{more}", title=title, timeout=8)

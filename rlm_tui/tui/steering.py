@@ -20,15 +20,23 @@ from rlm_tui import events as ev
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.tui.forking import ForkPoint, ForkRequest
 from rlm_tui.tui.screens.cell_editor import CellEditorScreen
-from rlm_tui.tui.screens.fork import ForkChoice
 from rlm_tui.tui.run_summary import RunSummary
+from rlm_tui.tui.screens.fork import ForkChoice
 from rlm_tui.tui.screens.prompt import PromptScreen
 from rlm_tui.tui.widgets.cell_log import describe_cell
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from rlm_tui.config import Settings
     from rlm_tui.engine.run import Run
+    from rlm_tui.engine.run_context import Outcome
     from rlm_tui.tui.live_run import LiveRun
+    from rlm_tui.tui.session_app import SessionApp
+
+    _App = SessionApp
+else:
+    _App = object
 
 STEERING_BINDINGS: list[BindingType] = [
     Binding("space", "toggle_pause", "Pause/resume",
@@ -67,12 +75,19 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class SteeringActions:
+class SteeringActions(_App):
     """The live app's steering keys and commands (mixed into RlmApp)."""
 
     PALETTE_ACTIONS: ClassVar[tuple[tuple[str, str, str], ...]] = PALETTE_ACTIONS
-    settings: Settings
-    live_run: LiveRun | None
+
+    if TYPE_CHECKING:  # what the mixin reads and calls of RlmApp (app.py)
+        settings: Settings
+        live_run: LiveRun | None
+
+        async def new_session(self, summary: RunSummary) -> LiveRun: ...
+        def drive_turn(self, live: LiveRun, turn: Awaitable[Outcome]) -> None: ...
+        async def wait_for_run(self) -> None: ...
+        async def _clear_for_new_run(self, summary: RunSummary | None = None) -> None: ...
 
     @property
     def steered_run(self) -> Run | None:
@@ -82,10 +97,9 @@ class SteeringActions:
     def check_steering(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """True: the action applies now; False: hidden (no use now); None: disabled;
         NotImplemented: not a steering action."""
-        app: Any = self
         run = self.steered_run
         control = run.control if run is not None else None
-        state = app.summary.state
+        state = self.summary.state
         if action in ("toggle_pause", "step") and state == "held":
             return False  # a held cell waits for a, c or s: their room in the footer
         if action == "toggle_pause":
@@ -94,14 +108,14 @@ class SteeringActions:
         if action == "step":
             return True if control is not None and state in ("running", "paused") else None
         if action == "halt":
-            return True if app.run_is_live else None
+            return True if self.run_is_live else None
         if action in CELL_ACTIONS:
             return run is not None and run.held is not None
         if action == "note":
             live = self.live_run
-            return live is not None and (app.run_is_live or live.is_open)
+            return live is not None and (self.run_is_live or live.is_open)
         if action == "new_session":
-            return True if app.has_session else None
+            return True if self.has_session else None
         if action == "set_approve_mode":
             return parameters[:1] != (self.settings.approve,) if parameters else False
         if action == "switch_model":
@@ -121,47 +135,43 @@ class SteeringActions:
             run.control.step()
 
     def action_halt(self) -> None:
-        app: Any = self
-        if self.live_run is not None and app.run_is_live:
+        if self.live_run is not None and self.run_is_live:
             self.live_run.halt("halted by the user")
 
     def action_new_query(self) -> None:
-        app: Any = self
-        app.session.query_bar.edit()
+        self.session.query_bar.edit()
 
     async def action_new_session(self) -> None:
         """The session shown ends (halted first if live; its REPL closed); the query box
         waits for a new session's first question."""
-        app: Any = self
         await self.end_session()
-        await app._clear_for_new_run(RunSummary())
+        await self._clear_for_new_run(RunSummary())
         self.live_run = None
-        app.session.query_bar.set_query("")
-        app.session.query_bar.edit()
-        app.refresh_bindings()
-        app.notify("A new session: ask its first question.", timeout=4)
+        self.session.query_bar.set_follow_up(False)
+        self.session.query_bar.set_query("")
+        self.session.query_bar.edit()
+        self.refresh_bindings()
+        self.notify("A new session: ask its first question.", timeout=4)
 
     async def end_session(self, reason: str = "a new session was started") -> None:
         """Halt the session shown if it is live, then close it (its REPL's worker)."""
-        app: Any = self
         live = self.live_run
         if live is not None:
-            if app.run_is_live:
+            if self.run_is_live:
                 live.halt(reason)
-                await app.wait_for_run()
+                await self.wait_for_run()
             await live.close()
 
     # -- a note ----------------------------------------------------------------------------
 
     def action_note(self) -> None:
-        app: Any = self
         live = self.live_run
         if live is None:
             return
         hint = ("enter queues it: the model reads it before its next call · escape cancels"
-                if app.run_is_live else "the session has ended its turn: the note waits for "
+                if self.run_is_live else "the session has ended its turn: the note waits for "
                 "your next question · enter queues it · escape cancels")
-        app.push_screen(PromptScreen("A note to the model", placeholder="e.g. check the tests "
+        self.push_screen(PromptScreen("A note to the model", placeholder="e.g. check the tests "
                                      "before answering", hint=hint, input_id="note-input"),
                         self._note_written)
 
@@ -182,12 +192,11 @@ class SteeringActions:
             run.skip_cell()
 
     def action_edit_cell(self) -> None:
-        app: Any = self
         run = self.steered_run
         held = run.held if run is not None else None
         if held is None:
             return
-        app.push_screen(CellEditorScreen(held.code, title=describe_cell(held.cell_id),
+        self.push_screen(CellEditorScreen(held.code, title=describe_cell(held.cell_id),
                                          reason=held.reason),
                         partial(self._cell_edited, held.cell_id))
 
@@ -197,30 +206,27 @@ class SteeringActions:
             return  # back without running: the cell is still held
         held = run.held
         if held is None or held.cell_id != cell_id:
-            app: Any = self
-            app.notify("That cell is no longer held: the edit was not run.", severity="warning")
+            self.notify("That cell is no longer held: the edit was not run.", severity="warning")
             return
         run.edit_cell(code)
 
     def action_set_approve_mode(self, mode: str) -> None:
-        app: Any = self
         if mode not in APPROVE_MODES:
             return
         self.settings = self.settings.model_copy(update={"approve": mode})
         run = self.steered_run
         if run is not None:
             run.set_approve_mode(mode)  # type: ignore[arg-type]
-        app.notify(APPROVE_MODES[mode][1], title=f"Cells held: {APPROVE_MODES[mode][0]}")
+        self.notify(APPROVE_MODES[mode][1], title=f"Cells held: {APPROVE_MODES[mode][0]}")
 
     # -- models ------------------------------------------------------------------------------
 
     def action_switch_model(self, which: str) -> None:
-        app: Any = self
         run = self.steered_run
         settings = run.settings if run is not None else self.settings
         current = (settings.model if which == "root" else settings.effective_sub_model) or ""
         name = "root model" if which == "root" else "sub-model"
-        app.push_screen(PromptScreen(f"Switch the {name}", value=current,
+        self.push_screen(PromptScreen(f"Switch the {name}", value=current,
                                      hint="from the next call on · it is checked first "
                                      "(provider, API key) · enter switches · escape cancels",
                                      input_id="model-input"),
@@ -228,69 +234,62 @@ class SteeringActions:
 
     def _model_chosen(self, which: str, current: str, name: str | None) -> None:
         if name and name != current:
-            app: Any = self
-            app.run_worker(self._switch_model(which, name), group="models",
+            self.run_worker(self._switch_model(which, name), group="models",
                            exit_on_error=False)
 
     async def _switch_model(self, which: str, name: str) -> None:
         from rlm_tui.engine.workspace import check_models  # deferred: the engine's imports
-
-        app: Any = self
         update = {"model": name} if which == "root" else {"sub_model": name}
         run = self.steered_run
         candidate = (run.settings if run is not None else self.settings).model_copy(
             update=update)
         problem = await checked(check_models, candidate)
         if problem is not None:
-            app.notify(problem, title="Model not switched", severity="error", timeout=12)
+            self.notify(problem, title="Model not switched", severity="error", timeout=12)
             return
         self.settings = self.settings.model_copy(update=update)  # the next sessions' too
         if run is not None and self.live_run is not None and self.live_run.is_open:
             run.set_models(**update)
         else:
-            app.session.status_bar.model = self.settings.model or ""
+            self.session.status_bar.model = self.settings.model or ""
         what = "Root model" if which == "root" else "Sub-model"
-        app.notify(f"{what}: {name}, from the next call", title="Model switched")
+        self.notify(f"{what}: {name}, from the next call", title="Model switched")
 
     # -- a fork ------------------------------------------------------------------------------
 
     def fork_chosen(self, point: ForkPoint, choice: ForkChoice) -> None:
         """The fork dialog's answer, in the live app: fork the session shown."""
-        app: Any = self
         live = self.live_run
         if live is None or not live.transcript_path.exists():
-            app.notify("This session has no transcript to fork from.", severity="warning")
+            self.notify("This session has no transcript to fork from.", severity="warning")
             return
         request = ForkRequest(live.transcript_path, point, choice)
-        app.run_worker(self.start_fork(request), group="fork", exit_on_error=False)
+        self.run_worker(self.start_fork(request), group="fork", exit_on_error=False)
 
     async def start_fork(self, request: ForkRequest) -> None:
         """A new live session from `request`'s point, on a new run with its own transcript;
         the session shown (halted first if it is live) and its transcript stay as they were."""
-        app: Any = self
         planned = await self.fork_plan(request)
         if planned is None:
             return
         plan, settings = planned
         await self.end_session("forked into a new session")
         self.settings = settings
-        app.session.status_bar.model = settings.model or ""
-        live = await app.new_session(RunSummary(state="starting", query=plan.query,
+        self.session.status_bar.model = settings.model or ""
+        live = await self.new_session(RunSummary(state="starting", query=plan.query,
                                                 max_iterations=settings.max_iterations))
-        app.session.query_bar.set_query(plan.query)
+        self.session.query_bar.set_query(plan.query)
         point = request.point
         where = f"iteration {point.iteration}" + (f" of turn {point.turn}" if point.turn > 1
                                                    else "")
-        app.notify(f"From {request.transcript.name}, after {where}", title="Forked", timeout=8)
-        app.drive_turn(live, live.execute_fork(plan, request.choice.note))
+        self.notify(f"From {request.transcript.name}, after {where}", title="Forked", timeout=8)
+        self.drive_turn(live, live.execute_fork(plan, request.choice.note))
 
     async def fork_plan(self, request: ForkRequest) -> tuple[Any, Settings] | None:
         """The plan and the fork's settings, or None after saying (one line) why not: the
         models checked, the transcript read up to now (it is flushed as it is written)."""
         from rlm_tui.engine.workspace import check_models  # deferred: the engine's imports
         from rlm_tui.forks import load_fork
-
-        app: Any = self
         choice = request.choice
         settings = self.settings.model_copy(update={"model": choice.model,
                                                     "sub_model": choice.sub_model})
@@ -302,7 +301,7 @@ class SteeringActions:
             except RlmTuiError as exc:
                 problem = str(exc)
         if problem is not None:
-            app.notify(problem, title="Not forked", severity="error", timeout=12)
+            self.notify(problem, title="Not forked", severity="error", timeout=12)
             return None
         return loaded.plan, settings
 

@@ -74,6 +74,7 @@ async def test_ctrl_n_closes_the_session_and_starts_a_new_one(sample):
         assert app.summary.state == "idle" and not app.session.tree.root
         box = app.query_one(QueryBar).input
         assert app.focused is box and box.value == ""
+        assert str(app.query_one("#query-label").render()) == "Query"
         await pilot.press(*"what does util.py do", "enter")
         await ended(pilot)
         assert app.live_run is not first

@@ -222,6 +222,7 @@ async def test_a_follow_up_shows_as_turn_2_in_every_pane(sample):
         bar = str(app.query_one(RunStatusBar).render())
         assert "turn 2 · iteration 1/30" in bar
         assert app.live_run.is_open
+        assert str(app.query_one("#query-label").render()) == "Follow-up"
 
 
 async def test_quitting_closes_the_open_session(sample):

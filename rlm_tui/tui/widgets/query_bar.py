@@ -31,8 +31,14 @@ class QueryInput(Input):
             event.prevent_default()  # not typed (Input's handler is skipped); it bubbles on
 
 
+QUERY_PLACEHOLDER = "Ask a question about the context, then press enter"
+FOLLOW_UP_PLACEHOLDER = "A follow-up question on this session (its REPL and conversation) · " \
+    "ctrl+n: a new session"
+
+
 class QueryBar(Horizontal):
-    """A labelled input; posts `QueryBar.Submitted` with the question."""
+    """A labelled input; posts `QueryBar.Submitted` with the question. Once a session has
+    answered (its REPL still open), the box asks a follow-up: its label says so."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "leave", "Leave the box", show=False),
@@ -56,8 +62,12 @@ class QueryBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("Query", id="query-label")
-        yield QueryInput(placeholder="Ask a question about the context, then press enter",
-                         id="query-input")
+        yield QueryInput(placeholder=QUERY_PLACEHOLDER, id="query-input")
+
+    def set_follow_up(self, follow_up: bool) -> None:
+        """What enter asks: a follow-up on the open session, or a new session's question."""
+        self.query_one("#query-label", Label).update("Follow-up" if follow_up else "Query")
+        self.input.placeholder = FOLLOW_UP_PLACEHOLDER if follow_up else QUERY_PLACEHOLDER
 
     @property
     def input(self) -> Input:
