@@ -183,6 +183,18 @@ async def test_s_skips_the_held_cell_and_the_model_is_told(sample):
         assert "⤼ skipped" in label(app.query_one(SubCallTree), cell)
 
 
+async def test_quitting_while_a_cell_is_held_halts_the_run_and_closes_it(sample):
+    app = make_app(sample, query=QUERY, approve="cells")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await held(pilot)
+        live = app.live_run
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: app._quit_question is not None, what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not live.is_open, what="the session to close")
+    assert app.summary.state == "halted" and not live.is_open
+
+
 async def test_the_palette_sets_which_cells_are_held_for_the_run_in_hand(sample):
     app = make_app(sample, query=QUERY, start_paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -309,6 +321,27 @@ async def test_f_forks_a_new_live_session_from_the_selected_iteration(sample):
         lineage = str(reasoning.query(".fork-of").first().render())
         assert lineage.startswith(f"↳ forked from {parent_path.name} after iteration 2")
         assert reasoning.sections[0].label == "Iteration 1 (rebuilt)"
+
+
+async def test_f_on_a_paused_session_halts_it_and_forks(sample):
+    app = make_app(sample, query=QUERY, start_paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.summary.state == "paused", what="paused")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.summary.reason == "stepped one iteration",
+                       what="the step")
+        parent = app.live_run
+        await choose_iteration(pilot, f"{app.summary.root_session}.i1")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, ForkScreen), what="the dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.live_run is not parent, what="the fork")
+        assert not parent.is_open
+        ends = [e for e in read_transcript(parent.transcript_path).events
+                if isinstance(e, ev.SessionFinished)]
+        assert ends[-1].status == "halted" and ends[-1].reason == "forked into a new session"
+        await wait_for(pilot, lambda: app.summary.state == "paused", what="the fork paused")
+        assert app.live_run.start_paused  # as the app's runs start: space goes on
 
 
 async def test_f_in_a_replay_hands_the_live_app_a_fork_it_starts(sample):
