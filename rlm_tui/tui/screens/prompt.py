@@ -45,7 +45,10 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(self.hint, id="hint", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        box = self.query_one(Input)
+        box.focus()
+        if self.value:
+            box.select_all()  # typing replaces it; an arrow key keeps it to edit
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -332,9 +332,9 @@ class RootReasoning(VerticalScroll):
             if event.session_id != self._root:
                 continue
             if isinstance(event, ev.TurnStarted):
-                header = Static(f"Turn {event.turn} · {printable(event.query)}",
-                                classes="turn-header", markup=False)
-                self._turn_headers[event.turn] = header
+                if 1 not in self._turn_headers and batch.tree.root is not None:
+                    await self._head_first_turn(batch.tree.root.query, created)
+                header = self._turn_header(event.turn, event.query)
                 created.append(header)
             elif isinstance(event, ev.IterationStarted):
                 await write_pending()
@@ -371,6 +371,24 @@ class RootReasoning(VerticalScroll):
         if created:
             await self._show_new(created)
         self._show_queued(tuple(batch.tree.pending_notes))
+
+    def _turn_header(self, turn: int, query: str) -> Static:
+        header = Static(f"Turn {turn} · {printable(query)}", classes="turn-header",
+                        markup=False)
+        self._turn_headers[turn] = header
+        return header
+
+    async def _head_first_turn(self, query: str, created: list[Static | IterationSection],
+                               ) -> None:
+        """Once there is a follow-up question, the first question heads its turn too."""
+        first = next((s for s in self._sections.values() if s.turn == 1), None)
+        if first is None:
+            return
+        header = self._turn_header(1, query)
+        if first in created:
+            created.insert(created.index(first), header)
+        elif first.is_mounted:
+            await self.mount(header, before=first)
 
     def _show_queued(self, notes: tuple[str, ...]) -> None:
         if notes == self._queued:
