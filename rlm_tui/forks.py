@@ -1,18 +1,29 @@
 """Forking a recorded session, as the command line and the app both start one: the
-transcript read and checked, the plan made, and where its context and settings come from.
+transcript read and checked, the plan made from its session tree, and where its context and
+settings come from.
 
     fork = load_fork("run.jsonl", "3")       # InputError / UsageError: one line, exit 2
     fork.plan, fork.context_source, fork.settings
+    plan = plan_fork(events, "2:3", transcript="run.jsonl")     # from events in hand
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlm_tui.engine.fork_plan import ForkPlan, plan_fork
+from rlm_tui.engine.fork_plan import (
+    ForkPlan,
+    RecordedCall,
+    RecordedCell,
+    RecordedIteration,
+    RecordedTurn,
+)
 from rlm_tui.errors import InputError, UsageError
+from rlm_tui.transcript.model import SessionModel
+from rlm_tui.transcript.nodes import CellNode, IterationNode, SessionNode, TurnNode
 from rlm_tui.transcript.reader import Transcript, read_transcript
 
 # The parent's settings a fork keeps unless a flag says otherwise: its models, limits and
@@ -47,7 +58,105 @@ def load_fork(path: str | Path, at: str | tuple[int, int]) -> LoadedFork:
     if transcript.source_format != "rlm-tui":
         raise UsageError(f"{path} is an rlms log: it does not record sub-call responses, so "
                          "its REPL cannot be rebuilt; fork a transcript written by rlm-tui")
-    return LoadedFork(transcript, plan_fork(transcript.events, at, transcript=str(path)))
+    plan = plan_from_tree(transcript.fold(), at, transcript=str(path))
+    return LoadedFork(transcript, plan)
+
+
+_AT = re.compile(r"\s*(?:(\d+)\s*[:.]\s*)?(\d+)\s*")
+
+
+def parse_at(at: str | tuple[int, int]) -> tuple[int | None, int]:
+    """"K" (turn unsaid), "T:K" or (T, K)."""
+    if isinstance(at, tuple):
+        return at
+    match = _AT.fullmatch(str(at))
+    if match is None:
+        raise UsageError(f"--at {at!r}: give an iteration K, or T:K for iteration K of "
+                         "turn T (follow-up questions are turns 2, 3, ...)")
+    return (int(match.group(1)) if match.group(1) else None), int(match.group(2))
+
+
+def plan_fork(events: Any, at: str | tuple[int, int], *, transcript: str) -> ForkPlan:
+    """The plan to fork the session these events record after iteration `at`."""
+    return plan_from_tree(SessionModel.from_events(events), at, transcript=transcript)
+
+
+def plan_from_tree(tree: SessionModel, at: str | tuple[int, int], *,
+                   transcript: str) -> ForkPlan:
+    """The plan to fork the tree's root session after iteration `at`; UsageError (one line)
+    when there is no such whole iteration. A transcript cut short forks at its last whole
+    iteration, with a warning."""
+    root = tree.root
+    if root is None or not root.turns:
+        raise UsageError(f"{transcript}: no session in it to fork")
+    turn_no, k = parse_at(at)
+    turns = root.turns
+    if turn_no is None:
+        if len(turns) > 1:
+            raise UsageError(f"{transcript} has {len(turns)} turns (follow-up questions): "
+                             f"pass --at T:{k} for iteration {k} of turn T")
+        turn_no = 1
+    if not 1 <= turn_no <= len(turns):
+        raise UsageError(f"{transcript} has no turn {turn_no} (it has {len(turns)})")
+    where = f"turn {turn_no} of {transcript}" if len(turns) > 1 else transcript
+    counted = [it for it in root.iterations if it.turn == turn_no and not it.forced]
+    whole = [it.iteration for it in counted if _whole(it)]
+    if k < 1 or k > len(counted):
+        plural = "s" if len(counted) != 1 else ""
+        raise UsageError(f"--at {k}: {where} has {len(counted)} iteration{plural} "
+                         f"(1 to {len(counted)})" if counted else
+                         f"--at {k}: {where} has no iteration to fork from")
+    warning = None
+    if k not in whole:
+        ended = turns[turn_no - 1].status != "running"
+        if whole and k > max(whole) and not ended:
+            warning = (f"iteration {k} of {where} did not finish (the transcript is cut "
+                       f"short): forking after iteration {max(whole)}, its last whole one")
+            k = max(whole)
+        else:
+            raise UsageError(f"--at {k}: iteration {k} of {where} did not finish, so the "
+                             "state after it is not known")
+    recorded = [_turn(root, turn) for turn in turns[:turn_no]]
+    recorded[-1].iterations = [it for it in recorded[-1].iterations
+                               if it.iteration <= k and not it.forced]
+    messages = any(it.messages for it in root.iterations) or any(t.opening for t in turns)
+    return ForkPlan(transcript=transcript, session_id=root.node_id, turn=turn_no,
+                    iteration=k, turns=recorded, messages_recorded=messages,
+                    root_model=root.root_model, sub_model=root.sub_model, warning=warning)
+
+
+def _whole(it: IterationNode) -> bool:
+    """Its reply came back and every cell of it finished: the state after it is known."""
+    return (it.status == "done" and not it.forced
+            and all(cell.status in ("done", "error") for cell in it.cells))
+
+
+def _turn(root: SessionNode, turn: TurnNode) -> RecordedTurn:
+    iterations = [_iteration(it) for it in root.iterations if it.turn == turn.turn]
+    return RecordedTurn(turn.turn, turn.query, opening=list(turn.opening),
+                        iterations=iterations, ended=turn.status != "running",
+                        status=turn.status if turn.status != "running" else "halted",
+                        answer=turn.answer, forced=turn.forced, source=turn.source,
+                        reason=turn.reason, iterations_done=turn.iterations)
+
+
+def _iteration(it: IterationNode) -> RecordedIteration:
+    before = [m for m in it.messages if m[1] in ("note", "forced")]
+    after = [m for m in it.messages if m[1] not in ("note", "forced")]
+    reply = (it.done_text or "") if it.status == "done" and not it.error else None
+    return RecordedIteration(it.turn, it.iteration, it.max_iterations, reply=reply,
+                             model=it.model, finish_reason=it.finish_reason, forced=it.forced,
+                             before=before, after=after,
+                             cells=[_cell(cell) for cell in it.cells])
+
+
+def _cell(cell: CellNode) -> RecordedCell:
+    calls = [RecordedCall(call.kind, call.prompt, call.model, call.response, call.error)
+             for call in cell.subcalls]
+    return RecordedCell(cell.index, cell.code, cell.ran_code or cell.code,
+                        decision=cell.decision, skipped=cell.skipped,
+                        finished=cell.status in ("done", "error"), stdout=cell.stdout,
+                        error=cell.error, calls=calls)
 
 
 def context_source(header: dict[str, Any]) -> str | None:

@@ -17,13 +17,14 @@ from rlm_tui.engine.fork_plan import (
     RecordedCall,
     RecordedCell,
     RecordedIteration,
-    plan_fork,
+    RecordedMessage,
+    RecordedTurn,
 )
 from rlm_tui.engine.run_context import Outcome
 from rlm_tui.engine.session import EVENT_TEXT_CHARS, Session, SubcallHandler
 from rlm_tui.sandbox import CellResult, SubcallRequest
 
-__all__ = ["ForkPlan", "continue_fork", "plan_fork", "rebuild"]
+__all__ = ["ForkPlan", "continue_fork", "rebuild"]
 
 
 async def continue_fork(session: Session, plan: ForkPlan, *, new_question: bool) -> Outcome:
@@ -58,30 +59,28 @@ async def rebuild(session: Session, plan: ForkPlan) -> None:
             await _rebuild_iteration(session, plan, iteration,
                                      last=turn is last and iteration is turn.iterations[-1])
         if turn is not last:
-            _turn_end(session, turn.answer, turn.end)
+            _turn_end(session, turn)
 
 
-def _opening(session: Session, plan: ForkPlan, recorded: list[ev.MessageAdded],
+def _opening(session: Session, plan: ForkPlan, recorded: list[RecordedMessage],
              query: str) -> None:
     if plan.messages_recorded:
-        for message in recorded:
-            session.conversation.add(session.id, message.role, message.kind, message.content)
+        for role, kind, content in recorded:
+            session.conversation.add(session.id, role, kind, content)  # type: ignore[arg-type]
         return
     facts = session.facts  # an older transcript: the messages as the engine writes them
     session.conversation.add(session.id, "system", "system", prompts.system_prompt(facts))
     session.conversation.add(session.id, "user", "query", prompts.first_message(query, facts))
 
 
-def _turn_end(session: Session, answer: ev.FinalAnswer | None,
-              end: ev.SessionFinished | None) -> None:
+def _turn_end(session: Session, turn: RecordedTurn) -> None:
     """An earlier turn's end, as recorded (no run ends here)."""
-    if answer is not None:
-        session.emit(ev.FinalAnswer, session.id, session.parent_id, answer=answer.answer,
-                     forced=answer.forced, source=answer.source, turn=session.turn)
-    session.emit(ev.SessionFinished, session.id, session.parent_id,
-                 status=end.status if end else "halted", reason=end.reason if end else None,
-                 answer=answer.answer if answer else None, forced=bool(end and end.forced),
-                 iterations=end.iterations if end else 0, turn=session.turn, rebuilt=True)
+    if turn.answer is not None:
+        session.emit(ev.FinalAnswer, session.id, session.parent_id, answer=turn.answer,
+                     forced=turn.forced, source=turn.source, turn=session.turn)
+    session.emit(ev.SessionFinished, session.id, session.parent_id, status=turn.status,
+                 reason=turn.reason, answer=turn.answer, forced=turn.forced,
+                 iterations=turn.iterations_done, turn=session.turn, rebuilt=True)
 
 
 async def _rebuild_iteration(session: Session, plan: ForkPlan, it: RecordedIteration, *,
@@ -91,16 +90,16 @@ async def _rebuild_iteration(session: Session, plan: ForkPlan, it: RecordedItera
     session.emit(ev.IterationStarted, node, session.id, iteration=it.iteration,
                  max_iterations=it.max_iterations, turn=it.turn, rebuilt=True,
                  forced=it.forced)
-    for note in it.before:
-        session.conversation.add(node, note.role, note.kind, note.content)
+    for role, kind, content in it.before:
+        session.conversation.add(node, role, kind, content)  # type: ignore[arg-type]
     reply = it.reply or ""
     session.emit(ev.RootDone, node, session.id, text=reply, model=it.model,
                  usage=ev.Usage(), latency_s=0.0, finish_reason=it.finish_reason)
     session.conversation.reply(reply)
     outputs = [await _rebuild_cell(session, node, cell) for cell in it.cells]
     if plan.messages_recorded and it.after:
-        for message in it.after:
-            session.conversation.add(node, message.role, message.kind, message.content)
+        for role, kind, content in it.after:
+            session.conversation.add(node, role, kind, content)  # type: ignore[arg-type]
     elif it.after or last or not plan.messages_recorded:
         # What the model was (or, for the iteration that ended its turn, would have been)
         # told: iteration K must end with its output for the conversation to go on.

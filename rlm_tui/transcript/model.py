@@ -303,7 +303,7 @@ class SessionModel:
             return None
         session.answer, session.forced, session.answer_source = e.answer, e.forced, e.source
         turn = _turn(session, e.turn)
-        turn.answer, turn.forced = e.answer, e.forced
+        turn.answer, turn.forced, turn.source = e.answer, e.forced, e.source
         return session
 
     def _session_finished(self, e: ev.SessionFinished) -> SessionNode | None:
@@ -341,6 +341,11 @@ class SessionModel:
 
     def _message_added(self, e: ev.MessageAdded) -> Node | None:
         node = self.nodes.get(e.node_id)
+        message = (e.role, e.kind, e.content)
+        if isinstance(node, SessionNode) and node.turns:
+            node.turns[-1].opening.append(message)
+        elif isinstance(node, IterationNode):
+            node.messages.append(message)
         if e.kind == "note" and isinstance(node, IterationNode):
             text = e.content.split(": ", 1)[-1] if e.content.startswith("Note from") \
                 else e.content

@@ -230,6 +230,9 @@ class IterationNode(Node):
     turn: int = 1  # the question it works on (follow-ups: 2, 3, ...)
     rebuilt: bool = False  # a fork's copy of its parent's iteration (no model call)
     notes: list[str] = field(default_factory=list)  # a person's notes sent before its call
+    # The messages the engine added to the conversation for it, in order (role, kind,
+    # content): a note or the request for a final answer before its call, its output after.
+    messages: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
     started_ts: float = 0.0
     model: str = ""
     usage: ev.Usage = NO_USAGE  # the root call's own
@@ -289,6 +292,10 @@ class TurnNode:
     reason: str | None = None
     iterations: int = 0  # as its end reported
     rebuilt: bool = False  # a fork's copy of its parent's turn
+    source: str = "FINAL"  # what gave its answer
+    # The messages that opened it (role, kind, content): the system prompt and the question,
+    # or the follow-up question.
+    opening: list[tuple[str, str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"turn": self.turn, "query": self.query, "status": self.status,

@@ -9,7 +9,7 @@ import pytest
 
 from rlm_tui import events as ev
 from rlm_tui.engine import RunContext
-from rlm_tui.engine.fork_plan import plan_fork
+from rlm_tui.forks import plan_fork
 from rlm_tui.errors import UsageError
 from rlm_tui.transcript import SessionModel
 from rlm_tui.transcript.html import render_html
