@@ -1,6 +1,6 @@
 """Snapshots of steering a run (issue 18), from fixed events: a held cell awaiting approval
-(at 120x40 and 80x24), its code in the editor, the note input, the fork dialog and a second
-turn. The held scenes give the app a stand-in for the live run (snapshot_scenes.HeldRunStub)
+(at 120x40 and 80x24), its code in the editor, the note input, the fork dialog (at both
+sizes) and a second turn. The held scenes give the app a stand-in for the live run (snapshot_scenes.HeldRunStub)
 so the keys a person has then (a, c, s) are in the footer.
 Update with `pytest tests/tui/test_snapshots_steering.py --snapshot-update`, and look at the
 SVGs changed before committing them."""
@@ -54,15 +54,25 @@ def test_the_note_input(snap_compare, sample):
                                            until(note_typed, "the note typed")))
 
 
-def test_the_fork_dialog(snap_compare, sample):
-    async def select_iteration_2(pilot) -> None:
-        calls = pilot.app.query_one(SubCallTree)
-        calls.move_cursor(calls._by_id["run0001.i2"])
+async def select_iteration_2(pilot) -> None:
+    calls = pilot.app.query_one(SubCallTree)
+    calls.move_cursor(calls._by_id["run0001.i2"])
 
+
+def fork_dialog_open(app) -> bool:
+    return isinstance(app.screen, ForkScreen)
+
+
+def test_the_fork_dialog(snap_compare, sample):
     assert snap_compare(make_app(sample), terminal_size=SIZE,
                         run_before=showing(answered, select_iteration_2, pressing("f"),
-                                           until(lambda app: isinstance(app.screen, ForkScreen),
-                                                 "the fork dialog")))
+                                           until(fork_dialog_open, "the fork dialog")))
+
+
+def test_the_fork_dialog_at_80x24(snap_compare, sample):
+    assert snap_compare(make_app(sample), terminal_size=NARROW,
+                        run_before=showing(answered, select_iteration_2, pressing("f"),
+                                           until(fork_dialog_open, "the fork dialog")))
 
 
 def test_a_second_turn(snap_compare, sample):

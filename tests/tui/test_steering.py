@@ -117,7 +117,7 @@ async def test_a_runs_the_held_cell_as_the_model_wrote_it(sample):
         view = cell_view(app, cell)
         assert view.awaiting and "held: every cell is held" in str(
             view.query_one(".cell-header").render())
-        assert "⏸ cell 1  held: awaits approval" in label(app.query_one(SubCallTree), cell)
+        assert "‖ cell 1  held: awaits approval" in label(app.query_one(SubCallTree), cell)
         await pilot.press("a")
         await wait_for(pilot, lambda: view.finished is not None, what="the cell to run")
         assert view.decision == "approved" and not view.finished.skipped

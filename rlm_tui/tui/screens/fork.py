@@ -37,13 +37,15 @@ class ForkScreen(ModalScreen[ForkChoice | None]):
     DEFAULT_CSS = """
     ForkScreen {
         align: center middle;
-        #dialog { width: 90; max-width: 100%; height: auto; padding: 1 2;
+        #dialog { width: 90; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
                   border: thick $accent; background: $surface; }
         #title { text-style: bold; margin-bottom: 1; }
+        #about { color: $text-muted; }
         Label { color: $text-muted; margin-top: 1; }
+        Input { background: $boost; padding: 0 1; }
+        Input:focus { background: $panel; }
         #message { height: auto; color: $text-error; display: none; }
         #message.-shown { display: block; }
-        #hint { color: $text-muted; margin-top: 1; }
         #buttons { height: auto; align-horizontal: right; margin-top: 1; }
         Button { margin-left: 2; }
     }
@@ -60,17 +62,19 @@ class ForkScreen(ModalScreen[ForkChoice | None]):
                          id="title", markup=False)
             yield Static("Its REPL is rebuilt by running the recorded cells again, every "
                          "sub-call answered from the transcript (no model call, no cost); "
-                         "then it goes on live. This session stays as it is.", markup=False)
+                         "then it goes on live. This session stays as it is.", id="about",
+                         markup=False)
             yield Label("Root model")
-            yield Input(self.model, id="fork-model")
+            yield Input(self.model, id="fork-model", compact=True)
             yield Label("Sub-model (empty: the root model)")
-            yield Input(self.sub_model, id="fork-sub-model")
+            yield Input(self.sub_model, id="fork-sub-model", compact=True)
             yield Label("Note to the model (optional)")
-            yield Input(placeholder="e.g. look at the tests before answering", id="fork-note")
+            yield Input(placeholder="e.g. look at the tests before answering", id="fork-note",
+                        compact=True)
             yield Static("", id="message", markup=False)
             with Horizontal(id="buttons"):
-                yield Button("Cancel (escape)", id="cancel")
-                yield Button("Fork (enter)", id="fork", variant="primary")
+                yield Button("Cancel (escape)", id="cancel", compact=True)
+                yield Button("Fork (enter)", id="fork", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#fork-note", Input).focus()

@@ -204,7 +204,7 @@ class CellView(Vertical):
                     Content.styled(printable(f"stopped unfinished: {self.stopped}"),
                                    "$warning"))
         if self.awaiting:
-            return (f"⏸ {title} · held: {self.held}", "-held",
+            return (f"‖ {title} · held: {self.held}", "-held",
                     Content.assemble(("awaits your approval: ", "bold $warning"),
                                      ("a", "bold"), " run as written · ", ("c", "bold"),
                                      " edit, then run · ", ("s", "bold"), " skip"))

@@ -176,7 +176,7 @@ class SubCallTree(Tree[Node]):
             pieces.append((icon, base_style + _TOGGLE))
         meta = component_style(self, "subcall-tree--meta")
         held = isinstance(call, CellNode) and call.awaiting
-        icon = ("⏸ ", component_style(self, "subcall-tree--stopped")) if held else (
+        icon = ("‖ ", component_style(self, "subcall-tree--stopped")) if held else (
             _ICONS[call.status] + " ", component_style(self, f"subcall-tree--{call.status}"))
         pieces += [icon, (node_title(call), style)]
         if held:
