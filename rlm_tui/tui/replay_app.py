@@ -19,10 +19,10 @@ from textual.binding import Binding, BindingType
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.errors import RlmTuiError
+from rlm_tui.forks import context_source
 from rlm_tui.transcript import Transcript
 from rlm_tui.transcript.export import export_read_transcript
 from rlm_tui.tui.file_index import FileIndex
-from rlm_tui.forks import context_source
 from rlm_tui.tui.forking import ForkPoint, ForkRequest
 from rlm_tui.tui.relay import FLUSH_INTERVAL_S
 from rlm_tui.tui.replay import DEFAULT_SPEED, SPEEDS, ReplayCursor, ReplayPosition, format_speed

@@ -24,6 +24,7 @@ from rlm_tui import events as ev
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.transcript.export import FORMATS_HINT, default_export_path, format_of_path
 from rlm_tui.tui.commands import RunCommands
+from rlm_tui.tui.forking import ForkPoint, selected_point
 from rlm_tui.tui.heap import freeze_long_lived, tune_collector
 from rlm_tui.tui.preferences import Preferences
 from rlm_tui.tui.relay import EventRelay
@@ -31,7 +32,6 @@ from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
 from rlm_tui.tui.screens.fork import ForkChoice, ForkScreen
-from rlm_tui.tui.forking import ForkPoint, selected_point
 from rlm_tui.tui.session_screen import PANE_ORDER, SessionScreen
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
 

@@ -5,14 +5,20 @@ commands that hold cells and switch models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
+from rlm_tui.errors import InputError
 from rlm_tui.transcript import read_transcript
 from rlm_tui.tui.app import RlmApp
-from rlm_tui.tui.forking import ForkPoint
+from rlm_tui.tui.forking import ForkPoint, ForkRequest
+from rlm_tui.tui.launch import launch_fork
 from rlm_tui.tui.replay_app import ReplayApp
 from rlm_tui.tui.screens.cell_editor import CellEditorScreen
-from rlm_tui.tui.screens.fork import ForkScreen
+from rlm_tui.tui.screens.fork import ForkChoice, ForkScreen
 from rlm_tui.tui.screens.prompt import PromptScreen
 from rlm_tui.tui.widgets.cell_log import CellLog
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
@@ -410,3 +416,13 @@ async def test_the_palette_switches_the_root_model_after_checking_it(sample):
         await ended(pilot)
         done = [e for e in transcript_events(app) if isinstance(e, ev.RootDone)]
         assert {e.model for e in done} == {"demo/second"}
+
+
+def test_a_fork_from_a_replay_whose_context_is_gone_is_one_line(tmp_path):
+    request = ForkRequest(Path("run.jsonl"), ForkPoint(1, 1), ForkChoice("demo", None, None))
+    gone = str(tmp_path / "moved-away")
+    for header, said in (({"context": {"source": gone}}, "is gone: pass --context PATH"),
+                         ({"context": {"source": "-"}}, "came from stdin")):
+        with pytest.raises(InputError) as raised:
+            launch_fork(request, header, Settings(model="demo"))
+        assert said in str(raised.value) and "\n" not in str(raised.value)
