@@ -125,6 +125,7 @@ class RayExecutor:
         finally:
             self._in_flight.discard(ref)
         record = result["record"]
+        record["context_via"] = "path" if pack is None else "object store"
         if result.get("transcript") is not None:
             path = self.transcripts / f"{task.id}.jsonl"
             await asyncio.to_thread(_write_file, path, result["transcript"])
