@@ -60,12 +60,12 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"--workers {args.workers}: at least 1")
     tasks, name = eval_tasks(args)  # a bad tasks line ends here, before any model call
     model_specs(settings)  # no model: a usage error
-    connect = None
     if args.ray is not None:
-        from rlm_tui.eval.ray_runner import ray_connector
+        from rlm_tui.eval.ray_runner import join_ray, require_ray
 
-        connect = ray_connector(args.ray)  # ray missing: a usage error, before any call
+        require_ray()  # not installed: a usage error, before anything else
     check_models(settings)  # a missing key or unknown provider: exit 3
+    connect = join_ray(args.ray) if args.ray is not None else None
     out = Path(args.out) if args.out else default_eval_dir(name)
     results = ResultsFile(out).open()
     try:

@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,15 +36,32 @@ from rlm_tui.scratch import make_scratch_dir
 CPUS_PER_TASK = 0.25
 RETRIES_ON_WORKER_DEATH = 1
 LOCAL = "local"
+CONNECT_TIMEOUT_S = 5.0
 
 
-def ray_connector(address: str) -> Callable[..., RayExecutor]:
-    """What makes the executor, once Ray is known to be importable; UsageError if not."""
+def require_ray() -> None:
+    """UsageError, in one line, when Ray is not installed."""
     try:
         import ray  # noqa: F401 - deferred: about 1 s to import, and an optional extra
     except ImportError:
         raise UsageError("--ray needs Ray: pip install 'rlm-tui[ray]'") from None
-    return functools.partial(RayExecutor, address)
+
+
+def join_ray(address: str) -> Callable[..., RayExecutor]:
+    """Join Ray (start a local one for LOCAL, unless this process already joined one); what
+    makes the executor. UsageError when the cluster cannot be joined."""
+    import ray
+
+    if ray.is_initialized():  # a Ray this process already joined (tests, notebooks)
+        return functools.partial(RayExecutor, owns_ray=False)
+    _check_reachable(address)
+    try:
+        ray.init(address=None if address == LOCAL else address, include_dashboard=False,
+                 logging_level=logging.ERROR, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--ray {address}: cannot join the Ray cluster: {first}") from None
+    return functools.partial(RayExecutor, owns_ray=True)
 
 
 def run_remote_task(task: Task, settings: Settings, pack_files: dict[str, bytes] | None,
@@ -73,22 +91,12 @@ def run_remote_task(task: Task, settings: Settings, pack_files: dict[str, bytes]
 class RayExecutor:
     """Tasks as Ray tasks; the contexts they need, shipped once each."""
 
-    def __init__(self, address: str, settings: Settings, transcripts: Path, *, baseline: bool,
-                 window: int | None, ship_max: int) -> None:
+    def __init__(self, settings: Settings, transcripts: Path, *, owns_ray: bool,
+                 baseline: bool, window: int | None, ship_max: int) -> None:
         import ray
 
         self._ray = ray
-        if not ray.is_initialized():
-            try:
-                ray.init(address=None if address == LOCAL else address,
-                         include_dashboard=False, logging_level=logging.ERROR,
-                         log_to_driver=False)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise UsageError(f"--ray {address}: cannot join the Ray cluster: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else exc}") from None
-            self._owns_ray = True
-        else:
-            self._owns_ray = False  # a Ray this process already joined (tests, notebooks)
+        self._owns_ray = owns_ray
         self._remote = ray.remote(max_retries=RETRIES_ON_WORKER_DEATH, retry_exceptions=False,
                                   num_cpus=CPUS_PER_TASK)(run_remote_task)
         self.settings = settings
@@ -159,6 +167,22 @@ class RayExecutor:
             shipped.cancel()
         if self._owns_ray:
             await asyncio.to_thread(self._ray.shutdown)
+
+
+def _check_reachable(address: str) -> None:
+    """UsageError when a HOST:PORT address answers no connection within CONNECT_TIMEOUT_S
+    (ray.init would wait for it for minutes)."""
+    if address in (LOCAL, "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray {address}: not an address (auto, HOST:PORT or "
+                         "ray://HOST:10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: cannot join the Ray cluster: "
+                         f"{exc.strerror or exc}") from None
 
 
 def _load_pack_files(task: Task, settings: Settings, ship_max: int) -> dict[str, bytes] | None:

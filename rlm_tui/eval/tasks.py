@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ class Task:
     threshold: float = DEFAULT_F1_THRESHOLD
     meta: Any = None
     line: int = 0  # where it was read (0: generated)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> str:

@@ -49,8 +49,8 @@ def test_mixed_tasks_run_concurrently_and_each_is_scored_as_the_model_deserves(
     assert starts_before_others_end >= 2
     summary = (out / "summary.md").read_text()
     assert all(f"| {tid} |" in summary for tid in code)
-    assert "<td>task-dir-wrong" in (out / "summary.html").read_text() or \
-        'task-dir-wrong.jsonl">task-dir-wrong</a>' in (out / "summary.html").read_text()
+    page = (out / "summary.html").read_text()
+    assert '<a href="transcripts/task-dir-wrong.jsonl">task-dir-wrong</a>' in page
 
 
 def test_each_transcript_replays_to_the_recorded_answer(openai_server, tmp_path):
@@ -65,9 +65,9 @@ def test_each_transcript_replays_to_the_recorded_answer(openai_server, tmp_path)
         model = transcript.fold()
         assert model.status == "answered" and model.answer == record["answer"]
     # `rlm-tui export` (the replay's reader and fold) takes it as any transcript.
-    exported = rlm_tui("export", records_path := str(out / "transcripts" / "task-sub.jsonl"),
+    exported = rlm_tui("export", str(out / "transcripts" / "task-sub.jsonl"),
                        "--format", "markdown")
-    assert exported.returncode == 0 and "Paris" in exported.stdout, records_path
+    assert exported.returncode == 0 and "Paris" in exported.stdout, exported.stderr
 
 
 def test_a_second_run_on_the_same_out_resumes_without_a_model_call(openai_server, tmp_path):
@@ -324,3 +324,16 @@ def test_an_interrupt_stops_the_eval_and_keeps_what_finished(openai_server, tmp_
     assert all(r["status"] == "answered" for r in kept.values())
     summary = json.loads(stdout)
     assert len(summary["not_started"]) == len(code) - len(kept)
+
+
+def test_exit_2_when_the_ray_cluster_cannot_be_joined(tmp_path):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"id": "a", "query": "q", "context_text": "t", "expected": "x"}\n')
+    for address, message in [("127.0.0.1:9", "cannot join the Ray cluster: Connection "
+                              "refused"), ("nonsense", "not an address")]:
+        done = rlm_tui("eval", str(tasks), "--model", "demo", "--out", str(tmp_path / "out"),
+                       "--ray", address)
+        assert done.returncode == 2
+        assert done.stderr == f"rlm-tui: --ray {address}: {message}" + \
+            (" (auto, HOST:PORT or ray://HOST:10001)" if address == "nonsense" else "") + "\n"
+        assert not (tmp_path / "out").exists()
