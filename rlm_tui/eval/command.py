@@ -28,7 +28,7 @@ from rlm_tui.headless import EXIT_ANSWERED, EXIT_MODEL, EXIT_STOPPED
 from rlm_tui.lm import ModelClient
 from rlm_tui.printable import escape_json_controls, for_terminal
 
-DEFAULT_WORKERS = 4
+LOCAL = "local"  # --ray without an address (cli.py's const)
 
 
 def default_eval_dir(name: str) -> Path:
@@ -40,6 +40,10 @@ def default_eval_dir(name: str) -> Path:
 
 def eval_tasks(args: argparse.Namespace) -> tuple[list[Task], str]:
     """The tasks to run and the eval's name; UsageError for a bad file or flags."""
+    if (args.tasks is None and args.ray not in (None, LOCAL)
+            and (args.ray.endswith(".jsonl") or Path(args.ray).is_file())):
+        # `eval --ray tasks.jsonl`: argparse gave the tasks file to --ray as its address
+        args.tasks, args.ray = args.ray, LOCAL
     if args.suite and args.tasks:
         raise UsageError("give a tasks file or --suite, not both")
     if args.suite:

@@ -78,3 +78,17 @@ def test_an_empty_tasks_file_is_a_usage_error(tmp_path, content):
 def test_a_missing_tasks_file_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="no such tasks file"):
         load_tasks(tmp_path / "nope.jsonl")
+
+
+def test_a_tasks_file_right_after_ray_is_the_tasks_file_not_an_address(tmp_path):
+    from rlm_tui.cli import build_parser
+    from rlm_tui.eval.command import eval_tasks
+
+    path = write(tmp_path / "tasks.jsonl", GOOD)
+    args = build_parser().parse_args(["eval", "--ray", str(path), "--model", "demo"])
+    tasks, name = eval_tasks(args)
+    assert [t.id for t in tasks] == ["a"] and name == "tasks"
+    assert args.ray == "local" and args.tasks == str(path)
+    args = build_parser().parse_args(["eval", str(path), "--ray", "auto"])
+    eval_tasks(args)
+    assert args.ray == "auto"
