@@ -63,6 +63,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers}: at least 1")
     tasks, name = eval_tasks(args)  # a bad tasks line ends here, before any model call
+    if settings.approve != "none":  # holding cells needs a person: `rlm-tui run` does the same
+        print(f"rlm-tui: warning: approve = \"{settings.approve}\" in the settings is for "
+              "the app: an eval holds no cell", file=sys.stderr)
+        settings = settings.model_copy(update={"approve": "none"})
     model_specs(settings)  # no model: a usage error
     if args.ray is not None:
         from rlm_tui.eval.ray_runner import join_ray, require_ray

@@ -337,3 +337,17 @@ def test_exit_2_when_the_ray_cluster_cannot_be_joined(tmp_path):
         assert done.stderr == f"rlm-tui: --ray {address}: {message}" + \
             (" (auto, HOST:PORT or ray://HOST:10001)" if address == "nonsense" else "") + "\n"
         assert not (tmp_path / "out").exists()
+
+
+def test_held_cells_in_the_config_do_not_stall_an_eval(openai_server, tmp_path):
+    tasks, code, _ = mixed_tasks(tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text('approve = "cells"\n')
+    openai_server.responder = Oracle(code, sub=paris)
+    done = rlm_tui("eval", str(tasks), "--model", "openai/root", "--api-base",
+                   openai_server.base_url, "--config", str(config), "--out",
+                   str(tmp_path / "out"), "--json", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ('rlm-tui: warning: approve = "cells" in the settings is for the '
+                           "app: an eval holds no cell\n")
+    assert json.loads(done.stdout)["correct"] == 7
