@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
-         "bench_export.py", "bench_tui.py", "bench_fork.py")
+         "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -38,6 +38,7 @@ QUICK_ARGS = {
     "bench_export.py": ["--iterations", "200", "--repeat", "2"],
     "bench_tui.py": ["--quick"],
     "bench_fork.py": ["--repeat", "1"],
+    "bench_eval.py": ["--tasks", "16"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -228,6 +229,32 @@ def parse_startup(out: str) -> list[Row]:
     return rows
 
 
+def parse_eval(out: str) -> list[Row]:
+    """A `run  tasks/min  eval s  process s  correct  peak MB` table, then `memory per
+    concurrent task, ...: N MB (...)` lines (no goals in this script)."""
+    rows = []
+    pattern = re.compile(rf"^(?P<run>--\S+(?: --\S+)*(?: \d+)?)\s+(?P<rate>{_NUMBER})\s+"
+                         rf"(?P<eval>{_NUMBER})\s+(?P<whole>{_NUMBER})\s+(?P<right>\d+/\d+)\s+"
+                         rf"(?P<peak>{_NUMBER})$")
+    for line in out.splitlines():
+        match = pattern.match(line.strip())
+        if match:
+            rows.append(Row(f"tasks per minute, {match['run']}",
+                            f"{match['rate']} ({match['eval']} s; process {match['whole']} s; "
+                            f"{match['right']} right; peak {match['peak']} MB)"))
+        memory = re.match(rf"^memory per concurrent task, (?P<where>[^:]+): "
+                          rf"(?P<mb>{_NUMBER}) MB", line)
+        if memory:
+            rows.append(Row(f"memory per concurrent task, {memory['where']}",
+                            f"{memory['mb']} MB"))
+        task = re.match(rf"^one task, (?P<run>[^:]+): median (?P<median>{_NUMBER}) s, "
+                        rf"slowest (?P<slowest>{_NUMBER}) s", line)
+        if task:
+            rows.append(Row(f"one task, {task['run']}",
+                            f"median {task['median']} s, slowest {task['slowest']} s"))
+    return rows
+
+
 PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_sandbox.py": parse_sandbox,
     "bench_context.py": parse_context,
@@ -236,6 +263,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
     "bench_fork.py": parse_fork,
+    "bench_eval.py": parse_eval,
 }
 
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replay_command(commands)
     _add_export_command(commands)
     _add_app_command(commands)
+    _add_eval_command(commands)
     return parser
 
 
@@ -330,8 +331,57 @@ def run_export_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "eval",
+        help="run many tasks (a tasks file or a built-in suite), score them, summarise",
+        description="Run each task of TASKS.jsonl (one JSON object a line: id, query, "
+        "context or context_text, expected, scorer) as its own session, score the answers, "
+        "and write results.jsonl, a transcript per task, summary.md and summary.html to "
+        "--out (default: evals/NAME-TIME/ in the user data dir). Run it again on the same "
+        "--out to resume: finished tasks are skipped. --max-cost is the whole eval's: no "
+        "task starts once it is reached. Exit codes: 0 every task ran (a wrong answer is a "
+        "result), 1 some task could not run or was not started, 2 bad usage or tasks file, "
+        "3 a provider failure before any task ran.",
+    )
+    command.add_argument("tasks", nargs="?", metavar="TASKS.jsonl", help="the tasks file")
+    suite = command.add_argument_group("built-in suites (instead of a tasks file)")
+    suite.add_argument("--suite", choices=("sniah", "oolong", "pairs"),
+                       help="generate tasks with known answers")
+    suite.add_argument("--size", type=byte_size, metavar="CHARS",
+                       help="characters of context per task (100000)")
+    suite.add_argument("--n", type=int, metavar="N", help="how many tasks (8)")
+    suite.add_argument("--seed", type=int, metavar="S", help="the generator's seed (0)")
+    add_run_arguments(command)
+    evals = command.add_argument_group("eval")
+    evals.add_argument("--out", metavar="DIR", help="the eval's directory (resumes one)")
+    evals.add_argument("--workers", type=int, default=4, metavar="N",
+                       help="tasks at once, each with its own sandbox worker (4)")
+    evals.add_argument("--baseline", action="store_true", help="also ask the root model "
+                       "once per task with the whole context in its prompt (cut to its "
+                       "window)")
+    evals.add_argument("--baseline-window", type=int, metavar="TOKENS",
+                       help="the root model's window for the baseline (default: from "
+                       "litellm's price map, else 128000)")
+    evals.add_argument("--json", action="store_true", help="print one JSON summary object")
+    evals.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run each task as a Ray task: on a local Ray, or on the cluster "
+                       "at ADDRESS (auto, ray://host:10001); needs rlm-tui[ray]")
+    evals.add_argument("--ray-ship-max", type=byte_size, default=64 << 20, metavar="BYTES",
+                       help="contexts up to this size travel through Ray's object store, "
+                       "larger ones by path on a shared file system (64M)")
+    command.set_defaults(handler=run_eval_command)
+
+
+def run_eval_command(args: argparse.Namespace) -> int:
+    from rlm_tui.eval.command import run_eval
+
+    return run_eval(args, settings_from_args(args))
+
+
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
-COMMAND_WORDS = ("run", "fork", "context", "replay", "export", "app", "-h", "--help", "--version")
+COMMAND_WORDS = ("run", "fork", "context", "replay", "export", "app", "eval", "-h", "--help",
+                 "--version")
 
 
 def _add_app_command(commands: Any) -> None:

@@ -40,10 +40,10 @@ def _goes_on(outcome: Outcome) -> bool:
     return outcome.status == "answered"
 
 
-def _summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
-             transcript: Path) -> dict[str, Any]:
+def run_summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
+                transcript: Path) -> dict[str, Any]:
     """The --json document: the last question's outcome, each turn's, and the session
-    tree's totals (across every turn)."""
+    tree's totals (across every turn); `rlm-tui eval` records each task with it too."""
     totals = tree.totals.to_dict()
     last = outcomes[-1]
     summary: dict[str, Any] = {
@@ -169,7 +169,7 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
         print(f"rlm-tui: not asked (the session stopped): {query}", file=sys.stderr)
         code = max(code, EXIT_STOPPED)
     if as_json:
-        summary = json.dumps(_summary(outcomes, asked, progress.tree, transcript_path),
+        summary = json.dumps(run_summary(outcomes, asked, progress.tree, transcript_path),
                              ensure_ascii=False)
         print(escape_json_controls(summary))
     else:
