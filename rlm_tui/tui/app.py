@@ -138,7 +138,7 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
             if await warm_up_models(self.settings):
                 freeze_long_lived()  # litellm's modules: most of the heap from now on
 
-        self.run_worker(warm_up_then_freeze(), group="warm-up", exit_on_error=False)
+        self.run_worker(warm_up_then_freeze, group="warm-up", exit_on_error=False)
 
     # -- runs --------------------------------------------------------------------------------
 
