@@ -134,8 +134,11 @@ class Workspace:
         root = {} if self.source == "-" else {"root": str(Path(self.source).resolve())}
         return {"source": self.source, **root, **self.metadata}
 
-    def new_run(self, bus: EventBus, *, start_paused: bool = False) -> Run:
-        return Run(self.settings, self.client, bus, start_paused=start_paused)
+    def new_run(self, bus: EventBus, *, start_paused: bool = False,
+                settings: Settings | None = None) -> Run:
+        """A run over this context; `settings`: a session's own (a fork's, switched models),
+        else the workspace's."""
+        return Run(settings or self.settings, self.client, bus, start_paused=start_paused)
 
     def close(self) -> None:
         if self.coverage is not None:

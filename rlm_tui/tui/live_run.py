@@ -92,7 +92,7 @@ class LiveRun:
         """A new session continuing `plan` (engine.fork.ForkPlan) from the state after its
         iteration K: the REPL rebuilt from the record, then live; it stays open."""
         self.query = plan.query
-        run = await self._open(plan.query)
+        run = await self._open(plan.query, fork_of=plan.fork_of)
         if run is None:
             return self._not_started()
         return await run.start_fork(plan, self.workspace.run_context(), note=note,
@@ -118,13 +118,12 @@ class LiveRun:
 
         return Outcome("halted", reason=self._halt_reason)
 
-    async def _open(self, query: str) -> Run | None:
+    async def _open(self, query: str, *, fork_of: dict[str, Any] | None = None) -> Run | None:
         """The run, its models checked and its transcript open; None if halted meanwhile."""
         from rlm_tui.engine.workspace import check_models
 
         # Checking a real model loads litellm (~3 s the first time): off the event loop.
         await asyncio.to_thread(check_models, self.settings)
-        from rlm_tui.engine.run import Run
         from rlm_tui.engine.workspace import cost_budget_warning
         from rlm_tui.transcript import TranscriptWriter
 
@@ -135,12 +134,13 @@ class LiveRun:
             return None
         self._writer = TranscriptWriter(self.transcript_path, query=query,
                                         settings=self.settings.public_dict(),
-                                        context=self.workspace.context_summary())
+                                        context=self.workspace.context_summary(),
+                                        fork_of=fork_of)
         bus = EventBus(on_error=self._subscriber_failed)
         bus.subscribe(self._writer)
         bus.subscribe(self.relay)
-        self.run = Run(self.settings, self.workspace.client, bus,
-                       start_paused=self.start_paused)
+        self.run = self.workspace.new_run(bus, start_paused=self.start_paused,
+                                          settings=self.settings)
         for note in self._notes:
             self.run.add_note(note)
         self._notes.clear()

@@ -5,6 +5,8 @@ commands that hold cells and switch models."""
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -319,6 +321,8 @@ async def test_f_forks_a_new_live_session_from_the_selected_iteration(sample):
         started = next(e for e in events if isinstance(e, ev.SessionStarted))
         assert started.fork_of["transcript"] == str(parent_path)
         assert started.fork_of["iteration"] == 2
+        header = json.loads(fork.transcript_path.read_text().splitlines()[0])
+        assert header["fork_of"] == started.fork_of  # the fork's header names its parent
         rebuilt = [e for e in events if isinstance(e, ev.IterationStarted) and e.rebuilt]
         assert [e.iteration for e in rebuilt] == [1, 2]
         assert any(isinstance(e, ev.NoteAdded) and e.text == "try the tests" for e in events)
