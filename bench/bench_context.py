@@ -286,7 +286,15 @@ def main() -> None:
             rows.append((f"cat (xargs) of those files, {cache}", f"{cat:.3f} s", note))
             for what in kinds:
                 seconds = pick(runs[cache, what])
-                note = f"{seconds / cat:.2f}x cat (goal <= 1.5x)"
+                # The goals (decided 2026-12-06): warm, 0.3 s per 100 MB of text; cold, no
+                # slower than cat. (Warm within 1.5x of cat was retired: its floor here, the
+                # passes alone split perfectly over two cores, is 1.68x.)
+                if cache == "warm":
+                    per_100mb = seconds / (text / 100e6)
+                    note = (f"{per_100mb:.3f} s per 100 MB (goal <= 0.3 s); "
+                            f"{seconds / cat:.2f}x cat")
+                else:
+                    note = f"{seconds / cat:.2f}x cat (goal <= 1.0x)"
                 if cache == "warm" and what in ("load", "load --include-secrets"):
                     note += "; the headline"
                 if kinds[what][1] == "auto":

@@ -122,6 +122,9 @@ def parse_context(out: str) -> list[Row]:
             base_name = f" {base[1]}" if base and base[1] != "goal" else ""
             shown = f"{value} ({match['value']}x{base_name})"
             goal += base_name
+        elif "per 100 MB" in note[:match.start("op")]:  # a rate: seconds per 100 MB
+            shown = f"{value} ({match['value']} s per 100 MB)"
+            goal += " per 100 MB"
         elif not value.endswith(f" {unit}"):  # the goal is on another measure of the row
             shown = f"{value} ({match['value']} {unit} with start-up)"
         rows.append(Row(name, shown, goal,
