@@ -116,24 +116,10 @@ class Fork:
     new_question: bool = False
 
 
-def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
-                 transcript: str | None, as_json: bool, fork: Fork | None = None) -> int:
-    """Ask each question in turn on one session and print the answers; returns the exit
-    code (errors as RlmTuiError)."""
-    queries = [queries] if isinstance(queries, str) else list(queries)
-    if fork is None and not queries:
-        raise RlmTuiError("no query: pass --query \"your question\"")
-    for query in queries:
-        if not query.strip():
-            raise RlmTuiError("a query is empty: pass --query \"your question\"")
-    if settings.approve != "none":
-        print(f"rlm-tui: warning: approve = \"{settings.approve}\" in the settings is for "
-              "the app: a headless run holds no cell", file=sys.stderr)
-        settings = settings.model_copy(update={"approve": "none"})
-    specs = model_specs(settings)  # cheap checks first: a missing model is a usage error
-    # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads,
-    # before the run: start-up is not the run's time, and its first call does not wait.
-    preparing = prepare_models(specs)
+def _in_workspace(path: str, queries: list[str], settings: Settings, transcript: str | None,
+                  fork: Fork | None, preparing: Any) -> tuple[list[Outcome], SessionModel, Path]:
+    """Load the context, check the models, write the transcript and run the session: its
+    outcomes, its tree and the transcript's path."""
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
         warning = cost_budget_warning(settings, ws.client)
@@ -155,6 +141,34 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
             outcomes = asyncio.run(_session(ws, queries, bus, preparing, fork=fork))
         finally:
             writer.close()
+    return outcomes, progress.tree, transcript_path
+
+
+def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
+                 transcript: str | None, as_json: bool, fork: Fork | None = None) -> int:
+    """Ask each question in turn on one session and print the answers; returns the exit
+    code (errors as RlmTuiError)."""
+    queries = [queries] if isinstance(queries, str) else list(queries)
+    if fork is None and not queries:
+        raise RlmTuiError("no query: pass --query \"your question\"")
+    for query in queries:
+        if not query.strip():
+            raise RlmTuiError("a query is empty: pass --query \"your question\"")
+    if settings.approve != "none":
+        print(f"rlm-tui: warning: approve = \"{settings.approve}\" in the settings is for "
+              "the app: a headless run holds no cell", file=sys.stderr)
+        settings = settings.model_copy(update={"approve": "none"})
+    specs = model_specs(settings)  # cheap checks first: a missing model is a usage error
+    # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads,
+    # before the run: start-up is not the run's time, and its first call does not wait.
+    preparing = prepare_models(specs)
+    try:
+        outcomes, tree, transcript_path = _in_workspace(path, queries, settings, transcript,
+                                                        fork, preparing)
+    finally:
+        # Never leave it importing: at exit, a daemon thread frozen inside an import holds
+        # that module's lock, and a finaliser that imports (litellm's) then waits forever.
+        preparing.join()
     asked = queries if fork is None or fork.new_question else [fork.plan.turns[-1].query,
                                                                 *queries]
     code = EXIT_ANSWERED
@@ -169,7 +183,7 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
         print(f"rlm-tui: not asked (the session stopped): {query}", file=sys.stderr)
         code = max(code, EXIT_STOPPED)
     if as_json:
-        summary = json.dumps(run_summary(outcomes, asked, progress.tree, transcript_path),
+        summary = json.dumps(run_summary(outcomes, asked, tree, transcript_path),
                              ensure_ascii=False)
         print(escape_json_controls(summary))
     else:
