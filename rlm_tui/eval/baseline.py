@@ -1,59 +1,30 @@
 """The baseline: the same root model answers once with the whole context in its prompt, cut
 to the model's window and marked so (the paper's comparison with the plain model).
 
-The window comes from the price map litellm ships (its JSON file, read as a file: importing
-litellm costs ~3 s), else --baseline-window, else DEFAULT_WINDOW_TOKENS. The context is cut
+The window comes from the price map litellm ships (lm/price_map.py reads its JSON file as a
+file: importing litellm costs ~3 s), else --baseline-window, else DEFAULT_WINDOW_TOKENS. The context is cut
 at about WINDOW_CHARS_PER_TOKEN characters a token, leaving room for the reply and the
 question; a prompt the provider still finds too long is cut to half once more.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 from rlm_tui.context.pack import ContextPack
 from rlm_tui.engine.run import Run
 from rlm_tui.lm import ModelCallError, ModelClient
+from rlm_tui.lm.price_map import model_window
 
 DEFAULT_WINDOW_TOKENS = 128_000
 # Fewer characters a token than the 4 of English prose: code and numbers take more tokens,
 # and a cut a little early beats a prompt the provider refuses.
 WINDOW_CHARS_PER_TOKEN = 3
 PROMPT_ALLOWANCE_TOKENS = 512  # the instructions, the question and the cut mark
-_PRICE_MAP = "model_prices_and_context_window_backup.json"
 
 INSTRUCTIONS = ("Answer the question from the context below. Reply with the answer alone, "
                 "no explanation.")
-
-
-@functools.cache
-def _window_table() -> dict[str, Any]:
-    spec = importlib.util.find_spec("litellm")  # finds the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    try:
-        path = Path(next(iter(spec.submodule_search_locations))) / _PRICE_MAP
-        table = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return table if isinstance(table, dict) else {}
-
-
-def model_window(model: str) -> int | None:
-    """The model's input window in tokens, from litellm's price map; None if not listed."""
-    table = _window_table()
-    for name in (model, model.split("/", 1)[-1]):
-        entry = table.get(name)
-        if isinstance(entry, dict):
-            window = entry.get("max_input_tokens") or entry.get("max_tokens")
-            if isinstance(window, int) and window > 0:
-                return window
-    return None
 
 
 def context_text(pack: ContextPack, limit: int) -> tuple[str, int, bool]:

@@ -122,6 +122,19 @@ def lookup(model: str) -> MapEntry | None:
 _ASK = MapEntry(mode=None, input_per_token=None, output_per_token=None)
 
 
+def model_window(model: str) -> int | None:
+    """The model's input window in tokens, as the map lists it (under its full name or the
+    name after its provider); None if it is not listed."""
+    price_map = load_price_map()
+    for name in (model, model.split("/", 1)[-1]):
+        entry = price_map.get(name)
+        if isinstance(entry, dict):
+            window = entry.get("max_input_tokens") or entry.get("max_tokens")
+            if isinstance(window, int) and window > 0:
+                return window
+    return None
+
+
 @functools.lru_cache(maxsize=256)
 def _lookup(model: str) -> MapEntry | None:
     provider, slash, bare = model.partition("/")
