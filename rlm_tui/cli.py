@@ -196,7 +196,8 @@ def _add_fork_command(commands: Any) -> None:
 
 def run_fork_command(args: argparse.Namespace) -> int:
     from rlm_tui.forks import fork_context, load_fork
-    from rlm_tui.headless import Fork, run_headless
+    from rlm_tui.api import Fork
+    from rlm_tui.headless import run_headless
 
     gc.freeze()  # as for run: start-up's objects out of the collector's way
     gc.enable()

@@ -165,6 +165,8 @@ def _field_error(exc: ValidationError, source: str) -> ConfigError:
     top = str(err["loc"][0]) if err["loc"] else key
     if source == "command line":
         return ConfigError(f"--{top.replace('_', '-')}: {msg}")
+    if source == "arguments":  # the Python API's keyword arguments
+        return ConfigError(f"{top}: {msg}")
     if source == "environment":
         return ConfigError(f"{ENV_PREFIX}{top.upper()}: {msg}")
     return ConfigError(f"{source}: {key}: {msg}")
@@ -213,25 +215,35 @@ def load_settings(
     config_path: Path | None = None,
     environ: dict[str, str] | None = None,
     inherited: tuple[dict[str, Any], str] | None = None,
+    source: str = "command line",
 ) -> Settings:
     """Merge the four layers; flags whose value is None are treated as not given.
     `inherited`: settings a session continues with (a fork's parent's, and where they come
-    from), above the config file and environment, below the flags."""
+    from), above the config file and environment, below the flags. `source`: what the flags
+    are called in an error ("command line": --max-cost; "arguments": the API's max_cost)."""
     path = config_path or default_config_path()
     layers = [
         (read_config_file(path, required=config_path is not None), f"config file {path}"),
         (read_environment(environ), "environment"),
     ]
     if inherited is not None:
-        values, source = inherited
+        values, inherited_from = inherited
         layers.append(({k: v for k, v in values.items()
-                        if k in Settings.model_fields and v is not None}, source))
-    layers.append(({k: v for k, v in (flags or {}).items() if v is not None}, "command line"))
+                        if k in Settings.model_fields and v is not None}, inherited_from))
+    layers.append(({k: v for k, v in (flags or {}).items() if v is not None}, source))
     merged: dict[str, Any] = {}
-    for values, source in layers:
+    for values, layer in layers:
         try:
             Settings.model_validate({**merged, **values})
         except ValidationError as exc:
-            raise _field_error(exc, source) from None
+            raise _field_error(exc, layer) from None
         merged.update(values)
     return Settings.model_validate(merged)
+
+
+def settings_with(base: Settings, values: dict[str, Any], *, source: str) -> Settings:
+    """`base` with `values` on top, checked as load_settings checks a layer."""
+    try:
+        return Settings.model_validate({**base.model_dump(), **values})
+    except ValidationError as exc:
+        raise _field_error(exc, source) from None
