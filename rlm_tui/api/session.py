@@ -118,21 +118,26 @@ class Session:
         self._asked = 0
         self._closed = False
         self.limiter: asyncio.Semaphore | None = None  # a limit shared with other sessions
+        self._models_checked = False
 
     @classmethod
     def over(cls, workspace: Workspace, *, settings: Settings | None = None,
              transcript: str | os.PathLike[str] | bool | None = None,
              on_event: EventHandler | None = None, schema: Any = None,
              tools: Mapping[str, Callable[..., Any]] | None = None,
-             limiter: asyncio.Semaphore | None = None) -> Session:
+             limiter: asyncio.Semaphore | None = None,
+             models_checked: bool = False) -> Session:
         """A session over a context loaded already (an eval's task, whose pack may come from
-        another machine); the workspace stays the caller's to close."""
+        another machine); the workspace stays the caller's to close. `limiter`: a limit on
+        model calls shared with other sessions; `models_checked`: the caller has checked the
+        models (an eval checks them once for all its tasks)."""
         session = cls(workspace.source if workspace.source else ".",
                       settings=settings or workspace.settings, transcript=transcript,
                       on_event=on_event, schema=schema, tools=tools)
         session.workspace = workspace
         session._owns_workspace = False
         session.limiter = limiter
+        session._models_checked = models_checked
         return session
 
     # -- opening and closing -------------------------------------------------------------
@@ -159,7 +164,8 @@ class Session:
                 self.workspace = await asyncio.to_thread(self._open_workspace)
             # A missing key or unknown provider, before anything is written (it may load
             # litellm, ~3 s: in a thread).
-            await asyncio.to_thread(check_models, self.settings)
+            if not self._models_checked:
+                await asyncio.to_thread(check_models, self.settings)
             warning = cost_budget_warning(self.settings, self.workspace.client)
             if warning is not None:
                 self._warn(warning)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rlm_tui import events as ev
+from rlm_tui.api import Session
 from rlm_tui.config import Settings
 from rlm_tui.context.pack import ContextPack
 from rlm_tui.engine.run import Run
@@ -24,7 +24,6 @@ from rlm_tui.eval.tasks import Task
 from rlm_tui.headless import run_summary
 from rlm_tui.lm import ModelClient
 from rlm_tui.scratch import make_scratch_dir
-from rlm_tui.transcript import SessionModel, TranscriptWriter
 
 # What a record says of a task whose session ended by an interrupt of the whole eval: it is
 # not written, and runs again on resume.
@@ -88,30 +87,28 @@ async def _run_in(workspace: Workspace, task: Task, settings: Settings, client: 
                   transcript_path: Path, limiter: asyncio.Semaphore | None, baseline: bool,
                   window: int | None, on_run: Callable[[Run | None], None] | None,
                   interrupted: Callable[[], bool], started: float) -> dict[str, Any]:
+    # The one path from a call to a session, as `rlm-tui run` takes: the transcript writer
+    # and the session tree the record reads are the Session's.
+    session = Session.over(workspace, settings=settings, transcript=transcript_path,
+                           limiter=limiter, models_checked=True)
     try:
-        writer = TranscriptWriter(transcript_path, query=task.query,
-                                  settings=settings.public_dict(),
-                                  context=workspace.context_summary())
-    except RlmTuiError as exc:
-        return error_record(task, "error", str(exc))
-    tree = SessionModel(track_changes=False)  # the fold the summary reads, as in `run`
-    bus = ev.EventBus()
-    bus.subscribe(writer)
-    bus.subscribe(tree.apply)
-    run = workspace.new_run(bus)
-    if limiter is not None:
-        run.limiter = limiter  # one limit on model calls for every task of the eval
-    if on_run is not None:
-        on_run(run)
-    try:
-        jobs = [run.start(task.query, workspace.run_context())]
-        if baseline:
-            jobs.append(run_baseline(task.query, workspace.pack, run, client, window=window))
-        outcome, *plain = await asyncio.gather(*jobs)
+        try:
+            await session.open()
+            if on_run is not None:
+                on_run(session.run)
+            assert session.run is not None
+            jobs = [session.ask_result(task.query)]
+            if baseline:
+                jobs.append(run_baseline(task.query, workspace.pack, session.run, client,
+                                         window=window))
+            outcome, *plain = await asyncio.gather(*jobs)
+        except RlmTuiError as exc:  # the transcript could not be written, say
+            return error_record(task, "error", str(exc))
     finally:
-        writer.close()
+        await session.close()
         if on_run is not None:
             on_run(None)
+    tree = session.tree
     record = {"id": task.id, **run_summary([outcome], [task.query], tree, transcript_path)}
     record.pop("turns", None)  # one question a task
     if outcome.status == "halted" and interrupted():
