@@ -18,6 +18,7 @@ from typing import Any
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
+from rlm_tui.engine.answer_schema import AnswerSchema, jsonable, value_json
 from rlm_tui.engine.run_context import Outcome
 from rlm_tui.engine.workspace import (
     Workspace,
@@ -48,6 +49,7 @@ def run_summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
     last = outcomes[-1]
     summary: dict[str, Any] = {
         "answer": last.answer,
+        "value": jsonable(last.value),  # the validated value with a schema, else null
         "status": last.status,
         "forced": last.forced,
         "halted_reason": last.reason if last.status != "answered" else None,
@@ -58,7 +60,8 @@ def run_summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
         "cost_complete": totals["cost_complete"],
         "seconds": totals["seconds"],
         "transcript": str(transcript),
-        "turns": [{"turn": o.turn, "query": q, "answer": o.answer, "status": o.status,
+        "turns": [{"turn": o.turn, "query": q, "answer": o.answer,
+                   "value": jsonable(o.value), "status": o.status,
                    "forced": o.forced, "iterations": o.iterations,
                    "halted_reason": o.reason if o.status != "answered" else None}
                   for o, q in zip(outcomes, queries)],
@@ -72,9 +75,10 @@ def run_summary(outcomes: list[Outcome], queries: list[str], tree: SessionModel,
 
 
 async def _session(workspace: Workspace, queries: list[str], bus: ev.EventBus,
-                   preparing: Any, *, fork: Fork | None = None) -> list[Outcome]:
+                   preparing: Any, *, fork: Fork | None = None,
+                   schema: AnswerSchema | None = None) -> list[Outcome]:
     """Ask the questions in turn on one session (one REPL); stop at a halt or failure."""
-    run = workspace.new_run(bus)
+    run = workspace.new_run(bus, schema=schema)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, run.control.halt, f"interrupted by {sig.name}")
@@ -117,7 +121,8 @@ class Fork:
 
 
 def _in_workspace(path: str, queries: list[str], settings: Settings, transcript: str | None,
-                  fork: Fork | None, preparing: Any) -> tuple[list[Outcome], SessionModel, Path]:
+                  fork: Fork | None, preparing: Any,
+                  schema: AnswerSchema | None) -> tuple[list[Outcome], SessionModel, Path]:
     """Load the context, check the models, write the transcript and run the session: its
     outcomes, its tree and the transcript's path."""
     with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
@@ -138,7 +143,8 @@ def _in_workspace(path: str, queries: list[str], settings: Settings, transcript:
         if transcript is None:
             print(f"rlm-tui: transcript: {transcript_path}", file=sys.stderr)
         try:
-            outcomes = asyncio.run(_session(ws, queries, bus, preparing, fork=fork))
+            outcomes = asyncio.run(_session(ws, queries, bus, preparing, fork=fork,
+                                            schema=schema))
         finally:
             writer.close()
     return outcomes, progress.tree, transcript_path
@@ -159,12 +165,14 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
               "the app: a headless run holds no cell", file=sys.stderr)
         settings = settings.model_copy(update={"approve": "none"})
     specs = model_specs(settings)  # cheap checks first: a missing model is a usage error
+    # A broken --schema file is one line, before the context loads or anything is written.
+    schema = AnswerSchema.from_file(settings.schema) if settings.schema else None
     # The models' transports get ready (aiohttp's import, ~0.2 s) while the context loads,
     # before the run: start-up is not the run's time, and its first call does not wait.
     preparing = prepare_models(specs)
     try:
         outcomes, tree, transcript_path = _in_workspace(path, queries, settings, transcript,
-                                                        fork, preparing)
+                                                        fork, preparing, schema)
     finally:
         # Never leave it importing: at exit, a daemon thread frozen inside an import holds
         # that module's lock, and a finaliser that imports (litellm's) then waits forever.
@@ -188,7 +196,10 @@ def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
         print(escape_json_controls(summary))
     else:
         for outcome in outcomes:
-            if outcome.answer is not None:
+            if outcome.value is not None or (schema is not None and outcome.answer is not None
+                                             and outcome.status == "answered"):
+                print(for_terminal(value_json(outcome.value)))  # the validated JSON, one line
+            elif outcome.answer is not None:
                 print(for_terminal(outcome.answer))  # shown, not obeyed, on a terminal
     return code
 
