@@ -123,7 +123,7 @@ class AnswerSchema:
     def check(self, answer_text: str) -> AnswerCheck:
         """The answer checked against the shape (surrounding whitespace and a ```json fence
         are not part of it)."""
-        text = _unfenced(answer_text)
+        text = unfenced(answer_text)
         if self.model is not None:
             return self._check_model(text)
         return self._check_json(text)
@@ -193,7 +193,8 @@ def _pydantic_base() -> type:
     return BaseModel
 
 
-def _unfenced(text: str) -> str:
+def unfenced(text: str) -> str:
+    """An answer's text without surrounding whitespace and a ```json fence around it."""
     text = text.strip()
     if text.startswith("```") and text.endswith("```") and len(text) >= 6:
         inner = text[3:-3]

@@ -15,6 +15,7 @@ from typing import Any
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.context.pack import ContextPack
+from rlm_tui.engine.answer_schema import AnswerSchema, value_json
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.workspace import Workspace
 from rlm_tui.errors import RlmTuiError
@@ -98,7 +99,8 @@ async def _run_in(workspace: Workspace, task: Task, settings: Settings, client: 
     bus = ev.EventBus()
     bus.subscribe(writer)
     bus.subscribe(tree.apply)
-    run = workspace.new_run(bus)
+    schema = AnswerSchema.from_json_schema(task.schema) if task.schema is not None else None
+    run = workspace.new_run(bus, schema=schema)
     if limiter is not None:
         run.limiter = limiter  # one limit on model calls for every task of the eval
     if on_run is not None:
@@ -116,8 +118,12 @@ async def _run_in(workspace: Workspace, task: Task, settings: Settings, client: 
     record.pop("turns", None)  # one question a task
     if outcome.status == "halted" and interrupted():
         record["status"] = INTERRUPTED
-    judged = score_answer(task.scorer, outcome.answer if outcome.status == "answered" else None,
-                          task.expected, threshold=task.threshold)
+    answer = outcome.answer if outcome.status == "answered" else None
+    if answer is not None and schema is not None:
+        # The validated value, as the scorers read it (JSON, or a string schema's string).
+        value = outcome.value
+        answer = value if isinstance(value, str) else value_json(value)
+    judged = score_answer(task.scorer, answer, task.expected, threshold=task.threshold)
     record.update(score=judged.score, correct=judged.correct, error_kind=outcome.error_kind,
                   expected=list(task.expected), scorer=task.scorer,
                   wall_seconds=round(time.monotonic() - started, 3))
