@@ -43,6 +43,16 @@ def test_run_prints_the_validated_json_after_a_rejection(openai_server, repo, sc
     assert started["answer_schema"] == VERDICT
     told = script.root_requests[1]["messages"][-1]["content"]
     assert "- 'reason' is a required property" in told
+    # Every export shows the rejection and the validated answer.
+    markdown = rlm_tui("export", str(transcript), "-f", "markdown").stdout
+    assert "**Answer rejected** (FINAL)" in markdown and "Validated:" in markdown
+    assert "'yes' is not of type 'boolean'" in markdown.replace("\\", "")
+    page = rlm_tui("export", str(transcript), "-f", "html", "-o", "-").stdout
+    assert "Answer rejected (FINAL)" in page and "&#x27;yes&#x27; is not of type" in page
+    document = json.loads(rlm_tui("export", str(transcript), "-f", "json").stdout)
+    session = document["session"]
+    assert session["iterations"][0]["rejections"][0]["answer"] == '{"checkpoint": "yes"}'
+    assert document["value"] == {"reason": "tests pass", "checkpoint": True}
 
 
 def test_run_json_carries_the_value(openai_server, repo, schema_file, tmp_path):
