@@ -90,7 +90,7 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
         out += [f"> {inline(mark)}", ""]
     out += [*fenced(it.text or "(no text)"), ""]
     if not it.cells and not it.forced and not it.error and it.status == "done" and (
-            it.node_id != _last_turn_id(it)):
+            it.node_id != _last_turn_id(it)) and not it.rejections:
         # The model was sent this (engine/prompts.no_code_message) and went on.
         out += ["*No ```repl block ran: the model was told so, and asked for code or "
                 "FINAL(...).*", ""]

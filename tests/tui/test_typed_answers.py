@@ -41,6 +41,7 @@ async def test_a_rejected_answer_shows_live_and_in_the_replay(openai_server, sam
         assert "answer rejected" in headers[0] and "answer rejected" not in headers[1]
         assert "FINAL rejected" in output and "'yes' is not of type" in output
         assert app.query_one(FinalAnswer).answer == '{"ok": true}'
+        assert "validated: it matches the schema" in app.query_one(FinalAnswer).status_line
         seen_live = rejection_shown(app)
         path = app.live_run.transcript_path
     replay = ReplayApp(read_transcript(path))
