@@ -162,8 +162,11 @@ class AnswerSchema:
         candidates.append(text)  # the text itself, for a schema of a string
         first: list[str] | None = None
         for candidate in candidates:
-            found = sorted(self._validator.iter_errors(candidate),
-                           key=lambda e: [str(p) for p in e.absolute_path])
+            try:
+                found = sorted(self._validator.iter_errors(candidate),
+                               key=lambda e: [str(p) for p in e.absolute_path])
+            except RecursionError:  # a model's answer nested past what can be checked
+                return AnswerCheck(None, ["the answer is nested too deep to check"])
             if not found:
                 return AnswerCheck(candidate)
             if first is None:

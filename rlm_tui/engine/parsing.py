@@ -22,6 +22,11 @@ class ProseFinal:
     answer: str | None = None
     variable: str | None = None
 
+    @property
+    def source(self) -> str:
+        """What gave the answer, as a cell's FINAL reports it."""
+        return "FINAL" if self.variable is None else f"FINAL_VAR({self.variable!r})"
+
 
 def code_blocks(reply: str) -> list[str]:
     """The runnable code blocks of a reply, in order."""

@@ -233,17 +233,15 @@ class Session:
             if not blocks:
                 final = prose_final(reply)
                 answer = None if final is None else await self._final_answer(final)
-                if answer is not None:
-                    source = "FINAL" if final is None or final.variable is None else \
-                        f"FINAL_VAR({final.variable!r})"
-                    value, errors = self._judge(answer, node, source)
+                if final is not None and answer is not None:
+                    value, errors = self._judge(answer, node, final.source)
                     if not errors:
                         return Outcome("answered", answer=answer, iterations=iteration,
                                        value=value)
                 else:
                     conversation.add(node, "user", "no_code", prompts.no_code_message(
                         iteration, settings.max_iterations))
-            holds = self.owner.hold_reasons(blocks) if root and blocks else [None] * len(blocks)
+            holds = self.owner.hold_reasons(blocks) if root else [None] * len(blocks)
             for index, code in enumerate(blocks, 1):
                 result, shown = await self._steered_cell(code, node, index, holds[index - 1])
                 if result.final_answer is not None:
@@ -293,9 +291,8 @@ class Session:
             reason = (f"out of iterations ({max_iterations}), and the last reply's "
                       f"FINAL_VAR({final.variable!r}) names no variable")
             return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
-        source = "FINAL" if final is None or final.variable is None else \
-            f"FINAL_VAR({final.variable!r})"
-        value, errors = self._judge(answer, node, source, forced=True)
+        value, errors = self._judge(answer, node, final.source if final else "FINAL",
+                                    forced=True)
         if errors:
             reason = (f"out of iterations ({max_iterations}), and the answer given then does "
                       f"not match the schema: {'; '.join(errors)}")
