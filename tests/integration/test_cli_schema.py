@@ -5,6 +5,7 @@ written). A real subprocess against the local test server."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,16 @@ def test_a_bad_schema_file_is_one_line_and_exit_2(openai_server, repo, tmp_path,
     assert said in done.stderr and str(path) in done.stderr
     assert not transcript.exists()  # failed before anything was written
     assert not openai_server.requests
+
+
+def test_the_app_and_eval_refuse_a_bad_schema_file_before_they_start(repo, tmp_path):
+    missing = tmp_path / "missing.json"
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"id": "a", "query": "q", "context_text": "t", "expected": "x"}\n')
+    for argv in ([str(repo), "--schema", str(missing), "--model", "demo"],
+                 ["eval", str(tasks), "--schema", str(missing), "--model", "demo",
+                  "--out", str(tmp_path / "out")]):
+        done = rlm_tui(*argv, "--config", os.devnull)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"rlm-tui: {missing}: no such schema file\n"
+    assert not (tmp_path / "out").exists()
