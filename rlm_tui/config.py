@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +49,12 @@ class Price(BaseModel):
     output: float = Field(ge=0)
 
 
+# `schema` (the flag's and the config key's name) shadows BaseModel's deprecated schema():
+# said once here, so pydantic need not warn at every start.
+warnings.filterwarnings("ignore", message='Field name "schema" in "Settings" shadows',
+                        category=UserWarning)
+
+
 class Settings(BaseModel):
     """Everything a run can be told. Names match the command-line flags."""
 
@@ -76,6 +83,9 @@ class Settings(BaseModel):
     max_file_size: int = Field(DEFAULT_MAX_FILE_SIZE, gt=0)
     max_total_size: int = Field(DEFAULT_MAX_TOTAL_SIZE, gt=0)
     theme: str | None = None
+    # A JSON Schema file: every answer must match it (an answer that does not goes back to
+    # the model with the errors).
+    schema: str | None = None
     # Cells held for a person's approval before they run (the app only): none, every cell,
     # or the cells that end the run (FINAL / FINAL_VAR, and the other cells of their reply).
     approve: Literal["none", "cells", "final"] = "none"

@@ -33,8 +33,10 @@ NodeStatus = Literal["running", "done", "error", "stopped"]
 CellDecision = Literal["approved", "edited", "skipped"]
 # - what put a message into the root model's conversation (the model's own replies are
 #   root_done): the system prompt, the question, a follow-up question, code output, the
-#   notice that no code ran, a person's note, the request for a final answer.
-MessageKind = Literal["system", "query", "follow_up", "output", "no_code", "note", "forced"]
+#   notice that no code ran, a person's note, the request for a final answer, an answer
+#   sent back because it does not have the shape asked for (a schema).
+MessageKind = Literal["system", "query", "follow_up", "output", "no_code", "note", "forced",
+                      "rejected"]
 # How approval works: no cell held, every cell, or the cells that end the run (FINAL).
 ApproveMode = Literal["none", "cells", "final"]
 # A reply that stopped at its cap of output tokens, not where the model chose to end: cut.
@@ -120,6 +122,8 @@ class SessionStarted(EventBase):
     # A fork: {"transcript": path, "session_id": ..., "turn": T, "iteration": K} of the
     # session it continues from the state after iteration K of turn T.
     fork_of: dict[str, Any] | None = None
+    # The JSON Schema its first question's answer must match (--schema), if one was given.
+    answer_schema: dict[str, Any] | None = None
 
 
 class TurnStarted(EventBase):
@@ -131,6 +135,7 @@ class TurnStarted(EventBase):
     query: str
     max_iterations: int
     rebuilt: bool = False  # a fork's copy of its parent's turn, rebuilt without model calls
+    answer_schema: dict[str, Any] | None = None  # the shape its answer must have, if any
 
 
 class IterationStarted(EventBase):
@@ -283,12 +288,29 @@ class CoverageUpdated(EventBase):
     coverage: dict[str, Any]
 
 
+class AnswerRejected(EventBase):
+    """An answer without the shape its question asked for (a schema): it went back to the
+    root model with the errors and the run went on (at the iteration limit, the run ended
+    without an answer). node_id is the iteration whose reply gave it."""
+
+    type: Literal["answer_rejected"] = "answer_rejected"
+    answer: str
+    errors: list[str]
+    source: str = "FINAL"
+    forced: bool = False
+    turn: int = 1
+    rebuilt: bool = False  # a fork's copy of its parent's rejection
+
+
 class FinalAnswer(EventBase):
     type: Literal["final_answer"] = "final_answer"
     answer: str
     forced: bool = False
     source: str = "FINAL"
     turn: int = 1
+    # With a schema: the answer met it, and `value` is the validated value as JSON data.
+    validated: bool = False
+    value: Any = None
 
 
 class SessionFinished(EventBase):
@@ -310,7 +332,7 @@ Event = Annotated[
         SessionStarted, IterationStarted, RootDelta, RootDone, CellStarted, CellFinished,
         SubcallStarted, SubcallRetry, SubcallFinished, StateChanged, BudgetExceeded,
         CoverageUpdated, FinalAnswer, SessionFinished, TurnStarted, MessageAdded, NoteAdded,
-        CellHeld, CellDecided, ModelsChanged, ApproveModeChanged,
+        CellHeld, CellDecided, ModelsChanged, ApproveModeChanged, AnswerRejected,
     ],
     Field(discriminator="type"),
 ]

@@ -137,7 +137,8 @@ def _turn(root: SessionNode, turn: TurnNode) -> RecordedTurn:
                         iterations=iterations, ended=turn.status != "running",
                         status=turn.status if turn.status != "running" else "halted",
                         answer=turn.answer, forced=turn.forced, source=turn.source,
-                        reason=turn.reason, iterations_done=turn.iterations)
+                        reason=turn.reason, iterations_done=turn.iterations,
+                        schema=turn.answer_schema)
 
 
 def _iteration(it: IterationNode) -> RecordedIteration:
@@ -147,7 +148,9 @@ def _iteration(it: IterationNode) -> RecordedIteration:
     return RecordedIteration(it.turn, it.iteration, it.max_iterations, reply=reply,
                              model=it.model, finish_reason=it.finish_reason, forced=it.forced,
                              before=before, after=after,
-                             cells=[_cell(cell) for cell in it.cells])
+                             cells=[_cell(cell) for cell in it.cells],
+                             rejections=[(r.answer, list(r.errors), r.source)
+                                         for r in it.rejections if not r.forced])
 
 
 def _cell(cell: CellNode) -> RecordedCell:

@@ -18,7 +18,7 @@ from typing import Any
 
 from rlm_tui.api import Fork, Result, Session
 from rlm_tui.config import Settings
-from rlm_tui.engine.run_context import Outcome
+from rlm_tui.engine.answer_schema import jsonable, value_json
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
@@ -27,13 +27,13 @@ from rlm_tui.transcript import SessionModel, default_transcript_path
 EXIT_ANSWERED, EXIT_STOPPED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
-def _goes_on(outcome: Outcome | Result) -> bool:
+def _goes_on(outcome: Result) -> bool:
     """Whether the next question is asked after this one: an answer (forced or not) goes on;
     a halt (a budget, a signal) or a failure stops the session."""
     return outcome.status == "answered"
 
 
-def run_summary(outcomes: Sequence[Outcome | Result], queries: list[str], tree: SessionModel,
+def run_summary(outcomes: Sequence[Result], queries: list[str], tree: SessionModel,
                 transcript: Path | None) -> dict[str, Any]:
     """The --json document: the last question's outcome, each turn's, and the session
     tree's totals (across every turn); `rlm-tui eval` records each task with it too."""
@@ -41,6 +41,7 @@ def run_summary(outcomes: Sequence[Outcome | Result], queries: list[str], tree: 
     last = outcomes[-1]
     summary: dict[str, Any] = {
         "answer": last.answer,
+        "value": _typed_value(last),  # the validated value with a schema, else null
         "status": last.status,
         "forced": last.forced,
         "halted_reason": last.reason if last.status != "answered" else None,
@@ -51,7 +52,8 @@ def run_summary(outcomes: Sequence[Outcome | Result], queries: list[str], tree: 
         "cost_complete": totals["cost_complete"],
         "seconds": totals["seconds"],
         "transcript": str(transcript) if transcript else None,
-        "turns": [{"turn": o.turn, "query": q, "answer": o.answer, "status": o.status,
+        "turns": [{"turn": o.turn, "query": q, "answer": o.answer,
+                   "value": _typed_value(o), "status": o.status,
                    "forced": o.forced, "iterations": o.iterations,
                    "halted_reason": o.reason if o.status != "answered" else None}
                   for o, q in zip(outcomes, queries)],
@@ -62,6 +64,11 @@ def run_summary(outcomes: Sequence[Outcome | Result], queries: list[str], tree: 
     if tree.root is not None and tree.root.fork_of:
         summary["fork_of"] = tree.root.fork_of
     return summary
+
+
+def _typed_value(result: Result) -> Any:
+    """A validated value as plain JSON data (a pydantic model dumped); None without one."""
+    return jsonable(result.value) if result.validated else None
 
 
 async def _session(session: Session, queries: list[str], fork: Fork | None,
@@ -135,6 +142,8 @@ def run_headless(sources: str | list[Any], queries: list[str] | str, settings: S
         print(escape_json_controls(summary))
     else:
         for result in results:
-            if result.answer is not None:
+            if result.validated:
+                print(for_terminal(value_json(result.value)))  # the validated JSON, one line
+            elif result.answer is not None:
                 print(for_terminal(result.answer))  # shown, not obeyed, on a terminal
     return code

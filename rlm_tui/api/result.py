@@ -35,6 +35,7 @@ class Result:
     answer: str | None
     value: Any
     status: Status
+    validated: bool = False  # `value` was checked against a schema (it is that shape)
     forced: bool = False
     reason: str | None = None  # why it stopped without an answer (halted or failed)
     error_kind: str | None = None  # a failed model call's kind (auth, not_found, ...)
@@ -58,7 +59,8 @@ class Result:
         if hasattr(value, "model_dump"):
             value = value.model_dump(mode="json")
         t = self.tokens
-        return {"answer": self.answer, "value": value, "status": self.status,
+        return {"answer": self.answer, "value": value, "validated": self.validated,
+                "status": self.status,
                 "forced": self.forced, "reason": self.reason,
                 "error_kind": self.error_kind, "iterations": self.iterations,
                 "sub_calls": self.sub_calls,

@@ -26,6 +26,7 @@ from rlm_tui import events as ev
 from rlm_tui.api.options import ContextArg, context_sources, settings_from
 from rlm_tui.api.result import Result, Tokens
 from rlm_tui.config import Settings
+from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.engine.workspace import (
@@ -97,7 +98,8 @@ class Session:
                  **options: Any) -> None:
         self.settings = settings_from(options, base=settings, config=config)
         self._sources = context_sources(context)
-        self._schema = schema
+        self._schema_arg = schema
+        self.schema: AnswerSchema | None = None  # the session's, made on open
         self._tools = tools
         self._transcript_arg = transcript
         self._fork = fork
@@ -156,6 +158,11 @@ class Session:
         if self._closed:
             raise UsageError("the session is closed: open a new one")
         specs = model_specs(self.settings)  # no model: a usage error, before any work
+        # A broken schema (a file that is not one, a dict that is no JSON Schema) is one
+        # line, before the context loads or anything is written.
+        self.schema = answer_schema(self._schema_arg)
+        if self.schema is None and self.settings.schema:
+            self.schema = AnswerSchema.from_file(self.settings.schema)
         # The models' transports get ready (aiohttp's import, ~0.2 s) while the context
         # loads: the first call does not wait for imports.
         self._preparing = prepare_models(specs)
@@ -189,7 +196,7 @@ class Session:
     def _run_extras(self) -> dict[str, Any]:
         """What a run takes beside its settings: the answers' schema and the host's tools
         (the engine's own types, made from what the caller gave)."""
-        return {}
+        return {"schema": self.schema}
 
     async def close(self) -> None:
         """End the REPL (its worker process), close the transcript and the event streams.
@@ -236,17 +243,18 @@ class Session:
         assert self.run is not None and self._context is not None
         if self._asked == 0:
             self._open_transcript(self._fork.plan.query if self._fork else question)
+        turn_schema = answer_schema(schema) if schema is not None else self.schema
         self._asked += 1
-        self._set_turn_schema(schema)
         if self._asked == 1 and self._fork is not None:
             fork = self._fork
             outcome = await self.run.start_fork(
                 fork.plan, self._context, note=fork.note, keep_open=True,
                 query=question if fork.new_question else None)
         elif self._asked == 1:
+            self.run.schema = turn_schema
             outcome = await self.run.start(question, self._context, keep_open=True)
         else:
-            outcome = await self.run.ask(question)
+            outcome = await self.run.ask(question, schema=turn_schema)
         return self._result(outcome)
 
     async def continue_fork(self) -> Result:
@@ -262,11 +270,6 @@ class Session:
         outcome = await self.run.start_fork(self._fork.plan, self._context,
                                             note=self._fork.note, keep_open=True)
         return self._result(outcome)
-
-    def _set_turn_schema(self, schema: Any) -> None:
-        """The schema this question's answer must meet (its own, else the session's)."""
-        if schema is not None:
-            raise UsageError("schema: typed answers are not available in this build")
 
     def _open_transcript(self, first_question: str) -> None:
         if self._transcript_arg is False:
@@ -285,10 +288,12 @@ class Session:
     def _result(self, outcome: Outcome) -> Result:
         totals = self.tree.totals.to_dict()
         tokens = totals["tokens"]
-        value = getattr(outcome, "value", None)
+        root = self.run.root if self.run is not None else None
+        validated = (outcome.status == "answered" and root is not None
+                     and root.schema is not None)
         return Result(
             answer=outcome.answer,
-            value=value if value is not None else outcome.answer,
+            value=outcome.value if validated else outcome.answer, validated=validated,
             status=outcome.status, forced=outcome.forced,
             reason=outcome.reason if outcome.status != "answered" else None,
             error_kind=outcome.error_kind,
@@ -348,6 +353,16 @@ class Session:
 
     def _subscriber_failed(self, subscriber: Any, exc: BaseException) -> None:
         self._warn(f"a view stopped with an error and was detached: {exc}")
+
+
+def answer_schema(schema: Any) -> AnswerSchema | None:
+    """`schema=` as the engine takes it: a pydantic model (its instances are the values), a
+    JSON Schema dict, or an AnswerSchema; UsageError for anything else."""
+    if schema is None or isinstance(schema, AnswerSchema):
+        return schema
+    if isinstance(schema, Mapping):
+        return AnswerSchema.from_json_schema(dict(schema))
+    return AnswerSchema.from_model(schema)  # UsageError when it is not a pydantic model
 
 
 class _EventStream:

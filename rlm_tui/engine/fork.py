@@ -53,7 +53,7 @@ async def rebuild(session: Session, plan: ForkPlan) -> None:
             max_iterations = turn.iterations[0].max_iterations if turn.iterations else 0
             session.emit(ev.TurnStarted, f"{session.id}.t{turn.turn}", session.id,
                          turn=turn.turn, query=turn.query, max_iterations=max_iterations,
-                         rebuilt=True)
+                         rebuilt=True, answer_schema=turn.schema)
         _opening(session, plan, turn.opening, turn.query)
         for iteration in turn.iterations:
             await _rebuild_iteration(session, plan, iteration,
@@ -97,6 +97,9 @@ async def _rebuild_iteration(session: Session, plan: ForkPlan, it: RecordedItera
                  usage=ev.Usage(), latency_s=0.0, finish_reason=it.finish_reason)
     session.conversation.reply(reply)
     outputs = [await _rebuild_cell(session, node, cell) for cell in it.cells]
+    for answer, errors, source in it.rejections:  # sent back then: the record says so
+        session.emit(ev.AnswerRejected, node, session.id, answer=answer, errors=errors,
+                     source=source, turn=it.turn, rebuilt=True)
     if plan.messages_recorded and it.after:
         for role, kind, content in it.after:
             session.conversation.add(node, role, kind, content)  # type: ignore[arg-type]

@@ -52,6 +52,8 @@ class RecordedIteration:
     before: list[RecordedMessage] = field(default_factory=list)  # sent before its call
     after: list[RecordedMessage] = field(default_factory=list)  # its output, as sent
     cells: list[RecordedCell] = field(default_factory=list)
+    # Its answers sent back for not having the shape asked for: (answer, errors, source).
+    rejections: list[tuple[str, list[str], str]] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:
@@ -78,6 +80,7 @@ class RecordedTurn:
     source: str = "FINAL"
     reason: str | None = None
     iterations_done: int = 0
+    schema: dict[str, Any] | None = None  # the JSON Schema its answer had to match
 
 
 @dataclass
@@ -95,6 +98,11 @@ class ForkPlan:
     @property
     def query(self) -> str:
         return self.turns[0].query
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        """The JSON Schema the forked turn's answer had to match, if it had one."""
+        return self.turns[-1].schema
 
     @property
     def fork_of(self) -> dict[str, Any]:

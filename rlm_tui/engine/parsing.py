@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -20,6 +21,11 @@ class ProseFinal:
 
     answer: str | None = None
     variable: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What gave the answer, as a cell's FINAL reports it."""
+        return "FINAL" if self.variable is None else f"FINAL_VAR({self.variable!r})"
 
 
 def code_blocks(reply: str) -> list[str]:
@@ -51,4 +57,16 @@ def prose_final(reply: str) -> ProseFinal | None:
             return ProseFinal(answer=answer[3:-3].strip())
     if len(answer) >= 2 and answer[0] == answer[-1] and answer[0] in "\"'":
         answer = answer[1:-1]
-    return ProseFinal(answer=answer)
+    return ProseFinal(answer=_as_json(answer))
+
+
+def _as_json(answer: str) -> str:
+    """FINAL({...}) or FINAL([...]) in prose, when it is JSON: as one line of it (the
+    form a dict's or a list's answer has from code); any other text as it is."""
+    if not answer[:1] in ("{", "["):
+        return answer
+    try:
+        value = json.loads(answer)
+    except (ValueError, RecursionError):  # Python's repr, or prose: the text is the answer
+        return answer
+    return json.dumps(value, ensure_ascii=False)

@@ -31,8 +31,9 @@ about 100,000 characters well.
 failed one comes back as "Error: ..." in its place.
 - `rlm_query(prompt, context=None) -> str`: {rlm_note}
 - `SHOW_VARS()` lists your variables.
-- `FINAL(value)` ends the run with str(value) as the answer; `FINAL_VAR("name")` ends it with \
-the value of the variable `name` (use it for long answers).
+- `FINAL(value)` ends the run with value as the answer (a dict or a list as JSON, anything \
+else as str(value)); `FINAL_VAR("name")` ends it with the value of the variable `name` (use \
+it for long answers).
 - Modules you may import: {modules}.
 
 The sandbox: no files, network, os, sys or subprocess; names starting with "_" and dunder \
@@ -76,6 +77,7 @@ class PromptFacts:
     max_cost: float | None = None
     max_tokens: int | None = None
     max_time: float | None = None
+    answer_shape: str | None = None  # the schema's description, when the answer has one
 
 
 def system_prompt(facts: PromptFacts) -> str:
@@ -93,7 +95,7 @@ def system_prompt(facts: PromptFacts) -> str:
     else:
         rlm_note = "at this depth, the same as llm_query(prompt) with the context appended"
     modules = ", ".join(sorted(n for n in ALLOWED_MODULES if "." not in n))
-    return _SYSTEM.format(
+    prompt = _SYSTEM.format(
         context_kind=_CONTEXT_KINDS.get(facts.context_kind, _CONTEXT_KINDS["none"]),
         rlm_note=rlm_note,
         modules=modules,
@@ -101,6 +103,9 @@ def system_prompt(facts: PromptFacts) -> str:
         output_chars=facts.output_chars,
         budget=", ".join(budget),
     )
+    if facts.answer_shape:
+        prompt += f"\n{facts.answer_shape}\n"
+    return prompt
 
 
 def first_message(query: str, facts: PromptFacts) -> str:
@@ -128,16 +133,44 @@ def no_code_message(iteration: int, max_iterations: int) -> str:
             f"Turn {iteration + 1} of {max_iterations}.")
 
 
-def forced_final_message() -> str:
-    return ("You have used every turn. No more code will run. Reply now with your best answer "
+def forced_final_message(*, shaped: bool = False) -> str:
+    """`shaped`: the answer must match a schema (it is checked, and this is its last
+    chance)."""
+    text = ("You have used every turn. No more code will run. Reply now with your best answer "
             "as FINAL(your answer), from what you have seen so far.")
+    if shaped:
+        text += (" It must be JSON of the required shape, written out in the FINAL(...) or "
+                 "named by FINAL_VAR(\"name\"); an answer that does not match ends the run "
+                 "without one.")
+    return text
 
 
-def follow_up_message(query: str, max_iterations: int) -> str:
-    """A follow-up question on the same REPL: its variables are still there."""
-    return (f"Follow-up question: {query}\n\n"
+def follow_up_message(query: str, max_iterations: int, shape: str | None = None) -> str:
+    """A follow-up question on the same REPL: its variables are still there. `shape`: what
+    its answer must be, when that differs from what the system prompt says."""
+    text = (f"Follow-up question: {query}\n\n"
             "The REPL still holds your variables from the earlier questions, and `context` is "
             f"the same. Explore with code, then answer. Turn 1 of {max_iterations}.")
+    return text + (f"\n\nThis question's answer: {shape}" if shape else "")
+
+
+FREE_ANSWER = "any text: the shape given in the system prompt does not apply to it."
+
+
+def rejected_message(errors: list[str], outputs: list[str], iteration: int,
+                     max_iterations: int) -> str:
+    """An answer without the shape asked for, sent back: the errors (and the output of the
+    cells that ran before it)."""
+    shown = ""
+    if outputs:
+        shown = "REPL output:\n" + "\n\n".join(
+            f"[cell {i}]\n{out}" if len(outputs) > 1 else f"[output]\n{out}"
+            for i, out in enumerate(outputs, 1)) + "\n\n"
+    listed = "\n".join(f"- {error}" for error in errors)
+    left = max_iterations - iteration
+    return (f"{shown}Your answer was not accepted: it does not match the required shape.\n"
+            f"{listed}\n\nFix it and call FINAL again. Turn {iteration + 1} of "
+            f"{max_iterations} ({left} left).")
 
 
 def note_message(text: str) -> str:

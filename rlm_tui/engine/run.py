@@ -8,6 +8,9 @@ person steers it (notes, held cells, follow-up questions, models, forks).
     outcome = await run.start(query, ctx, keep_open=True)   # the REPL stays open:
     outcome = await run.ask("and then?")                    # a follow-up on the same REPL
     await run.close()
+
+    run = Run(settings, client, bus, schema=AnswerSchema.from_model(Verdict))
+    outcome.value                       # a Verdict: the answer validated (else it went back)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
+from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.approvals import Approvals, HeldCell, hold_reasons
 from rlm_tui.engine.control import Ledger, RunControl
 from rlm_tui.engine.run_context import Outcome, RunContext
@@ -27,13 +31,24 @@ from rlm_tui.lm import ModelClient, ModelSpec
 from rlm_tui.sandbox import Sandbox, SandboxLimits
 
 
+# Run.ask's schema when none is passed: the run's own.
+_RUN_SCHEMA: Any = object()
+
+
 class Run:
-    """One run: a root session and its children, sharing controls, ledger and limits."""
+    """One run: a root session and its children, sharing controls, ledger and limits.
+
+    `schema`: the shape every answer must have (else `settings.schema`, a JSON Schema file,
+    read here: a broken one is an InputError before anything runs); an answer without it
+    goes back to the model with the errors, and the run goes on."""
 
     def __init__(self, settings: Settings, client: ModelClient, bus: ev.EventBus,
-                 *, start_paused: bool = False) -> None:
+                 *, start_paused: bool = False, schema: AnswerSchema | None = None) -> None:
         if not settings.model:
             raise ModelError("no model given: pass --model (or --model demo to try it offline)")
+        if schema is None and settings.schema:
+            schema = AnswerSchema.from_file(settings.schema)
+        self.schema = schema
         self.settings = settings
         self.client = client
         self.bus = bus
@@ -111,17 +126,21 @@ class Run:
         model errors. `keep_open`: the REPL stays open for follow-up questions (`ask`) until
         `close()`."""
         self.root = Session(self, query, context, depth=0, session_id=self.run_id)
+        self.root.schema = self.schema
         self.root.open()
         return await self._turn(self.root.first_turn(), context, keep_open=keep_open)
 
-    async def ask(self, query: str) -> Outcome:
+    async def ask(self, query: str, *, schema: AnswerSchema | None = _RUN_SCHEMA) -> Outcome:
         """A follow-up question on the open session: its variables, conversation and coverage
-        carry over; --max-iterations counts per question, cost, tokens and time across them."""
+        carry over; --max-iterations counts per question, cost, tokens and time across them.
+        `schema`: the shape this answer must have (None: any text; default: the run's)."""
         if not self.is_open:
             raise RuntimeError("the session is closed: start a new run")
         assert self.root is not None
         self.control.reopen(paused=self.control.state == "paused")
-        return await self._turn(self.root.ask(query), self.root.context, keep_open=True)
+        turn_schema = self.schema if schema is _RUN_SCHEMA else schema
+        return await self._turn(self.root.ask(query, turn_schema), self.root.context,
+                                keep_open=True)
 
     async def start_fork(self, plan: Any, context: RunContext, *, note: str | None = None,
                          query: str | None = None, keep_open: bool = False) -> Outcome:
@@ -130,6 +149,9 @@ class Run:
         from rlm_tui.engine.fork import continue_fork
 
         self.root = Session(self, plan.query, context, depth=0, session_id=self.run_id)
+        if self.schema is None and plan.schema is not None:  # the forked turn's, recorded
+            self.schema = AnswerSchema.from_json_schema(plan.schema)
+        self.root.schema = self.schema
         self.root.open(fork_of=plan.fork_of, opening=False)
         if note:
             self.add_note(note)

@@ -52,3 +52,6 @@ class Outcome:
     iterations: int = 0
     error_kind: str | None = None  # for failed runs: the model error's kind
     turn: int = 1  # the question it answers (follow-ups: 2, 3, ...)
+    # With a schema: the validated value (a pydantic instance for a model, the parsed JSON
+    # for a JSON Schema); `answer` stays the text (a dict's or a list's JSON).
+    value: Any = None

@@ -17,6 +17,7 @@ from typing import Any
 
 from rlm_tui import events as ev
 from rlm_tui.engine import prompts
+from rlm_tui.engine.answer_schema import AnswerSchema, jsonable
 from rlm_tui.engine.conversation import Conversation
 from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
 from rlm_tui.engine.run_context import Outcome, RunContext
@@ -45,6 +46,10 @@ class Session:
         self.usage = ev.Usage()  # this session and everything under it
         self.conversation = Conversation(self._message_added)
         self.sandbox: Sandbox | None = None
+        # The shape the turn's answer must have (the root's questions only), and the one
+        # the system prompt shows.
+        self.schema: AnswerSchema | None = None
+        self.shown_schema: AnswerSchema | None = None
         self._sandbox_started = False
         self._opened_at = 0.0
         self._counters: dict[str, itertools.count] = {}
@@ -75,7 +80,8 @@ class Session:
             context_kind=self.context.kind, metadata=self.context.metadata,
             max_iterations=s.max_iterations, depth=self.depth, max_depth=s.max_depth,
             cell_timeout=s.cell_timeout, output_chars=s.model_output_chars,
-            max_cost=s.max_cost, max_tokens=s.max_tokens, max_time=s.max_time)
+            max_cost=s.max_cost, max_tokens=s.max_tokens, max_time=s.max_time,
+            answer_shape=self.schema.describe() if self.schema is not None else None)
 
     # -- opening, turns, closing ---------------------------------------------------------
 
@@ -99,7 +105,9 @@ class Session:
                   depth=self.depth, root_model=root_spec.model, sub_model=sub_spec.model,
                   max_iterations=self.owner.settings.max_iterations,
                   context=self.context.summary, fork_of=fork_of,
-                  priced=client.is_priced(root_spec) and client.is_priced(sub_spec))
+                  priced=client.is_priced(root_spec) and client.is_priced(sub_spec),
+                  answer_schema=self.schema.json_schema if self.schema is not None else None)
+        self.shown_schema = self.schema
         self._opened_at = self._running_clock()
         ready = self.owner.take_worker(self.context) if self.depth == 0 else None
         self.sandbox = ready or Sandbox(self.context.value, limits=self.owner.limits)
@@ -113,14 +121,20 @@ class Session:
     async def first_turn(self) -> Outcome:
         return await self.run_turn(self._loop)
 
-    async def ask(self, query: str) -> Outcome:
-        """A follow-up question on the same REPL and conversation: the next turn."""
+    async def ask(self, query: str, schema: AnswerSchema | None = None) -> Outcome:
+        """A follow-up question on the same REPL and conversation: the next turn; `schema`:
+        the shape its answer must have."""
         self.turn += 1
         self.iterations = 0
+        self.schema = schema
         max_iterations = self.owner.settings.max_iterations
         self.emit(ev.TurnStarted, f"{self.id}.t{self.turn}", self.id, turn=self.turn,
-                  query=query, max_iterations=max_iterations)
-        message = prompts.follow_up_message(query, max_iterations)
+                  query=query, max_iterations=max_iterations,
+                  answer_schema=schema.json_schema if schema is not None else None)
+        shape = None
+        if schema is not self.shown_schema:  # what the system prompt says does not hold
+            shape = schema.describe() if schema is not None else prompts.FREE_ANSWER
+        message = prompts.follow_up_message(query, max_iterations, shape)
         if self._sandbox_started and self.sandbox is not None and not self.sandbox.alive:
             message += ("\n\n[the REPL was stopped when the last question was halted: it "
                         "starts again empty, and your variables are gone]")
@@ -183,8 +197,10 @@ class Session:
 
     def _finish(self, outcome: Outcome) -> None:
         if outcome.answer is not None:
+            validated = self.schema is not None and outcome.status == "answered"
             self.emit(ev.FinalAnswer, self.id, self.parent_id, answer=outcome.answer,
-                      forced=outcome.forced, turn=self.turn)
+                      forced=outcome.forced, turn=self.turn, validated=validated,
+                      value=jsonable(outcome.value) if validated else None)
         self.emit(ev.SessionFinished, self.id, self.parent_id, status=outcome.status,
                   reason=outcome.reason, answer=outcome.answer, forced=outcome.forced,
                   iterations=outcome.iterations, sub_calls=self.owner.ledger.sub_calls
@@ -212,23 +228,37 @@ class Session:
             reply, _ = await self._root_call(node)
             conversation.reply(reply)
             blocks = code_blocks(reply)
-            if not blocks:
-                answer = await self._prose_answer(reply)
-                if answer is not None:
-                    return Outcome("answered", answer=answer, iterations=iteration)
-                conversation.add(node, "user", "no_code", prompts.no_code_message(
-                    iteration, settings.max_iterations))
-                control.after_iteration(root=root)
-                continue
-            holds = self.owner.hold_reasons(blocks) if root else [None] * len(blocks)
+            errors: list[str] | None = None  # an answer's, rejected (with a schema)
             outputs = []
+            if not blocks:
+                final = prose_final(reply)
+                answer = None if final is None else await self._final_answer(final)
+                if final is not None and answer is not None:
+                    value, errors = self._judge(answer, node, final.source)
+                    if not errors:
+                        return Outcome("answered", answer=answer, iterations=iteration,
+                                       value=value)
+                else:
+                    conversation.add(node, "user", "no_code", prompts.no_code_message(
+                        iteration, settings.max_iterations))
+            holds = self.owner.hold_reasons(blocks) if root else [None] * len(blocks)
             for index, code in enumerate(blocks, 1):
                 result, shown = await self._steered_cell(code, node, index, holds[index - 1])
                 if result.final_answer is not None:
-                    return Outcome("answered", answer=result.final_answer, iterations=iteration)
+                    value, errors = self._judge(result.final_answer, node,
+                                                result.final_source or "FINAL")
+                    if not errors:
+                        return Outcome("answered", answer=result.final_answer,
+                                       iterations=iteration, value=value)
+                    outputs.append(shown)
+                    break  # the cells after an answer do not run, accepted or not
                 outputs.append(shown)
-            conversation.add(node, "user", "output", prompts.output_message(
-                outputs, iteration, settings.max_iterations))
+            if errors:
+                conversation.add(node, "user", "rejected", prompts.rejected_message(
+                    errors, outputs, iteration, settings.max_iterations))
+            elif blocks:
+                conversation.add(node, "user", "output", prompts.output_message(
+                    outputs, iteration, settings.max_iterations))
             control.after_iteration(root=root)
         return await self._forced_answer()
 
@@ -243,7 +273,8 @@ class Session:
         node = self.iteration_node(iteration)
         self.emit(ev.IterationStarted, node, self.id, iteration=iteration,
                   max_iterations=max_iterations, forced=True, turn=self.turn)
-        self.conversation.add(node, "user", "forced", prompts.forced_final_message())
+        self.conversation.add(node, "user", "forced", prompts.forced_final_message(
+            shaped=self.schema is not None))
         reply, cut = await self._root_call(node)
         self.conversation.reply(reply)
         final = prose_final(reply.replace("```", "\n"))
@@ -260,11 +291,26 @@ class Session:
             reason = (f"out of iterations ({max_iterations}), and the last reply's "
                       f"FINAL_VAR({final.variable!r}) names no variable")
             return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
-        return Outcome("answered", answer=answer, forced=True, iterations=max_iterations)
+        value, errors = self._judge(answer, node, final.source if final else "FINAL",
+                                    forced=True)
+        if errors:
+            reason = (f"out of iterations ({max_iterations}), and the answer given then does "
+                      f"not match the schema: {'; '.join(errors)}")
+            return Outcome("halted", forced=True, reason=reason, iterations=max_iterations)
+        return Outcome("answered", answer=answer, forced=True, iterations=max_iterations,
+                       value=value)
 
-    async def _prose_answer(self, reply: str) -> str | None:
-        final = prose_final(reply)
-        return None if final is None else await self._final_answer(final)
+    def _judge(self, answer: str, node: str, source: str, *,
+               forced: bool = False) -> tuple[Any, list[str]]:
+        """The answer checked against the turn's schema: its validated value and no errors,
+        or (reported as answer_rejected) the errors; (None, []) without a schema."""
+        if self.schema is None:
+            return None, []
+        check = self.schema.check(answer)
+        if check.errors:
+            self.emit(ev.AnswerRejected, node, self.id, answer=answer[:EVENT_TEXT_CHARS],
+                      errors=check.errors, source=source, forced=forced, turn=self.turn)
+        return check.value, check.errors
 
     async def _final_answer(self, final: ProseFinal) -> str | None:
         """The answer a FINAL or FINAL_VAR written in prose gives; None for a FINAL_VAR that

@@ -19,6 +19,7 @@ from rlm_tui.context.coverage import Coverage
 from rlm_tui.context.loader import LoadOptions, load_context
 from rlm_tui.context.metadata import describe_context, render_context_summary
 from rlm_tui.context.pack import ContextPack
+from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.run_context import RunContext
 from rlm_tui.errors import UsageError
@@ -135,10 +136,12 @@ class Workspace:
         return {"source": self.source, **root, **self.metadata}
 
     def new_run(self, bus: EventBus, *, start_paused: bool = False,
-                settings: Settings | None = None) -> Run:
+                settings: Settings | None = None, schema: AnswerSchema | None = None) -> Run:
         """A run over this context; `settings`: a session's own (a fork's, switched models),
-        else the workspace's."""
-        return Run(settings or self.settings, self.client, bus, start_paused=start_paused)
+        else the workspace's; `schema`: the shape its answers must have (else the settings'
+        schema file's, if one is named)."""
+        return Run(settings or self.settings, self.client, bus, start_paused=start_paused,
+                   schema=schema)
 
     def close(self) -> None:
         if self.coverage is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_tui.config import Settings
+from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.workspace import check_models, cost_budget_warning, model_specs
 from rlm_tui.errors import UsageError
 from rlm_tui.eval.progress import EvalProgress
@@ -63,6 +65,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers}: at least 1")
     tasks, name = eval_tasks(args)  # a bad tasks line ends here, before any model call
+    if settings.schema:  # --schema: the shape of every task's answer that has none of its own
+        shape = AnswerSchema.from_file(settings.schema).json_schema
+        tasks = [t if t.schema is not None else dataclasses.replace(t, schema=shape)
+                 for t in tasks]
     if settings.approve != "none":  # holding cells needs a person: `rlm-tui run` does the same
         print(f"rlm-tui: warning: approve = \"{settings.approve}\" in the settings is for "
               "the app: an eval holds no cell", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any
 from rlm_tui.api import Session
 from rlm_tui.config import Settings
 from rlm_tui.context.pack import ContextPack
+from rlm_tui.engine.answer_schema import value_json
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.workspace import Workspace
 from rlm_tui.errors import RlmTuiError
@@ -90,7 +91,7 @@ async def _run_in(workspace: Workspace, task: Task, settings: Settings, client: 
     # The one path from a call to a session, as `rlm-tui run` takes: the transcript writer
     # and the session tree the record reads are the Session's.
     session = Session.over(workspace, settings=settings, transcript=transcript_path,
-                           limiter=limiter, models_checked=True)
+                           limiter=limiter, models_checked=True, schema=task.schema)
     try:
         try:
             await session.open()
@@ -113,8 +114,12 @@ async def _run_in(workspace: Workspace, task: Task, settings: Settings, client: 
     record.pop("turns", None)  # one question a task
     if outcome.status == "halted" and interrupted():
         record["status"] = INTERRUPTED
-    judged = score_answer(task.scorer, outcome.answer if outcome.status == "answered" else None,
-                          task.expected, threshold=task.threshold)
+    answer = outcome.answer if outcome.status == "answered" else None
+    if answer is not None and outcome.validated:
+        # The validated value, as the scorers read it (JSON, or a string schema's string).
+        value = outcome.value
+        answer = value if isinstance(value, str) else value_json(value)
+    judged = score_answer(task.scorer, answer, task.expected, threshold=task.threshold)
     record.update(score=judged.score, correct=judged.correct, error_kind=outcome.error_kind,
                   expected=list(task.expected), scorer=task.scorer,
                   wall_seconds=round(time.monotonic() - started, 3))

@@ -4,9 +4,12 @@
      "expected": ["hello", "'hello'"], "scorer": "contains"}
 
 `context` is a file or directory path, relative to the tasks file; `context_text` gives the
-text itself instead. `expected` is a string or a list of accepted answers; `scorer` is one of
-SCORERS (default "exact"). `threshold` (for f1, default 0.5) and `meta` (anything, kept in
-the results) are optional. Any other key is an error, so a misspelt `scorer` is not ignored.
+text itself instead. `expected` is a string or a list of accepted answers (for the `json`
+scorer: a JSON object, or a list of accepted objects); `scorer` is one of SCORERS (default
+"exact"). `threshold` (for f1, default 0.5), `meta` (anything, kept in the results) and
+`schema` (the JSON Schema the answer must match: a path to a schema file, relative to the
+tasks file, or the schema itself as an object) are optional. Any other key is an error, so a
+misspelt `scorer` is not ignored.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlm_tui.errors import UsageError
+from rlm_tui.engine.answer_schema import AnswerSchema
+from rlm_tui.errors import RlmTuiError, UsageError
 from rlm_tui.eval.scorers import DEFAULT_F1_THRESHOLD, SCORERS, check_expected
 
-_KEYS = {"id", "query", "context", "context_text", "expected", "scorer", "threshold", "meta"}
+_KEYS = {"id", "query", "context", "context_text", "expected", "scorer", "threshold", "meta",
+         "schema"}
 # A task's id names its transcript file: letters, digits and . _ - only, not starting with "."
 _ID = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}")
 
@@ -38,6 +43,7 @@ class Task:
     threshold: float = DEFAULT_F1_THRESHOLD
     meta: Any = None
     line: int = 0  # where it was read (0: generated)
+    schema: dict[str, Any] | None = None  # the JSON Schema its answer must match, checked
 
     @property
     def source(self) -> str:
@@ -123,17 +129,20 @@ def task_from_dict(data: dict[str, Any], base: Path, number: int = 0, *,
         text = data["context_text"]
         if not isinstance(text, str) or not text:
             raise bad("'context_text' must be a non-empty string")
-    expected = data.get("expected")
-    if isinstance(expected, (str, int, float)) and not isinstance(expected, bool):
-        expected = [expected]
-    if (not isinstance(expected, list) or not expected
-            or not all(isinstance(e, (str, int, float)) and not isinstance(e, bool)
-                       for e in expected)):
-        raise bad("'expected' must be a string, a number, or a non-empty list of them")
     scorer = data.get("scorer", "exact")
     if scorer not in SCORERS:
         raise bad(f"unknown scorer {scorer!r} (one of {', '.join(SCORERS)})")
-    accepted = tuple(str(e) for e in expected)
+    expected = data.get("expected")
+    if scorer == "json":
+        accepted = _expected_objects(expected, bad)
+    else:
+        if isinstance(expected, (str, int, float)) and not isinstance(expected, bool):
+            expected = [expected]
+        if (not isinstance(expected, list) or not expected
+                or not all(isinstance(e, (str, int, float)) and not isinstance(e, bool)
+                           for e in expected)):
+            raise bad("'expected' must be a string, a number, or a non-empty list of them")
+        accepted = tuple(str(e) for e in expected)
     problem = check_expected(scorer, accepted)
     if problem:
         raise bad(problem)
@@ -143,7 +152,30 @@ def task_from_dict(data: dict[str, Any], base: Path, number: int = 0, *,
         raise bad("'threshold' must be a number in (0, 1]")
     return Task(id=task_id, query=query, expected=accepted, scorer=scorer, context=context,
                 context_text=text, threshold=float(threshold), meta=data.get("meta"),
-                line=number)
+                line=number, schema=_schema(data.get("schema"), base, bad))
+
+
+def _expected_objects(expected: Any, bad: Any) -> tuple[str, ...]:
+    """The json scorer's accepted objects, as JSON text."""
+    items = expected if isinstance(expected, list) else [expected]
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise bad("'expected' must be a JSON object, or a non-empty list of them (scorer "
+                  "'json')")
+    return tuple(json.dumps(item, ensure_ascii=False) for item in items)
+
+
+def _schema(raw: Any, base: Path, bad: Any) -> dict[str, Any] | None:
+    """A task's schema, checked now: from its file (relative to the tasks file) or given."""
+    if raw is None:
+        return None
+    try:
+        if isinstance(raw, str) and raw:
+            return AnswerSchema.from_file(base / Path(raw).expanduser()).json_schema
+        if isinstance(raw, dict):
+            return AnswerSchema.from_json_schema(raw).json_schema
+    except RlmTuiError as exc:
+        raise bad(f"'schema': {str(exc).removeprefix('schema: ')}") from None
+    raise bad("'schema' must be a path to a JSON Schema file, or a JSON Schema object")
 
 
 def task_to_dict(task: Task) -> dict[str, Any]:
@@ -153,8 +185,13 @@ def task_to_dict(task: Task) -> dict[str, Any]:
         data["context"] = str(task.context)
     else:
         data["context_text"] = task.context_text
-    data["expected"] = list(task.expected) if len(task.expected) > 1 else task.expected[0]
+    expected: list[Any] = list(task.expected)
+    if task.scorer == "json":
+        expected = [json.loads(item) for item in expected]
+    data["expected"] = expected if len(expected) > 1 else expected[0]
     data["scorer"] = task.scorer
+    if task.schema is not None:
+        data["schema"] = task.schema
     if task.scorer == "f1" and task.threshold != DEFAULT_F1_THRESHOLD:
         data["threshold"] = task.threshold
     if task.meta is not None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from RestrictedPython.Guards import guarded_iter_unpack_sequence as _iter_unpack_sequence
 from RestrictedPython.Guards import guarded_unpack_sequence as _unpack_sequence
 
-from rlm_tui.sandbox import guards, modules, policy
+from rlm_tui.sandbox import answers, guards, modules, policy
 from rlm_tui.sandbox.signals import FinalAnswer, OutputFlood
 
 # Names model code sees in its builtins, taken from Python's own builtins.
@@ -268,7 +268,8 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
         return host.call("rlm", [_as_prompt(prompt)], None, _as_context(context))[0]
 
     def FINAL(value: Any) -> None:  # noqa: N802 - the REPL contract's name
-        """End the session with str(value) as the answer."""
+        """End the session with value as the answer: a dict or a list as JSON, else
+        str(value)."""
         raise FinalAnswer(_as_answer(value), "FINAL")
 
     def FINAL_VAR(name: Any) -> None:  # noqa: N802
@@ -346,7 +347,7 @@ def _user_variables(ns: dict[str, Any]) -> list[str]:
 
 # Sub-calls per llm_query_batched call, and characters of a FINAL answer.
 MAX_BATCH = 2_000
-MAX_ANSWER_CHARS = 5_000_000
+MAX_ANSWER_CHARS = answers.MAX_ANSWER_CHARS
 
 
 def _as_prompt(prompt: Any) -> str:
@@ -364,11 +365,7 @@ def _as_model(model: Any) -> str | None:
 
 
 def _as_answer(value: Any) -> str:
-    text = guards.exact_str(value)
-    if len(text) > MAX_ANSWER_CHARS:
-        raise ValueError(f"the answer is {len(text):,} characters; at most "
-                         f"{MAX_ANSWER_CHARS:,} can be returned")
-    return text
+    return answers.answer_text(value)  # a dict or a list as JSON, anything else as str
 
 
 def _as_context(value: Any) -> Any:

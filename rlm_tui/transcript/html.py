@@ -61,6 +61,9 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
         if model.forced:
             out.append('<p class="muted">Forced: the iteration limit was reached and the '
                        "model was asked once for its best answer.</p>")
+        if turns and turns[-1].validated:
+            out.append('<p class="ok">Validated: it matches the schema the question '
+                       "gave.</p>")
         out.append(_pre(model.answer))
     else:
         reason = model.reason or ("the transcript ends before the run did"
@@ -120,6 +123,12 @@ def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
     out += ['<div class="label">Reasoning</div>', _pre(it.text or "(no text)")]
     for cell in it.cells:
         out += _cell(cell)
+    for rejection in it.rejections:
+        then = ("the run stopped without an answer" if rejection.forced
+                else "the model was sent the errors and went on")
+        out += [f'<div class="label error">Answer rejected ({escape(rejection.source)}): it '
+                f"does not match the schema; {then}</div>", _pre(rejection.answer),
+                "<ul>", *(f"<li>{escape(error)}</li>" for error in rejection.errors), "</ul>"]
     out.append("</details>")
     return out
 

@@ -31,6 +31,8 @@ def render_markdown(model: SessionModel, notes: list[str] | None = None) -> str:
         if model.forced:
             out += ["*Forced: the iteration limit was reached and the model was asked once "
                     "for its best answer.*", ""]
+        if turns and turns[-1].validated:
+            out += ["*Validated: it matches the schema the question gave.*", ""]
         out += [*fenced(model.answer), ""]
     else:
         reason = model.reason or ("the transcript ends before the run did"
@@ -88,12 +90,18 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
         out += [f"> {inline(mark)}", ""]
     out += [*fenced(it.text or "(no text)"), ""]
     if not it.cells and not it.forced and not it.error and it.status == "done" and (
-            it.node_id != _last_turn_id(it)):
+            it.node_id != _last_turn_id(it)) and not it.rejections:
         # The model was sent this (engine/prompts.no_code_message) and went on.
         out += ["*No ```repl block ran: the model was told so, and asked for code or "
                 "FINAL(...).*", ""]
     for cell in it.cells:
         _cell(out, cell, level=level + 1, label=f"{name} › ")
+    for rejection in it.rejections:
+        out += [f"**Answer rejected** ({inline(rejection.source)}): it does not match the "
+                "schema" + ("; the run stopped without an answer." if rejection.forced
+                            else "; the model was sent the errors and went on."), "",
+                *fenced(rejection.answer), ""]
+        out += [f"- {inline(error)}" for error in rejection.errors] + [""]
 
 
 def _cell(out: list[str], cell: CellNode, *, level: int, label: str) -> None:

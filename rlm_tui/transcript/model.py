@@ -22,6 +22,7 @@ from rlm_tui.transcript.nodes import (
     CellNode,
     IterationNode,
     Node,
+    Rejection,
     Retry,
     SessionNode,
     SubCallNode,
@@ -181,7 +182,8 @@ class SessionModel:
         node = SessionNode(node_id=e.node_id, parent_id=e.parent_id, query=e.query,
                            depth=e.depth, root_model=e.root_model, sub_model=e.sub_model,
                            max_iterations=e.max_iterations, context=dict(e.context),
-                           started_ts=e.ts, turns=[TurnNode(1, e.query)], fork_of=e.fork_of)
+                           started_ts=e.ts, fork_of=e.fork_of,
+                           turns=[TurnNode(1, e.query, answer_schema=e.answer_schema)])
         self.sessions[e.node_id] = node
         parent = self.nodes.get(e.parent_id) if e.parent_id else None
         self._attach(node, parent if isinstance(parent, SubCallNode) else None)
@@ -304,7 +306,15 @@ class SessionModel:
         session.answer, session.forced, session.answer_source = e.answer, e.forced, e.source
         turn = _turn(session, e.turn)
         turn.answer, turn.forced, turn.source = e.answer, e.forced, e.source
+        turn.validated, turn.value = e.validated, e.value
         return session
+
+    def _answer_rejected(self, e: ev.AnswerRejected) -> IterationNode | None:
+        node = self.nodes.get(e.node_id)
+        if not isinstance(node, IterationNode):
+            return None
+        node.rejections.append(Rejection(e.answer, list(e.errors), e.source, e.forced))
+        return node
 
     def _session_finished(self, e: ev.SessionFinished) -> SessionNode | None:
         session = self.sessions.get(e.node_id)
@@ -334,7 +344,8 @@ class SessionModel:
         session = self.sessions.get(e.parent_id or "")
         if session is None:
             return None
-        session.turns.append(TurnNode(e.turn, e.query, rebuilt=e.rebuilt))
+        session.turns.append(TurnNode(e.turn, e.query, rebuilt=e.rebuilt,
+                                      answer_schema=e.answer_schema))
         session.status, session.reason, session.answer = "running", None, None
         session.forced, session.seconds = False, None
         return session
@@ -426,6 +437,7 @@ class SessionModel:
             "query": self.query,
             "status": self.status,
             "answer": self.answer,
+            "value": self.root.turns[-1].value if self.root and self.root.turns else None,
             "forced": self.forced,
             "reason": self.reason,
             "state": self.state,
@@ -473,6 +485,7 @@ _HANDLERS = {
     ev.CellDecided: SessionModel._cell_decided,
     ev.ModelsChanged: SessionModel._models_changed,
     ev.ApproveModeChanged: SessionModel._approve_mode_changed,
+    ev.AnswerRejected: SessionModel._answer_rejected,
 }
 # Events about the run, not a node: never orphans.
 _NO_NODE = (ev.StateChanged, ev.BudgetExceeded, ev.ApproveModeChanged, ev.MessageAdded)

@@ -62,6 +62,20 @@ class Retry:
         return {"attempt": self.attempt, "reason": self.reason, "wait_s": self.wait_s}
 
 
+@dataclass
+class Rejection:
+    """An answer sent back because it did not have the shape asked for (a schema)."""
+
+    answer: str
+    errors: list[str]
+    source: str = "FINAL"
+    forced: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, "errors": list(self.errors), "source": self.source,
+                "forced": self.forced}
+
+
 @dataclass(eq=False, kw_only=True, slots=True)
 class Node:
     """What every node has: its place, its status and its tally."""
@@ -244,6 +258,7 @@ class IterationNode(Node):
     cells: list[CellNode] = field(default_factory=list)
     parts: list[str] = field(default_factory=list, repr=False)  # the streamed text
     done_text: str | None = field(default=None, repr=False)
+    rejections: list[Rejection] = field(default_factory=list)  # its answers sent back
 
     @property
     def title(self) -> str:
@@ -277,6 +292,7 @@ class IterationNode(Node):
             "finish_reason": self.finish_reason, "cut": self.cut,
             "retries": [r.to_dict() for r in self.retries],
             "cells": [c.to_dict() for c in self.cells],
+            "rejections": [r.to_dict() for r in self.rejections],
         }
 
 
@@ -296,11 +312,16 @@ class TurnNode:
     # The messages that opened it (role, kind, content): the system prompt and the question,
     # or the follow-up question.
     opening: list[tuple[str, str, str]] = field(default_factory=list)
+    answer_schema: dict[str, Any] | None = None  # the shape its answer had to have
+    validated: bool = False  # its answer met that shape; `value` is the validated value
+    value: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"turn": self.turn, "query": self.query, "status": self.status,
                 "answer": self.answer, "forced": self.forced, "reason": self.reason,
-                "iterations": self.iterations, "rebuilt": self.rebuilt}
+                "iterations": self.iterations, "rebuilt": self.rebuilt,
+                "answer_schema": self.answer_schema, "validated": self.validated,
+                "value": self.value}
 
 
 @dataclass(eq=False, kw_only=True, slots=True)

@@ -70,6 +70,10 @@ def launch_app(path: str, query: str | None, settings: Settings) -> int:
     UsageError without a terminal, both before anything is loaded."""
     if path != STDIN:
         check_source(path)  # a wrong path is the more useful thing to hear about
+    if settings.schema:  # a broken schema file: one line, before the app opens
+        from rlm_tui.engine.answer_schema import AnswerSchema
+
+        AnswerSchema.from_file(settings.schema)
     check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on

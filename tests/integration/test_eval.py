@@ -206,7 +206,7 @@ def test_exit_2_for_a_bad_tasks_line_before_any_model_call(openai_server, tmp_pa
     done = rlm_tui("eval", str(tasks), *model_args(openai_server), "--out", str(out))
     assert done.returncode == 2
     assert done.stderr == f"rlm-tui: {tasks}:5: unknown scorer 'nope' (one of exact, " \
-        "contains, number, f1, regex)\n"
+        "contains, number, f1, regex, json)\n"
     assert openai_server.completion_requests == [] and not out.exists()
 
 
@@ -351,3 +351,40 @@ def test_held_cells_in_the_config_do_not_stall_an_eval(openai_server, tmp_path):
     assert done.stderr == ('rlm-tui: warning: approve = "cells" in the settings is for the '
                            "app: an eval holds no cell\n")
     assert json.loads(done.stdout)["correct"] == 7
+
+
+def test_tasks_with_schemas_are_validated_and_the_json_scorer_scores_their_values(
+        openai_server, tmp_path):
+    from tests.integration.openai_server import Reply
+    from tests.integration.test_engine import repl
+
+    own = {"type": "object", "required": ["ok", "n"],
+           "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}}}
+    (tmp_path / "all.json").write_text(json.dumps({"type": "object", "required": ["ok"]}))
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("\n".join(json.dumps(t) for t in [
+        {"id": "own", "query": "[own] ok?", "context_text": "t", "schema": own,
+         "scorer": "json", "expected": {"ok": True, "n": 3}},
+        {"id": "flag", "query": "[flag] ok?", "context_text": "t", "scorer": "json",
+         "expected": {"ok": False}},
+    ]) + "\n")
+    replies = {"own": [repl('FINAL({"ok": True})'), repl('FINAL({"ok": True, "n": 2})')],
+               "flag": [repl('FINAL({"ok": False})')]}
+    told: list[str] = []
+
+    def respond(body: dict) -> Reply:
+        messages = body["messages"]
+        tid = next(t for t in replies if f"[{t}]" in messages[1]["content"])
+        told.append(messages[-1]["content"])
+        return Reply(text=replies[tid].pop(0) if replies[tid] else "FINAL(none)")
+
+    openai_server.responder = respond
+    out = tmp_path / "out"
+    done = rlm_tui("eval", str(tasks), *model_args(openai_server), "--out", str(out),
+                   "--schema", str(tmp_path / "all.json"))
+    assert done.returncode == 0, done.stderr
+    records = results(out)
+    assert records["own"]["value"] == {"ok": True, "n": 2} and records["own"]["score"] == 0.5
+    assert records["own"]["iterations"] == 2  # the first answer lacked n: sent back
+    assert any("'n' is a required property" in text for text in told)
+    assert records["flag"]["value"] == {"ok": False} and records["flag"]["correct"]

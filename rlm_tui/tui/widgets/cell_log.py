@@ -53,8 +53,10 @@ def _head(text: str) -> tuple[str, bool]:
     return head, len(head) < len(text)
 
 
-def render_output(event: ev.CellFinished) -> Content:
-    """A finished cell's stdout, stderr and error, and notes on anything cut or unusual."""
+def render_output(event: ev.CellFinished, rejected: list[str] | None = None) -> Content:
+    """A finished cell's stdout, stderr and error, and notes on anything cut or unusual;
+    `rejected`: the errors its FINAL's answer was sent back with (it did not match the
+    schema)."""
     parts: list[str | tuple[str, str]] = []
     if event.stdout:
         shown, cut_here = _head(event.stdout)
@@ -78,7 +80,11 @@ def render_output(event: ev.CellFinished) -> Content:
     if event.rebuild_differs:
         parts.append((printable(f"⚠ rebuilt by the fork, its output differs from the recorded "
                                 f"run's: {event.rebuild_differs}") + "\n", "$warning"))
-    if event.final_answer is not None:
+    if event.final_answer is not None and rejected is not None:
+        parts.append(("✗ FINAL rejected: the answer does not match the schema, and the model "
+                      "was sent the errors\n", "bold $error"))
+        parts += [(printable(f"  - {error}") + "\n", "$error") for error in rejected]
+    elif event.final_answer is not None:
         parts.append(("→ FINAL: the run ends with this cell's answer\n", "bold $success"))
     if not parts:
         return Content.styled("(no output)", "dim italic")
@@ -116,6 +122,7 @@ class CellView(Vertical):
         self.held: str | None = None  # why it was held for approval
         self.decision: ev.CellDecision | None = None
         self.ran_code: str | None = None  # the person's edit, when it was edited
+        self.rejected: list[str] | None = None  # its answer's errors, when sent back
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="cell-header", markup=False)
@@ -148,6 +155,11 @@ class CellView(Vertical):
 
     def finish(self, event: ev.CellFinished) -> None:
         self.finished = event
+        self._show()
+
+    def reject(self, errors: list[str]) -> None:
+        """Its FINAL's answer did not match the schema: it went back to the model."""
+        self.rejected = list(errors)
         self._show()
 
     def stop(self, reason: str) -> None:
@@ -197,8 +209,10 @@ class CellView(Vertical):
         if event is not None:
             failed = event.error is not None
             mark = "✗" if failed else "✓"
-            return (f"{mark} {title} · {format_duration(event.seconds)}{decided}",
-                    "-error" if failed else "-done", render_output(event))
+            rejected = " · answer rejected" if self.rejected is not None else ""
+            return (f"{mark} {title} · {format_duration(event.seconds)}{decided}{rejected}",
+                    "-error" if failed or rejected else "-done",
+                    render_output(event, self.rejected))
         if self.stopped is not None:
             return (f"■ {title} · stopped{decided}", "-stopped",
                     Content.styled(printable(f"stopped unfinished: {self.stopped}"),
@@ -260,7 +274,7 @@ class CellLog(VerticalScroll):
     async def show_events(self, batch: SessionBatch) -> None:
         events = batch.events
         new: list[CellView] = []
-        finished: list[ev.CellFinished | ev.CellHeld | ev.CellDecided] = []
+        finished: list[ev.CellFinished | ev.CellHeld | ev.CellDecided | ev.AnswerRejected] = []
         starts = {e.node_id for e in events if isinstance(e, ev.CellStarted)} - set(self._cells)
         unbuilt = max(0, len(starts) - MAX_CELLS)  # never shown: a replay's jump
         for event in events:
@@ -273,9 +287,13 @@ class CellLog(VerticalScroll):
                 cell = CellView(event)
                 self._cells[event.node_id] = cell
                 new.append(cell)
-            elif isinstance(event, (ev.CellFinished, ev.CellHeld, ev.CellDecided)):
+            elif isinstance(event, (ev.CellFinished, ev.CellHeld, ev.CellDecided,
+                                    ev.AnswerRejected)):
                 finished.append(event)
         for event in finished:
+            if isinstance(event, ev.AnswerRejected):
+                self._reject(event)
+                continue
             cell = self._cells.get(event.node_id)
             if cell is None:
                 continue
@@ -294,6 +312,15 @@ class CellLog(VerticalScroll):
                     stopped.stop(node.stopped_by or "stopped")
         if new:
             await self._show_new(new)
+
+    def _reject(self, event: ev.AnswerRejected) -> None:
+        """The answer of the iteration's cell that called FINAL went back to the model."""
+        prefix = f"{event.node_id}.c"
+        for cell in reversed(self._cells.values()):
+            if (cell.node_id.startswith(prefix) and cell.finished is not None
+                    and cell.finished.final_answer is not None and cell.rejected is None):
+                cell.reject(event.errors)
+                return
 
     async def _show_new(self, new: list[CellView]) -> None:
         if self._count == len(new):

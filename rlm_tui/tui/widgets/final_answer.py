@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -73,12 +75,13 @@ class FinalAnswer(VerticalScroll):
                 await self.query_one("#answer-text", Markdown).update("")
             elif isinstance(event, ev.FinalAnswer) and event.session_id == self._root:
                 self.answer, self.turn = event.answer, max(self.turn, event.turn)
+                checked = " · validated: it matches the schema" if event.validated else ""
                 if event.forced:
                     self._set_status(self._of_turn("Answer (forced: the iteration limit was "
-                                                   "reached)"), "-forced")
+                                                   f"reached){checked}"), "-forced")
                 else:
-                    self._set_status(self._of_turn("Answer"))
-                await self.query_one("#answer-text", Markdown).update(printable(event.answer))
+                    self._set_status(self._of_turn(f"Answer{checked}"))
+                await self.query_one("#answer-text", Markdown).update(_shown(event))
             elif isinstance(event, ev.SessionFinished) and event.session_id == self._root:
                 if event.rebuilt:
                     continue  # a fork's copy of its parent's turn end: nothing ended here
@@ -93,3 +96,12 @@ class FinalAnswer(VerticalScroll):
     def _of_turn(self, text: str) -> str:
         """'Answer', or 'Answer · turn 2' once there are follow-up questions."""
         return text if self.turn <= 1 else f"{text} · turn {self.turn}"
+
+
+def _shown(event: ev.FinalAnswer) -> str:
+    """The answer as the pane's Markdown: a validated value as indented JSON in a fence."""
+    if not event.validated:
+        return printable(event.answer)
+    text = json.dumps(event.value, indent=2, ensure_ascii=False)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return printable(f"{fence}json\n{text}\n{fence}")

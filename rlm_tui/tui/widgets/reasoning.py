@@ -69,6 +69,7 @@ class IterationSection(Collapsible):
         & > Contents { padding: 0 0 0 1; }
         .sealed { padding: 0 0 1 0; }
         .iteration-error { color: $error; padding: 0 1; }
+        .rejection { color: $error; padding: 0 1 1 1; }
         .note { color: $accent; text-style: bold; padding: 0 0 1 0; }
     }
     """
@@ -91,6 +92,7 @@ class IterationSection(Collapsible):
         self._drawn_width = 0  # the width the chunks were drawn at
         self._redraw: Timer | None = None  # the live tail's pending redraw
         self._error: str | None = None
+        self.rejections: list[str] = []  # its answers sent back, as shown
 
     @property
     def shown(self) -> bool:
@@ -100,6 +102,19 @@ class IterationSection(Collapsible):
         yield from super().compose()
         if self._error is not None:
             yield self._error_line(self._error)
+        for text in self.rejections:
+            yield Static(text, classes="rejection", markup=False)
+
+    async def add_rejection(self, event: ev.AnswerRejected) -> None:
+        """An answer of this turn that did not match the schema, sent back with its errors
+        (at the forced turn: the run ends without an answer)."""
+        then = ("the run stops without an answer" if event.forced
+                else "the model was sent the errors")
+        text = printable("\n".join([f"✗ answer rejected ({event.source}): it does not match "
+                                    f"the schema; {then}", *(f"  - {e}" for e in event.errors)]))
+        self.rejections.append(text)
+        if self.is_mounted:
+            await self.mount(Static(text, classes="rejection", markup=False))
 
     @staticmethod
     def _note_line(text: str) -> Static:
@@ -367,6 +382,10 @@ class RootReasoning(VerticalScroll):
                 if section is not None:
                     await write_pending(section)
                     await section.finish(event)
+            elif isinstance(event, ev.AnswerRejected):
+                section = self._sections.get(event.node_id)
+                if section is not None:
+                    await section.add_rejection(event)
         await write_pending()
         if created:
             await self._show_new(created)

@@ -70,3 +70,28 @@ def test_expected_answers_that_a_scorer_cannot_use_are_named():
     assert "not a regular expression" in check_expected("regex", ("(",))
     assert check_expected("exact", ("(",)) is None
     assert parse_number("about 7.") == 7.0
+
+
+@pytest.mark.parametrize(("answer", "expected", "score"), [
+    ('{"ok": true, "n": 3}', '{"ok": true, "n": 3}', 1.0),
+    ('{"ok": true, "n": 3.0, "extra": 1}', '{"ok": true, "n": 3}', 1.0),  # 3 is 3.0
+    ('{"ok": true, "n": 4}', '{"ok": true, "n": 3}', 0.5),  # one field of two
+    ('{"ok": 1, "n": 3}', '{"ok": true, "n": 3}', 0.5),  # 1 is not true
+    ('{"n": 3}', '{"ok": true, "n": 3, "tags": ["a"]}', 1 / 3),  # a missing field
+    ('{"tags": ["a", "b"]}', '{"tags": ["a"]}', 0.0),  # a field compares whole
+    ('{"deep": {"a": 1}}', '{"deep": {"a": 1}}', 1.0),
+    ('```json\n{"ok": false}\n```', '{"ok": false}', 1.0),
+    ("[1, 2]", '{"ok": true}', 0.0),  # not an object
+    ("ok: yes", '{"ok": true}', 0.0),  # not JSON
+])
+def test_json_scores_the_share_of_expected_fields_equal(answer, expected, score):
+    judged = score_answer("json", answer, (expected,))
+    assert judged.score == pytest.approx(score, abs=1e-4)
+    assert judged.correct is (score == 1.0)
+
+
+def test_json_takes_the_best_accepted_object_and_names_a_bad_one():
+    judged = score_answer("json", '{"a": 1, "b": 2}', ('{"a": 9, "b": 9}', '{"a": 1, "b": 9}'))
+    assert judged.score == 0.5
+    assert score_answer("json", None, ('{"a": 1}',)).score == 0.0
+    assert "not a JSON object" in check_expected("json", ("[1]",))

@@ -92,3 +92,33 @@ def test_a_tasks_file_right_after_ray_is_the_tasks_file_not_an_address(tmp_path)
     args = build_parser().parse_args(["eval", str(path), "--ray", "auto"])
     eval_tasks(args)
     assert args.ray == "auto"
+
+
+SCHEMA = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}}
+
+
+def test_a_task_may_carry_a_schema_from_a_file_or_inline_and_a_json_expected(tmp_path):
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "ok.json").write_text(json.dumps(SCHEMA))
+    tasks = load_tasks(write(tmp_path / "tasks.jsonl",
+                             {**GOOD, "schema": "schemas/ok.json", "scorer": "json",
+                              "expected": {"ok": True}},
+                             {**GOOD, "id": "b", "schema": SCHEMA, "scorer": "json",
+                              "expected": [{"ok": True}, {"ok": False}]}))
+    assert tasks[0].schema == SCHEMA and tasks[1].schema == SCHEMA
+    assert tasks[0].expected == ('{"ok": true}',)
+    assert tasks[1].expected == ('{"ok": true}', '{"ok": false}')
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"schema": "missing.json"}, "no such schema file"),
+    ({"schema": {"type": "strin"}}, "not a valid JSON Schema"),
+    ({"schema": 3}, "'schema' must be a path"),
+    ({"scorer": "json", "expected": "x"}, "must be a JSON object"),
+    ({"scorer": "json", "expected": [{"a": 1}, 2]}, "must be a JSON object"),
+])
+def test_a_bad_schema_or_json_expected_names_the_line(tmp_path, extra, message):
+    path = write(tmp_path / "tasks.jsonl", {**GOOD, **extra})
+    with pytest.raises(UsageError) as caught:
+        load_tasks(path)
+    assert f"{path}:1: " in str(caught.value) and message in str(caught.value)
