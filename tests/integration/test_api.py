@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pydantic
 import pytest
 
 import rlm_tui
@@ -159,3 +160,51 @@ def test_the_public_names_are_listed_and_typed():
         assert getattr(rlm_tui, name) is not None
     package = Path(rlm_tui.__file__).parent
     assert (package / "py.typed").exists() and (package / "__init__.pyi").exists()
+
+
+class Checkpoint(pydantic.BaseModel):
+    checkpoint: bool
+    reason: str
+    confidence: float
+
+
+async def test_a_pydantic_schema_met_after_one_rejection_gives_the_model(openai_server, repo):
+    script = Scripted([
+        repl("FINAL({'checkpoint': 'maybe'})"),
+        repl("FINAL({'checkpoint': True, 'reason': 'tests pass', 'confidence': 0.9})"),
+        repl("FINAL('src/app.py')"),
+    ])
+    openai_server.responder = script
+    async with rlm_tui.Session(repo, transcript=False, **settings(openai_server)) as session:
+        stream = session.events()
+        verdict = await session.ask("Should we checkpoint?", schema=Checkpoint)
+        free = await session.ask("Which file worries you most?")  # no schema: any text
+    assert verdict.validated and verdict.value == Checkpoint(checkpoint=True,
+                                                             reason="tests pass",
+                                                             confidence=0.9)
+    assert json.loads(verdict.answer) == verdict.value.model_dump()
+    assert verdict.iterations == 2
+    assert not free.validated and free.value == "src/app.py"
+    rejected = [e for e in [e async for e in stream] if e.type == "answer_rejected"]
+    assert len(rejected) == 1
+    # The model was told what was wrong, and shown the shape in its system prompt.
+    assert "checkpoint" in str(script.root_requests[1]["messages"][-1]["content"])
+    assert "confidence" in script.root_requests[0]["messages"][0]["content"]
+
+
+def test_a_json_schema_dict_validates_the_answer(openai_server, repo):
+    openai_server.responder = Scripted([repl("FINAL({'ok': True})")])
+    result = rlm_tui.ask("Fine?", context=repo, transcript=False,
+                         schema={"type": "object", "required": ["ok"],
+                                 "properties": {"ok": {"type": "boolean"}}},
+                         **settings(openai_server))
+    assert result.validated and result.value == {"ok": True} and result.answer == '{"ok": true}'
+
+
+@pytest.mark.parametrize("schema", [{"type": "no-such-type"}, 42, str])
+def test_a_broken_schema_is_one_line_before_anything_runs(openai_server, repo, schema):
+    with pytest.raises(rlm_tui.RlmTuiError) as caught:
+        rlm_tui.ask("Fine?", context=repo, transcript=False, schema=schema,
+                    **settings(openai_server))
+    assert "\n" not in str(caught.value)
+    assert openai_server.completion_requests == []
