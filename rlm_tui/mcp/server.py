@@ -15,7 +15,7 @@ inherits fd 1) writes to stderr, never into the protocol.
 # No `from __future__ import annotations`: the SDK reads the tools' signatures (their
 # descriptions name the server's models), evaluated where the tools are defined.
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import anyio
@@ -143,6 +143,8 @@ async def ask(settings: Settings, paths: list[str], question: str, schema: Any,
         await asyncio.wait({asked})
     except BaseException:  # the client cancelled the call (or the server is stopping)
         with anyio.CancelScope(shield=True):
+            if session.run is None:  # still opening: nothing has run, nothing to record
+                asked.cancel()
             session.halt("cancelled by the MCP client")
             await asyncio.wait({asked}, timeout=HALT_GRACE_S)
             await _close(session, reporter)
@@ -150,7 +152,7 @@ async def ask(settings: Settings, paths: list[str], question: str, schema: Any,
     with anyio.CancelScope(shield=True):
         await _close(session, reporter)
     # Bad input found on open (a missing path, a missing key) raises its RlmTuiError here.
-    return ask_result(asked.result())
+    return ask_result(asked.result(), warnings=session.warnings)
 
 
 async def _close(session: Any, reporter: asyncio.Task[None]) -> None:
@@ -161,9 +163,10 @@ async def _close(session: Any, reporter: asyncio.Task[None]) -> None:
         pass
 
 
-def ask_result(result: Any) -> CallToolResult:
-    """The answer as text (and a line of its figures), the Result as structured content."""
-    data = result.to_dict()
+def ask_result(result: Any, *, warnings: Sequence[str] = ()) -> CallToolResult:
+    """The answer as text (and a line of its figures), the Result as structured content
+    (with the session's warnings: a cost budget an unpriced model cannot keep)."""
+    data = {**result.to_dict(), "warnings": list(warnings)}
     if result.status == "answered":
         text = result.answer or ""
     else:
@@ -185,7 +188,7 @@ def figures_line(data: dict[str, Any]) -> str:
              f"{'~' if tokens['estimated'] else ''}{tokens['total']:,} tokens", shown]
     if data.get("transcript"):
         parts.append(f"transcript {data['transcript']}")
-    return " · ".join(parts)
+    return " · ".join(parts + [f"warning: {w}" for w in data.get("warnings", [])])
 
 
 def context_result(settings: Settings, paths: list[Any]) -> CallToolResult:
