@@ -388,7 +388,8 @@ def _add_mcp_command(commands: Any) -> None:
         "one of the configured models and lower a budget, never raise one or choose an API "
         "base. Paths outside the allowed roots (--allow; default: the current directory) "
         "are refused, symlinks resolved first. Needs rlm-tui[mcp]. Exit codes: 0 the client "
-        "closed the connection, 2 bad usage or config.",
+        "closed the connection, 2 bad usage, config or --allow, 3 a model that cannot be "
+        "used (no key, an unknown provider).",
     )
     command.add_argument("--allow", action="append", metavar="DIR",
                          help="a directory whose files clients may ask about (repeatable; "
@@ -398,17 +399,21 @@ def _add_mcp_command(commands: Any) -> None:
 
 
 def run_mcp_command(args: argparse.Namespace) -> int:
-    try:  # the `mcp` extra: pip install 'rlm-tui[mcp]'
-        from rlm_tui.mcp.server import serve
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("mcp"):
-            raise
-        raise UsageError("rlm-tui mcp needs the mcp extra: pip install 'rlm-tui[mcp]'") \
-            from None
-    from rlm_tui.engine.workspace import check_models
+    import contextlib
 
-    settings = settings_from_args(args)
-    check_models(settings)  # no model, no key: one line now, not at every call
+    # stdout is the protocol's: nothing said while starting may land there.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:  # the `mcp` extra: pip install 'rlm-tui[mcp]'
+            from rlm_tui.mcp.server import serve
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("mcp"):
+                raise
+            raise UsageError("rlm-tui mcp needs the mcp extra: pip install "
+                             "'rlm-tui[mcp]'") from None
+        from rlm_tui.engine.workspace import check_models
+
+        settings = settings_from_args(args)
+        check_models(settings)  # no model, no key: one line now, not at every call
     return serve(settings, args.allow or ())
 
 

@@ -15,6 +15,8 @@ inherits fd 1) writes to stderr, never into the protocol.
 # No `from __future__ import annotations`: the SDK reads the tools' signatures (their
 # descriptions name the server's models), evaluated where the tools are defined.
 import asyncio
+import contextlib
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
@@ -216,7 +218,10 @@ def context_result(settings: Settings, paths: list[Any]) -> CallToolResult:
 
 def serve(settings: Settings, allow: Iterable[str] = ()) -> int:
     """Run the server on stdin/stdout until the client closes it."""
-    server = build_server(settings, allow)
+    # Until the SDK claims fd 1 (it then points fd 1 at stderr), a stray print would land in
+    # the protocol: whatever building the server says goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        server = build_server(settings, allow)
     anyio.run(server.run_stdio_async)
     return 0
 

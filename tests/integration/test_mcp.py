@@ -21,6 +21,7 @@ mcp = pytest.importorskip("mcp")  # the `mcp` extra (the README's install has it
 
 from mcp import ClientSession, StdioServerParameters, stdio_client  # noqa: E402
 
+from rlm_tui.lm.routes import USER_AGENT  # noqa: E402
 from tests.integration.openai_server import Reply  # noqa: E402
 from tests.integration.test_engine import Scripted, repl  # noqa: E402
 
@@ -331,3 +332,21 @@ def test_stdout_carries_the_protocol_alone(openai_server, repo, tmp_path):
         == "failed"
     assert any(item.get("method") == "notifications/progress" for item in parsed)
     assert b"to stdout?" not in b"".join(lines)
+    # The calls went through litellm (the direct stream names itself; litellm's client not).
+    assert all(request.headers.get("User-Agent") != USER_AGENT
+               for request in openai_server.completion_requests)
+
+
+@pytest.mark.parametrize(("extra", "code", "message"), [
+    (["--model", "openai/root", "--allow", "nowhere"], 2,
+     "rlm-tui: --allow nowhere: not a directory\n"),
+    ([], 2, "rlm-tui: no model: pass --model NAME (e.g. openai/gpt-4o-mini), or --model demo "
+            "to try rlm-tui offline\n"),
+])
+def test_a_server_that_cannot_start_says_why_in_one_line(repo, tmp_path, extra, code, message):
+    env = {**os.environ, **server_env(tmp_path)}
+    env.pop("RLM_TUI_MODEL", None)
+    done = subprocess.run([sys.executable, "-m", "rlm_tui", "mcp", "--config", os.devnull,
+                           *extra], cwd=repo, env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (code, "", message)
