@@ -17,6 +17,7 @@ inherits fd 1) writes to stderr, never into the protocol.
 import asyncio
 import contextlib
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
@@ -216,12 +217,28 @@ def context_result(settings: Settings, paths: list[Any]) -> CallToolResult:
                           structured_content=data)
 
 
+def warm_up(settings: Settings) -> None:
+    """Import what a call's session needs, and get the models' transports ready."""
+    try:
+        import rlm_tui.api  # noqa: F401
+        from rlm_tui.engine.workspace import model_specs
+        from rlm_tui.lm import prepare_models
+
+        prepare_models(model_specs(settings)).join()
+    except Exception:  # noqa: BLE001 - only an optimisation: a call reports its own errors
+        pass
+
+
 def serve(settings: Settings, allow: Iterable[str] = ()) -> int:
     """Run the server on stdin/stdout until the client closes it."""
     # Until the SDK claims fd 1 (it then points fd 1 at stderr), a stray print would land in
     # the protocol: whatever building the server says goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         server = build_server(settings, allow)
+    # The server lives long: the first call should not pay for imports (the engine ~0.4 s,
+    # the models' transports: aiohttp, or litellm ~3 s), so they load while it starts
+    # serving. Not a daemon: a thread frozen mid-import at exit would hold that import's lock.
+    threading.Thread(target=warm_up, args=(settings,), name="rlm-tui-mcp-warm-up").start()
     anyio.run(server.run_stdio_async)
     return 0
 
