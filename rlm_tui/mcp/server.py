@@ -133,7 +133,7 @@ async def ask(settings: Settings, paths: list[str], question: str, schema: Any,
               overrides: dict[str, Any], ctx: Context) -> CallToolResult:
     """One call's session: opened through the API, its progress reported, halted when the
     client cancels the call, closed when it ends."""
-    from rlm_tui.api import Session  # the engine: loaded by the first call, not at start
+    from rlm_tui.api import Session  # the engine: imported by serve()'s warm-up already
 
     context: Any = paths[0] if len(paths) == 1 else paths
     session = Session(context, settings=settings, **overrides)
@@ -150,6 +150,8 @@ async def ask(settings: Settings, paths: list[str], question: str, schema: Any,
                 asked.cancel()
             session.halt("cancelled by the MCP client")
             await asyncio.wait({asked}, timeout=HALT_GRACE_S)
+            if asked.done() and not asked.cancelled():
+                asked.exception()  # seen: the call's answer is its cancellation
             await _close(session, reporter)
         raise
     with anyio.CancelScope(shield=True):
