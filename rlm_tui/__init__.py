@@ -18,8 +18,6 @@ its names, and litellm, Textual and Ray never by it.
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 import os as _os
@@ -42,6 +40,7 @@ def _working_directory_off_the_path() -> None:
 _working_directory_off_the_path()
 
 import logging as _logging  # noqa: E402
+from typing import Any  # noqa: E402 - after the path is safe: a repository's typing.py
 
 # Library warnings (a bad line in a .gitignore, say) are for log handlers the program sets up;
 # without one they must not reach the terminal unprefixed.

@@ -10,7 +10,6 @@ import gc
 import json
 import re
 import sys
-import tempfile
 from typing import Any
 
 from rlm_tui import __version__
@@ -44,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_command(commands)
     _add_app_command(commands)
     _add_eval_command(commands)
+    _add_mcp_command(commands)
     return parser
 
 
@@ -245,36 +245,32 @@ def _add_context_command(commands: Any) -> None:
 def run_context_command(args: argparse.Namespace) -> int:
     """`rlm-tui context PATH`: load into a temporary pack, print its summary, clean up."""
     # Deferred: pathspec and the loader are not needed by other commands.
-    from rlm_tui.context.loader import LoadOptions, load_context
-    from rlm_tui.context.metadata import describe_context, render_context_summary
+    from rlm_tui.context.loader import LoadOptions
+    from rlm_tui.context.metadata import render_context_summary
+    from rlm_tui.context.report import context_report
     from rlm_tui.printable import escape_json_controls, for_terminal, printable_name
 
     # As `run` and the app load it: the same flags, config file and environment.
-    options = LoadOptions.from_settings(settings_from_args(args))
-    with tempfile.TemporaryDirectory(prefix="rlm-tui-context-") as pack_dir:
-        pack = load_context(args.path, pack_dir, options)
-        meta = describe_context(pack)
-        if args.json:
-            skipped = [item.to_dict() for item in pack.skipped]
-            report = {"context": meta, "skipped_files": skipped, "options": options.to_dict()}
-            print(escape_json_controls(json.dumps(report, indent=2, ensure_ascii=False)))
-            return 0
-        # On a terminal, each file name is one line, its control characters shown.
-        name = printable_name if sys.stdout.isatty() else str
-        print(for_terminal(render_context_summary(meta, names=name)))
-        if pack.skipped:
-            print(f"\nSkipped files ({len(pack.skipped):,}):")
-            by_reason: dict[str, list[Any]] = {}
-            for item in pack.skipped:
-                by_reason.setdefault(str(item.reason), []).append(item)
-            for reason, items in by_reason.items():
-                print(f"  {reason} ({len(items):,}):")
-                for item in items[:SKIPPED_SHOWN_PER_REASON]:
-                    detail = f"  ({item.detail})" if item.detail else ""
-                    print(for_terminal(f"    {name(item.path)}{detail}"))
-                if len(items) > SKIPPED_SHOWN_PER_REASON:
-                    hidden = len(items) - SKIPPED_SHOWN_PER_REASON
-                    print(f"    … and {hidden:,} more (--json lists all)")
+    report = context_report(args.path, LoadOptions.from_settings(settings_from_args(args)))
+    if args.json:
+        print(escape_json_controls(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
+        return 0
+    # On a terminal, each file name is one line, its control characters shown.
+    name = printable_name if sys.stdout.isatty() else str
+    print(for_terminal(render_context_summary(report.meta, names=name)))
+    if report.skipped:
+        print(f"\nSkipped files ({len(report.skipped):,}):")
+        by_reason: dict[str, list[Any]] = {}
+        for item in report.skipped:
+            by_reason.setdefault(str(item.reason), []).append(item)
+        for reason, items in by_reason.items():
+            print(f"  {reason} ({len(items):,}):")
+            for item in items[:SKIPPED_SHOWN_PER_REASON]:
+                detail = f"  ({item.detail})" if item.detail else ""
+                print(for_terminal(f"    {name(item.path)}{detail}"))
+            if len(items) > SKIPPED_SHOWN_PER_REASON:
+                hidden = len(items) - SKIPPED_SHOWN_PER_REASON
+                print(f"    … and {hidden:,} more (--json lists all)")
     return 0
 
 
@@ -384,9 +380,50 @@ def run_eval_command(args: argparse.Namespace) -> int:
     return run_eval(args, settings_from_args(args))
 
 
+def _add_mcp_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "mcp",
+        help="serve RLM answers to an MCP client (a coding agent) over stdio",
+        description="Run a Model Context Protocol server on stdin/stdout with two tools: "
+        "rlm_ask (a question over paths, answered by an RLM session of its own, with its "
+        "cost, progress notifications, and a halt when the client cancels) and rlm_context "
+        "(what the model would be told about paths, and what is skipped and why). Models, "
+        "servers, budgets and limits are this command's flags and config: a client may pick "
+        "one of the configured models and lower a budget, never raise one or choose an API "
+        "base. Paths outside the allowed roots (--allow; default: the current directory) "
+        "are refused, symlinks resolved first. Needs rlm-tui[mcp]. Exit codes: 0 the client "
+        "closed the connection, 2 bad usage, config or --allow, 3 a model that cannot be "
+        "used (no key, an unknown provider).",
+    )
+    command.add_argument("--allow", action="append", metavar="DIR",
+                         help="a directory whose files clients may ask about (repeatable; "
+                         "default: the current directory)")
+    add_run_arguments(command)
+    command.set_defaults(handler=run_mcp_command)
+
+
+def run_mcp_command(args: argparse.Namespace) -> int:
+    import contextlib
+
+    # stdout is the protocol's: nothing said while starting may land there.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:  # the `mcp` extra: pip install 'rlm-tui[mcp]'
+            from rlm_tui.mcp.server import serve
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("mcp"):
+                raise
+            raise UsageError("rlm-tui mcp needs the mcp extra: pip install "
+                             "'rlm-tui[mcp]'") from None
+        from rlm_tui.engine.workspace import check_models
+
+        settings = settings_from_args(args)
+        check_models(settings)  # no model, no key: one line now, not at every call
+    return serve(settings, args.allow or ())
+
+
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
-COMMAND_WORDS = ("run", "fork", "context", "replay", "export", "app", "eval", "-h", "--help",
-                 "--version")
+COMMAND_WORDS = ("run", "fork", "context", "replay", "export", "app", "eval", "mcp", "-h",
+                 "--help", "--version")
 
 
 def _add_app_command(commands: Any) -> None:

@@ -28,3 +28,26 @@ def test_python_m_in_a_hostile_repository_runs_none_of_its_modules(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert not marker.exists(), f"ran: {marker.read_text()}"
     assert "logging.py" in done.stdout  # loaded as text, not imported
+
+
+def test_the_mcp_server_started_in_a_hostile_repository_runs_none_of_its_modules(
+        tmp_path: Path):
+    # `rlm-tui mcp` is started in the repository it serves (its default root), and the MCP
+    # SDK imports a great deal: none of it may come from there.
+    import pytest
+
+    pytest.importorskip("mcp")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    marker = tmp_path / "ran"
+    for name in (*SHADOWING, "anyio", "mcp", "pydantic", "starlette", "uvicorn", "httpx"):
+        (repo / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write({name!r} + ' ')\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OPENAI_API_KEY="sk-test",
+               XDG_CONFIG_HOME=os.devnull)
+    # stdin at its end: the server starts, finds its client gone, and stops.
+    done = subprocess.run([sys.executable, "-m", "rlm_tui", "mcp", "--model", "openai/x",
+                           "--config", os.devnull], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert not marker.exists(), f"ran: {marker.read_text()}"
