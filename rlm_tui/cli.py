@@ -80,6 +80,9 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
                         help="sub-calls in flight at once (16)")
     budget.add_argument("--cell-timeout", type=float, metavar="S",
                         help=f"running time of one code cell ({DEFAULT_CELL_TIMEOUT_S:g})")
+    command.add_argument("--tools", metavar="FILE.py", help="a Python file whose public "
+                         "functions the model's code may call from the REPL; they run in "
+                         "this process, with your rights: trust the file")
     add_context_arguments(command)
 
 
@@ -106,7 +109,7 @@ _SETTING_FLAGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
     "cell_timeout", "include",
-    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve",
+    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "tools",
 )
 
 

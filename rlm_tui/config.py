@@ -76,6 +76,9 @@ class Settings(BaseModel):
     max_file_size: int = Field(DEFAULT_MAX_FILE_SIZE, gt=0)
     max_total_size: int = Field(DEFAULT_MAX_TOTAL_SIZE, gt=0)
     theme: str | None = None
+    # A Python file whose public functions model code may call from the REPL (--tools): they
+    # run in the host process, with its rights (see engine/tools.py).
+    tools: str | None = None
     # Cells held for a person's approval before they run (the app only): none, every cell,
     # or the cells that end the run (FINAL / FINAL_VAR, and the other cells of their reply).
     approve: Literal["none", "cells", "final"] = "none"

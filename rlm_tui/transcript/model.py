@@ -25,12 +25,13 @@ from rlm_tui.transcript.nodes import (
     Retry,
     SessionNode,
     SubCallNode,
+    ToolCallNode,
     TurnNode,
 )
 from rlm_tui.transcript.totals import Totals
 
 __all__ = ["CellNode", "IterationNode", "Node", "SessionModel", "SessionNode", "SubCallNode",
-           "Totals", "TurnNode"]
+           "ToolCallNode", "Totals", "TurnNode"]
 
 
 class SessionModel:
@@ -284,6 +285,26 @@ class SessionModel:
         self.totals.tally.sub_calls += 1
         return node
 
+    def _tool_started(self, e: ev.ToolStarted) -> ToolCallNode | None:
+        cell = self.nodes.get(e.parent_id or "")
+        if not isinstance(cell, CellNode):
+            return None
+        node = ToolCallNode(node_id=e.node_id, name=e.name, arguments=e.arguments,
+                            arguments_chars=e.arguments_chars)
+        cell.tools.append(node)
+        self._attach(node, cell)
+        self.totals.tool_calls += 1
+        return node
+
+    def _tool_finished(self, e: ev.ToolFinished) -> ToolCallNode | None:
+        node = self.nodes.get(e.node_id)
+        if not isinstance(node, ToolCallNode):
+            return None
+        node.result, node.result_chars = e.result, e.result_chars
+        node.seconds, node.error, node.recorded = e.seconds, e.error, e.recorded
+        node.status = "error" if e.error else "done"
+        return node
+
     def _state_changed(self, e: ev.StateChanged) -> None:
         self.state, self.state_reason = e.state, e.reason
         return None
@@ -473,6 +494,8 @@ _HANDLERS = {
     ev.CellDecided: SessionModel._cell_decided,
     ev.ModelsChanged: SessionModel._models_changed,
     ev.ApproveModeChanged: SessionModel._approve_mode_changed,
+    ev.ToolStarted: SessionModel._tool_started,
+    ev.ToolFinished: SessionModel._tool_finished,
 }
 # Events about the run, not a node: never orphans.
 _NO_NODE = (ev.StateChanged, ev.BudgetExceeded, ev.ApproveModeChanged, ev.MessageAdded)
