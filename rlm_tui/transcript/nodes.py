@@ -9,10 +9,12 @@ node's roll-up without summing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rlm_tui import events as ev
+from rlm_tui.units import format_seconds
 
 NodeKind = Literal["session", "iteration", "cell", "llm", "rlm", "tool"]
 NO_USAGE = ev.Usage()  # frozen: one for every node whose call has not finished
@@ -181,8 +183,6 @@ class ToolCallNode(Node):
     @property
     def call_text(self) -> str:
         """The call as code would write it: name(1, "a", key=[2])."""
-        import json
-
         try:
             data = json.loads(self.arguments)
             pieces = [json.dumps(a, ensure_ascii=False) for a in data.get("args", [])]
@@ -191,6 +191,23 @@ class ToolCallNode(Node):
         except (ValueError, AttributeError, TypeError):
             return f"{self.name}({self.arguments})"
         return f"{self.name}({', '.join(pieces)})"
+
+    @property
+    def shown_result(self) -> str:
+        """The result for a reader: its JSON indented (when it is not too long to)."""
+        if not self.result or len(self.result) > 200_000:
+            return self.result
+        try:
+            return json.dumps(json.loads(self.result), ensure_ascii=False, indent=2)
+        except ValueError:
+            return self.result
+
+    @property
+    def facts(self) -> str:
+        facts = ["tool", self.status, format_seconds(self.seconds)]
+        if self.recorded:
+            facts.append("answered from the record")
+        return " · ".join(facts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
