@@ -80,8 +80,8 @@ def launch_app(path: str, query: str | None, settings: Settings) -> int:
     UsageError without a terminal, both before anything is loaded."""
     if path != STDIN:
         check_source(path)  # a wrong path is the more useful thing to hear about
+    tools = load_tools(settings)  # and so is a broken tools file
     check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
-    tools = load_tools(settings)
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
