@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
-         "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py")
+         "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_tools.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -39,6 +39,7 @@ QUICK_ARGS = {
     "bench_tui.py": ["--quick"],
     "bench_fork.py": ["--repeat", "1"],
     "bench_eval.py": ["--tasks", "16"],
+    "bench_tools.py": ["--repeat", "10"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -260,6 +261,7 @@ def parse_eval(out: str) -> list[Row]:
 
 PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_sandbox.py": parse_sandbox,
+    "bench_tools.py": parse_sandbox,  # the same table
     "bench_context.py": parse_context,
     "bench_engine.py": parse_engine,
     "bench_startup.py": parse_startup,

@@ -20,6 +20,7 @@ import importlib.util
 import inspect
 import json
 import math
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -44,11 +45,7 @@ class Tool:
     func: Callable[..., Any]
     signature: inspect.Signature | None
     doc: str  # the first paragraph of its docstring
-
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func) or inspect.iscoroutinefunction(
-            getattr(self.func, "__call__", None))
+    is_async: bool = False  # awaited on the loop; else run in a thread
 
     def describe(self) -> str:
         shown = _shown_signature(self.signature) if self.signature is not None else "(...)"
@@ -62,6 +59,7 @@ class ToolSet:
 
     def __init__(self, tools: list[Tool]) -> None:
         self._tools = {tool.name: tool for tool in tools}
+        self._threads = _DaemonThreads()
 
     @classmethod
     def from_callables(cls, mapping: Mapping[str, Callable[..., Any]]) -> ToolSet:
@@ -134,7 +132,7 @@ class ToolSet:
             if tool.is_async:
                 value = await tool.func(*request.args, **request.kwargs)
             else:
-                value = await _in_own_thread(tool.func, request.args, request.kwargs)
+                value = await self._threads.run(tool.func, request.args, request.kwargs)
                 if inspect.isawaitable(value):
                     value = await value
         except (asyncio.CancelledError, ToolCallError):
@@ -234,7 +232,9 @@ def _tool(name: str, func: Callable[..., Any]) -> Tool:
         signature = None
     doc = inspect.getdoc(func) or ""
     first = doc.strip().split("\n\n", 1)[0]
-    return Tool(name, func, signature, " ".join(first.split()))
+    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None))
+    return Tool(name, func, signature, " ".join(first.split()), is_async)
 
 
 def _import_file(path: Path, shown: str) -> Any:
@@ -261,34 +261,56 @@ def _first_line(exc: BaseException) -> str:
     return lines[0][:500] if lines else "(no message)"
 
 
-async def _in_own_thread(func: Callable[..., Any], args: list[Any],
-                         kwargs: dict[str, Any]) -> Any:
-    """Run a sync tool in a daemon thread of its own. Not asyncio.to_thread: a thread cannot
-    be killed, so a tool that hangs past its cell's time is abandoned, and the default
-    executor's threads would hold the program's exit until it returned."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    context = contextvars.copy_context()
+class _DaemonThreads:
+    """The threads sync tools run in: daemon threads, started as calls need them and kept
+    for the next. Not asyncio.to_thread: a thread cannot be killed, so a tool that hangs past
+    its cell's time is abandoned (its thread stays busy until the tool returns, and the next
+    call gets another), and the default executor's threads would hold the program's exit
+    until it returned. Kept, not one per call: starting a thread costs ~0.1-0.5 ms."""
 
-    def settle(ok: bool, value: Any) -> None:
-        if not future.done():
-            if ok:
-                future.set_result(value)
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._started = 0
+
+    async def run(self, func: Callable[..., Any], args: list[Any],
+                  kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        context = contextvars.copy_context()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():  # a call the cell stopped waiting for is dropped
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        def work() -> None:
+            try:
+                value = context.run(func, *args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+                ok, value = False, exc
             else:
-                future.set_exception(value)
+                ok = True
+            try:
+                loop.call_soon_threadsafe(settle, ok, value)
+            except RuntimeError:  # the loop has closed: nobody waits for it any more
+                pass
 
-    def work() -> None:
-        try:
-            value = context.run(func, *args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            ok, value = False, exc
-        else:
-            ok = True
-        try:
-            loop.call_soon_threadsafe(settle, ok, value)
-        except RuntimeError:  # the loop has closed: nobody waits for it any more
-            pass
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # an idle thread takes it
+            else:
+                self._started += 1
+                threading.Thread(target=self._serve, name=f"rlm-tool-{self._started}",
+                                 daemon=True).start()
+        self._work.put(work)
+        return await future
 
-    name = getattr(func, "__name__", "call")
-    threading.Thread(target=work, name=f"rlm-tool-{name}", daemon=True).start()
-    return await future
+    def _serve(self) -> None:
+        while True:
+            self._work.get()()
+            with self._lock:
+                self._idle += 1
