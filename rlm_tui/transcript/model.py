@@ -289,8 +289,7 @@ class SessionModel:
         cell = self.nodes.get(e.parent_id or "")
         if not isinstance(cell, CellNode):
             return None
-        node = ToolCallNode(node_id=e.node_id, name=e.name, arguments=e.arguments,
-                            arguments_chars=e.arguments_chars)
+        node = ToolCallNode.started(e)
         cell.tools.append(node)
         self._attach(node, cell)
         self.totals.tool_calls += 1
@@ -298,12 +297,7 @@ class SessionModel:
 
     def _tool_finished(self, e: ev.ToolFinished) -> ToolCallNode | None:
         node = self.nodes.get(e.node_id)
-        if not isinstance(node, ToolCallNode):
-            return None
-        node.result, node.result_chars = e.result, e.result_chars
-        node.seconds, node.error, node.recorded = e.seconds, e.error, e.recorded
-        node.status = "error" if e.error else "done"
-        return node
+        return node.finish(e) if isinstance(node, ToolCallNode) else None
 
     def _state_changed(self, e: ev.StateChanged) -> None:
         self.state, self.state_reason = e.state, e.reason

@@ -176,6 +176,17 @@ class ToolCallNode(Node):
     error: str | None = None
     recorded: bool = False  # a fork's rebuild answered it from the record
 
+    @classmethod
+    def started(cls, e: ev.ToolStarted) -> ToolCallNode:
+        return cls(node_id=e.node_id, name=e.name, arguments=e.arguments,
+                   arguments_chars=e.arguments_chars)
+
+    def finish(self, e: ev.ToolFinished) -> ToolCallNode:
+        self.result, self.result_chars, self.seconds = e.result, e.result_chars, e.seconds
+        self.error, self.recorded = e.error, e.recorded
+        self.status = "error" if e.error else "done"
+        return self
+
     @property
     def title(self) -> str:
         return f"tool {self.name}"
