@@ -25,6 +25,7 @@ from rlm_tui.engine.fork_plan import (
 from rlm_tui.engine.run_context import Outcome
 from rlm_tui.engine.session import EVENT_TEXT_CHARS, Session, SubcallHandler, ToolHandler
 from rlm_tui.sandbox import CellResult, SubcallRequest, ToolCallError, ToolRequest
+from rlm_tui.sandbox.tool_calls import ToolTimedOut
 
 __all__ = ["ForkPlan", "continue_fork", "rebuild"]
 
@@ -199,6 +200,8 @@ def _recorded_tools(session: Session, cell_id: str, cell: RecordedCell,
         result = tool.result if tool is not None and error is None else ""
         session.emit(ev.ToolFinished, node, cell_id, name=request.name, result=result,
                      result_chars=len(result), error=error, recorded=True)
+        if error == str(ToolTimedOut(request.name)):
+            raise ToolTimedOut(request.name)  # the cell's time ran out in it, as it did
         if error is not None:
             raise ToolCallError(error)  # the code sees the message, as it did
         return result

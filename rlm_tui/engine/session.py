@@ -22,6 +22,7 @@ from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
 from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.lm import ModelCallError, RetryInfo
 from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest, ToolCallError, ToolRequest
+from rlm_tui.sandbox.tool_calls import ToolTimedOut
 
 # A sub-call's prompt and response are kept in events up to this many characters.
 EVENT_TEXT_CHARS = 200_000
@@ -386,8 +387,7 @@ class Session:
             if not self.owner.control.halted:  # the cell's time ran out (a halt: "stopped")
                 # A sync tool's thread cannot be killed: it is abandoned, left to finish.
                 self.emit(ev.ToolFinished, node, cell, name=name,
-                          error=f"{name}: stopped by the cell's time limit",
-                          seconds=time.monotonic() - started)
+                          error=str(ToolTimedOut(name)), seconds=time.monotonic() - started)
             raise
         self.emit(ev.ToolFinished, node, cell, name=name, result=text,
                   result_chars=len(text), seconds=time.monotonic() - started)

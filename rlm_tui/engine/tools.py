@@ -30,7 +30,7 @@ from typing import Any
 
 from rlm_tui.errors import InputError, UsageError
 from rlm_tui.sandbox.namespace import MAX_TOOL_JSON_CHARS, tool_name_error
-from rlm_tui.sandbox.tool_calls import ToolCallError, ToolRequest
+from rlm_tui.sandbox.tool_calls import ToolCallError, ToolRequest, utf8_safe
 
 __all__ = ["MAX_TOOL_JSON_CHARS", "Tool", "ToolCallError", "ToolSet", "encode_result"]
 
@@ -198,7 +198,7 @@ def encode_result(name: str, value: Any, limit: int = MAX_TOOL_JSON_CHARS) -> st
         raise ToolCallError(f"{name}: its result is over {limit:,} characters of JSON, the "
                             "most that crosses to the REPL: return less (a page, a summary)") \
             from None
-    return "".join(parts)
+    return utf8_safe("".join(parts))
 
 
 class _TooBig(Exception):

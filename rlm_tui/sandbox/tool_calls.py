@@ -31,6 +31,17 @@ class ToolCallError(Exception):
     """A tool call that failed: its one-line message reaches the cell as a RuntimeError."""
 
 
+class ToolTimedOut(ToolCallError):
+    """The cell's time ran out in the tool: the cell ends as timed out (a fork's rebuild of
+    a call that did)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: {TIMED_OUT}")
+
+
+TIMED_OUT = "stopped by the cell's time limit"
+
+
 # Answers a tool call with its result as JSON text (at most MAX_TOOL_JSON_CHARS), or raises
 # ToolCallError; its time counts as the cell's.
 ToolHandler = Callable[[ToolRequest], Awaitable[str]]
@@ -57,15 +68,15 @@ async def answer_tool_call(message: dict[str, Any], names: tuple[str, ...],
     if (not isinstance(args, list) or not isinstance(kwargs, dict)
             or not all(isinstance(k, str) and k.isidentifier() for k in kwargs)):
         return {"error": f"{name}: malformed arguments"}
-    canonical = json.dumps({"args": args, "kwargs": kwargs}, ensure_ascii=False,
-                           separators=(",", ":"))
+    canonical = utf8_safe(json.dumps({"args": args, "kwargs": kwargs}, ensure_ascii=False,
+                                     separators=(",", ":")))
     request = ToolRequest(name, args, kwargs, canonical)
     if left <= 0:
         return {"error": f"{name}: the cell has no time left", "stop": "timeout"}
     try:
         result = await asyncio.wait_for(handler(request), left)
-    except asyncio.TimeoutError:
-        return {"error": f"{name}: stopped by the cell's time limit", "stop": "timeout"}
+    except (asyncio.TimeoutError, ToolTimedOut):
+        return {"error": f"{name}: {TIMED_OUT}", "stop": "timeout"}
     except ToolCallError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # a handler's bug: the cell sees it, the run goes on
@@ -73,6 +84,19 @@ async def answer_tool_call(message: dict[str, Any], names: tuple[str, ...],
     if not isinstance(result, str) or len(result) > MAX_TOOL_JSON_CHARS:
         return {"error": f"{name}: its result could not be sent"}
     return {"json": result}
+
+
+def utf8_safe(text: str) -> str:
+    """JSON text that encodes as UTF-8: a lone surrogate (decoded from a "\\ud800" escape, or
+    a host string read with surrogateescape) is written as its escape instead, since the
+    transcript and the pipe are UTF-8."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(json.loads(text), separators=(",", ":"))  # ensure_ascii
+    return text
 
 
 def _first_line(exc: BaseException) -> str:

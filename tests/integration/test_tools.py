@@ -291,3 +291,24 @@ async def test_results_that_are_not_json_data_are_an_error_for_the_cell(openai_s
     assert lines[0].startswith("a_set: it returned a set, which is not JSON data")
     assert lines[1] == "nan: its result holds nan, which JSON has not"
     assert lines[2] == "deep: its result nests deeper than 100 levels"
+
+
+async def test_a_fork_rebuilds_a_cell_whose_tool_ran_out_of_time_as_it_was(openai_server):
+    calls = []
+
+    async def hangs() -> None:
+        calls.append(1)
+        await asyncio.sleep(30)
+
+    openai_server.responder = Scripted([repl("kept = 5\nhangs()"), repl("FINAL(kept)")])
+    run, seen = tool_run(openai_server, {"hangs": hangs}, cell_timeout=1.0)
+    await run.start("q", RunContext.from_value("ctx"))
+    plan = plan_fork(seen, "1", transcript="parent.jsonl")
+    openai_server.reset()
+    openai_server.responder = Scripted([repl("FINAL(kept * 2)")])
+    run, forked = tool_run(openai_server, {"hangs": hangs}, cell_timeout=1.0)
+    started = time.monotonic()
+    assert (await run.start_fork(plan, RunContext.from_value("ctx"))).answer == "10"
+    assert time.monotonic() - started < 5 and calls == [1]
+    (cell,) = [e for e in cell_outputs(forked) if e.node_id.endswith(".i1.c1")]
+    assert cell.error_kind == "timeout" and cell.rebuild_differs is None

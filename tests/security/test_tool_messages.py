@@ -57,3 +57,17 @@ async def test_a_result_over_the_cap_never_crosses():
 
     reply = await answer_tool_call(call('{"args":[],"kwargs":{}}'), ("echo",), huge, 5.0)
     assert "could not be sent" in reply["error"]
+
+
+async def test_a_lone_surrogate_in_the_arguments_cannot_break_the_transcript():
+    from rlm_tui import events as ev
+
+    CALLED.clear()
+    arguments = '{"args":["\\ud800 x"],"kwargs":{}}'  # the escape, as a hostile frame has it
+    reply = await answer_tool_call(call(arguments), ("echo",), handler, 5.0)
+    assert "json" in reply
+    (request,) = CALLED
+    assert request.args == ["\ud800 x"]  # the tool gets what was sent
+    request.arguments.encode("utf-8")  # the event's copy is valid UTF-8
+    ev.ToolStarted(session_id="s", node_id="n", name="echo",
+                   arguments=request.arguments).model_dump_json()
