@@ -74,8 +74,9 @@ async def answer_tool_call(message: dict[str, Any], names: tuple[str, ...],
     if left <= 0:
         return {"error": f"{name}: the cell has no time left", "stop": "timeout"}
     try:
-        result = await asyncio.wait_for(handler(request), left)
-    except (asyncio.TimeoutError, ToolTimedOut):
+        async with asyncio.timeout(left):  # no task of its own, unlike wait_for
+            result = await handler(request)
+    except (TimeoutError, ToolTimedOut):
         return {"error": f"{name}: {TIMED_OUT}", "stop": "timeout"}
     except ToolCallError as exc:
         return {"error": str(exc)}
