@@ -187,9 +187,9 @@ async def test_a_halt_during_a_tool_call_cancels_it_and_ends_the_run_halted(open
             cancelled.append(True)
             raise
 
-    openai_server.responder = Scripted([repl("waits()")])
+    openai_server.responder = Scripted([repl("kept = 1\nwaits()")])
     run, seen = tool_run(openai_server, {"waits": waits})
-    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx")))
+    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx"), keep_open=True))
     await asyncio.wait_for(entered.wait(), 20)
     started = time.monotonic()
     run.control.halt("stop now")
@@ -198,6 +198,11 @@ async def test_a_halt_during_a_tool_call_cancels_it_and_ends_the_run_halted(open
     assert time.monotonic() - started < 5
     (node,) = tool_nodes(seen)
     assert node.status == "stopped"
+    # The worker was told the call is over: it stopped the cell itself, and kept its REPL.
+    sandbox = run.root.sandbox
+    assert sandbox.alive and sandbox.restarts == 0
+    assert (await sandbox.run_cell("print(kept)")).stdout == "1\n"
+    await run.close()
 
 
 async def test_a_fork_answers_tool_calls_from_the_record_without_calling_the_tool(
