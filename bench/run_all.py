@@ -30,7 +30,7 @@ ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
          "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_api.py",
-         "bench_mcp.py")
+         "bench_mcp.py", "bench_tools.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -42,6 +42,7 @@ QUICK_ARGS = {
     "bench_eval.py": ["--tasks", "16"],
     "bench_api.py": ["--repeat", "3"],
     "bench_mcp.py": ["--repeat", "3"],
+    "bench_tools.py": ["--repeat", "10"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -263,6 +264,7 @@ def parse_eval(out: str) -> list[Row]:
 
 PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_sandbox.py": parse_sandbox,
+    "bench_tools.py": parse_sandbox,  # the same table
     "bench_context.py": parse_context,
     "bench_engine.py": parse_engine,
     "bench_startup.py": parse_startup,

@@ -84,6 +84,9 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     answers.add_argument("--schema", metavar="FILE", help="a JSON Schema every answer must "
                          "match: the model is shown it, an answer that does not match goes "
                          "back to it with the errors, and `run` prints the validated JSON")
+    command.add_argument("--tools", metavar="FILE.py", help="a Python file whose public "
+                         "functions the model's code may call from the REPL; they run in "
+                         "this process, with your rights: trust the file")
     add_context_arguments(command)
 
 
@@ -110,7 +113,7 @@ _SETTING_FLAGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
     "cell_timeout", "include",
-    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "schema",
+    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "schema", "tools",
 )
 
 

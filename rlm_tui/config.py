@@ -86,6 +86,9 @@ class Settings(BaseModel):
     # A JSON Schema file: every answer must match it (an answer that does not goes back to
     # the model with the errors).
     schema: str | None = None
+    # A Python file whose public functions model code may call from the REPL (--tools): they
+    # run in the host process, with its rights (see engine/tools.py).
+    tools: str | None = None
     # Cells held for a person's approval before they run (the app only): none, every cell,
     # or the cells that end the run (FINAL / FINAL_VAR, and the other cells of their reply).
     approve: Literal["none", "cells", "final"] = "none"

@@ -270,6 +270,33 @@ class SubcallFinished(EventBase):
     finish_reason: str | None = None
 
 
+class ToolStarted(EventBase):
+    """Model code called a host tool (node_id "<cell>.tool<n>", parent_id the cell). The
+    tool runs in the host process; only JSON crossed from the worker."""
+
+    type: Literal["tool_started"] = "tool_started"
+    name: str
+    # JSON text {"args": [...], "kwargs": {...}}, whole: a call's arguments are at most
+    # sandbox.namespace.MAX_TOOL_JSON_CHARS characters.
+    arguments: str
+    arguments_chars: int = 0
+
+
+class ToolFinished(EventBase):
+    """A tool call's end. `result` is its JSON text, kept whole (it is capped at
+    MAX_TOOL_JSON_CHARS before it crosses, and a fork answers the call from it); `error` the
+    one line the cell saw instead (the tool raised, hung past the cell's time, or returned
+    what JSON cannot carry or the cap allow)."""
+
+    type: Literal["tool_finished"] = "tool_finished"
+    name: str
+    result: str = ""
+    result_chars: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    recorded: bool = False  # a fork's rebuild answered it from the record: no host call
+
+
 class StateChanged(EventBase):
     type: Literal["state_changed"] = "state_changed"
     state: RunState
@@ -332,7 +359,8 @@ Event = Annotated[
         SessionStarted, IterationStarted, RootDelta, RootDone, CellStarted, CellFinished,
         SubcallStarted, SubcallRetry, SubcallFinished, StateChanged, BudgetExceeded,
         CoverageUpdated, FinalAnswer, SessionFinished, TurnStarted, MessageAdded, NoteAdded,
-        CellHeld, CellDecided, ModelsChanged, ApproveModeChanged, AnswerRejected,
+        CellHeld, CellDecided, ModelsChanged, ApproveModeChanged, AnswerRejected, ToolStarted,
+        ToolFinished,
     ],
     Field(discriminator="type"),
 ]

@@ -19,6 +19,7 @@ from rlm_tui.engine.fork_plan import (
     RecordedCall,
     RecordedCell,
     RecordedIteration,
+    RecordedTool,
     RecordedTurn,
 )
 from rlm_tui.errors import InputError, UsageError
@@ -32,7 +33,7 @@ INHERITED_SETTINGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "sub_max_output_tokens",
     "max_concurrency", "cell_timeout", "memory_mb", "model_output_chars", "include", "exclude",
-    "include_secrets", "max_file_size", "max_total_size", "transport", "models",
+    "include_secrets", "max_file_size", "max_total_size", "transport", "models", "tools",
 )
 
 
@@ -159,7 +160,11 @@ def _cell(cell: CellNode) -> RecordedCell:
     return RecordedCell(cell.index, cell.code, cell.ran_code or cell.code,
                         decision=cell.decision, skipped=cell.skipped,
                         finished=cell.status in ("done", "error"), stdout=cell.stdout,
-                        error=cell.error, calls=calls)
+                        error=cell.error, calls=calls,
+                        tools=[RecordedTool(t.name, t.arguments, t.result,
+                                            t.error if t.status != "stopped" else
+                                            t.error or "stopped")
+                               for t in cell.tools])
 
 
 def context_source(header: dict[str, Any]) -> str | None:

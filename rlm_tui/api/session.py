@@ -29,6 +29,7 @@ from rlm_tui.config import Settings
 from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.run_context import Outcome, RunContext
+from rlm_tui.engine.tools import ToolSet
 from rlm_tui.engine.workspace import (
     Workspace,
     check_models,
@@ -100,7 +101,8 @@ class Session:
         self._sources = context_sources(context)
         self._schema_arg = schema
         self.schema: AnswerSchema | None = None  # the session's, made on open
-        self._tools = tools
+        self._tools_arg = tools
+        self.tools: ToolSet | None = None  # the host functions given, made on open
         self._transcript_arg = transcript
         self._fork = fork
         self.warnings: list[str] = []
@@ -163,6 +165,12 @@ class Session:
         self.schema = answer_schema(self._schema_arg)
         if self.schema is None and self.settings.schema:
             self.schema = AnswerSchema.from_file(self.settings.schema)
+        # Host functions given here, else (in the workspace) those of the settings' tools
+        # file: a bad name or file is one line, before the context loads.
+        if self._tools_arg is not None and not isinstance(self._tools_arg, ToolSet):
+            self.tools = ToolSet.from_callables(self._tools_arg)
+        else:
+            self.tools = self._tools_arg
         # The models' transports get ready (aiohttp's import, ~0.2 s) while the context
         # loads: the first call does not wait for imports.
         self._preparing = prepare_models(specs)
@@ -191,12 +199,12 @@ class Session:
 
     def _open_workspace(self) -> Workspace:
         stdin = sys.stdin.buffer if self._sources == "-" else None
-        return Workspace.open(self._sources, self.settings, stdin=stdin)
+        return Workspace.open(self._sources, self.settings, stdin=stdin, tools=self.tools)
 
     def _run_extras(self) -> dict[str, Any]:
         """What a run takes beside its settings: the answers' schema and the host's tools
         (the engine's own types, made from what the caller gave)."""
-        return {"schema": self.schema}
+        return {"schema": self.schema, "tools": self.tools}
 
     async def close(self) -> None:
         """End the REPL (its worker process), close the transcript and the event streams.

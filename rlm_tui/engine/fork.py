@@ -1,7 +1,8 @@
 """A fork: a new session that continues a recorded one from the state after iteration K.
 
 The REPL is rebuilt by running the recorded cells of iterations 1..K again, in order, with
-every sub-call answered from its recorded response: no model call, no cost. A cell whose
+every sub-call answered from its recorded response and every host tool call from its recorded
+result: no model call, no cost, no tool run again. A cell whose
 output differs on the rebuild (time, randomness) is flagged (cell_finished.rebuild_differs)
 and the fork goes on. The rebuilt iterations are reported like live ones, marked `rebuilt`,
 with the recorded replies, so the fork's transcript replays and forks in turn. The root model
@@ -18,11 +19,13 @@ from rlm_tui.engine.fork_plan import (
     RecordedCell,
     RecordedIteration,
     RecordedMessage,
+    RecordedTool,
     RecordedTurn,
 )
 from rlm_tui.engine.run_context import Outcome
-from rlm_tui.engine.session import EVENT_TEXT_CHARS, Session, SubcallHandler
-from rlm_tui.sandbox import CellResult, SubcallRequest
+from rlm_tui.engine.session import EVENT_TEXT_CHARS, Session, SubcallHandler, ToolHandler
+from rlm_tui.sandbox import CellResult, SubcallRequest, ToolCallError, ToolRequest
+from rlm_tui.sandbox.tool_calls import ToolTimedOut
 
 __all__ = ["ForkPlan", "continue_fork", "rebuild"]
 
@@ -127,6 +130,7 @@ async def _rebuild_cell(session: Session, node: str, cell: RecordedCell) -> str:
     flags: list[str] = []
     result = await session.run_cell(cell.ran, cell_id, node,
                                     on_subcall=_recorded_answers(session, cell_id, cell, flags),
+                                    on_tool=_recorded_tools(session, cell_id, cell, flags),
                                     compare=lambda r: _differs(cell, r, flags))
     shown = result.for_model(session.owner.settings.model_output_chars)
     return prompts.edited_output(cell.ran, shown) if cell.decision == "edited" else shown
@@ -168,6 +172,42 @@ def _recorded_answers(session: Session, cell_id: str, cell: RecordedCell,
             raise RuntimeError(error)  # the code sees "Error: ...", as it did
         assert call is not None
         return call.response
+
+    return answer
+
+
+def _recorded_tools(session: Session, cell_id: str, cell: RecordedCell,
+                    flags: list[str]) -> ToolHandler:
+    """Answer the cell's tool calls from their recorded results, never by running the tool:
+    the same name and arguments first, else the next call of that name recorded."""
+    pending = list(cell.tools)
+
+    def pick(request: ToolRequest) -> RecordedTool | None:
+        for match in (lambda t: t.name == request.name and t.arguments == request.arguments,
+                      lambda t: t.name == request.name):
+            for index, tool in enumerate(pending):
+                if match(tool):
+                    if tool.arguments != request.arguments:
+                        flags.append(f"a call of the tool {request.name} has other "
+                                     "arguments than the recorded one")
+                    return pending.pop(index)
+        flags.append(f"it called the tool {request.name}, which the recorded run did not")
+        return None
+
+    async def answer(request: ToolRequest) -> str:
+        tool = pick(request)
+        node = session.tool_node(cell_id)
+        session.emit(ev.ToolStarted, node, cell_id, name=request.name,
+                     arguments=request.arguments, arguments_chars=len(request.arguments))
+        error = "no recorded result" if tool is None else tool.error
+        result = tool.result if tool is not None and error is None else ""
+        session.emit(ev.ToolFinished, node, cell_id, name=request.name, result=result,
+                     result_chars=len(result), error=error, recorded=True)
+        if error == str(ToolTimedOut(request.name)):
+            raise ToolTimedOut(request.name)  # the cell's time ran out in it, as it did
+        if error is not None:
+            raise ToolCallError(error)  # the code sees the message, as it did
+        return result
 
     return answer
 

@@ -28,6 +28,16 @@ class RecordedCall:
 
 
 @dataclass
+class RecordedTool:
+    """A host tool's call as recorded: a fork's rebuild answers it from this, no host call."""
+
+    name: str
+    arguments: str  # JSON text, as tool_started holds it
+    result: str = ""  # JSON text
+    error: str | None = None
+
+
+@dataclass
 class RecordedCell:
     index: int
     code: str  # as the model wrote it
@@ -38,6 +48,7 @@ class RecordedCell:
     stdout: str = ""
     error: str | None = None
     calls: list[RecordedCall] = field(default_factory=list)
+    tools: list[RecordedTool] = field(default_factory=list)
 
 
 @dataclass
@@ -116,3 +127,10 @@ class ForkPlan:
     @property
     def sub_calls(self) -> int:
         return sum(it.sub_calls for it in self.iterations)
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The tools its recorded cells called, in the order first called."""
+        names = (tool.name for it in self.iterations for cell in it.cells
+                 for tool in cell.tools)
+        return list(dict.fromkeys(names))

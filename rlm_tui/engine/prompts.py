@@ -31,7 +31,7 @@ about 100,000 characters well.
 failed one comes back as "Error: ..." in its place.
 - `rlm_query(prompt, context=None) -> str`: {rlm_note}
 - `SHOW_VARS()` lists your variables.
-- `FINAL(value)` ends the run with value as the answer (a dict or a list as JSON, anything \
+{tools}- `FINAL(value)` ends the run with value as the answer (a dict or a list as JSON, anything \
 else as str(value)); `FINAL_VAR("name")` ends it with the value of the variable `name` (use \
 it for long answers).
 - Modules you may import: {modules}.
@@ -78,6 +78,15 @@ class PromptFacts:
     max_tokens: int | None = None
     max_time: float | None = None
     answer_shape: str | None = None  # the schema's description, when the answer has one
+    tools: str = ""  # engine.tools.ToolSet.describe(): one line per tool
+
+
+_TOOLS = """\
+- The host's tools: functions of the program that runs you, called like any function; \
+arguments and results are JSON data (str, int, float, bool, None, list, dict), and their time \
+counts toward the cell's. A tool that fails raises RuntimeError with its message:
+{lines}
+"""
 
 
 def system_prompt(facts: PromptFacts) -> str:
@@ -102,10 +111,15 @@ def system_prompt(facts: PromptFacts) -> str:
         cell_timeout=facts.cell_timeout,
         output_chars=facts.output_chars,
         budget=", ".join(budget),
+        tools=_TOOLS.format(lines=_indented(facts.tools)) if facts.tools else "",
     )
     if facts.answer_shape:
         prompt += f"\n{facts.answer_shape}\n"
     return prompt
+
+
+def _indented(lines: str) -> str:
+    return "\n".join("  " + line for line in lines.splitlines())
 
 
 def first_message(query: str, facts: PromptFacts) -> str:

@@ -26,6 +26,7 @@ from rlm_tui.engine.approvals import Approvals, HeldCell, hold_reasons
 from rlm_tui.engine.control import Ledger, RunControl
 from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.engine.session import Session
+from rlm_tui.engine.tools import ToolSet
 from rlm_tui.errors import ModelError
 from rlm_tui.lm import ModelClient, ModelSpec
 from rlm_tui.sandbox import Sandbox, SandboxLimits
@@ -43,12 +44,19 @@ class Run:
     goes back to the model with the errors, and the run goes on."""
 
     def __init__(self, settings: Settings, client: ModelClient, bus: ev.EventBus,
-                 *, start_paused: bool = False, schema: AnswerSchema | None = None) -> None:
+                 *, start_paused: bool = False, schema: AnswerSchema | None = None,
+                 tools: ToolSet | None = None) -> None:
+        """`tools`: the host functions model code may call; without them, the tools file
+        `settings.tools` names, if any, is loaded now (InputError before anything runs)."""
         if not settings.model:
             raise ModelError("no model given: pass --model (or --model demo to try it offline)")
         if schema is None and settings.schema:
             schema = AnswerSchema.from_file(settings.schema)
         self.schema = schema
+        if tools is None and settings.tools:
+            tools = ToolSet.from_file(settings.tools)
+        self.tools = tools
+        self._recorded_tools: tuple[str, ...] = ()  # a fork's: answered from the record
         self.settings = settings
         self.client = client
         self.bus = bus
@@ -148,6 +156,7 @@ class Run:
         its iteration K: the REPL rebuilt from the record (no model call), then live."""
         from rlm_tui.engine.fork import continue_fork
 
+        self._recorded_tools = tuple(plan.tool_names)
         self.root = Session(self, plan.query, context, depth=0, session_id=self.run_id)
         if self.schema is None and plan.schema is not None:  # the forked turn's, recorded
             self.schema = AnswerSchema.from_json_schema(plan.schema)
@@ -187,16 +196,25 @@ class Run:
         """Start the root session's REPL worker ahead of the run (a script starts it while
         its models get ready): its start-up is then not the session's time."""
         if self._worker is None:
-            sandbox = Sandbox(context.value, limits=self.limits)
+            sandbox = Sandbox(context.value, limits=self.limits, tools=self.tool_names)
             await sandbox.start()
             self._worker = (context.value, sandbox)
 
     def take_worker(self, context: RunContext) -> Sandbox | None:
-        """The worker started ahead for this context, once (None if none was)."""
-        if self._worker is None or self._worker[0] is not context.value:
+        """The worker started ahead for this context, once (None if none was, or it lacks a
+        tool name a fork's record needs)."""
+        if (self._worker is None or self._worker[0] is not context.value
+                or self._worker[1].tools != self.tool_names):
             return None
         sandbox, self._worker = self._worker[1], None
         return sandbox
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        """The tools the REPL has a function for: the run's, and those a fork's record
+        answers (a fork of a run whose tools this one lacks still rebuilds)."""
+        names = self.tools.names if self.tools is not None else ()
+        return names + tuple(n for n in self._recorded_tools if n not in names)
 
     @property
     def is_open(self) -> bool:

@@ -22,12 +22,14 @@ from rlm_tui.engine.conversation import Conversation
 from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
 from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.lm import ModelCallError, RetryInfo
-from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest
+from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest, ToolCallError, ToolRequest
+from rlm_tui.sandbox.tool_calls import ToolTimedOut
 
 # A sub-call's prompt and response are kept in events up to this many characters.
 EVENT_TEXT_CHARS = 200_000
 
 SubcallHandler = Callable[[SubcallRequest], Awaitable[str]]
+ToolHandler = Callable[[ToolRequest], Awaitable[str]]
 
 
 class Session:
@@ -81,7 +83,8 @@ class Session:
             max_iterations=s.max_iterations, depth=self.depth, max_depth=s.max_depth,
             cell_timeout=s.cell_timeout, output_chars=s.model_output_chars,
             max_cost=s.max_cost, max_tokens=s.max_tokens, max_time=s.max_time,
-            answer_shape=self.schema.describe() if self.schema is not None else None)
+            answer_shape=self.schema.describe() if self.schema is not None else None,
+            tools=self.owner.tools.describe() if self.owner.tools else "")
 
     # -- opening, turns, closing ---------------------------------------------------------
 
@@ -110,7 +113,8 @@ class Session:
         self.shown_schema = self.schema
         self._opened_at = self._running_clock()
         ready = self.owner.take_worker(self.context) if self.depth == 0 else None
-        self.sandbox = ready or Sandbox(self.context.value, limits=self.owner.limits)
+        self.sandbox = ready or Sandbox(self.context.value, limits=self.owner.limits,
+                                        tools=self.owner.tool_names)
         self._sandbox_started = ready is not None
         if opening:
             facts = self.facts
@@ -378,15 +382,21 @@ class Session:
 
     async def run_cell(self, code: str, cell: str, node: str, *,
                        on_subcall: SubcallHandler | None = None,
+                       on_tool: ToolHandler | None = None,
                        compare: Callable[[CellResult], str | None] | None = None) -> CellResult:
         """Run code in the REPL as cell `cell` of iteration `node`, its sub-calls answered by
-        the models (or by `on_subcall`: a fork's rebuild answers them from the record)."""
+        the models and its tool calls by the run's tools (or by `on_subcall` and `on_tool`:
+        a fork's rebuild answers them from the record)."""
         assert self.sandbox is not None
 
         async def to_models(request: SubcallRequest) -> str:
             return await self._subcall(request, cell)
 
-        result = await self.sandbox.run_cell(code, on_subcall=on_subcall or to_models)
+        async def to_tools(request: ToolRequest) -> str:
+            return await self._tool_call(request, cell)
+
+        result = await self.sandbox.run_cell(code, on_subcall=on_subcall or to_models,
+                                             on_tool=on_tool or to_tools)
         self.emit(ev.CellFinished, cell, node, stdout=result.stdout,
                   stdout_total_chars=result.stdout_total_chars, stderr=result.stderr,
                   error=result.error, error_kind=result.error_kind, seconds=result.seconds,
@@ -399,6 +409,35 @@ class Session:
             await self.owner.record_sent_prompts(coverage)
             self.emit(ev.CoverageUpdated, cell, node, coverage=coverage.to_dict())
         return result
+
+    def tool_node(self, cell: str) -> str:
+        return f"{cell}.tool{self._next(cell + '.tool')}"
+
+    async def _tool_call(self, request: ToolRequest, cell: str) -> str:
+        """Run one of the run's tools for model code, in the host; a node of the tree."""
+        node = self.tool_node(cell)
+        name = request.name
+        self.emit(ev.ToolStarted, node, cell, name=name, arguments=request.arguments,
+                  arguments_chars=len(request.arguments))
+        started = time.monotonic()
+        tools = self.owner.tools
+        try:
+            if tools is None or name not in tools:
+                raise ToolCallError(f"no tool named {name!r} in this session")
+            text = await tools.call(request)
+        except ToolCallError as exc:
+            self.emit(ev.ToolFinished, node, cell, name=name, error=str(exc),
+                      seconds=time.monotonic() - started)
+            raise
+        except asyncio.CancelledError:
+            if not self.owner.control.halted:  # the cell's time ran out (a halt: "stopped")
+                # A sync tool's thread cannot be killed: it is abandoned, left to finish.
+                self.emit(ev.ToolFinished, node, cell, name=name,
+                          error=str(ToolTimedOut(name)), seconds=time.monotonic() - started)
+            raise
+        self.emit(ev.ToolFinished, node, cell, name=name, result=text,
+                  result_chars=len(text), seconds=time.monotonic() - started)
+        return text
 
     async def _subcall(self, request: SubcallRequest, cell: str) -> str:
         node = f"{cell}.q{self._next(cell)}"

@@ -22,6 +22,7 @@ from rlm_tui.context.pack import ContextPack
 from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.run_context import RunContext
+from rlm_tui.engine.tools import ToolSet
 from rlm_tui.errors import UsageError
 from rlm_tui.events import EventBus
 from rlm_tui.lm import ModelClient, ModelSpec, check_model
@@ -84,8 +85,9 @@ class Workspace:
     """A loaded context (a pack in a private temporary directory) plus settings and client."""
 
     def __init__(self, source: str, settings: Settings, pack: ContextPack, pack_dir: str,
-                 client: ModelClient | None = None) -> None:
+                 client: ModelClient | None = None, tools: ToolSet | None = None) -> None:
         self.source = source
+        self.tools = tools  # settings.tools loaded once, for every run over it
         self.settings = settings
         self.pack = pack
         self._pack_dir = pack_dir
@@ -97,15 +99,19 @@ class Workspace:
 
     @classmethod
     def open(cls, source: str, settings: Settings, *, stdin: BinaryIO | None = None,
-             client: ModelClient | None = None) -> Workspace:
-        """Load `source` (a directory, a file, or "-" for stdin); InputError if unusable."""
+             client: ModelClient | None = None, tools: ToolSet | None = None) -> Workspace:
+        """Load `source` (a directory, a file, or "-" for stdin) and the tools file the
+        settings name; InputError if either is unusable (the tools first: a broken file
+        fails before the context is loaded or anything is written); `tools` given: those."""
+        if tools is None and settings.tools:
+            tools = ToolSet.from_file(settings.tools)
         pack_dir = make_scratch_dir("pack")
         try:
             pack = load_context(source, pack_dir, LoadOptions.from_settings(settings), stdin=stdin)
         except BaseException:
             shutil.rmtree(pack_dir, ignore_errors=True)
             raise
-        return cls(source, settings, pack, pack_dir, client)
+        return cls(source, settings, pack, pack_dir, client, tools)
 
     def __enter__(self) -> Workspace:
         return self
@@ -136,12 +142,17 @@ class Workspace:
         return {"source": self.source, **root, **self.metadata}
 
     def new_run(self, bus: EventBus, *, start_paused: bool = False,
-                settings: Settings | None = None, schema: AnswerSchema | None = None) -> Run:
+                settings: Settings | None = None, schema: AnswerSchema | None = None,
+                tools: ToolSet | None = None) -> Run:
         """A run over this context; `settings`: a session's own (a fork's, switched models),
         else the workspace's; `schema`: the shape its answers must have (else the settings'
-        schema file's, if one is named)."""
-        return Run(settings or self.settings, self.client, bus, start_paused=start_paused,
-                   schema=schema)
+        schema file's, if one is named); `tools`: the run's host functions, else the
+        workspace's (those its settings' tools file holds)."""
+        settings = settings or self.settings
+        if tools is None and settings.tools == self.settings.tools:
+            tools = self.tools
+        return Run(settings, self.client, bus, start_paused=start_paused, schema=schema,
+                   tools=tools)
 
     def close(self) -> None:
         if self.coverage is not None:

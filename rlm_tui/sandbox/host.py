@@ -28,6 +28,7 @@ from rlm_tui.config import (
     DEFAULT_MODEL_OUTPUT_CHARS,
 )
 from rlm_tui.sandbox.namespace import MAX_BATCH
+from rlm_tui.sandbox.tool_calls import ToolHandler, answer_tool_call
 from rlm_tui.sandbox.protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
 
 
@@ -116,12 +117,18 @@ class Sandbox:
     """A sandboxed REPL in its own worker process.
 
     `context` is a str, a mapping of path -> text, or a `PackContext`. `on_subcall` answers the model code's sub-calls; it may be replaced per cell.
+    `tools`: the names of the host's tools, each a function of the REPL; `on_tool` answers
+    their calls (it may be replaced per cell too).
     """
 
     def __init__(self, context: Any = None, *, limits: SandboxLimits | None = None,
-                 on_subcall: SubcallHandler | None = None) -> None:
+                 on_subcall: SubcallHandler | None = None, tools: tuple[str, ...] = (),
+                 on_tool: ToolHandler | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self.on_subcall = on_subcall
+        self.tools = tuple(tools)
+        self.on_tool = on_tool
+        self._call_in_flight: Any = None  # the id of the call being answered
         self._context_spec = _context_spec(context)
         self._proc: asyncio.subprocess.Process | None = None
         self._workdir: str | None = None
@@ -157,7 +164,7 @@ class Sandbox:
         )
         self._stderr_task = asyncio.create_task(self._drain_stderr(self._proc))
         self._send({"op": "init", "host_pid": os.getpid(), "context": self._context_spec,
-                    "limits": {
+                    "tools": list(self.tools), "limits": {
             "memory_mb": self.limits.memory_mb,
             "keep_chars": self.limits.kept_output_chars,
             "flood_chars": self.limits.flood_output_chars,
@@ -200,12 +207,14 @@ class Sandbox:
     # -- cells ---------------------------------------------------------------------------
 
     async def run_cell(self, code: str, *, timeout: float | None = None,
-                       on_subcall: SubcallHandler | None = None) -> CellResult:
+                       on_subcall: SubcallHandler | None = None,
+                       on_tool: ToolHandler | None = None) -> CellResult:
         """Run one cell in the persistent namespace.
 
         The cell's own running time is limited by `timeout` (time spent waiting for sub-calls
-        does not count). Cancelling this coroutine interrupts the cell (halt): the worker is
-        asked to stop, and killed and restarted if it does not within the grace period.
+        does not count; time in a tool does). Cancelling this coroutine interrupts the cell
+        (halt): the worker is asked to stop, and killed and restarted if it does not within
+        the grace period.
         """
         async with self._lock:
             if not self.alive:
@@ -214,15 +223,17 @@ class Sandbox:
             handler = on_subcall or self.on_subcall
             self._cell_ids += 1
             cell_id = self._cell_ids
+            self._call_in_flight = None
             self._send({"op": "exec", "id": cell_id, "code": code, "timeout": timeout})
             try:
-                return await self._serve_cell(cell_id, timeout, handler)
+                return await self._serve_cell(cell_id, timeout, handler,
+                                              on_tool or self.on_tool)
             except asyncio.CancelledError:
                 await asyncio.shield(self._interrupt_after_cancel(cell_id))
                 raise
 
-    async def _serve_cell(self, cell_id: int, timeout: float,
-                          handler: SubcallHandler | None) -> CellResult:
+    async def _serve_cell(self, cell_id: int, timeout: float, handler: SubcallHandler | None,
+                          on_tool: ToolHandler | None = None) -> CellResult:
         started = time.perf_counter()
         # The worker's own clock pauses while it waits for sub-calls; ours does likewise.
         deadline = started + timeout + self.limits.kill_grace
@@ -248,9 +259,18 @@ class Sandbox:
                         started, subcalls, "crashed",
                         "WorkerCrash: the REPL process sent a malformed result; it was "
                         "restarted and all variables were lost")
-            if op == "call":
+            if op == "call" and message.get("kind") == "tool":
+                # A tool's time is the cell's: its wait ends when the cell's time does.
+                left = deadline - self.limits.kill_grace - time.perf_counter()
+                self._call_in_flight = message.get("id")
+                reply = await answer_tool_call(message, self.tools, on_tool, left)
+                self._call_in_flight = None
+                self._send({"op": "reply", "id": message.get("id"), **reply})
+            elif op == "call":
                 waited = time.perf_counter()
+                self._call_in_flight = message.get("id")
                 reply = await self._answer_call(message, handler)
+                self._call_in_flight = None
                 subcalls += len(reply.get("results", ()))
                 deadline += time.perf_counter() - waited
                 self._send({"op": "reply", "id": message.get("id"), **reply})
@@ -299,6 +319,10 @@ class Sandbox:
             return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGINT)
+        if self._call_in_flight is not None:  # the worker waits for this call's reply
+            call, self._call_in_flight = self._call_in_flight, None
+            with contextlib.suppress(ProtocolError):
+                self._send({"op": "reply", "id": call, "cancelled": True})
         deadline = time.perf_counter() + min(1.0, self.limits.kill_grace)
         try:
             while True:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import resource
 import signal
+import sys
 import sysconfig
+from typing import Any
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
@@ -134,6 +137,81 @@ def _apply_landlock(libc: ctypes.CDLL, read_paths: list[str]) -> bool:
         os.close(ruleset)
 
 
+# seccomp: a classic BPF filter over each system call (prctl(PR_SET_SECCOMP)). Landlock does
+# not cover connecting to a Unix socket by its path (/run/docker.sock, an ssh-agent), so the
+# worker may not make one: socket() and socketpair() with domain AF_UNIX fail with EPERM. The
+# protocol pipe is inherited fds, and nothing the worker runs needs a Unix socket.
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x15, 0x06
+_AF_UNIX, _EPERM = 1, 1
+_AUDIT_ARCH_X86_64, _AUDIT_ARCH_AARCH64, _AUDIT_ARCH_I386 = 0xC000003E, 0xC00000B7, 0x40000003
+_X32_BIT = 0x40000000
+# socket and socketpair for each architecture checked; i386 (a 32-bit call on an x86_64
+# kernel) also multiplexes them through socketcall, whose domain is in memory: refused whole.
+_SOCKET_CALLS = {
+    _AUDIT_ARCH_X86_64: (41, 53, 41 | _X32_BIT, 53 | _X32_BIT),
+    _AUDIT_ARCH_AARCH64: (198, 199),
+    _AUDIT_ARCH_I386: (359, 360),
+}
+_REFUSED_CALLS = {_AUDIT_ARCH_I386: (102,)}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def unix_socket_filter() -> list[tuple[int, int, int, int]]:
+    """The BPF program: (code, jt, jf, k) each. seccomp_data is {int nr; u32 arch; u64 ip;
+    u64 args[6]}: nr at 0, arch at 4, the low half of args[0] (the domain) at 16 or 20."""
+    domain = 16 if sys.byteorder == "little" else 20
+    deny, allow = "deny", "allow"
+    prog: list[tuple[int, Any, Any, Any]] = [(_BPF_LD_W_ABS, 0, 0, 4)]
+    for arch in _SOCKET_CALLS:
+        prog.append((_BPF_JEQ_K, f"arch{arch}", 0, arch))
+    prog.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+    for arch, calls in _SOCKET_CALLS.items():
+        prog.append(("label", f"arch{arch}", 0, 0))
+        prog.append((_BPF_LD_W_ABS, 0, 0, 0))
+        for nr in _REFUSED_CALLS.get(arch, ()):
+            prog.append((_BPF_JEQ_K, deny, 0, nr))
+        for nr in calls:
+            prog.append((_BPF_JEQ_K, "domain", 0, nr))
+        prog.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+    prog += [("label", "domain", 0, 0), (_BPF_LD_W_ABS, 0, 0, domain),
+             (_BPF_JEQ_K, deny, allow, _AF_UNIX),
+             ("label", allow, 0, 0), (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+             ("label", deny, 0, 0), (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | _EPERM)]
+    labels: dict[str, int] = {}
+    out: list[tuple[int, Any, Any, Any]] = []
+    for code, jt, jf, k in prog:
+        if code == "label":
+            labels[jt] = len(out)
+        else:
+            out.append((code, jt, jf, k))
+
+    def jump(target: Any, at: int) -> int:
+        # A jump's offset counts from the next instruction.
+        return target if isinstance(target, int) else labels[target] - at - 1
+
+    return [(c, jump(jt, i), jump(jf, i), k) for i, (c, jt, jf, k) in enumerate(out)]
+
+
+def _apply_seccomp(libc: ctypes.CDLL) -> bool:
+    """Refuse Unix sockets (see above); False where the kernel or the machine cannot."""
+    if platform.machine() not in ("x86_64", "aarch64", "arm64"):
+        return False
+    program = unix_socket_filter()
+    filters = (_SockFilter * len(program))(*(_SockFilter(*ins) for ins in program))
+    fprog = _SockFprog(len(program), filters)
+    return libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+
+
 def apply_limits(memory_mb: int, read_paths: list[str] | None = None) -> list[str]:
     """Lock the process down; returns the names of the protections that took effect.
 
@@ -158,6 +236,8 @@ def apply_limits(memory_mb: int, read_paths: list[str] | None = None) -> list[st
             pass
     if libc is not None and "no-new-privileges" in applied and _apply_landlock(libc, readable):
         applied.append("landlock")  # files: read-only, Python's dirs and the pack; no exec
+    if libc is not None and "no-new-privileges" in applied and _apply_seccomp(libc):
+        applied.append("no-unix-sockets")  # seccomp: socket(AF_UNIX) and socketpair refused
     if memory_mb > 0 and _set(
         resource.RLIMIT_AS, _current_address_space() + memory_mb * 1024 * 1024
     ):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import functools
+import json
+import keyword
 import pprint
+import re
 import sys
 import types
 import typing
@@ -44,6 +47,10 @@ class HostLink(Protocol):
     """How the RLM functions reach the host process (implemented by the worker)."""
 
     def call(self, kind: str, prompts: list[str], model: str | None, context: Any) -> list[str]:
+        ...
+
+    def tool(self, name: str, arguments: str) -> Any:
+        """Call the host's tool `name` with `arguments` (JSON text); its result, decoded."""
         ...
 
 
@@ -160,8 +167,10 @@ def _guard_enum_functional_api() -> None:
 
 
 def build_namespace(context: Any, host: HostLink, output: CellOutput,
-                    readonly_types: tuple[type, ...] = ()) -> dict[str, Any]:
-    """The globals of the REPL: guarded builtins, the context and the RLM functions."""
+                    readonly_types: tuple[type, ...] = (),
+                    tools: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The globals of the REPL: guarded builtins, the context, the RLM functions, and a
+    function for each of the host's `tools` (names checked by the host: see tool_name_error)."""
     _guard_enum_functional_api()
     made_classes: weakref.WeakSet = weakref.WeakSet()
     write_guard = guards.WriteGuard(made_classes, (modules.ModuleProxy, *readonly_types))
@@ -333,12 +342,79 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
         FINAL_VAR=FINAL_VAR,
         SHOW_VARS=SHOW_VARS,
     )
+    for name in tools:
+        if tool_name_error(name) is None:  # the host checked them; never trust a message
+            ns[name] = _tool_function(host, name)
     _RESERVED.update(n for n in ns if not n.startswith("_"))
     return ns
 
 
 # The REPL's own names; user variables are everything else without a leading underscore.
 _RESERVED: set[str] = set()
+
+
+# The REPL's own names: a host tool may not take one (see tool_name_error).
+REPL_FUNCTIONS = ("context", "llm_query", "llm_query_batched", "rlm_query", "FINAL",
+                  "FINAL_VAR", "SHOW_VARS")
+_CONTEXT_NAME = re.compile(r"context_\d+")
+# Characters of a tool call's arguments, and of its result, as JSON: what crosses the pipe.
+MAX_TOOL_JSON_CHARS = 1_000_000
+_MAX_TOOL_DEPTH = 64
+
+
+def tool_name_error(name: Any) -> str | None:
+    """Why `name` cannot be a tool's name in the REPL, or None when it can."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        return f"{name!r} is not a Python identifier"
+    if name.startswith("_"):
+        return f"{name!r} starts with an underscore"
+    if (name in REPL_FUNCTIONS or name in _SAFE_BUILTIN_NAMES or name in _EXCEPTION_NAMES
+            or name in ("print", "getattr", "hasattr", "setattr", "type", "dir", "input")
+            or _CONTEXT_NAME.fullmatch(name)):
+        return f"{name!r} is one of the REPL's own names"
+    return None
+
+
+def _tool_function(host: HostLink, name: str) -> Any:
+    def tool(*args: Any, **kwargs: Any) -> Any:
+        data = {"args": [_as_json_data(a, 0) for a in args],
+                "kwargs": {guards.exact_str(k): _as_json_data(v, 0) for k, v in kwargs.items()}}
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if len(text) > MAX_TOOL_JSON_CHARS:
+            raise ValueError(f"{name}: its arguments are {len(text):,} characters of JSON; at "
+                             f"most {MAX_TOOL_JSON_CHARS:,} go to a tool")
+        return host.tool(name, text)
+
+    tool.__name__ = tool.__qualname__ = name
+    tool.__doc__ = f"The host's tool {name}: JSON data in, JSON data out."
+    return tool
+
+
+def _as_json_data(value: Any, depth: int) -> Any:
+    """A tool's argument as plain JSON data, built from exact types (a model's subclass of
+    str or dict could lie to json.dumps)."""
+    if depth > _MAX_TOOL_DEPTH:
+        raise ValueError(f"tool arguments nest deeper than {_MAX_TOOL_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return guards.exact_str(value)
+    if isinstance(value, (list, tuple)):
+        return [_as_json_data(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        data = {}
+        for k, v in dict.items(value):
+            if not isinstance(k, str):
+                raise TypeError(f"tool arguments: a dict's keys must be str, not "
+                                f"{type(k).__name__}")
+            data[guards.exact_str(k)] = _as_json_data(v, depth + 1)
+        return data
+    raise TypeError(f"tool arguments must be JSON data (str, int, float, bool, None, list, "
+                    f"dict), not {type(value).__name__}")
 
 
 def _user_variables(ns: dict[str, Any]) -> list[str]:

@@ -5,14 +5,16 @@ in an empty temporary directory. The protocol travels on the process's original 
 which the worker moves aside at once (fd 0 becomes /dev/null, fd 1 joins stderr).
 
 Messages (see protocol.py):
-  host -> worker  init {context, limits}   exec {id, code, timeout}   reply {id, results}
+  host -> worker  init {context, limits, tools}   exec {id, code, timeout}
+                  reply {id, results | json | error [, stop] | cancelled}
   worker -> host  ready {pid, protections}  call {id, kind, prompts, model, context}
-                  result {id, stdout, error, final, ...}
+                  call {id, kind: "tool", name, arguments}   result {id, stdout, error, ...}
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import linecache
 import os
 import signal
@@ -87,7 +89,9 @@ class Worker:
                                  int(cfg["flood_chars"]))
         self.context, readonly = self._open_context(init.get("context") or {"kind": "none"})
         # Everything the process needs is loaded before the limits close the doors.
-        self.ns = build_namespace(self.context, self, self.output, readonly)
+        tools = init.get("tools")
+        names = tuple(str(n) for n in tools) if isinstance(tools, list) else ()
+        self.ns = build_namespace(self.context, self, self.output, readonly, names)
         from rlm_tui.sandbox import modules
 
         for name in modules.ALLOWED_MODULES:  # import now: after the limits, files are gone
@@ -174,6 +178,33 @@ class Worker:
         if not isinstance(results, list) or len(results) != len(prompts):
             raise RuntimeError("the host sent a malformed reply")
         return [str(r) for r in results]
+
+    def tool(self, name: str, arguments: str) -> Any:
+        """A host tool's call. Unlike a sub-call, its time counts as the cell's: the timer
+        runs on (its signal held until the reply), and the host bounds its wait to match."""
+        self.in_host_call = True
+        try:
+            self.call_id += 1
+            write_message(self.fd_out, {"op": "call", "id": self.call_id, "kind": "tool",
+                                        "name": name, "arguments": arguments})
+            while True:
+                reply = read_message(self.fd_in)
+                if reply.get("op") == "reply" and reply.get("id") == self.call_id:
+                    break
+        finally:
+            self.in_host_call = False
+        if self.pending is not None or reply.get("cancelled"):
+            stop, self.pending = self.pending, None
+            raise stop or CellInterrupted("the run was halted")
+        if reply.get("stop") == "timeout":
+            self.raised = self.raised or CellTimeout("the cell ran past its time limit")
+            raise self.raised
+        if isinstance(reply.get("error"), str):
+            raise RuntimeError(reply["error"])
+        text = reply.get("json")
+        if not isinstance(text, str):
+            raise RuntimeError("the host sent a malformed reply")
+        return json.loads(text)
 
     # -- cells ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from rlm_tui.transcript.model import (
     SessionModel,
     SessionNode,
     SubCallNode,
+    ToolCallNode,
     Totals,
 )
 from rlm_tui.transcript.reader import ReadStop, Transcript, parse_transcript, read_transcript
@@ -21,6 +22,7 @@ __all__ = [
     "SessionModel",
     "SessionNode",
     "SubCallNode",
+    "ToolCallNode",
     "Totals",
     "Transcript",
     "TranscriptWriter",

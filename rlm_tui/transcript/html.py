@@ -10,7 +10,14 @@ from __future__ import annotations
 from html import escape
 
 from rlm_tui.transcript import figures
-from rlm_tui.transcript.model import CellNode, IterationNode, SessionModel, SessionNode, SubCallNode
+from rlm_tui.transcript.model import (
+    CellNode,
+    IterationNode,
+    SessionModel,
+    SessionNode,
+    SubCallNode,
+    ToolCallNode,
+)
 from rlm_tui.units import format_cost, format_seconds
 
 _CSS = """
@@ -137,6 +144,8 @@ def _cell(cell: CellNode) -> list[str]:
     facts = [format_seconds(cell.seconds)]
     if cell.subcalls:
         facts.append(f"{len(cell.subcalls)} sub-call{'s' if len(cell.subcalls) > 1 else ''}")
+    if cell.tools:
+        facts.append(f"{len(cell.tools)} tool call{'s' if len(cell.tools) > 1 else ''}")
     out = ["<details open>",
            f'<summary>Cell {cell.index} <span class="{_css_status(cell.status)}">'
            f"{escape(cell.status)}</span> {_facts(facts)}</summary>",
@@ -161,6 +170,22 @@ def _cell(cell: CellNode) -> list[str]:
         out.append('<p class="ok">This cell gave the final answer.</p>')
     for number, call in enumerate(cell.subcalls, 1):
         out += _subcall(call, number)
+    for number, tool in enumerate(cell.tools, 1):
+        out += _tool(tool, number)
+    out.append("</details>")
+    return out
+
+
+def _tool(tool: ToolCallNode, number: int) -> list[str]:
+    out = ["<details>",
+           f"<summary>Tool call {number} · {escape(tool.name)} "
+           f'<span class="{_css_status(tool.status)}">{escape(tool.status)}</span> '
+           f"{_facts([tool.facts])}</summary>", *_stopped(tool.stopped_by),
+           '<div class="label">Call</div>', _pre(tool.call_text)]
+    if tool.error:
+        out.append(f'<p class="error">{escape(tool.error)}</p>')
+    elif tool.status == "done":
+        out += ['<div class="label">Result</div>', _pre(tool.shown_result)]
     out.append("</details>")
     return out
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 
 from rlm_tui.transcript import figures
-from rlm_tui.transcript.model import CellNode, IterationNode, SessionModel, SessionNode, SubCallNode
+from rlm_tui.transcript.model import (
+    CellNode,
+    IterationNode,
+    SessionModel,
+    SessionNode,
+    SubCallNode,
+    ToolCallNode,
+)
 from rlm_tui.units import format_seconds, format_token_counts
 
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#|~&!])")
@@ -129,6 +136,18 @@ def _cell(out: list[str], cell: CellNode, *, level: int, label: str) -> None:
         out += ["*This cell gave the final answer.*", ""]
     for number, call in enumerate(cell.subcalls, 1):
         _subcall(out, call, level=level + 1, label=f"{name} › Sub-call {number}")
+    for number, tool in enumerate(cell.tools, 1):
+        _tool(out, tool, level=level + 1, label=f"{name} › Tool call {number}")
+
+
+def _tool(out: list[str], tool: ToolCallNode, *, level: int, label: str) -> None:
+    out += [f"{_heading(level)} {inline(label)} · {inline(tool.facts)}", ""]
+    out += [*fenced(tool.call_text, "python"), ""]
+    _stopped(out, tool.stopped_by)
+    if tool.error:
+        out += [f"**Error:** {inline(tool.error)}", ""]
+    elif tool.status == "done":
+        out += ["Result:", "", *fenced(tool.shown_result, "json"), ""]
 
 
 def _subcall(out: list[str], call: SubCallNode, *, level: int, label: str) -> None:

@@ -26,15 +26,17 @@ from rlm_tui.transcript.nodes import (
     Retry,
     SessionNode,
     SubCallNode,
+    ToolCallNode,
     TurnNode,
 )
+from rlm_tui.transcript.steering_fold import SteeringFold
 from rlm_tui.transcript.totals import Totals
 
 __all__ = ["CellNode", "IterationNode", "Node", "SessionModel", "SessionNode", "SubCallNode",
-           "Totals", "TurnNode"]
+           "ToolCallNode", "Totals", "TurnNode"]
 
 
-class SessionModel:
+class SessionModel(SteeringFold):
     """Folds events, in stream order, into the session tree and its totals.
 
     `apply` never raises for a well-typed event whose node is missing (a transcript cut
@@ -286,6 +288,20 @@ class SessionModel:
         self.totals.tally.sub_calls += 1
         return node
 
+    def _tool_started(self, e: ev.ToolStarted) -> ToolCallNode | None:
+        cell = self.nodes.get(e.parent_id or "")
+        if not isinstance(cell, CellNode):
+            return None
+        node = ToolCallNode.started(e)
+        cell.tools.append(node)
+        self._attach(node, cell)
+        self.totals.tool_calls += 1
+        return node
+
+    def _tool_finished(self, e: ev.ToolFinished) -> ToolCallNode | None:
+        node = self.nodes.get(e.node_id)
+        return node.finish(e) if isinstance(node, ToolCallNode) else None
+
     def _state_changed(self, e: ev.StateChanged) -> None:
         self.state, self.state_reason = e.state, e.reason
         return None
@@ -349,56 +365,6 @@ class SessionModel:
         session.status, session.reason, session.answer = "running", None, None
         session.forced, session.seconds = False, None
         return session
-
-    def _message_added(self, e: ev.MessageAdded) -> Node | None:
-        node = self.nodes.get(e.node_id)
-        message = (e.role, e.kind, e.content)
-        if isinstance(node, SessionNode) and node.turns:
-            node.turns[-1].opening.append(message)
-        elif isinstance(node, IterationNode):
-            node.messages.append(message)
-        if e.kind == "note" and isinstance(node, IterationNode):
-            text = e.content.split(": ", 1)[-1] if e.content.startswith("Note from") \
-                else e.content
-            node.notes.append(text)
-            if text in self.pending_notes:
-                self.pending_notes.remove(text)
-        return node
-
-    def _note_added(self, e: ev.NoteAdded) -> SessionNode | None:
-        self.pending_notes.append(e.text)
-        return self.sessions.get(e.node_id)
-
-    def _cell_held(self, e: ev.CellHeld) -> CellNode | None:
-        node = self.nodes.get(e.node_id)
-        if not isinstance(node, CellNode):
-            return None
-        node.held = e.reason
-        self.held_cell = node
-        return node
-
-    def _cell_decided(self, e: ev.CellDecided) -> CellNode | None:
-        node = self.nodes.get(e.node_id)
-        if not isinstance(node, CellNode):
-            return None
-        node.decision = e.decision
-        if e.decision == "edited":
-            node.ran_code = e.code
-        if self.held_cell is node:
-            self.held_cell = None
-        return node
-
-    def _models_changed(self, e: ev.ModelsChanged) -> SessionNode | None:
-        self.model_changes.append({"root_model": e.root_model, "sub_model": e.sub_model,
-                                   "ts": e.ts})
-        session = self.sessions.get(e.node_id)
-        if session is not None:
-            session.root_model, session.sub_model = e.root_model, e.sub_model
-        return session
-
-    def _approve_mode_changed(self, e: ev.ApproveModeChanged) -> None:
-        self.approve_mode = e.mode
-        return None
 
     def _stop_unfinished(self, session: SessionNode, reason: str) -> None:
         """A session that ends while turns, cells or calls of its own are in flight (a halt,
@@ -486,6 +452,8 @@ _HANDLERS = {
     ev.ModelsChanged: SessionModel._models_changed,
     ev.ApproveModeChanged: SessionModel._approve_mode_changed,
     ev.AnswerRejected: SessionModel._answer_rejected,
+    ev.ToolStarted: SessionModel._tool_started,
+    ev.ToolFinished: SessionModel._tool_finished,
 }
 # Events about the run, not a node: never orphans.
 _NO_NODE = (ev.StateChanged, ev.BudgetExceeded, ev.ApproveModeChanged, ev.MessageAdded)

@@ -1,4 +1,5 @@
-"""The nodes of the session tree: session > iteration > cell > sub-call > (child) session.
+"""The nodes of the session tree: session > iteration > cell > sub-call > (child) session,
+and the cell's tool calls beside its sub-calls.
 
 Each node keeps what its events said, its status (one vocabulary: events.NodeStatus, and
 events.SessionStatus for sessions), its own usage (a root turn's or a sub-call's call) and a
@@ -8,12 +9,14 @@ node's roll-up without summing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rlm_tui import events as ev
+from rlm_tui.units import format_seconds
 
-NodeKind = Literal["session", "iteration", "cell", "llm", "rlm"]
+NodeKind = Literal["session", "iteration", "cell", "llm", "rlm", "tool"]
 NO_USAGE = ev.Usage()  # frozen: one for every node whose call has not finished
 
 
@@ -174,6 +177,74 @@ class SubCallNode(Node):
 
 
 @dataclass(eq=False, kw_only=True, slots=True)
+class ToolCallNode(Node):
+    """One call of a host tool made from a cell: no model call, so no usage of its own."""
+
+    kind: NodeKind = "tool"
+    name: str
+    arguments: str  # JSON text {"args": [...], "kwargs": {...}}
+    arguments_chars: int = 0
+    result: str = ""  # JSON text
+    result_chars: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    recorded: bool = False  # a fork's rebuild answered it from the record
+
+    @classmethod
+    def started(cls, e: ev.ToolStarted) -> ToolCallNode:
+        return cls(node_id=e.node_id, name=e.name, arguments=e.arguments,
+                   arguments_chars=e.arguments_chars)
+
+    def finish(self, e: ev.ToolFinished) -> ToolCallNode:
+        self.result, self.result_chars, self.seconds = e.result, e.result_chars, e.seconds
+        self.error, self.recorded = e.error, e.recorded
+        self.status = "error" if e.error else "done"
+        return self
+
+    @property
+    def title(self) -> str:
+        return f"tool {self.name}"
+
+    @property
+    def call_text(self) -> str:
+        """The call as code would write it: name(1, "a", key=[2])."""
+        try:
+            data = json.loads(self.arguments)
+            pieces = [json.dumps(a, ensure_ascii=False) for a in data.get("args", [])]
+            pieces += [f"{k}={json.dumps(v, ensure_ascii=False)}"
+                       for k, v in data.get("kwargs", {}).items()]
+        except (ValueError, AttributeError, TypeError):
+            return f"{self.name}({self.arguments})"
+        return f"{self.name}({', '.join(pieces)})"
+
+    @property
+    def shown_result(self) -> str:
+        """The result for a reader: its JSON indented (when it is not too long to)."""
+        if not self.result or len(self.result) > 200_000:
+            return self.result
+        try:
+            return json.dumps(json.loads(self.result), ensure_ascii=False, indent=2)
+        except ValueError:
+            return self.result
+
+    @property
+    def facts(self) -> str:
+        facts = ["tool", self.status, format_seconds(self.seconds)]
+        if self.recorded:
+            facts.append("answered from the record")
+        return " · ".join(facts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id, "kind": self.kind, "name": self.name,
+            "status": self.status, "stopped_by": self.stopped_by,
+            "arguments": self.arguments, "arguments_chars": self.arguments_chars,
+            "result": self.result, "result_chars": self.result_chars,
+            "seconds": self.seconds, "error": self.error, "recorded": self.recorded,
+        }
+
+
+@dataclass(eq=False, kw_only=True, slots=True)
 class CellNode(Node):
     """One code block the root model wrote, and what running it gave."""
 
@@ -189,6 +260,7 @@ class CellNode(Node):
     worker_restarted: bool = False
     final_answer: str | None = None
     subcalls: list[SubCallNode] = field(default_factory=list)
+    tools: list[ToolCallNode] = field(default_factory=list)  # host tool calls
     held: str | None = None  # why it was held for a person's approval (--approve)
     decision: ev.CellDecision | None = None  # approved, edited or skipped; None: undecided
     ran_code: str | None = None  # the person's edit, the code that ran instead of `code`
@@ -209,7 +281,9 @@ class CellNode(Node):
 
     @property
     def children(self) -> list[Node]:
-        return list(self.subcalls)
+        if not self.tools:
+            return list(self.subcalls)
+        return sorted([*self.subcalls, *self.tools], key=lambda n: n.order)
 
     @property
     def cut_note(self) -> str | None:
@@ -230,6 +304,7 @@ class CellNode(Node):
             "held": self.held, "decision": self.decision, "ran_code": self.ran_code,
             "rebuild_differs": self.rebuild_differs,
             "subcalls": [c.to_dict() for c in self.subcalls],
+            "tools": [t.to_dict() for t in self.tools],
         }
 
 

@@ -19,6 +19,7 @@ class Totals:
     calls_done: int = 0  # finished, errors included
     errors: int = 0  # calls that ended in an error
     calls_stopped: int = 0  # in flight when their session ended
+    tool_calls: int = 0  # calls of the host's tools (no model call: not in `calls`)
     priced: bool | None = None  # False: a model of the run has no price (session_started)
 
     @property
@@ -51,5 +52,6 @@ class Totals:
                        "total": u.total_tokens, "estimated": not u.reported},
             "cost_usd": round(u.cost_usd or 0.0, 6) if self.cost_known else None,
             "cost_complete": self.cost_complete,
-            "calls": u.calls, "sub_calls": self.sub_calls, "seconds": round(self.seconds, 3),
+            "calls": u.calls, "sub_calls": self.sub_calls, "tool_calls": self.tool_calls,
+            "seconds": round(self.seconds, 3),
         }

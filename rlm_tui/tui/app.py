@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from textual import on, work
 from textual.binding import BindingType
@@ -55,8 +55,9 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
     def __init__(self, source: str, settings: Settings, *, query: str | None = None,
                  stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
                  preferences_path: Path | None = None, start_paused: bool = False,
-                 fork: ForkRequest | None = None) -> None:
+                 fork: ForkRequest | None = None, tools: Any = None) -> None:
         super().__init__(theme=settings.theme, preferences_path=preferences_path, clock=clock)
+        self._tools = tools  # engine.tools.ToolSet, loaded before the app started
         self.source = source
         self.settings = settings
         self.workspace: Workspace | None = None
@@ -102,7 +103,8 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         from rlm_tui.engine.workspace import Workspace
 
         try:
-            workspace = Workspace.open(self.source, self.settings, stdin=self._stdin)
+            workspace = Workspace.open(self.source, self.settings, stdin=self._stdin,
+                                       tools=self._tools)
         except RlmTuiError as exc:
             self.call_from_thread(self._load_failed, str(exc))
             return

@@ -64,6 +64,16 @@ def read_piped_stdin(limit: int) -> io.BytesIO:
     return io.BytesIO(data)
 
 
+def load_tools(settings: Settings) -> Any:
+    """The tools file the settings name, loaded before the app starts: a broken one is one
+    line on the terminal (InputError), not a screen."""
+    if not settings.tools:
+        return None
+    from rlm_tui.engine.tools import ToolSet  # deferred: only a run with tools needs it
+
+    return ToolSet.from_file(settings.tools)
+
+
 def launch_app(path: str, query: str | None, settings: Settings) -> int:
     """Run the app on `path` until the user quits; returns the exit code (2 when the context
     could not be loaded, after printing why). InputError for a path that is not there,
@@ -74,11 +84,12 @@ def launch_app(path: str, query: str | None, settings: Settings) -> int:
         from rlm_tui.engine.answer_schema import AnswerSchema
 
         AnswerSchema.from_file(settings.schema)
+    tools = load_tools(settings)  # and so is a broken tools file
     check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
-    app = RlmApp(path, settings, query=query, stdin=stdin)
+    app = RlmApp(path, settings, query=query, stdin=stdin, tools=tools)
     app.run()
     if app.exit_error:
         print(f"rlm-tui: {app.exit_error}", file=sys.stderr)

@@ -208,3 +208,33 @@ def test_a_broken_schema_is_one_line_before_anything_runs(openai_server, repo, s
                     **settings(openai_server))
     assert "\n" not in str(caught.value)
     assert openai_server.completion_requests == []
+
+
+def test_a_host_function_is_called_from_the_repl(openai_server, repo):
+    calls = []
+
+    def lookup_issue(number: int) -> dict:
+        """The issue tracker's record of an issue."""
+        calls.append(number)
+        if number == 0:
+            raise ValueError("no issue 0")
+        return {"number": number, "title": f"issue {number}"}
+
+    script = Scripted([
+        repl("try:\n    lookup_issue(0)\nexcept RuntimeError as exc:\n    print(exc)"),
+        repl("FINAL(lookup_issue(24)['title'])"),
+    ])
+    openai_server.responder = script
+    result = rlm_tui.ask("What is issue 24 called?", context=repo, transcript=False,
+                         tools={"lookup_issue": lookup_issue}, **settings(openai_server))
+    assert result.answer == "issue 24" and calls == [0, 24]
+    # The model was shown the tool, and the raised error's one line.
+    assert "lookup_issue(number: int)" in script.root_requests[0]["messages"][0]["content"]
+    assert "no issue 0" in str(script.root_requests[1]["messages"][-1]["content"])
+
+
+def test_a_tool_with_a_name_the_repl_cannot_give_is_one_line(repo):
+    with pytest.raises(rlm_tui.UsageError) as caught:
+        rlm_tui.ask("x", context=repo, model="demo", transcript=False,
+                    tools={"FINAL": lambda: 1})
+    assert "\n" not in str(caught.value)

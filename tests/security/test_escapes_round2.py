@@ -623,13 +623,9 @@ async def test_os_escaped_code_cannot_read_files_outside_its_directory(workdir, 
     _assert_probe_failed(proc, canary.secret)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ESCAPE (OS layer): the network namespace isolates IP and abstract sockets, not unix "
-    "sockets bound to a path; an escaped worker reaches /run/docker.sock, ssh-agent, D-Bus, "
-    "X11 and any service listening on a socket file it may open. Fix: Landlock "
-    "(LANDLOCK_ACCESS_FS_MAKE_SOCK does not cover connect; use a mount namespace hiding "
-    "/run, /tmp, /var/run and $XDG_RUNTIME_DIR) or a seccomp filter refusing "
-    "connect() on AF_UNIX."))
+# Once an escape (the network namespace isolates IP and abstract sockets, not unix sockets
+# bound to a path: /run/docker.sock, ssh-agent, D-Bus); closed by the seccomp filter in
+# limits.py, which refuses socket(AF_UNIX) (tests/security/test_seccomp.py).
 async def test_os_escaped_code_cannot_connect_to_a_unix_socket_on_disk(workdir):
     listen_dir = tempfile.mkdtemp(prefix="rlm-security-sock-")
     os.chmod(listen_dir, 0o755)

@@ -10,7 +10,7 @@ from textual.widgets import Static, TextArea
 
 from rlm_tui.printable import printable
 from rlm_tui.units import format_cost, format_duration, format_token_counts, format_tokens
-from rlm_tui.transcript.model import CellNode, IterationNode, Node, SubCallNode
+from rlm_tui.transcript.model import CellNode, IterationNode, Node, SubCallNode, ToolCallNode
 from rlm_tui.tui.relay import SessionBatch
 
 # Prompts run to 200,000 characters; this much is shown (the transcript has them whole).
@@ -39,11 +39,15 @@ def describe_call(call: Node) -> Content:
     if call.is_call and own is not None and own.calls:
         numbers.append(f"{format_token_counts(own)} · {format_cost(own)}")
     if call.status in ("done", "error"):
-        seconds = call.seconds if isinstance(call, CellNode) else getattr(call, "latency_s", 0)
+        seconds = (call.seconds if isinstance(call, (CellNode, ToolCallNode))
+                   else getattr(call, "latency_s", 0))
         numbers.append(format_duration(seconds))
     retries = getattr(call, "retry_count", 0)
     if retries:
         numbers.append(f"retried {retries}×")
+    if isinstance(call, ToolCallNode):
+        numbers.append("a host tool, run in this process" if not call.recorded
+                       else "answered from the record (a fork's rebuild)")
     rollup = call.rollup
     if rollup.calls > own_calls:
         numbers.append(f"with everything beneath: {rollup.calls} calls, "
@@ -106,6 +110,10 @@ class CallDetail(Vertical):
         elif isinstance(call, SubCallNode):
             size = f" · {call.prompt_chars:,} characters" if call.prompt_chars else ""
             labels, texts = (f"Prompt{size}", "Response"), (call.prompt, call.response)
+        elif isinstance(call, ToolCallNode):
+            size = f" · {call.result_chars:,} characters" if call.result_chars else ""
+            labels = ("Call", f"Result{size}")
+            texts = (call.call_text, call.shown_result if not call.error else "")
         else:
             labels, texts = ("Prompt", "Response"), ("", "")
         self.query_one("#prompt-label", Static).update(labels[0])

@@ -1,6 +1,6 @@
 """Pane 4: the run's model calls as a tree: iteration > cell > sub-call > (child session's)
 iteration > ..., each with its model, status, tokens, latency and cost, and roll-ups on the
-parents. The pane's title carries the live totals.
+parents; a cell's host tool calls beside its sub-calls. The pane's title carries the live totals.
 
 A view of the session tree (transcript/model.py): every number and status shown is the
 tree's, so the pane, the exports and the headless summary agree."""
@@ -27,7 +27,7 @@ from rlm_tui.tui.drawing import component_style, shorten
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
 _PLAIN = Style()
-SHOWN_KINDS = frozenset({"iteration", "cell", "llm", "rlm"})
+SHOWN_KINDS = frozenset({"iteration", "cell", "llm", "rlm", "tool"})
 _DECIDED = {"approved": "  ✓ approved", "edited": "  ✎ edited", "skipped": "  ⤼ skipped"}
 
 
@@ -141,7 +141,7 @@ class SubCallTree(Tree[Node]):
         if parent is None and above is not None:
             self._add(above)
             parent = self._by_id.get(above.node_id)
-        leaf = call.kind == "llm"
+        leaf = call.kind in ("llm", "tool")
         node = (parent or self.root).add(node_title(call), data=call,
                                           expand=not leaf, allow_expand=not leaf)
         self._by_id[call.node_id] = node
@@ -265,6 +265,6 @@ def _fitted(pieces: list[tuple[str, Style]], room: int | None) -> Text:
 
 def _latency(call: Node) -> float | None:
     """How long a call (or cell) took, once it has."""
-    seconds = getattr(call, "seconds", None) if call.kind == "cell" else getattr(
+    seconds = getattr(call, "seconds", None) if call.kind in ("cell", "tool") else getattr(
         call, "latency_s", None)
     return seconds
