@@ -19,7 +19,7 @@ from rlm_tui.sandbox import guards
 # Characters of an answer; nesting depth and items of a JSON one.
 MAX_ANSWER_CHARS = 5_000_000
 MAX_JSON_DEPTH = 100
-MAX_JSON_ITEMS = 1_000_000
+MAX_JSON_ITEMS = 250_000  # a bound the copy reaches in well under a second
 
 
 def answer_text(value: Any) -> str:

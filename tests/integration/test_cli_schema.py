@@ -120,3 +120,25 @@ def test_the_app_and_eval_refuse_a_bad_schema_file_before_they_start(repo, tmp_p
         assert done.returncode == 2, done.stderr
         assert done.stderr == f"rlm-tui: {missing}: no such schema file\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_fork_keeps_the_recorded_schema_and_prints_the_validated_json(openai_server, repo,
+                                                                       schema_file, tmp_path):
+    openai_server.responder = Scripted([repl('FINAL({"checkpoint": "yes"})'),
+                                        repl('FINAL({"checkpoint": True, "reason": "x"})')])
+    parent = tmp_path / "parent.jsonl"
+    done = rlm_tui("run", str(repo), "-q", "q", "--schema", str(schema_file),
+                   *model_args(openai_server), "--transcript", str(parent))
+    assert done.returncode == 0, done.stderr
+    schema_file.unlink()  # the fork reads the schema its parent recorded, not the file
+    script = Scripted([repl('FINAL({"checkpoint": False})'),
+                       repl('FINAL({"checkpoint": False, "reason": "forked"})')])
+    openai_server.responder = script
+    child = tmp_path / "child.jsonl"
+    done = rlm_tui("fork", str(parent), "--at", "1", *model_args(openai_server),
+                   "--transcript", str(child))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == '{"checkpoint": false, "reason": "forked"}\n'
+    events = [json.loads(line) for line in child.read_text().splitlines()[1:]]
+    rejected = [(e["answer"], e["rebuilt"]) for e in events if e["type"] == "answer_rejected"]
+    assert rejected == [('{"checkpoint": "yes"}', True), ('{"checkpoint": false}', False)]

@@ -10,6 +10,7 @@ from rlm_tui.tui.replay_app import ReplayApp
 from rlm_tui.tui.widgets.cell_log import CellLog
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
 from rlm_tui.tui.widgets.reasoning import RootReasoning
+from rlm_tui.tui.widgets.subcall_tree import SubCallTree
 from tests.integration.test_engine import Scripted, repl
 from tests.tui.conftest import ended, make_app, wait_for
 
@@ -18,12 +19,16 @@ SIZE = (120, 40)
 
 
 def rejection_shown(app) -> tuple[list[str], list[str], str]:
-    """The Reasoning pane's rejection lines, the cell headers, the first cell's output."""
+    """The Reasoning pane's rejection lines, the cell headers, the first cell's output, the
+    iterations' labels in Calls."""
     sections = app.query_one(RootReasoning).sections
     cells = app.query_one(CellLog).cells
     output = str(cells[0].query_one(".cell-output").render()) if cells else ""
+    tree = app.query_one(SubCallTree)
+    calls = [tree.render_label(node, tree.rich_style, tree.rich_style).plain
+             for node in tree._by_id.values() if node.data.kind == "iteration"]
     return ([text for s in sections for text in s.rejections],
-            [str(c.query_one(".cell-header").render()) for c in cells], output)
+            [str(c.query_one(".cell-header").render()) for c in cells], output, calls)
 
 
 async def test_a_rejected_answer_shows_live_and_in_the_replay(openai_server, sample, tmp_path):
@@ -35,11 +40,12 @@ async def test_a_rejected_answer_shows_live_and_in_the_replay(openai_server, sam
                    max_retries=0, query="ok?", schema=str(schema))
     async with app.run_test(size=SIZE) as pilot:
         await ended(pilot)
-        rejections, headers, output = rejection_shown(app)
+        rejections, headers, output, calls = rejection_shown(app)
         assert len(rejections) == 1 and "answer rejected (FINAL)" in rejections[0]
         assert "'yes' is not of type 'boolean'" in rejections[0]
         assert "answer rejected" in headers[0] and "answer rejected" not in headers[1]
         assert "FINAL rejected" in output and "'yes' is not of type" in output
+        assert ["✗ rejected" in label for label in calls] == [True, False]
         assert app.query_one(FinalAnswer).answer == '{"ok": true}'
         assert "validated: it matches the schema" in app.query_one(FinalAnswer).status_line
         seen_live = rejection_shown(app)

@@ -184,6 +184,8 @@ class SubCallTree(Tree[Node]):
                            component_style(self, "subcall-tree--stopped")))
         elif isinstance(call, CellNode) and call.decision:
             pieces.append((_DECIDED.get(call.decision, ""), meta))
+        if getattr(call, "rejections", None):  # its answer did not match the schema
+            pieces.append(("  ✗ rejected", component_style(self, "subcall-tree--error")))
         own = getattr(call, "usage", None)
         model = getattr(call, "model", "")
         if call.is_call and model:
