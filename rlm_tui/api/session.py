@@ -118,7 +118,7 @@ class Session:
         self._context: RunContext | None = None
         self._writer: TranscriptWriter | None = None
         self.transcript: Path | None = None
-        self._control: ControlServer | None = None
+        self._control_server: ControlServer | None = None
         self._preparing: Any = None
         self._asked = 0
         self._closed = False
@@ -200,12 +200,12 @@ class Session:
         except RlmTuiError as exc:
             self._warn(f"no control socket, so rlm-tui watch cannot steer this run: {exc}")
             return
-        self._control = server
+        self._control_server = server
 
     @property
     def control_socket(self) -> Path | None:
         """Where the session listens for steering (None: it does not, or is closed)."""
-        return self._control.path if self._control is not None else None
+        return self._control_server.path if self._control_server is not None else None
 
     def _open_workspace(self) -> Workspace:
         stdin = sys.stdin.buffer if self._sources == "-" else None
@@ -223,7 +223,7 @@ class Session:
         await self._release()
 
     async def _release(self) -> None:
-        control, self._control = self._control, None
+        control, self._control_server = self._control_server, None
         try:
             if control is not None:  # first: no command reaches a run that is closing
                 await control.close()
