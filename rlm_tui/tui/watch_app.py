@@ -89,8 +89,9 @@ class WatchApp(ReplayApp, inherit_bindings=False):
             async with self._seek_lock:
                 self.cursor.extend(new)
                 batch = self.cursor.take_to(self.cursor.total)
-                self.feed(batch)
-                await self.flush_events()
+                with self.batch_update():  # one frame for the batch, as a replay's move
+                    self.feed(batch)
+                    await self.flush_events()
             if self.on_events is not None:
                 self.on_events(batch)
         if gone is not None:
