@@ -60,7 +60,6 @@ class WatchApp(ReplayApp, inherit_bindings=False):
         socket = follower.transcript.header.get("control_socket")
         self.socket: Path | None = Path(socket) if isinstance(socket, str) and socket else None
         self.ended: str | None = None  # why the run is over, once it is
-        self.on_events: Any = None  # called with each batch once shown (the bench's probe)
         self._checked = 0.0
 
     # -- following -------------------------------------------------------------------------
@@ -92,8 +91,6 @@ class WatchApp(ReplayApp, inherit_bindings=False):
                 with self.batch_update():  # one frame for the batch, as a replay's move
                     self.feed(batch)
                     await self.flush_events()
-            if self.on_events is not None:
-                self.on_events(batch)
         if gone is not None:
             self._run_ended(gone)
         elif self.follower.stop is not None:  # a line that is not JSON: no more to read
