@@ -149,12 +149,15 @@ class WatchApp(ReplayApp, inherit_bindings=False):
     async def _send(self, cmd: str, done: str | None, args: dict[str, Any]) -> None:
         assert self.socket is not None
         try:
-            await send_command(self.socket, cmd, **args)
+            reply = await send_command(self.socket, cmd, **args)
         except RlmTuiError as exc:
             self.notify(str(exc), title="Not sent", severity="error", timeout=8)
             return
-        if done is not None:
-            self.notify(done, timeout=4)
+        # One line of feedback: the run's state as it answered (a pause is "paused" at once,
+        # while the step in hand finishes; a run between questions stays "done").
+        said = done or f"{reply.get('cmd', cmd).capitalize()} sent: the run is " \
+            f"{reply.get('state', 'unknown')}."
+        self.notify(said, timeout=4)
 
     async def action_toggle_pause(self) -> None:
         self.send("toggle_pause")

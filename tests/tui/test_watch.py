@@ -79,6 +79,15 @@ async def test_a_headless_run_is_followed_paused_noted_and_halted_from_the_app(
         header = json.loads(transcript.read_text().splitlines()[0])
         socket = Path(header["control_socket"])
         assert socket.parent == runtime / "rlm-tui" and socket.exists()
+        # A watcher that leaves changes nothing for the run: it goes on.
+        first = WatchApp(TranscriptFollower.open(transcript))
+        async with first.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: first.summary.iteration >= 1, 30, "an iteration")
+        left_at = len(transcript.read_bytes())
+        deadline = time.monotonic() + 30
+        while len(transcript.read_bytes()) <= left_at + 2000:
+            assert proc.poll() is None and time.monotonic() < deadline, "the run stopped"
+            time.sleep(0.1)
         app = WatchApp(TranscriptFollower.open(transcript))
         async with app.run_test(size=SIZE) as pilot:
             # The panes follow the run as it goes: iterations and cells keep arriving.
@@ -89,6 +98,7 @@ async def test_a_headless_run_is_followed_paused_noted_and_halted_from_the_app(
             assert app.session.status_bar.replay.watch == "live"
             await pilot.press("space")
             await wait_for(pilot, lambda: app.summary.state == "paused", 30, "paused")
+            assert "Pause sent: the run is paused." in [n.message for n in app._notifications]
             paused_at = app.summary.iteration
             await pilot.press("i")
             await type_into_prompt(pilot, NOTE)
