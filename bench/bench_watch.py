@@ -14,6 +14,8 @@ every pane's show_events done).
    what the watch adds is the difference.
 2. Throughput: the writer writes --burst events as fast as it can; the events a second the
    watch shows them at (from the writer's start to the last shown), and the last one's lag.
+3. The watch's own part, without the panes: the follower reading --burst events' lines as
+   they are appended (CPU time per event; little affected by other load on the machine).
 
 The run itself pays nothing for being watched: the watch only reads its file (and the
 control socket is idle until a key is pressed).
@@ -167,6 +169,30 @@ async def feed_in_process(path: Path, count: int, rate: float) -> list[float]:
     return app.lags
 
 
+def follower_cost(path: Path, count: int) -> float:
+    """CPU seconds per event for the follower to read `count` events appended in pieces."""
+    from rlm_tui.transcript import TranscriptWriter
+    from rlm_tui.transcript.follow import TranscriptFollower
+
+    lines = [e.model_dump_json().encode() + b"\n" for e in paced(count, 0)]
+    TranscriptWriter(path, query="bench", settings={}, context={}).close()
+    follower = TranscriptFollower.open(path)
+    data = b"".join(lines)
+    piece = max(1, len(data) // 500)  # 500 polls, each finding a cut line at its end
+    spent = 0.0
+    read = 0
+    with open(path, "ab") as file:
+        for start in range(0, len(data), piece):
+            file.write(data[start:start + piece])
+            file.flush()
+            t = time.process_time()
+            read += len(follower.poll())
+            spent += time.process_time() - t
+    follower.close()
+    assert read == len(lines), (read, len(lines))
+    return spent / read
+
+
 def run_writer(path: Path, count: int, rate: float) -> subprocess.Popen:
     env = {**os.environ, "BENCH_ROOT": str(ROOT), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(count), str(rate)],
@@ -217,6 +243,9 @@ def main() -> None:
              ""),
             ("lag of the last of them", f"{lags[-1] * 1000:.0f} ms", "", ""),
         ]
+        per_event = follower_cost(Path(tmp) / "follow.jsonl", args.burst)
+        rows += [("follower alone: CPU per event read", f"{per_event * 1e6:.1f} µs", "", ""),
+                 ("follower alone: events/s one core reads", f"{1 / per_event:,.0f}", "", "")]
     # The figures depend on what else the machine runs (the app, its writer and the rest
     # share the cores): said beside them.
     rows.append(("load average (1 min) after the runs", f"{os.getloadavg()[0]:.1f}", "", ""))
