@@ -57,7 +57,8 @@ class ControlServer:
                  own_uid: int | None = None) -> None:
         self.target = target
         self._session_id = session_id
-        self.own_uid = os.geteuid() if own_uid is None else own_uid
+        # No geteuid (Windows): start() refuses before any uid is compared.
+        self.own_uid = getattr(os, "geteuid", lambda: -1)() if own_uid is None else own_uid
         self.path: Path | None = None
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None

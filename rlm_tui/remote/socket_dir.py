@@ -26,7 +26,12 @@ class SocketPathError(InputError):
 
 def runtime_dir() -> Path:
     """The user's runtime dir for rlm-tui (not created). SocketPathError when platformdirs
-    finds none it trusts (its fallback owned by another user)."""
+    finds none it trusts (its fallback owned by another user), or on a system without Unix
+    sockets and uids (Windows)."""
+    import socket
+
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "geteuid"):
+        raise SocketPathError("control sockets need Unix sockets and user ids (not Windows)")
     from platformdirs import user_runtime_path
 
     try:
