@@ -7,6 +7,7 @@ symlink, or another owner is refused, never repaired: another user may have made
 from __future__ import annotations
 
 import os
+import re
 import stat
 import uuid
 import warnings
@@ -18,6 +19,7 @@ DIR_MODE = 0o700
 SOCKET_MODE = 0o600
 # sockaddr_un's sun_path: 108 bytes on Linux, 104 on macOS and the BSDs (with the NUL).
 MAX_SOCKET_PATH = 103
+_SOCKET_NAME = re.compile(r"(\d{1,10})-[0-9a-f]{8}\.sock")
 
 
 class SocketPathError(InputError):
@@ -84,9 +86,44 @@ def socket_dir() -> Path:
     return path
 
 
+def sweep_stale(directory: Path) -> int:
+    """Remove the sockets left by sessions whose process is gone (killed before it could
+    remove its own): only names this module makes, only the user's own sockets. How many."""
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        match = _SOCKET_NAME.fullmatch(name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        path = directory / name
+        if problem_with(path, kind="socket", mode=SOCKET_MODE) is None:
+            try:
+                os.unlink(path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's, or not ours to judge: left alone
+    return True
+
+
 def new_socket_path() -> Path:
-    """A path for a new session's socket: <pid>-<random>.sock in socket_dir()."""
-    path = socket_dir() / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
+    """A path for a new session's socket: <pid>-<random>.sock in socket_dir() (where the
+    sockets of sessions killed before they could close are swept away first)."""
+    directory = socket_dir()
+    sweep_stale(directory)
+    path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         raise SocketPathError(f"the socket path {path} is longer than a Unix socket's "
                               f"({MAX_SOCKET_PATH} bytes): set XDG_RUNTIME_DIR to a shorter one")

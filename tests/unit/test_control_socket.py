@@ -194,3 +194,27 @@ def test_check_socket_refuses_a_regular_file(runtime):
     os.chmod(where, 0o600)
     with pytest.raises(SocketPathError, match="is not a socket"):
         check_socket(where)
+
+
+def test_sockets_of_killed_sessions_are_swept_and_others_left(runtime):
+    import subprocess
+    import sys
+
+    directory = socket_dir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+
+    def bound(name: str) -> Path:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(directory / name))
+        sock.close()
+        os.chmod(directory / name, 0o600)
+        return directory / name
+
+    stale = bound(f"{dead}-0123abcd.sock")
+    alive = bound(f"{os.getpid()}-0123abcd.sock")
+    foreign = bound("not-ours.sock")
+    from rlm_tui.remote.socket_dir import sweep_stale
+
+    assert sweep_stale(directory) == 1
+    assert not stale.exists() and alive.exists() and foreign.exists()
