@@ -112,28 +112,25 @@ class ControlServer:
             if problem is None and len(self._clients) >= MAX_CLIENTS:
                 problem = f"busy: {MAX_CLIENTS} clients are connected already"
             if problem is not None:
-                writer.write(encode({"ok": False, "error": problem}))
-                await writer.drain()
+                await _send(writer, {"ok": False, "error": problem})
                 return
             self._clients.add(writer)
-            writer.write(encode(self._greeting()))
-            await writer.drain()
+            await _send(writer, self._greeting())
             while True:
                 try:
                     line = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
                 except asyncio.TimeoutError:
                     return
                 except ValueError:  # longer than the stream's limit: no resync, goodbye
-                    writer.write(encode({"ok": False,
-                                         "error": f"a line longer than {MAX_LINE} bytes"}))
-                    await writer.drain()
+                    await _send(writer, {"ok": False,
+                                         "error": f"a line longer than {MAX_LINE} bytes"})
+                    await _hang_up(reader, writer)
                     return
                 if not line:
                     return
-                writer.write(encode(self.answer(line)))
-                await writer.drain()
-        except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            return  # the client left or died: nothing for the run
+                await _send(writer, self.answer(line))
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            return  # the client left, died or stopped reading: nothing for the run
         finally:
             self._clients.discard(writer)
             writer.close()
@@ -168,3 +165,22 @@ class ControlServer:
         except Exception as exc:  # noqa: BLE001 - a bug: said in one line, the run goes on
             return {"ok": False, "error": one_line(f"{type(exc).__name__}: {exc}")}
         return {"ok": True, "state": self._state()}
+
+
+async def _send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+    """One line to a client; one that does not read it within the idle timeout is left."""
+    writer.write(encode(message))
+    await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT_S)
+
+
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """End a connection whose client is still sending: closed with its bytes unread, the
+    socket would be reset and the error just sent could be lost, so the rest is read (up
+    to a limit, for a second at most) and dropped first."""
+    with contextlib.suppress(OSError, RuntimeError):
+        writer.write_eof()
+    with contextlib.suppress(asyncio.TimeoutError, ConnectionError, OSError):
+        async with asyncio.timeout(1.0):
+            dropped = 0
+            while dropped < 64 * MAX_LINE and (chunk := await reader.read(MAX_LINE)):
+                dropped += len(chunk)
