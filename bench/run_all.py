@@ -30,7 +30,7 @@ ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
          "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_api.py",
-         "bench_mcp.py", "bench_tools.py")
+         "bench_mcp.py", "bench_tools.py", "bench_watch.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -43,6 +43,7 @@ QUICK_ARGS = {
     "bench_api.py": ["--repeat", "3"],
     "bench_mcp.py": ["--repeat", "3"],
     "bench_tools.py": ["--repeat", "10"],
+    "bench_watch.py": ["--seconds", "3", "--burst", "5000"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -270,6 +271,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_startup.py": parse_startup,
     "bench_api.py": parse_startup,  # the same `figure value goal met` table
     "bench_mcp.py": parse_startup,
+    "bench_watch.py": parse_startup,
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
     "bench_fork.py": parse_fork,

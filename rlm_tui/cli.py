@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fork_command(commands)
     _add_context_command(commands)
     _add_replay_command(commands)
+    _add_watch_command(commands)
     _add_export_command(commands)
     _add_app_command(commands)
     _add_eval_command(commands)
@@ -300,6 +301,34 @@ def run_replay_command(args: argparse.Namespace) -> int:
     return launch_replay(args.file, settings_from_args(args))
 
 
+def _add_watch_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "watch",
+        help="follow a run another process is running (a run, an eval task, an MCP call) "
+        "in the app, and steer it",
+        description="Open the app on TRANSCRIPT while another process still writes it, and "
+        "follow it as it grows: the panes update as events arrive, and the end of the run "
+        "is shown as such. --latest picks the newest transcript under the user data dir. "
+        "The live app's keys steer the run over its control socket (a Unix socket of the "
+        "session's own, only for the same user): space pauses or resumes, n steps one "
+        "iteration, x halts, i sends a note. Quitting the watch changes nothing for the "
+        "run. Exit codes: 0 quit, 2 a missing, unreadable or foreign file, or bad usage.",
+    )
+    command.add_argument("file", nargs="?", metavar="TRANSCRIPT",
+                         help="a transcript (.jsonl) that a run is writing")
+    command.add_argument("--latest", action="store_true",
+                         help="the newest transcript under the user data dir")
+    command.add_argument("--config", metavar="FILE", help="settings file (TOML), for the "
+                         "theme; default: config.toml in the platform's config dir")
+    command.set_defaults(handler=run_watch_command)
+
+
+def run_watch_command(args: argparse.Namespace) -> int:
+    from rlm_tui.tui.launch import launch_watch
+
+    return launch_watch(args.file, settings_from_args(args), latest=args.latest)
+
+
 def _add_export_command(commands: Any) -> None:
     from rlm_tui.transcript.export import EXPORT_FORMATS
 
@@ -425,8 +454,8 @@ def run_mcp_command(args: argparse.Namespace) -> int:
 
 
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
-COMMAND_WORDS = ("run", "fork", "context", "replay", "export", "app", "eval", "mcp", "-h",
-                 "--help", "--version")
+COMMAND_WORDS = ("run", "fork", "context", "replay", "watch", "export", "app", "eval", "mcp",
+                 "-h", "--help", "--version")
 
 
 def _add_app_command(commands: Any) -> None:

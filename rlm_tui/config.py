@@ -95,6 +95,9 @@ class Settings(BaseModel):
     # "auto": OpenAI-compatible models over a direct HTTP stream, others through litellm;
     # "litellm": everything through litellm.
     transport: Literal["auto", "litellm"] = "auto"
+    # A headless session (run, eval task, MCP call, API session) listens on a Unix socket of
+    # its own, so that `rlm-tui watch` can pause, step, halt and note it (rlm_tui/remote/).
+    control_socket: bool = True
     prices: dict[str, Price] = Field(default_factory=dict)
     # Completion arguments per model, passed on as litellm takes them ([models."openai/x"]
     # temperature = 0.2, max_tokens = 1024, top_p = ...); a max_tokens here wins over the cap.

@@ -38,6 +38,7 @@ from rlm_tui.engine.workspace import (
 )
 from rlm_tui.errors import ModelError, RlmTuiError, SandboxError, UsageError
 from rlm_tui.lm import prepare_models
+from rlm_tui.remote.server import ControlServer
 from rlm_tui.transcript import SessionModel, TranscriptWriter, default_transcript_path
 
 log = logging.getLogger("rlm_tui")
@@ -86,6 +87,9 @@ class Session:
     async callable; they run in this process, with its rights). `transcript`: where the JSONL
     transcript goes (default: a new file in the user data dir, as for `rlm-tui run`; False:
     none). `on_event`: called with each event as it happens (quick, and never raising).
+    `control_socket=False` (a setting, as `control_socket = false` in the config file): no
+    control socket; by default an open session listens on one of its own, named in its
+    transcript, so that `rlm-tui watch` can pause, step, halt and note it.
 
     Bad input (a missing path, an unknown setting, no model, a missing API key) raises a
     one-line error from `rlm_tui` (InputError, UsageError, ConfigError, ModelError) on `open`.
@@ -118,6 +122,7 @@ class Session:
         self._context: RunContext | None = None
         self._writer: TranscriptWriter | None = None
         self.transcript: Path | None = None
+        self._control_server: ControlServer | None = None
         self._preparing: Any = None
         self._asked = 0
         self._closed = False
@@ -189,6 +194,7 @@ class Session:
             if self.limiter is not None:
                 self.run.limiter = self.limiter
             self._context = self.workspace.run_context()
+            await self._open_control_socket()
             # Start-up, not the session's time: the worker starts while the models get ready.
             await asyncio.gather(self.run.start_worker(self._context),
                                  asyncio.to_thread(self._preparing.join))
@@ -196,6 +202,25 @@ class Session:
             await self._release()
             raise
         return self
+
+    async def _open_control_socket(self) -> None:
+        """Listen for steering from another process (rlm_tui/remote/); a socket that cannot
+        be made costs the run nothing but a warning."""
+        if not self.settings.control_socket:
+            return
+        run = self.run
+        server = ControlServer(self, session_id=lambda: run.run_id if run else "")
+        try:
+            await server.start()
+        except RlmTuiError as exc:
+            self._warn(f"no control socket, so rlm-tui watch cannot steer this run: {exc}")
+            return
+        self._control_server = server
+
+    @property
+    def control_socket(self) -> Path | None:
+        """Where the session listens for steering (None: it does not, or is closed)."""
+        return self._control_server.path if self._control_server is not None else None
 
     def _open_workspace(self) -> Workspace:
         stdin = sys.stdin.buffer if self._sources == "-" else None
@@ -213,7 +238,10 @@ class Session:
         await self._release()
 
     async def _release(self) -> None:
+        control, self._control_server = self._control_server, None
         try:
+            if control is not None:  # first: no command reaches a run that is closing
+                await control.close()
             if self.run is not None:
                 await self.run.close()
         finally:
@@ -289,7 +317,9 @@ class Session:
         self._writer = TranscriptWriter(path, query=first_question,
                                         settings=self.settings.public_dict(),
                                         context=self.workspace.context_summary(),
-                                        fork_of=fork_of)
+                                        fork_of=fork_of,
+                                        control_socket=str(self.control_socket)
+                                        if self.control_socket is not None else None)
         self.transcript = path
         self.bus.subscribe(self._writer)
 

@@ -186,30 +186,37 @@ def _read_ours(header: dict[str, Any], lines: list[tuple[bytes, int, bool]],
     skipped: dict[str, int] = {}
     stop: ReadStop | None = None
     count = 1
-    validate = EVENT_ADAPTER.validate_json
     for number, (text, offset, whole) in enumerate(lines[1:], start=2):
         if not text.strip() and whole:
             count += 1
             continue
-        try:
-            events.append(validate(text))
-            count += 1
-            continue
-        except ValidationError:
-            pass
-        record = _loads(text)
-        if record is None:
+        decoded = decode_event_line(text)
+        if decoded is None:
             reason = "the last line is cut short" if not whole else "the line is not JSON"
             stop = ReadStop(number, offset, reason)
             break
-        kind = record.get("type") if isinstance(record, dict) else None
-        if not isinstance(kind, str) or kind in _EVENT_TYPES:
-            label = f"{kind} (unreadable)" if isinstance(kind, str) else "(no type)"
+        if isinstance(decoded, str):
+            skipped[decoded] = skipped.get(decoded, 0) + 1
         else:
-            label = kind
-        skipped[label] = skipped.get(label, 0) + 1
+            events.append(decoded)
         count += 1
     return Transcript(header, events, "rlm-tui", stop=stop, skipped=skipped, lines=count)
+
+
+def decode_event_line(text: bytes) -> Event | str | None:
+    """One line of a transcript: its event; or the label it is skipped under (a type this
+    version does not know, or an event it cannot read); or None when it is not JSON."""
+    try:
+        return EVENT_ADAPTER.validate_json(text)
+    except ValidationError:
+        pass
+    record = _loads(text)
+    if record is None:
+        return None
+    kind = record.get("type") if isinstance(record, dict) else None
+    if not isinstance(kind, str) or kind in _EVENT_TYPES:
+        return f"{kind} (unreadable)" if isinstance(kind, str) else "(no type)"
+    return kind
 
 
 def _json_records(lines: list[tuple[bytes, int, bool]]) -> tuple[list[dict], ReadStop | None]:

@@ -114,6 +114,31 @@ def launch_replay(path: str, settings: Settings) -> int:
     return launch_fork(app.fork_request, transcript.header, settings)
 
 
+def launch_watch(path: str | None, settings: Settings, *, latest: bool = False) -> int:
+    """Open the app on a transcript another process is writing (`path`, or with `latest`
+    the newest under the user data dir) and follow it until the user quits. InputError,
+    before the app opens, for a missing, unreadable or foreign file; UsageError without a
+    terminal, or for both a file and --latest, or neither."""
+    from rlm_tui.transcript.follow import TranscriptFollower
+    from rlm_tui.transcript.writer import latest_transcript
+
+    if (path is None) == (not latest):
+        raise UsageError("watch: give a TRANSCRIPT or --latest (not both)" if path else
+                         "watch: give a TRANSCRIPT, or --latest for the newest run's")
+    follower = TranscriptFollower.open(path if path is not None else latest_transcript())
+    try:
+        check_terminal(instead="rlm-tui export FILE")
+        from rlm_tui.tui.watch_app import WatchApp  # deferred: Textual only from here on
+
+        app = WatchApp(follower, settings)
+        app.run()
+    finally:
+        follower.close()
+    if app.fork_request is None:
+        return app.return_code or 0
+    return launch_fork(app.fork_request, follower.transcript.header, settings)
+
+
 def launch_fork(request: ForkRequest, header: dict[str, Any], settings: Settings) -> int:
     """The live app on the context a transcript's session ran over, starting `request`
     with the parent's models, budgets and filters (rlm_tui/forks.py) under the dialog's

@@ -32,6 +32,9 @@ class ReplayPosition:
     playing: bool
     speed: float
     cut: bool  # the file stops early (a crash or kill): it holds no more than this
+    # `rlm-tui watch`: "live" while the run goes on (the events shown as they come), "ended"
+    # once it has; None in a replay.
+    watch: str | None = None
 
 
 def format_speed(speed: float) -> str:
@@ -50,23 +53,43 @@ class ReplayCursor:
     def __init__(self, events: Sequence[ev.EventBase]) -> None:
         self.events = events
         self.position = 0
-        root = next((e.session_id for e in events
-                     if isinstance(e, ev.SessionStarted) and e.depth == 0), None)
-        self.iteration_starts = [i for i, e in enumerate(events) if isinstance(
-            e, ev.IterationStarted) and e.session_id == root]
+        self._root: str | None = None
+        self.iteration_starts: list[int] = []
         # The extra turn asking for a final answer is no iteration of the budget's: shown as
         # "6 of 6" (it said "7 of 7"), as the live status bar and the exports count.
-        self._turns = sum(1 for i in self.iteration_starts
-                          if not getattr(events[i], "forced", False))
-        self.stops = sorted({*self.iteration_starts, len(events)})
+        self._turns = 0
         # The paced clock: when each event plays, in seconds from the first, gaps capped.
         self.times: list[float] = []
-        paced, previous = 0.0, None
-        for event in events:
+        self._index(0)
+
+    def _index(self, start: int) -> None:
+        """Take in events[start:]: iteration starts, the paced clock, the stops."""
+        events = self.events
+        if self._root is None:
+            self._root = next((e.session_id for e in events
+                               if isinstance(e, ev.SessionStarted) and e.depth == 0), None)
+            start = 0 if self._root is not None else start
+            self.iteration_starts, self._turns = [], 0
+        for i in range(start, len(events)):
+            event = events[i]
+            if isinstance(event, ev.IterationStarted) and event.session_id == self._root:
+                self.iteration_starts.append(i)
+                self._turns += not getattr(event, "forced", False)
+        paced = self.times[-1] if self.times else 0.0
+        previous = events[len(self.times) - 1].ts if self.times else None
+        for event in events[len(self.times):]:
             if previous is not None:
                 paced += min(max(0.0, event.ts - previous), GAP_CAP_S)
             previous = event.ts
             self.times.append(paced)
+        self.stops = sorted({*self.iteration_starts, len(events)})
+
+    def extend(self, events: Sequence[ev.EventBase]) -> None:
+        """Events written since (a run followed live): added to the end, not yet shown."""
+        assert isinstance(self.events, list), "a cursor extends a list of its events"
+        start = len(self.events)
+        self.events.extend(events)
+        self._index(start)
 
     @property
     def total(self) -> int:

@@ -39,6 +39,7 @@ class ReplayApp(SessionApp, inherit_bindings=False):
     """Step through a saved session: play it, or move one iteration at a time."""
 
     PANES: ClassVar[tuple[str, ...]] = tuple(p for p in PANE_ORDER if p != "query")
+    SHOWN_AS: ClassVar[str] = "replay"  # what the context pane calls it (a watch too)
     # Space and n have the live app's action names, so the panes' own space bindings
     # (app.toggle_pause) play and pause here.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -94,7 +95,11 @@ class ReplayApp(SessionApp, inherit_bindings=False):
                         severity="warning" if cut else "information", timeout=20 if cut else 8)
         self._player = self.set_interval(FLUSH_INTERVAL_S, self._play_tick, pause=True)
         session.calls.focus()
-        self.call_later(self.seek, self.cursor.first_stop)
+        self.call_later(self.seek, self.opening_position())
+
+    def opening_position(self) -> int:
+        """Where the session opens: before its first iteration (a watch: at its end)."""
+        return self.cursor.first_stop
 
     def _show_context(self, meta: dict[str, Any]) -> None:
         """The header's context summary: its files by name where it lists some (there is
@@ -111,7 +116,7 @@ class ReplayApp(SessionApp, inherit_bindings=False):
         if index is not None:
             # A directory counts the files listed beneath it, skipped ones too: the note
             # says how many of each the summary names.
-            note = f"replay: {index.listed:,} of {index.file_count:,} files listed"
+            note = f"{self.SHOWN_AS}: {index.listed:,} of {index.file_count:,} files listed"
             if index.skipped_count:
                 note += f", {index.skipped_listed:,} of {index.skipped_count:,} skipped"
             browser.show_index(index, note=f"{note}, no contents")
@@ -125,7 +130,7 @@ class ReplayApp(SessionApp, inherit_bindings=False):
             files = f"{meta['files']:,} files · " if meta.get("files") else ""
             headline = f"{files}{chars:,} chars · {estimate_tokens(chars)} tokens"
         note = ("an rlms log records no file list" if self.transcript.source_format == "rlms"
-                else "replay: no file list, no contents")
+                else f"{self.SHOWN_AS}: no file list, no contents")
         browser.show_summary(name, headline, note)
 
     def _recorded_time(self) -> float:

@@ -238,3 +238,34 @@ def test_a_tool_with_a_name_the_repl_cannot_give_is_one_line(repo):
         rlm_tui.ask("x", context=repo, model="demo", transcript=False,
                     tools={"FINAL": lambda: 1})
     assert "\n" not in str(caught.value)
+async def test_an_open_session_listens_on_a_control_socket_its_transcript_names(
+        openai_server, repo, tmp_path, monkeypatch):
+    from rlm_tui.remote.client import send_command
+
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    openai_server.responder = Scripted([repl("FINAL('done')")])
+    transcript = tmp_path / "t.jsonl"
+    async with rlm_tui.Session(repo, transcript=transcript,
+                               **settings(openai_server)) as session:
+        socket = session.control_socket
+        assert socket is not None and socket.parent == runtime / "rlm-tui"
+        assert (await send_command(socket, "state"))["state"] == "idle"
+        await session.ask("Anything?")
+        assert json.loads(transcript.read_text().splitlines()[0])["control_socket"] == \
+            str(socket)
+        assert session.warnings == []
+    assert session.control_socket is None and not socket.exists()
+
+
+async def test_control_socket_false_opens_none(openai_server, repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    openai_server.responder = Scripted([repl("FINAL('done')")])
+    transcript = tmp_path / "t.jsonl"
+    async with rlm_tui.Session(repo, transcript=transcript, control_socket=False,
+                               **settings(openai_server)) as session:
+        await session.ask("Anything?")
+        assert session.control_socket is None
+    assert "control_socket" not in json.loads(transcript.read_text().splitlines()[0])
+    assert not (tmp_path / "rlm-tui").exists()

@@ -66,6 +66,15 @@ class RunStatusBar(Widget):
         parts: list[Content | tuple[str, str] | str]
         if replay is None:
             parts = [(f" {self.state.upper()} ", f"bold $background on {colour}"), " "]
+        elif replay.watch is not None:  # rlm-tui watch: a run elsewhere, shown as it goes
+            live = replay.watch == "live"
+            parts = [(" WATCH " if live else " ENDED ",
+                      f"bold $background on {'$success' if live else '$secondary'}"), " ",
+                     (self.state.upper(), f"bold {colour}"), " · ", ("event ", "$text-muted"),
+                     f"{replay.event:,}"]
+            if replay.cut:
+                parts += [(" (file cut)", "$warning")]
+            parts += [" · "]
         else:
             parts = [(" REPLAY ", "bold $background on $secondary"), " ",
                      ("▶ " if replay.playing else "❚❚ ", "bold"), format_speed(replay.speed),
@@ -79,11 +88,11 @@ class RunStatusBar(Widget):
             parts += [("awaits approval: ", f"bold {colour}"), ("a", "bold"), " run · ",
                       ("c", "bold"), " edit · ", ("s", "bold"), " skip · "]
         elif self.state in ("halted", "failed", "paused") and self.reason and (
-                replay is None or self.state != "paused"):
+                replay is None or replay.watch is not None or self.state != "paused"):
             parts += [(shorten(self.reason, 48), colour), " · "]
         if self.turn > 1:
             parts += [("turn ", "$text-muted"), str(self.turn), " · "]
-        if self.max_iterations and replay is None:
+        if self.max_iterations and (replay is None or replay.watch is not None):
             parts += [("iteration ", "$text-muted"), f"{self.iteration}/{self.max_iterations}",
                       " · "]
         parts += [format_clock(self.elapsed), " · ",
