@@ -80,6 +80,12 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
                         help="sub-calls in flight at once (16)")
     budget.add_argument("--cell-timeout", type=float, metavar="S",
                         help=f"running time of one code cell ({DEFAULT_CELL_TIMEOUT_S:g})")
+    tracing = command.add_argument_group("tracing")
+    tracing.add_argument("--otel", action="store_true", default=None,
+                         help="OpenTelemetry spans of every session over OTLP/HTTP, where "
+                         "OTEL_EXPORTER_OTLP_ENDPOINT says (pip install 'rlm-tui[otel]')")
+    tracing.add_argument("--otel-content", action="store_true", default=None,
+                         help="--otel with prompts, code, outputs and answers in the spans")
     add_context_arguments(command)
 
 
@@ -106,7 +112,8 @@ _SETTING_FLAGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
     "cell_timeout", "include",
-    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve",
+    "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "otel",
+    "otel_content",
 )
 
 

@@ -76,6 +76,10 @@ class Settings(BaseModel):
     max_file_size: int = Field(DEFAULT_MAX_FILE_SIZE, gt=0)
     max_total_size: int = Field(DEFAULT_MAX_TOTAL_SIZE, gt=0)
     theme: str | None = None
+    # OpenTelemetry traces of every session (the extra rlm-tui[otel]; where they go: the
+    # standard OTEL_EXPORTER_OTLP_* variables); otel_content: with prompts, code, outputs.
+    otel: bool = False
+    otel_content: bool = False
     # Cells held for a person's approval before they run (the app only): none, every cell,
     # or the cells that end the run (FINAL / FINAL_VAR, and the other cells of their reply).
     approve: Literal["none", "cells", "final"] = "none"

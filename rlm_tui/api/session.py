@@ -84,6 +84,10 @@ class Session:
     async callable; they run in this process, with its rights). `transcript`: where the JSONL
     transcript goes (default: a new file in the user data dir, as for `rlm-tui run`; False:
     none). `on_event`: called with each event as it happens (quick, and never raising).
+    `otel=True` (or `otel_content=True`, with prompts, code and answers) traces the session
+    with OpenTelemetry over OTLP/HTTP as the OTEL_EXPORTER_OTLP_* variables say (the extra
+    rlm-tui[otel]); `tracer_provider`: a program's own SDK TracerProvider to trace to
+    instead (flushed at the end, never shut down here).
 
     Bad input (a missing path, an unknown setting, no model, a missing API key) raises a
     one-line error from `rlm_tui` (InputError, UsageError, ConfigError, ModelError) on `open`.
@@ -94,13 +98,15 @@ class Session:
                  transcript: str | os.PathLike[str] | bool | None = None,
                  config: str | os.PathLike[str] | None = None,
                  on_event: EventHandler | None = None, fork: Fork | None = None,
-                 **options: Any) -> None:
+                 tracer_provider: Any = None, **options: Any) -> None:
         self.settings = settings_from(options, base=settings, config=config)
         self._sources = context_sources(context)
         self._schema = schema
         self._tools = tools
         self._transcript_arg = transcript
         self._fork = fork
+        self._tracer_provider = tracer_provider
+        self._tracing: Any = None  # rlm_tui.telemetry's SessionTracing, when traced
         self.warnings: list[str] = []
         self.bus = ev.EventBus(on_error=self._subscriber_failed)
         self.tree = SessionModel(track_changes=False)
@@ -126,14 +132,15 @@ class Session:
              on_event: EventHandler | None = None, schema: Any = None,
              tools: Mapping[str, Callable[..., Any]] | None = None,
              limiter: asyncio.Semaphore | None = None,
-             models_checked: bool = False) -> Session:
+             models_checked: bool = False, tracer_provider: Any = None) -> Session:
         """A session over a context loaded already (an eval's task, whose pack may come from
         another machine); the workspace stays the caller's to close. `limiter`: a limit on
         model calls shared with other sessions; `models_checked`: the caller has checked the
         models (an eval checks them once for all its tasks)."""
         session = cls(workspace.source if workspace.source else ".",
                       settings=settings or workspace.settings, transcript=transcript,
-                      on_event=on_event, schema=schema, tools=tools)
+                      on_event=on_event, schema=schema, tools=tools,
+                      tracer_provider=tracer_provider)
         session.workspace = workspace
         session._owns_workspace = False
         session.limiter = limiter
@@ -156,6 +163,7 @@ class Session:
         if self._closed:
             raise UsageError("the session is closed: open a new one")
         specs = model_specs(self.settings)  # no model: a usage error, before any work
+        self._start_tracing()  # without the extra: a usage error, before any work too
         # The models' transports get ready (aiohttp's import, ~0.2 s) while the context
         # loads: the first call does not wait for imports.
         self._preparing = prepare_models(specs)
@@ -182,6 +190,19 @@ class Session:
             raise
         return self
 
+    def _start_tracing(self) -> None:
+        """Subscribe the OpenTelemetry spans when asked (--otel): the SDK is imported here
+        only (rlm_tui.telemetry)."""
+        settings = self.settings
+        wanted = settings.otel or settings.otel_content or self._tracer_provider is not None
+        if not wanted or self._tracing is not None:
+            return
+        from rlm_tui.telemetry import start_tracing
+
+        self._tracing = start_tracing(content=settings.otel_content, on_warning=self._warn,
+                                      tracer_provider=self._tracer_provider)
+        self.bus.subscribe(self._tracing)
+
     def _open_workspace(self) -> Workspace:
         stdin = sys.stdin.buffer if self._sources == "-" else None
         return Workspace.open(self._sources, self.settings, stdin=stdin)
@@ -204,6 +225,10 @@ class Session:
         finally:
             if self._writer is not None:
                 self._writer.close()
+            if self._tracing is not None:  # the spans in hand leave, a bounded wait
+                tracing, self._tracing = self._tracing, None
+                self.bus.unsubscribe(tracing)
+                await asyncio.to_thread(tracing.close)
             if self._preparing is not None:
                 # Never leave it importing: at exit, a daemon thread frozen inside an import
                 # holds that module's lock, and a finaliser that imports then waits forever.
