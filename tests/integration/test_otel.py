@@ -260,3 +260,22 @@ def test_rlm_tui_run_otel_without_the_extra_is_one_line(openai_server, repo, mon
                            "pip install 'rlm-tui[otel]'")
     assert openai_server.requests == []  # nothing ran
     assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_rlm_tui_run_with_a_backend_down_answers_and_warns_in_one_line(openai_server, repo,
+                                                                       monkeypatch, capsys,
+                                                                       tmp_path):
+    from rlm_tui.cli import main
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    openai_server.responder = Scripted([repl(f"FINAL({ANSWER!r})")])
+    code = main(["run", str(repo), "--query", QUESTION, "--otel",
+                 "--transcript", str(tmp_path / "t.jsonl"),
+                 "--model", "openai/root-model", "--api-base", openai_server.base_url])
+    out, err = capsys.readouterr()
+    assert code == 0 and out == ANSWER + "\n"
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rlm-tui: warning: OpenTelemetry: cannot "
+                                                   "export spans to http://127.0.0.1:")
+    assert lines[0].endswith("/v1/traces: connection refused; the session goes on without "
+                             "traces")
