@@ -384,7 +384,7 @@ def _add_eval_command(commands: Any) -> None:
 def run_eval_command(args: argparse.Namespace) -> int:
     from rlm_tui.eval.command import run_eval
 
-    return run_eval(args, settings_from_args(args))
+    return run_eval(args, _traced_if_asked(settings_from_args(args)))
 
 
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
@@ -415,7 +415,17 @@ def _add_app_command(commands: Any) -> None:
 def run_app_command(args: argparse.Namespace) -> int:
     from rlm_tui.tui.launch import launch_app
 
-    return launch_app(args.path, args.query, settings_from_args(args))
+    return launch_app(args.path, args.query, _traced_if_asked(settings_from_args(args)))
+
+
+def _traced_if_asked(settings: Any) -> Any:
+    """--otel without the extra: one line before the app or the eval starts anything (a
+    headless run's Session says it as it opens)."""
+    if settings.otel or settings.otel_content:
+        from rlm_tui.telemetry import check_available
+
+        check_available()
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,21 @@ MISSING_EXTRA = ("--otel needs the OpenTelemetry SDK, an optional extra: "
                  "pip install 'rlm-tui[otel]'")
 
 
+def check_available() -> None:
+    """UsageError (one line) when the extra is not installed: for a command to say so before
+    it starts anything (the app checks at launch)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("opentelemetry.sdk.trace") is not None
+        found = found and importlib.util.find_spec(
+            "opentelemetry.exporter.otlp.proto.http") is not None
+    except (ImportError, ValueError):  # a parent package missing, or set to None
+        found = False
+    if not found:
+        raise UsageError(MISSING_EXTRA)
+
+
 def start_tracing(*, content: bool, on_warning: Callable[[str], None],
                   tracer_provider: Any = None) -> SessionTracing:
     """A session's tracing: subscribe the result to its event bus, `close()` it at its end
@@ -40,4 +55,4 @@ def start_tracing(*, content: bool, on_warning: Callable[[str], None],
                                 tracer_provider=tracer_provider)
 
 
-__all__ = ["MISSING_EXTRA", "start_tracing"]
+__all__ = ["MISSING_EXTRA", "check_available", "start_tracing"]

@@ -279,3 +279,95 @@ def test_rlm_tui_run_with_a_backend_down_answers_and_warns_in_one_line(openai_se
                                                    "export spans to http://127.0.0.1:")
     assert lines[0].endswith("/v1/traces: connection refused; the session goes on without "
                              "traces")
+
+
+class OtlpReceiver:
+    """A minimal OTLP/HTTP trace receiver on 127.0.0.1: decodes each POST /v1/traces."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        self.spans: list = []
+        self.resources: list = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource_spans in request.resource_spans:
+                    receiver.resources.append(resource_spans.resource)
+                    for scope in resource_spans.scope_spans:
+                        receiver.spans.extend(scope.spans)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def tree(self) -> dict[str, str | None]:
+        def node_id(span) -> str:
+            return next(a.value.string_value for a in span.attributes
+                        if a.key == "rlm_tui.node_id")
+
+        by_id = {span.span_id: span for span in self.spans}
+        return {node_id(span): node_id(by_id[span.parent_span_id])
+                if span.parent_span_id in by_id else None for span in self.spans}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def otlp(monkeypatch):
+    receiver = OtlpReceiver()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    yield receiver
+    receiver.close()
+
+
+async def test_spans_reach_an_otlp_http_backend_as_the_session_tree(openai_server, repo,
+                                                                    otlp):
+    openai_server.responder = two_turns()
+    async with rlm_tui.Session(repo, transcript=False,
+                               **settings(openai_server, otel=True)) as session:
+        await session.ask(QUESTION)
+        await session.ask(FOLLOW_UP)
+    assert otlp.tree() == expected_tree(session.tree)  # flushed by the session's end
+    service = {a.key: a.value.string_value for a in otlp.resources[0].attributes}
+    assert service["service.name"] == "rlm-tui"
+    assert session.warnings == []
+
+
+async def test_the_apps_runs_are_traced_too(openai_server, repo, otlp):
+    from rlm_tui.config import Settings
+    from rlm_tui.engine.workspace import Workspace
+    from rlm_tui.tui.live_run import LiveRun
+
+    openai_server.responder = two_turns()
+    config = Settings(**settings(openai_server, otel=True))
+    workspace = Workspace.open(str(repo), config)
+    seen: list = []
+    live = LiveRun(workspace, config, seen.append, transcript_path=repo.parent / "t.jsonl")
+    try:
+        await live.execute(QUESTION)
+        await live.ask(FOLLOW_UP)
+    finally:
+        await live.close()
+        workspace.close()
+    from rlm_tui.transcript import SessionModel
+
+    assert otlp.tree() == expected_tree(SessionModel.from_events(seen))
