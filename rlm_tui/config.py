@@ -147,6 +147,11 @@ class Settings(BaseModel):
         return data
 
 
+def public_url(url: str) -> str:
+    """`url` as it may be shown or written: without any user:password part."""
+    return _strip_credentials(url)
+
+
 def _strip_credentials(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if "@" in rest.split("/", 1)[0]:

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 from rlm_tui import __version__
+from rlm_tui.config import public_url
 from rlm_tui.events import EventBase
 from rlm_tui.telemetry.spans import SpanWriter
 
@@ -144,7 +145,8 @@ def _otlp_exporter() -> tuple[SpanExporter, str]:
 
     timeout = None if any(os.environ.get(v) for v in _TIMEOUT_VARIABLES) else EXPORT_TIMEOUT_S
     exporter = OTLPSpanExporter(timeout=timeout)
-    return exporter, str(getattr(exporter, "_endpoint", "the OTLP endpoint"))
+    endpoint = str(getattr(exporter, "_endpoint", "") or "the OTLP endpoint")
+    return exporter, public_url(endpoint)  # a user:password in it never reaches a warning
 
 
 class SessionTracing:

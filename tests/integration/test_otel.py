@@ -371,3 +371,20 @@ async def test_the_apps_runs_are_traced_too(openai_server, repo, otlp):
     from rlm_tui.transcript import SessionModel
 
     assert otlp.tree() == expected_tree(SessionModel.from_events(seen))
+
+
+async def test_a_priced_call_carries_its_cost_and_an_unpriced_one_says_unknown(openai_server,
+                                                                               repo,
+                                                                               spans_out):
+    provider, exporter = spans_out
+    openai_server.responder = two_turns()
+    prices = {"openai/sub-model": {"input": 2.0, "output": 8.0}}
+    session = await traced_session(openai_server, repo, provider, prices=prices)
+    spans = exporter.get_finished_spans()
+    sub = next(s for s in spans if s.name == "chat openai/sub-model")
+    node = session.tree.nodes[sub.attributes["rlm_tui.node_id"]]
+    assert node.usage.cost_usd and sub.attributes["rlm_tui.cost_usd"] == node.usage.cost_usd
+    assert sub.attributes["rlm_tui.cost_known"] is True
+    root_call = next(s for s in spans if s.name == "chat openai/root-model")
+    assert root_call.attributes["rlm_tui.cost_known"] is False
+    assert "rlm_tui.cost_usd" not in root_call.attributes  # unknown, never a made-up 0

@@ -132,3 +132,13 @@ def test_rlm_tui_otel_in_the_environment_turns_tracing_on(tmp_path):
     content = load_settings({"otel_content": True}, environ={})
     assert content.otel_content is True
     assert load_settings(environ={}).otel is False
+
+
+def test_the_endpoint_in_a_warning_loses_its_credentials(monkeypatch):
+    from rlm_tui.telemetry.pipeline import _otlp_exporter
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                       "https://user:s3cret@collector.example/v1/traces")
+    exporter, shown = _otlp_exporter()
+    assert shown == "https://collector.example/v1/traces"
+    exporter.shutdown()
