@@ -163,13 +163,25 @@ class Session:
         if self._closed:
             raise UsageError("the session is closed: open a new one")
         specs = model_specs(self.settings)  # no model: a usage error, before any work
-        self._start_tracing()  # without the extra: a usage error, before any work too
+        if self._tracing_wanted():
+            from rlm_tui.telemetry import check_available
+
+            check_available()  # without the extra: a usage error, before any work too
         # The models' transports get ready (aiohttp's import, ~0.2 s) while the context
         # loads: the first call does not wait for imports.
         self._preparing = prepare_models(specs)
         try:
+            # So does the OpenTelemetry SDK (~0.2 s of imports), when asked.
+            steps = [asyncio.to_thread(self._start_tracing)]
             if self.workspace is None:
-                self.workspace = await asyncio.to_thread(self._open_workspace)
+                steps.append(asyncio.to_thread(self._open_workspace))
+            done = await asyncio.gather(*steps, return_exceptions=True)
+            # Both have ended: what one opened is released if the other failed.
+            if len(done) > 1 and isinstance(done[1], Workspace):
+                self.workspace = done[1]
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             # A missing key or unknown provider, before anything is written (it may load
             # litellm, ~3 s: in a thread).
             if not self._models_checked:
@@ -190,16 +202,19 @@ class Session:
             raise
         return self
 
-    def _start_tracing(self) -> None:
-        """Subscribe the OpenTelemetry spans when asked (--otel): the SDK is imported here
-        only (rlm_tui.telemetry)."""
+    def _tracing_wanted(self) -> bool:
         settings = self.settings
-        wanted = settings.otel or settings.otel_content or self._tracer_provider is not None
-        if not wanted or self._tracing is not None:
+        return settings.otel or settings.otel_content or self._tracer_provider is not None
+
+    def _start_tracing(self) -> None:
+        """Subscribe the OpenTelemetry spans when asked (--otel), before the run's first
+        event: the SDK is imported here only (rlm_tui.telemetry)."""
+        if not self._tracing_wanted() or self._tracing is not None:
             return
         from rlm_tui.telemetry import start_tracing
 
-        self._tracing = start_tracing(content=settings.otel_content, on_warning=self._warn,
+        self._tracing = start_tracing(content=self.settings.otel_content,
+                                      on_warning=self._warn,
                                       tracer_provider=self._tracer_provider)
         self.bus.subscribe(self._tracing)
 
