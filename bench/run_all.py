@@ -29,7 +29,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
-         "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_api.py")
+         "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_api.py",
+         "bench_otel.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -40,6 +41,7 @@ QUICK_ARGS = {
     "bench_fork.py": ["--repeat", "1"],
     "bench_eval.py": ["--tasks", "16"],
     "bench_api.py": ["--repeat", "3"],
+    "bench_otel.py": ["--rounds", "50"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -259,6 +261,29 @@ def parse_eval(out: str) -> list[Row]:
     return rows
 
 
+def parse_otel(out: str) -> list[Row]:
+    """`cost per event: fold alone A us, with --otel B us (+C us), ...` and, when Phoenix ran,
+    `phoenix: spans found N / expected M ...` and `phoenix: tree matches ...: yes|no`."""
+    cost = re.search(rf"fold alone (?P<fold>{_NUMBER}) us, with --otel (?P<otel>{_NUMBER}) us "
+                     rf"\(\+(?P<added>{_NUMBER}) us\)", out)
+    if not cost:
+        raise ValueError("no otel figures")
+    rows = [Row("cost per event, added", f"{cost['added']} us (fold alone "
+                f"{cost['fold']} us, with spans {cost['otel']} us)", "<= 50 us",
+                _met(_float(cost["added"]), "<=", 50))]
+    found = re.search(r"phoenix: spans found (?P<found>\d+) / expected (?P<expected>\d+)", out)
+    tree = re.search(r"phoenix: tree matches the session tree: (?P<match>yes|no)", out)
+    if found and tree:
+        rows.append(Row("Phoenix: spans read back", f"{found['found']} of "
+                        f"{found['expected']}", "all", "yes" if found["found"] ==
+                        found["expected"] else "NO"))
+        rows.append(Row("Phoenix: tree is the session tree", tree["match"], "yes",
+                        "yes" if tree["match"] == "yes" else "NO"))
+    elif "phoenix: not found" in out:
+        rows.append(Row("Phoenix check", "skipped (no phoenix: --phoenix EXE)"))
+    return rows
+
+
 PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_sandbox.py": parse_sandbox,
     "bench_context.py": parse_context,
@@ -269,6 +294,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_tui.py": parse_tui,
     "bench_fork.py": parse_fork,
     "bench_eval.py": parse_eval,
+    "bench_otel.py": parse_otel,
 }
 
 
