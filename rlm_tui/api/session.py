@@ -172,13 +172,15 @@ class Session:
         self._preparing = prepare_models(specs)
         try:
             # So does the OpenTelemetry SDK (~0.2 s of imports), when asked.
-            steps = [asyncio.to_thread(self._start_tracing)]
+            steps = []
             if self.workspace is None:
                 steps.append(asyncio.to_thread(self._open_workspace))
+            if self._tracing_wanted():
+                steps.append(asyncio.to_thread(self._start_tracing))
             done = await asyncio.gather(*steps, return_exceptions=True)
-            # Both have ended: what one opened is released if the other failed.
-            if len(done) > 1 and isinstance(done[1], Workspace):
-                self.workspace = done[1]
+            # All have ended: what one opened is released if another failed.
+            if done and isinstance(done[0], Workspace):
+                self.workspace = done[0]
             for outcome in done:
                 if isinstance(outcome, BaseException):
                     raise outcome
