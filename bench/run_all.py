@@ -30,7 +30,7 @@ ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
          "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_api.py",
-         "bench_mcp.py", "bench_tools.py", "bench_watch.py")
+         "bench_mcp.py", "bench_tools.py", "bench_watch.py", "bench_otel.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -44,6 +44,7 @@ QUICK_ARGS = {
     "bench_mcp.py": ["--repeat", "3"],
     "bench_tools.py": ["--repeat", "10"],
     "bench_watch.py": ["--seconds", "3", "--burst", "5000"],
+    "bench_otel.py": ["--rounds", "50"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -263,6 +264,29 @@ def parse_eval(out: str) -> list[Row]:
     return rows
 
 
+def parse_otel(out: str) -> list[Row]:
+    """`cost per event: fold alone A us, with --otel B us (+C us), ...` and, when Phoenix ran,
+    `phoenix: spans found N / expected M ...` and `phoenix: tree matches ...: yes|no`."""
+    cost = re.search(rf"fold alone (?P<fold>{_NUMBER}) us, with --otel (?P<otel>{_NUMBER}) us "
+                     rf"\(\+(?P<added>{_NUMBER}) us\)", out)
+    if not cost:
+        raise ValueError("no otel figures")
+    rows = [Row("cost per event, added", f"{cost['added']} us (fold alone "
+                f"{cost['fold']} us, with spans {cost['otel']} us)", "<= 50 us",
+                _met(_float(cost["added"]), "<=", 50))]
+    found = re.search(r"phoenix: spans found (?P<found>\d+) / expected (?P<expected>\d+)", out)
+    tree = re.search(r"phoenix: tree matches the session tree: (?P<match>yes|no)", out)
+    if found and tree:
+        rows.append(Row("Phoenix: spans read back", f"{found['found']} of "
+                        f"{found['expected']}", "all", "yes" if found["found"] ==
+                        found["expected"] else "NO"))
+        rows.append(Row("Phoenix: tree is the session tree", tree["match"], "yes",
+                        "yes" if tree["match"] == "yes" else "NO"))
+    elif "phoenix: not found" in out:
+        rows.append(Row("Phoenix check", "skipped (no phoenix: --phoenix EXE)"))
+    return rows
+
+
 PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_sandbox.py": parse_sandbox,
     "bench_tools.py": parse_sandbox,  # the same table
@@ -276,6 +300,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_tui.py": parse_tui,
     "bench_fork.py": parse_fork,
     "bench_eval.py": parse_eval,
+    "bench_otel.py": parse_otel,
 }
 
 

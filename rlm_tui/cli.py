@@ -88,6 +88,12 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--tools", metavar="FILE.py", help="a Python file whose public "
                          "functions the model's code may call from the REPL; they run in "
                          "this process, with your rights: trust the file")
+    tracing = command.add_argument_group("tracing")
+    tracing.add_argument("--otel", action="store_true", default=None,
+                         help="OpenTelemetry spans of every session over OTLP/HTTP, where "
+                         "OTEL_EXPORTER_OTLP_ENDPOINT says (pip install 'rlm-tui[otel]')")
+    tracing.add_argument("--otel-content", action="store_true", default=None,
+                         help="--otel with prompts, code, outputs and answers in the spans")
     add_context_arguments(command)
 
 
@@ -115,6 +121,7 @@ _SETTING_FLAGS = (
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
     "cell_timeout", "include",
     "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "schema", "tools",
+    "otel", "otel_content",
 )
 
 
@@ -409,7 +416,7 @@ def _add_eval_command(commands: Any) -> None:
 def run_eval_command(args: argparse.Namespace) -> int:
     from rlm_tui.eval.command import run_eval
 
-    return run_eval(args, settings_from_args(args))
+    return run_eval(args, _traced_if_asked(settings_from_args(args)))
 
 
 def _add_mcp_command(commands: Any) -> None:
@@ -481,7 +488,17 @@ def _add_app_command(commands: Any) -> None:
 def run_app_command(args: argparse.Namespace) -> int:
     from rlm_tui.tui.launch import launch_app
 
-    return launch_app(args.path, args.query, settings_from_args(args))
+    return launch_app(args.path, args.query, _traced_if_asked(settings_from_args(args)))
+
+
+def _traced_if_asked(settings: Any) -> Any:
+    """--otel without the extra: one line before the app or the eval starts anything (a
+    headless run's Session says it as it opens)."""
+    if settings.otel or settings.otel_content:
+        from rlm_tui.telemetry import check_available
+
+        check_available()
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

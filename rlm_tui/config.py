@@ -89,6 +89,10 @@ class Settings(BaseModel):
     # A Python file whose public functions model code may call from the REPL (--tools): they
     # run in the host process, with its rights (see engine/tools.py).
     tools: str | None = None
+    # OpenTelemetry traces of every session (the extra rlm-tui[otel]; where they go: the
+    # standard OTEL_EXPORTER_OTLP_* variables); otel_content: with prompts, code, outputs.
+    otel: bool = False
+    otel_content: bool = False
     # Cells held for a person's approval before they run (the app only): none, every cell,
     # or the cells that end the run (FINAL / FINAL_VAR, and the other cells of their reply).
     approve: Literal["none", "cells", "final"] = "none"
@@ -157,6 +161,11 @@ class Settings(BaseModel):
             if data.get(key):
                 data[key] = _strip_credentials(data[key])
         return data
+
+
+def public_url(url: str) -> str:
+    """`url` as it may be shown or written: without any user:password part."""
+    return _strip_credentials(url)
 
 
 def _strip_credentials(url: str) -> str:

@@ -78,10 +78,12 @@ async def _session(session: Session, queries: list[str], fork: Fork | None,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, session.halt, f"interrupted by {sig.name}")
     results: list[Result] = []
+    printed = 0
     try:
         await session.open()
         for warning in session.warnings:
             print(f"rlm-tui: warning: {warning}", file=sys.stderr)
+        printed = len(session.warnings)
         if transcript_shown is not None:
             print(f"rlm-tui: transcript: {transcript_shown}", file=sys.stderr)
         # The start-up's ~40,000 long-lived objects (modules, schemas) out of the garbage
@@ -99,6 +101,10 @@ async def _session(session: Session, queries: list[str], fork: Fork | None,
             results.append(await session.ask_result(query))
     finally:
         await session.close()
+        # Warnings of the run and its end (a trace backend that is down), once it is over:
+        # the progress line is gone by then.
+        for warning in session.warnings[printed:]:
+            print(f"rlm-tui: warning: {warning}", file=sys.stderr)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return results

@@ -90,6 +90,10 @@ class Session:
     `control_socket=False` (a setting, as `control_socket = false` in the config file): no
     control socket; by default an open session listens on one of its own, named in its
     transcript, so that `rlm-tui watch` can pause, step, halt and note it.
+    `otel=True` (or `otel_content=True`, with prompts, code and answers) traces the session
+    with OpenTelemetry over OTLP/HTTP as the OTEL_EXPORTER_OTLP_* variables say (the extra
+    rlm-tui[otel]); `tracer_provider`: a program's own SDK TracerProvider to trace to
+    instead (flushed at the end, never shut down here).
 
     Bad input (a missing path, an unknown setting, no model, a missing API key) raises a
     one-line error from `rlm_tui` (InputError, UsageError, ConfigError, ModelError) on `open`.
@@ -100,7 +104,7 @@ class Session:
                  transcript: str | os.PathLike[str] | bool | None = None,
                  config: str | os.PathLike[str] | None = None,
                  on_event: EventHandler | None = None, fork: Fork | None = None,
-                 **options: Any) -> None:
+                 tracer_provider: Any = None, **options: Any) -> None:
         self.settings = settings_from(options, base=settings, config=config)
         self._sources = context_sources(context)
         self._schema_arg = schema
@@ -109,6 +113,8 @@ class Session:
         self.tools: ToolSet | None = None  # the host functions given, made on open
         self._transcript_arg = transcript
         self._fork = fork
+        self._tracer_provider = tracer_provider
+        self._tracing: Any = None  # rlm_tui.telemetry's SessionTracing, when traced
         self.warnings: list[str] = []
         self.bus = ev.EventBus(on_error=self._subscriber_failed)
         self.tree = SessionModel(track_changes=False)
@@ -135,14 +141,15 @@ class Session:
              on_event: EventHandler | None = None, schema: Any = None,
              tools: Mapping[str, Callable[..., Any]] | None = None,
              limiter: asyncio.Semaphore | None = None,
-             models_checked: bool = False) -> Session:
+             models_checked: bool = False, tracer_provider: Any = None) -> Session:
         """A session over a context loaded already (an eval's task, whose pack may come from
         another machine); the workspace stays the caller's to close. `limiter`: a limit on
         model calls shared with other sessions; `models_checked`: the caller has checked the
         models (an eval checks them once for all its tasks)."""
         session = cls(workspace.source if workspace.source else ".",
                       settings=settings or workspace.settings, transcript=transcript,
-                      on_event=on_event, schema=schema, tools=tools)
+                      on_event=on_event, schema=schema, tools=tools,
+                      tracer_provider=tracer_provider)
         session.workspace = workspace
         session._owns_workspace = False
         session.limiter = limiter
@@ -176,12 +183,27 @@ class Session:
             self.tools = ToolSet.from_callables(self._tools_arg)
         else:
             self.tools = self._tools_arg
+        if self._tracing_wanted():
+            from rlm_tui.telemetry import check_available
+
+            check_available()  # without the extra: a usage error, before any work too
         # The models' transports get ready (aiohttp's import, ~0.2 s) while the context
         # loads: the first call does not wait for imports.
         self._preparing = prepare_models(specs)
         try:
+            # So does the OpenTelemetry SDK (~0.2 s of imports), when asked.
+            steps = []
             if self.workspace is None:
-                self.workspace = await asyncio.to_thread(self._open_workspace)
+                steps.append(asyncio.to_thread(self._open_workspace))
+            if self._tracing_wanted():
+                steps.append(asyncio.to_thread(self._start_tracing))
+            done = await asyncio.gather(*steps, return_exceptions=True)
+            # All have ended: what one opened is released if another failed.
+            if done and isinstance(done[0], Workspace):
+                self.workspace = done[0]
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             # A missing key or unknown provider, before anything is written (it may load
             # litellm, ~3 s: in a thread).
             if not self._models_checked:
@@ -221,6 +243,21 @@ class Session:
     def control_socket(self) -> Path | None:
         """Where the session listens for steering (None: it does not, or is closed)."""
         return self._control_server.path if self._control_server is not None else None
+    def _tracing_wanted(self) -> bool:
+        settings = self.settings
+        return settings.otel or settings.otel_content or self._tracer_provider is not None
+
+    def _start_tracing(self) -> None:
+        """Subscribe the OpenTelemetry spans when asked (--otel), before the run's first
+        event: the SDK is imported here only (rlm_tui.telemetry)."""
+        if not self._tracing_wanted() or self._tracing is not None:
+            return
+        from rlm_tui.telemetry import start_tracing
+
+        self._tracing = start_tracing(content=self.settings.otel_content,
+                                      on_warning=self._warn,
+                                      tracer_provider=self._tracer_provider)
+        self.bus.subscribe(self._tracing)
 
     def _open_workspace(self) -> Workspace:
         stdin = sys.stdin.buffer if self._sources == "-" else None
@@ -247,6 +284,10 @@ class Session:
         finally:
             if self._writer is not None:
                 self._writer.close()
+            if self._tracing is not None:  # the spans in hand leave, a bounded wait
+                tracing, self._tracing = self._tracing, None
+                self.bus.unsubscribe(tracing)
+                await asyncio.to_thread(tracing.close)
             if self._preparing is not None:
                 # Never leave it importing: at exit, a daemon thread frozen inside an import
                 # holds that module's lock, and a finaliser that imports then waits forever.

@@ -55,6 +55,7 @@ class LiveRun:
         self._on_warning = on_warning
         self._halt_reason: str | None = None
         self._writer: TranscriptWriter | None = None
+        self._tracing: Any = None  # rlm_tui.telemetry's SessionTracing, with --otel
         self._notes: list[str] = []  # queued before the run exists (its models are checked)
 
     @property
@@ -112,6 +113,9 @@ class LiveRun:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+            if self._tracing is not None:  # the spans in hand leave, a bounded wait
+                tracing, self._tracing = self._tracing, None
+                await asyncio.to_thread(tracing.close)
 
     def _not_started(self) -> Outcome:
         from rlm_tui.engine.run_context import Outcome
@@ -139,12 +143,35 @@ class LiveRun:
         bus = EventBus(on_error=self._subscriber_failed)
         bus.subscribe(self._writer)
         bus.subscribe(self.relay)
+        self._trace(bus)
         self.run = self.workspace.new_run(bus, start_paused=self.start_paused,
                                           settings=self.settings)
         for note in self._notes:
             self.run.add_note(note)
         self._notes.clear()
         return self.run
+
+    def _trace(self, bus: EventBus) -> None:
+        """OpenTelemetry spans of the session, with --otel (the CLI checked the extra).
+        The exporter warns from its own thread: the warning is handed to the app's loop."""
+        if not (self.settings.otel or self.settings.otel_content):
+            return
+        from rlm_tui.errors import RlmTuiError
+        from rlm_tui.telemetry import start_tracing
+
+        loop = asyncio.get_running_loop()
+
+        def warn(message: str) -> None:
+            if self._on_warning is not None:
+                loop.call_soon_threadsafe(self._on_warning, message)
+
+        try:
+            self._tracing = start_tracing(content=self.settings.otel_content,
+                                          on_warning=warn)
+        except RlmTuiError as exc:  # the extra went missing: the run goes on, untraced
+            warn(str(exc))
+            return
+        bus.subscribe(self._tracing)
 
     def _subscriber_failed(self, subscriber: Any, exc: BaseException) -> None:
         from rlm_tui.transcript import TranscriptWriter
