@@ -12,9 +12,10 @@ import gc
 import json
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlm_tui import events as ev
 from rlm_tui.config import Settings
@@ -30,6 +31,9 @@ from rlm_tui.lm import prepare_models
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import SessionModel, TranscriptWriter, default_transcript_path
+
+if TYPE_CHECKING:
+    from rlm_tui.context.sources import Source
 
 EXIT_ANSWERED, EXIT_STOPPED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
@@ -116,11 +120,14 @@ class Fork:
     new_question: bool = False
 
 
-def _in_workspace(path: str, queries: list[str], settings: Settings, transcript: str | None,
+def _in_workspace(path: str | Sequence[str | Source], queries: list[str], settings: Settings,
+                  transcript: str | None,
                   fork: Fork | None, preparing: Any) -> tuple[list[Outcome], SessionModel, Path]:
     """Load the context, check the models, write the transcript and run the session: its
     outcomes, its tree and the transcript's path."""
-    with Workspace.open(path, settings, stdin=sys.stdin.buffer if path == "-" else None) as ws:
+    reads_stdin = path == "-" or (not isinstance(path, str)
+                                  and any(getattr(p, "path", p) == "-" for p in path))
+    with Workspace.open(path, settings, stdin=sys.stdin.buffer if reads_stdin else None) as ws:
         check_models(settings)  # a missing key or unknown provider, before anything is written
         warning = cost_budget_warning(settings, ws.client)
         if warning is not None:
@@ -144,7 +151,8 @@ def _in_workspace(path: str, queries: list[str], settings: Settings, transcript:
     return outcomes, progress.tree, transcript_path
 
 
-def run_headless(path: str, queries: list[str] | str, settings: Settings, *,
+def run_headless(path: str | Sequence[str | Source], queries: list[str] | str,
+                 settings: Settings, *,
                  transcript: str | None, as_json: bool, fork: Fork | None = None) -> int:
     """Ask each question in turn on one session and print the answers; returns the exit
     code (errors as RlmTuiError)."""
