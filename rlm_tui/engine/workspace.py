@@ -141,8 +141,10 @@ class Workspace:
             kind = "text"
         elif not self.pack.sources:
             kind = "mapping"
-        else:
-            kind = "sources" if len(self.pack.sources) > 1 else "data"
+        elif len(self.pack.sources) > 1:
+            kind = "sources"
+        else:  # one source given as data: `context` is its value
+            kind = "text" if self.pack.sources[0].type == "str" else "data"
         context = PackContext(str(self._pack_dir), names=(str(self.sources[0].name),))
         return RunContext(context, kind, self.metadata_text, self.context_summary(),
                           coverage=self.coverage)
