@@ -84,10 +84,12 @@ class Source:
         return f"data {self.name!r}" if self.is_data else str(self.path)
 
 
-def as_sources(given: str | os.PathLike[str] | Source | Sequence[str | os.PathLike[str] | Source]
-               | Mapping[str, str | os.PathLike[str] | Source]) -> tuple[Source, ...]:
-    """The sources `given` (one path, a Source, a list of them, or a mapping of name to path
-    or Source), each named: unnamed ones `context_<i>` by position. UsageError (one line) for
+def as_sources(given: str | os.PathLike[str] | Source | Sequence[Any] | Mapping[str, Any]
+               ) -> tuple[Source, ...]:
+    """The sources `given` (one path, a Source, a list of them, or a mapping of name to
+    them), each named: unnamed ones `context_<i>` by position. In a list or mapping, a str
+    or path-like is a path, a Source itself, anything else data (a list, dict, number: a
+    str given as data needs `Source(data=...)`). UsageError (one line) for
     a name that is not an identifier, is taken twice, or is one of the REPL's own; for a
     source that is neither a path nor data; for stdin given twice."""
     if isinstance(given, (str, os.PathLike, Source)):
@@ -129,8 +131,7 @@ def _as_source(value: Any) -> Source:
         if not path:
             raise UsageError("a context path is empty")
         return Source(path=path)
-    raise UsageError(f"a source is a path or a Source, not {type(value).__name__} "
-                     "(give data as Source(name, data=...))")
+    return Source(data=value)  # anything else is data (checked to be JSON when loaded)
 
 
 def is_single_path(sources: Sequence[Source]) -> bool:

@@ -48,8 +48,11 @@ def test_run_reads_two_sources_in_one_cell(openai_server, sources, tmp_path):
     assert "Context: 2 sources, each its own variable in the REPL:" in first_prompt
     assert "- `context_1`: one text (server.log)" in first_prompt
     exported = rlm_tui("export", str(transcript)).stdout
-    assert f"context_0 (directory {sdk}), context_1 (file {log})".replace("_", "\\_") \
-        in exported or f"context_0 (directory {sdk}), context_1 (file {log})" in exported
+    row = next(line for line in exported.splitlines() if line.startswith("| Sources |"))
+    assert "context" in row and f"(directory {sdk})" in row.replace("\\", "")
+    assert f"(file {log})" in row.replace("\\", "")
+    page = rlm_tui("export", str(transcript), "-f", "html", "-o", "-").stdout
+    assert "Sources" in page and str(log) in page
 
 
 def test_a_missing_second_path_is_one_line_and_exit_2(openai_server, sources, tmp_path):

@@ -48,8 +48,11 @@ def test_unnamed_sources_are_numbered_in_the_order_given(tmp_path, two_repos):
     sdk, platform = two_repos
     sources = as_sources([str(platform), str(sdk)])
     assert [s.name for s in sources] == ["context_0", "context_1"]
-    named = as_sources({"sdk": str(sdk), "platform": Source(path=str(platform))})
-    assert [(s.name, s.path) for s in named] == [("sdk", str(sdk)), ("platform", str(platform))]
+    named = as_sources({"sdk": str(sdk), "platform": Source(path=str(platform)),
+                        "issues": [{"id": 1}]})
+    assert [(s.name, s.path) for s in named] == [
+        ("sdk", str(sdk)), ("platform", str(platform)), ("issues", None)]
+    assert named[2].data == [{"id": 1}] and as_sources([str(sdk), {"a": 1}])[1].is_data
 
 
 @pytest.mark.parametrize(("given", "message"), [
