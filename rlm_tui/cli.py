@@ -147,11 +147,13 @@ def _add_run_command(commands: Any) -> None:
         "run",
         help="answer a question about PATH headless: the answer on stdout",
         description="Run an RLM on PATH without the app. stdout: the final answer only (or "
-        "JSON with --json); stderr: live progress on a terminal. Exit codes: 0 answered, "
-        "1 stopped without an answer, 2 bad usage, input or config, 3 model or provider "
-        "failure.",
+        "JSON with --json); stderr: live progress on a terminal. Several paths are several "
+        "sources: context_0, context_1, ... in the REPL, and `context` all of them. Exit "
+        "codes: 0 answered, 1 stopped without an answer, 2 bad usage, input or config, 3 "
+        "model or provider failure.",
     )
-    command.add_argument("path", metavar="PATH", help="a directory, a file, or - for stdin")
+    command.add_argument("path", metavar="PATH", nargs="+",
+                         help="a directory, a file, or - for stdin (several: one source each)")
     command.add_argument("--query", "-q", required=True, action="append", metavar="Q",
                          help="the question; repeat it to ask follow-up questions in turn on "
                          "the same REPL (each answer is printed in order)")
@@ -178,8 +180,13 @@ def run_headless_command(args: argparse.Namespace) -> int:
     # Start-up's imports are done: its objects are kept out of the collector's way for good.
     gc.freeze()
     gc.enable()
-    return run_headless(args.path, args.query, settings_from_args(args),
+    return run_headless(one_or_several(args.path), args.query, settings_from_args(args),
                         transcript=args.transcript, as_json=args.json)
+
+
+def one_or_several(paths: list[str]) -> str | list[str]:
+    """The context paths given: one path as itself (loaded as ever), several as a list."""
+    return paths[0] if len(paths) == 1 else paths
 
 
 def _add_fork_command(commands: Any) -> None:
@@ -202,16 +209,18 @@ def _add_fork_command(commands: Any) -> None:
     command.add_argument("--query", "-q", action="append", metavar="Q",
                          help="ask this new question after K instead of going on with the "
                          "original one (repeat for follow-ups)")
-    command.add_argument("--context", metavar="PATH", help="load the context from PATH "
-                         "(default: where the original session loaded it)")
+    command.add_argument("--context", metavar="PATH", nargs="+",
+                         help="load the context from PATH (default: where the original "
+                         "session loaded it); for a session of several sources, one path "
+                         "each, in their order")
     add_run_arguments(command)
     _add_headless_outputs(command)
     command.set_defaults(handler=run_fork_command)
 
 
 def run_fork_command(args: argparse.Namespace) -> int:
-    from rlm_tui.forks import fork_context, load_fork
     from rlm_tui.api import Fork
+    from rlm_tui.forks import fork_sources, load_fork
     from rlm_tui.headless import run_headless
 
     gc.freeze()  # as for run: start-up's objects out of the collector's way
@@ -221,7 +230,7 @@ def run_fork_command(args: argparse.Namespace) -> int:
         print(f"rlm-tui: warning: {loaded.plan.warning}", file=sys.stderr)
     settings = settings_from_args(args, inherited=(loaded.settings,
                                                    f"the transcript {args.file}"))
-    path = fork_context(loaded.transcript.header, args.context)
+    path = fork_sources(loaded.transcript.header, args.context)
     fork = Fork(loaded.plan, note=args.note, new_question=bool(args.query))
     return run_headless(path, args.query or [], settings, transcript=args.transcript,
                         as_json=args.json, fork=fork)
@@ -245,9 +254,11 @@ def _add_context_command(commands: Any) -> None:
         "context",
         help="show what a context would hold: sizes, tree, languages, skipped files",
         description="Load PATH (a directory, a file, or - for stdin) as a context and show "
-        "what the model would be told about it, and which files were left out and why.",
+        "what the model would be told about it, and which files were left out and why. "
+        "Several paths: one source each, as `run` loads them.",
     )
-    command.add_argument("path", metavar="PATH", help="a directory, a file, or - for stdin")
+    command.add_argument("path", metavar="PATH", nargs="+",
+                         help="a directory, a file, or - for stdin (several: one source each)")
     add_context_arguments(command)
     command.add_argument("--json", action="store_true", help="print JSON instead of text")
     command.set_defaults(handler=run_context_command)
@@ -262,7 +273,8 @@ def run_context_command(args: argparse.Namespace) -> int:
     from rlm_tui.printable import escape_json_controls, for_terminal, printable_name
 
     # As `run` and the app load it: the same flags, config file and environment.
-    report = context_report(args.path, LoadOptions.from_settings(settings_from_args(args)))
+    report = context_report(one_or_several(args.path),
+                            LoadOptions.from_settings(settings_from_args(args)))
     if args.json:
         print(escape_json_controls(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
         return 0
@@ -474,8 +486,9 @@ def _add_app_command(commands: Any) -> None:
         "opens on the context and a query box. Exit codes: 0 quit, 2 bad usage, input or "
         "config.",
     )
-    command.add_argument("path", nargs="?", default=".", metavar="PATH",
-                         help="a directory, a file, or - for stdin (default: .)")
+    command.add_argument("path", nargs="*", default=["."], metavar="PATH",
+                         help="a directory, a file, or - for stdin (default: .); several: "
+                         "one source each")
     command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
     add_run_arguments(command)
     command.add_argument("--approve", choices=("none", "cells", "final"),
@@ -488,7 +501,8 @@ def _add_app_command(commands: Any) -> None:
 def run_app_command(args: argparse.Namespace) -> int:
     from rlm_tui.tui.launch import launch_app
 
-    return launch_app(args.path, args.query, _traced_if_asked(settings_from_args(args)))
+    return launch_app(one_or_several(args.path), args.query,
+                      _traced_if_asked(settings_from_args(args)))
 
 
 def _traced_if_asked(settings: Any) -> Any:

@@ -61,13 +61,21 @@ _CONTEXT_KINDS = {
         "context.read(path, start_line, end_line)"
     ),
     "text": "a str holding the whole text",
+    "sources": (
+        "every source below as one read-only mapping of path -> text, each path starting "
+        "with its source's name, with the same context.files, context.text, "
+        "context.grep(pattern, paths=None) and context.read(path, start_line, end_line); "
+        "each source is also its own variable, named below (a directory: such a mapping of "
+        "its own files; a file: a str; data: read-only lists and dicts)"
+    ),
+    "data": "read-only JSON data (lists and dicts), described below",
     "none": "None (there is no context in this run)",
 }
 
 
 @dataclass(frozen=True)
 class PromptFacts:
-    context_kind: str  # mapping | text | none
+    context_kind: str  # mapping | text | sources | data | none
     metadata: str
     max_iterations: int
     depth: int

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -37,6 +37,7 @@ from rlm_tui.tui.steering import STEERING_BINDINGS, SteeringActions, models_chan
 from rlm_tui.tui.widgets.query_bar import QueryBar
 
 if TYPE_CHECKING:
+    from rlm_tui.context.sources import Source
     from rlm_tui.engine.run_context import Outcome
     from rlm_tui.engine.workspace import Workspace
 
@@ -52,7 +53,8 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
 
     BINDINGS: ClassVar[list[BindingType]] = session_bindings(STEERING_BINDINGS)
 
-    def __init__(self, source: str, settings: Settings, *, query: str | None = None,
+    def __init__(self, source: str | Sequence[str | Source], settings: Settings, *,
+                 query: str | None = None,
                  stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
                  preferences_path: Path | None = None, start_paused: bool = False,
                  fork: ForkRequest | None = None, tools: Any = None) -> None:
@@ -92,6 +94,8 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         self.set_timer(1.0, self._warm_up_models)
 
     def _context_name(self) -> str:
+        if not isinstance(self.source, str):
+            return f"{len(self.source)} sources"
         if self.source == "-":
             return "stdin"
         return Path(self.source).expanduser().resolve().name or self.source

@@ -257,15 +257,19 @@ class ReplayApp(SessionApp, inherit_bindings=False):
     def fork_chosen(self, point: ForkPoint, choice: ForkChoice) -> None:
         """Leave the replay for the live app, forking the session from `point` on the
         context it was run on (launch.py); a fork that cannot be planned says why here."""
-        from rlm_tui.forks import load_fork  # deferred: the engine's imports
+        from rlm_tui.forks import fork_sources, load_fork  # deferred: the engine's imports
 
         path = self.transcript.path
         problem = None
         if path is None:
             problem = "this session was not read from a file"
         elif context_source(self.transcript.header) is None:
-            problem = "its context came from stdin or is not recorded: fork it with " \
-                      "rlm-tui fork FILE --at K --context PATH"
+            try:  # why, in its words: stdin, data given in code, or no record
+                fork_sources(self.transcript.header, None)
+                problem = "its context is not recorded"
+            except RlmTuiError as exc:
+                problem = str(exc).split(": pass --context")[0]
+            problem += ": fork it with rlm-tui fork FILE --at K --context PATH"
         else:
             try:
                 load_fork(path, point.at)

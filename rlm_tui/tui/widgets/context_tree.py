@@ -76,7 +76,11 @@ class ContextTree(Tree[FileNode]):
 
     def _add_file_children(self, node: TreeNode[FileNode], item: FileNode) -> None:
         for child in item.sorted_children():
-            self._add_file_node(node, child)
+            added = self._add_file_node(node, child)
+            if child.source is not None and child.source != "directory":
+                # A source of one file (a file, stdin, data) shows it at once: one line more.
+                added.expand()
+                self._add_file_children(added, child)
 
     def _on_tree_node_expanded(self, event: Tree.NodeExpanded[FileNode]) -> None:
         node = event.node
@@ -139,6 +143,8 @@ class ContextTree(Tree[FileNode]):
         if item.is_dir:
             # A directory of skipped files alone (__pycache__) shows as that, not "0 files".
             parts = [count_of(item.files, "file"), format_bytes(item.size)] if item.files else []
+            if item.source is not None:
+                parts.insert(0, item.source)
             if item.skipped_files:
                 parts.append(f"{item.skipped_files:,} skipped")
             label.append("  " + " · ".join(parts), meta)
