@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rlm_tui.api import Fork, Result, Session
 from rlm_tui.config import Settings
@@ -23,9 +23,6 @@ from rlm_tui.errors import RlmTuiError
 from rlm_tui.printable import escape_json_controls, for_terminal
 from rlm_tui.progress import ProgressLine
 from rlm_tui.transcript import SessionModel, default_transcript_path
-
-if TYPE_CHECKING:
-    from rlm_tui.context.sources import Source
 
 EXIT_ANSWERED, EXIT_STOPPED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 

@@ -54,14 +54,13 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
     BINDINGS: ClassVar[list[BindingType]] = session_bindings(STEERING_BINDINGS)
 
     def __init__(self, source: str | Sequence[str | Source], settings: Settings, *,
-                 query: str | None = None,
-                 stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
-                 preferences_path: Path | None = None, start_paused: bool = False,
-                 fork: ForkRequest | None = None, tools: Any = None) -> None:
+                 query: str | None = None, stdin: BinaryIO | None = None,
+                 clock: Callable[[], float] = time.time, preferences_path: Path | None = None,
+                 start_paused: bool = False, fork: ForkRequest | None = None,
+                 tools: Any = None) -> None:
         super().__init__(theme=settings.theme, preferences_path=preferences_path, clock=clock)
+        self.source, self.settings = source, settings
         self._tools = tools  # engine.tools.ToolSet, loaded before the app started
-        self.source = source
-        self.settings = settings
         self.workspace: Workspace | None = None
         self.live_run: LiveRun | None = None
         self.exit_error: str | None = None  # why the app quit with a non-zero code
@@ -94,10 +93,8 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         self.set_timer(1.0, self._warm_up_models)
 
     def _context_name(self) -> str:
-        if not isinstance(self.source, str):
-            return f"{len(self.source)} sources"
-        if self.source == "-":
-            return "stdin"
+        if not isinstance(self.source, str) or self.source == "-":
+            return "stdin" if self.source == "-" else f"{len(self.source)} sources"
         return Path(self.source).expanduser().resolve().name or self.source
 
     @work(thread=True, exclusive=True, group="load")
