@@ -4,6 +4,7 @@ per iteration; earlier iterations fold away and can be opened again."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 
 from rich.markdown import Markdown as RichMarkdown
@@ -90,6 +91,8 @@ class IterationSection(Collapsible):
         self._stale = False  # what is drawn is behind `text` (drawn again when opened)
         self._drawn_width = 0  # the width the chunks were drawn at
         self._redraw: Timer | None = None  # the live tail's pending redraw
+        self._drawn_at = 0.0  # monotonic, of the live tail's last draw
+        self._live_lines = -1  # the live tail's height when last drawn
         self._error: str | None = None
 
     @property
@@ -134,7 +137,13 @@ class IterationSection(Collapsible):
         if len(self.text) - self._sealed > SEAL_CHARS and await self._seal():
             return  # the live tail was drawn with the seal
         if self._redraw is None:
-            self._redraw = self.set_timer(REDRAW_S, self._draw_live)
+            # Drawn with the batch that brought the text (one frame, not two), unless the
+            # last draw was under REDRAW_S ago: then once that time is up.
+            wait = REDRAW_S - (time.monotonic() - self._drawn_at)
+            if wait <= 0:
+                self._draw_live()
+            else:
+                self._redraw = self.set_timer(wait, self._draw_live)
 
     async def _seal(self) -> bool:
         """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
@@ -152,7 +161,13 @@ class IterationSection(Collapsible):
         if self._redraw is not None:
             self._redraw.stop()
             self._redraw = None
-        self.live.update(self._draw(self.text[self._sealed:]))
+        self._drawn_at = time.monotonic()
+        drawn = self._draw(self.text[self._sealed:])
+        lines = drawn.plain.count("\n") + 1 if drawn else 0
+        # Only a tail that grew by a line moves what is around it: a new layout of the
+        # screen (several ms) is for those draws alone.
+        self.live.update(drawn, layout=lines != self._live_lines)
+        self._live_lines = lines
 
     def _chunk(self, text: str) -> Static:
         return Static(self._draw(text), classes="sealed")

@@ -92,6 +92,8 @@ class SubCallTree(Tree[Node]):
         self._by_id: dict[str, TreeNode[Node]] = {}
         self._last_top: TreeNode[Node] | None = None
         self._width: int | None = None  # of the labels' room (see _room_for)
+        self._drawn: dict[str, tuple] = {}  # node id: what its line showed (_shown_state)
+        self._title = ""
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._width = None  # measured again for each paint (see _room_for)
@@ -104,6 +106,7 @@ class SubCallTree(Tree[Node]):
     async def reset(self) -> None:
         self.model = SessionModel()
         self._by_id = {}
+        self._drawn = {}
         self._last_top = None
         self.clear()
         self._show_totals()
@@ -119,7 +122,12 @@ class SubCallTree(Tree[Node]):
         for call in changed:
             node = self._by_id.get(call.node_id)
             if node is not None:
-                node.refresh()
+                # A streaming call changes with every chunk; its line only when what it
+                # shows does (a repaint of the tree costs several ms).
+                shown = _shown_state(call)
+                if self._drawn.get(call.node_id) != shown:
+                    self._drawn[call.node_id] = shown
+                    node.refresh()
         if changed:
             self._show_totals()
 
@@ -164,7 +172,9 @@ class SubCallTree(Tree[Node]):
         usage = t.usage
         parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens",
                   format_cost(usage, known=t.cost_known)]
-        self.border_title = "Calls · " + " · ".join(parts)
+        title = "Calls · " + " · ".join(parts)
+        if title != self._title:  # setting it, even to the same text, repaints the pane
+            self._title = self.border_title = title
 
     def render_label(self, node: TreeNode[Node], base_style: Style, style: Style) -> Text:
         call = node.data
@@ -261,6 +271,16 @@ def _fitted(pieces: list[tuple[str, Style]], room: int | None) -> Text:
         label = Text.assemble(*pieces)
         label.truncate(room, overflow="ellipsis")
     return label
+
+
+def _shown_state(call: Node) -> tuple:
+    """What a call's line shows, as a value: the line is drawn again when it changes."""
+    tally = call.tally
+    return (call.status, getattr(call, "usage", None), getattr(call, "finish_reason", None),
+            getattr(call, "retry_count", 0), getattr(call, "decision", None),
+            getattr(call, "held", None), getattr(call, "model", None), _latency(call),
+            tally.calls, tally.running, tally.prompt_tokens, tally.completion_tokens,
+            tally.cost_usd, tally.unreported_calls, len(call.children))
 
 
 def _latency(call: Node) -> float | None:
