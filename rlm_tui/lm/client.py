@@ -124,6 +124,29 @@ class ModelClient:
                 return await self._litellm_attempt(litellm, kwargs, on_delta, delivered)
         return await self._with_retries(spec, attempt, on_retry, messages)
 
+    def estimated_usage(self, spec: ModelSpec, messages: Sequence[Message],
+                        streamed_chars: int) -> Usage:
+        """A call stopped mid-reply (a halt, a budget): its prompt and the `streamed_chars`
+        it had sent, in tokens by the estimate rule (completion.py), priced where the model
+        is priced (a provider bills what it streamed), marked estimated."""
+        prompt, completion = estimated_tokens(messages, streamed_chars)
+        if is_demo(spec.model):
+            return Usage.of_call(prompt, completion, 0.0, reported=False)
+        cost = self.prices.cost_usd(spec.model, prompt, completion,
+                                    custom_endpoint=spec.api_base is not None)
+        return Usage.of_call(prompt, completion, cost, reported=False)
+
+    def token_prices(self, spec: ModelSpec) -> tuple[float, float] | None:
+        """USD per (prompt, completion) token of `spec`, or None when it has no price."""
+        if is_demo(spec.model):
+            return 0.0, 0.0
+        custom = spec.api_base is not None
+        per_prompt = self.prices.cost_usd(spec.model, 1_000_000, 0, custom_endpoint=custom)
+        per_reply = self.prices.cost_usd(spec.model, 0, 1_000_000, custom_endpoint=custom)
+        if per_prompt is None or per_reply is None:
+            return None
+        return per_prompt / 1_000_000, per_reply / 1_000_000
+
     def is_priced(self, spec: ModelSpec) -> bool:
         """Whether calls to `spec` get a cost (the demo's is $0); loads litellm's price map
         unless the model has a custom price or is the demo."""

@@ -47,6 +47,13 @@ def seal_point(text: str) -> int:
     return 0
 
 
+def _tokens(usage: ev.Usage) -> str:
+    """'1.2k → 300 tokens', each '~' when estimated."""
+    guess = not usage.reported
+    return (f"{format_tokens(usage.prompt_tokens, estimated=guess)} → "
+            f"{format_tokens(usage.completion_tokens, estimated=guess)} tokens")
+
+
 def describe_fork(fork_of: dict) -> str:
     """'↳ forked from run.jsonl after iteration 3 (turn 2): its REPL rebuilt from the record'."""
     name = str(fork_of.get("transcript") or "a transcript").replace("\\", "/").rsplit("/", 1)[-1]
@@ -198,6 +205,12 @@ class IterationSection(Collapsible):
                 drawn.append(segment.text, segment.style)
         return drawn
 
+    def show_estimate(self, usage: ev.Usage) -> None:
+        """While the reply streams: its running estimate in the title (marked ~)."""
+        title = f"{self.label} — streaming… {_tokens(usage)}"
+        if title != self.title:
+            self.title = title
+
     @property
     def contents(self) -> Collapsible.Contents:
         return self.query_one(Collapsible.Contents)
@@ -214,13 +227,11 @@ class IterationSection(Collapsible):
             await self.show_text()
         elif self._redraw is not None:
             self._draw_live()
-        usage = done.usage
-        guess = not usage.reported
-        self.title = (f"{self.label} — {format_tokens(usage.prompt_tokens, estimated=guess)} → "
-                      f"{format_tokens(usage.completion_tokens, estimated=guess)} tokens · "
-                      f"{format_duration(done.latency_s)}")
+        self.title = f"{self.label} — {_tokens(done.usage)} · {format_duration(done.latency_s)}"
         if done.attempts > 1:
             self.title += f" · {done.attempts} attempts"
+        if done.stopped:
+            self.title += " · stopped"
         if done.error:
             self.title = f"{self.label} — failed"
             self._error = done.error
@@ -385,6 +396,11 @@ class RootReasoning(VerticalScroll):
         await write_pending()
         if created:
             await self._show_new(created)
+        for node in batch.tree.totals.streaming.values():
+            streaming = self._sections.get(node.node_id)
+            live = node.live_usage
+            if streaming is not None and live is not None:
+                streaming.show_estimate(live)
         self._show_queued(tuple(batch.tree.pending_notes))
 
     def _turn_header(self, turn: int, query: str) -> Static:

@@ -56,7 +56,7 @@ class RunStatusBar(Widget):
         self.turn = summary.turn
         self.max_iterations = summary.max_iterations
         self.elapsed = int(summary.elapsed(now))
-        self.usage = summary.usage
+        self.usage = summary.live_usage  # a streaming call's running estimate too (~)
         self.sub_calls = summary.sub_calls
         self.cost_known = summary.tree.totals.cost_known
 

@@ -169,7 +169,7 @@ class SubCallTree(Tree[Node]):
             parts.append(f"{t.errors} failed")
         if t.calls_stopped:
             parts.append(f"{t.calls_stopped} stopped")
-        usage = t.usage
+        usage = t.live_usage  # with the running estimate of a call streaming now
         parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens",
                   format_cost(usage, known=t.cost_known)]
         title = "Calls · " + " · ".join(parts)
@@ -201,15 +201,19 @@ class SubCallTree(Tree[Node]):
             pieces.append((f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta))
         if call.cut:  # stopped at its cap of output tokens: early, so a narrow row keeps it
             pieces.append(("  ✂ cut", component_style(self, "subcall-tree--stopped")))
-        finished = call.status in ("done", "error")
-        if call.is_call and finished and own is not None and own.calls:
+        finished = call.status in ("done", "error", "stopped")
+        live = getattr(call, "live_usage", None)
+        if live is not None:  # streaming: its running estimate, until the server's figures
+            own = live
+        if call.is_call and (finished or live is not None) and own is not None and own.calls:
             guess = not own.reported
             pieces.append((f"  {format_tokens(own.prompt_tokens, estimated=guess)}→"
                            f"{format_tokens(own.completion_tokens, estimated=guess)}", _PLAIN))
         latency = _latency(call)
-        if latency is not None and finished:
+        # A call stopped mid-reply kept its time; one its session's end stopped has none.
+        if latency is not None and finished and (call.status != "stopped" or latency):
             pieces.append((f"  {format_duration(latency)}", meta))
-        if call.is_call and own is not None and own.calls:
+        if call.is_call and own is not None and own.calls and live is None:
             pieces.append((f"  {format_cost(own)}", meta))
         retries = getattr(call, "retry_count", 0)
         if retries:
@@ -276,7 +280,11 @@ def _fitted(pieces: list[tuple[str, Style]], room: int | None) -> Text:
 def _shown_state(call: Node) -> tuple:
     """What a call's line shows, as a value: the line is drawn again when it changes."""
     tally = call.tally
+    live = getattr(call, "live_usage", None)
+    estimate = (format_tokens(live.prompt_tokens), format_tokens(live.completion_tokens)
+                ) if live is not None else None
     return (call.status, getattr(call, "usage", None), getattr(call, "finish_reason", None),
+            estimate,
             getattr(call, "retry_count", 0), getattr(call, "decision", None),
             getattr(call, "held", None), getattr(call, "model", None), _latency(call),
             tally.calls, tally.running, tally.prompt_tokens, tally.completion_tokens,
