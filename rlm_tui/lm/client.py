@@ -74,6 +74,7 @@ class ModelClient:
         self._sleep = sleep
         self._direct = OpenAIStreamClient()
         self._routes: dict[tuple[Any, ...], DirectRoute | None] = {}
+        self._token_prices: dict[tuple[str, str | None], tuple[float, float] | None] = {}
 
     async def aclose(self) -> None:
         """Close the direct transport's connections on the running loop. Idempotent."""
@@ -140,12 +141,14 @@ class ModelClient:
         """USD per (prompt, completion) token of `spec`, or None when it has no price."""
         if is_demo(spec.model):
             return 0.0, 0.0
-        custom = spec.api_base is not None
-        per_prompt = self.prices.cost_usd(spec.model, 1_000_000, 0, custom_endpoint=custom)
-        per_reply = self.prices.cost_usd(spec.model, 0, 1_000_000, custom_endpoint=custom)
-        if per_prompt is None or per_reply is None:
-            return None
-        return per_prompt / 1_000_000, per_reply / 1_000_000
+        key = (spec.model, spec.api_base)
+        if key not in self._token_prices:  # asked before each call when a cost budget is set
+            custom = spec.api_base is not None
+            per_prompt = self.prices.cost_usd(spec.model, 1_000_000, 0, custom_endpoint=custom)
+            per_reply = self.prices.cost_usd(spec.model, 0, 1_000_000, custom_endpoint=custom)
+            self._token_prices[key] = None if per_prompt is None or per_reply is None else (
+                per_prompt / 1_000_000, per_reply / 1_000_000)
+        return self._token_prices[key]
 
     def is_priced(self, spec: ModelSpec) -> bool:
         """Whether calls to `spec` get a cost (the demo's is $0); loads litellm's price map
