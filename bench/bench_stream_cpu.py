@@ -126,6 +126,7 @@ class Samples:
     points: list[tuple[int, float, float]] = field(default_factory=list)
     chars: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    frames: Frames | None = None
 
     def __call__(self, event) -> None:
         kind = getattr(event, "type", "")
@@ -134,6 +135,8 @@ class Samples:
         if kind == "root_delta" and event.text:
             if not self.points:
                 self.points.append((0, time.monotonic(), time.process_time()))
+                if self.frames is not None:
+                    self.frames.on = True
             self.chars += len(event.text)
             if self.chars * SEGMENTS >= self.total * len(self.points) and \
                     len(self.points) < SEGMENTS:
@@ -141,6 +144,8 @@ class Samples:
         elif kind == "root_done":
             self.points.append((self.chars, time.monotonic(), time.process_time()))
             self.done.set()
+            if self.frames is not None:
+                self.frames.on = False
 
     def settle(self, seconds: float) -> None:
         """What the app still does after the last character (its last draws), counted in the
@@ -170,11 +175,41 @@ def settings_for(base_url: str):
                     max_output_tokens=32_000, max_retries=0, request_timeout=60)
 
 
+class Frames:
+    """Frames the app drew (the screen's compositor refreshes) and layouts it made while the
+    reply streamed: what the CPU pays for, and a count that a busy machine does not blur."""
+
+    def __init__(self) -> None:
+        from textual.screen import Screen
+
+        self.on = False
+        self.frames = self.layouts = 0
+        frames = self
+        compose, layout = Screen._compositor_refresh, Screen._refresh_layout
+
+        def counted_compose(screen, *args, **kwargs):
+            frames.frames += frames.on
+            return compose(screen, *args, **kwargs)
+
+        def counted_layout(screen, *args, **kwargs):
+            frames.layouts += frames.on
+            return layout(screen, *args, **kwargs)
+
+        Screen._compositor_refresh = counted_compose  # type: ignore[method-assign]
+        Screen._refresh_layout = counted_layout  # type: ignore[method-assign]
+
+
+FRAMES: Frames | None = None
+
+
 async def in_app(sample: str, base_url: str, chars: int) -> Samples:
     from rlm_tui.tui.app import RlmApp
     from rlm_tui.tui.relay import EventRelay
 
-    samples = Samples(chars)
+    global FRAMES
+    FRAMES = FRAMES or Frames()
+    FRAMES.frames = FRAMES.layouts = 0
+    samples = Samples(chars, frames=FRAMES)
 
     class MeasuredRelay(EventRelay):
         def __call__(self, event) -> None:
@@ -239,6 +274,9 @@ def report(name: str, samples: Samples, *, goal: bool) -> tuple[float, float]:
         flag = "   goal <= 5%  " + ("ok" if share <= CPU_GOAL else "MISSED")
     print(f"  {name:<34} {share * 100:5.1f}% of a core  {per_char:6.1f} µs/char  "
           f"{samples.chars:,} chars in {wall:.1f} s ({rate:,.0f} chunks/s){flag}")
+    if samples.frames is not None:
+        print(f"      {samples.frames.frames / wall:.1f} frames/s, "
+              f"{samples.frames.layouts / wall:.1f} layouts/s")
     for c0, c1, seg_share, seg_per_char in samples.segments():
         print(f"      chars {c0:>6,}-{c1:<6,}  {seg_share * 100:5.1f}% of a core  "
               f"{seg_per_char:6.1f} µs/char")

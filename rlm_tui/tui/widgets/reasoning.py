@@ -31,9 +31,16 @@ MAX_SECTIONS = 20
 # tokens/s, stalled the app for 60-110 ms at a time (up to 480 ms before replies were cut
 # into chunks; bench/bench_tui.py). A reply is a few Statics holding lines drawn once: its
 # paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time, and
-# the live tail after them is drawn again at most every REDRAW_S while it streams.
-SEAL_CHARS = 1_500
+# the live tail after them is drawn again at most every REDRAW_S while it streams (each
+# batch of a slow stream draws it again: kept short, it costs a third of what 1,500 did).
+SEAL_CHARS = 500
 REDRAW_S = 0.05
+# While it streams, the live tail keeps this many blank lines below it for the lines to
+# come: a tail that grows lays the pane out again and repaints it whole (a slow model's reply
+# grows ~5 lines a second), one that fills its room repaints its own lines only
+# (bench/bench_stream_cpu.py).
+RESERVE_LINES = 4
+ESTIMATE_S = 2.0  # the title's running estimate (a new title lays the pane out again)
 REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
 
 
@@ -99,6 +106,8 @@ class IterationSection(Collapsible):
         self._drawn_width = 0  # the width the chunks were drawn at
         self._redraw: Timer | None = None  # the live tail's pending redraw
         self._drawn_at = 0.0  # monotonic, of the live tail's last draw
+        self._live_plain = ""  # the live tail's text as last drawn
+        self._estimated_at = 0.0  # monotonic, of the title's last running estimate
         self._live_lines = -1  # the live tail's height when last drawn
         self._error: str | None = None
 
@@ -148,9 +157,9 @@ class IterationSection(Collapsible):
             # last draw was under REDRAW_S ago: then once that time is up.
             wait = REDRAW_S - (time.monotonic() - self._drawn_at)
             if wait <= 0:
-                self._draw_live()
+                self._draw_live(whole=False)
             else:
-                self._redraw = self.set_timer(wait, self._draw_live)
+                self._redraw = self.set_timer(wait, lambda: self._draw_live(whole=False))
 
     async def _seal(self) -> bool:
         """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
@@ -161,20 +170,30 @@ class IterationSection(Collapsible):
             return False
         await self.contents.mount(self._chunk(live[:cut]), before=self.live)
         self._sealed += cut
-        self._draw_live()
+        self._draw_live(whole=False)
         return True
 
-    def _draw_live(self) -> None:
+    def _draw_live(self, *, whole: bool = True) -> None:
+        """Draw the live tail; `whole` False (while it streams): drawn with RESERVE_LINES
+        blank lines below it, which the next lines fill without moving anything."""
         if self._redraw is not None:
             self._redraw.stop()
             self._redraw = None
         self._drawn_at = time.monotonic()
         drawn = self._draw(self.text[self._sealed:])
         lines = drawn.plain.count("\n") + 1 if drawn else 0
-        # Only a tail that grew by a line moves what is around it: a new layout of the
-        # screen (several ms) is for those draws alone.
-        self.live.update(drawn, layout=lines != self._live_lines)
-        self._live_lines = lines
+        height = lines
+        if not whole:
+            height = self._live_lines if lines <= self._live_lines else lines + RESERVE_LINES
+            if height > lines:
+                drawn.append("\n" * (height - lines))
+        if drawn.plain == self._live_plain:
+            return  # nothing new to show (the text grew by spaces the drawing drops)
+        self._live_plain = drawn.plain
+        # Only a tail that changed height moves what is around it: a new layout of the
+        # pane, which repaints it whole, for those draws alone (one in RESERVE_LINES lines).
+        self.live.update(drawn, layout=height != self._live_lines)
+        self._live_lines = height
 
     def _chunk(self, text: str) -> Static:
         return Static(self._draw(text), classes="sealed")
@@ -206,9 +225,14 @@ class IterationSection(Collapsible):
         return drawn
 
     def show_estimate(self, usage: ev.Usage) -> None:
-        """While the reply streams: its running estimate in the title (marked ~)."""
+        """While the reply streams: its running estimate in the title (marked ~), every
+        ESTIMATE_S at most."""
+        now = time.monotonic()
+        if now - self._estimated_at < ESTIMATE_S:
+            return
         title = f"{self.label} — streaming… {_tokens(usage)}"
         if title != self.title:
+            self._estimated_at = now
             self.title = title
 
     @property
@@ -225,7 +249,7 @@ class IterationSection(Collapsible):
         if done.text and done.text != self.text:
             self.text = done.text
             await self.show_text()
-        elif self._redraw is not None:
+        elif self.shown:  # the last text, and no room kept below it now
             self._draw_live()
         self.title = f"{self.label} — {_tokens(done.usage)} · {format_duration(done.latency_s)}"
         if done.attempts > 1:
@@ -255,6 +279,7 @@ class IterationSection(Collapsible):
             self._sealed += cut
         if chunks:
             await self.contents.mount_all(chunks, before=self.live)
+        self._live_plain = ""  # drawn again whatever it was (a new width, a new theme)
         self._draw_live()
 
     async def redraw_if_resized(self) -> None:

@@ -7,6 +7,7 @@ tree's, so the pane, the exports and the headless summary agree."""
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.style import Style
@@ -29,6 +30,7 @@ _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fo
 _PLAIN = Style()
 SHOWN_KINDS = frozenset({"iteration", "cell", "llm", "rlm"})
 _DECIDED = {"approved": "  ✓ approved", "edited": "  ✎ edited", "skipped": "  ⤼ skipped"}
+ESTIMATE_S = 1.0  # a streaming call's running estimate is shown again at most this often
 
 
 def node_title(call: Node) -> str:
@@ -94,6 +96,8 @@ class SubCallTree(Tree[Node]):
         self._width: int | None = None  # of the labels' room (see _room_for)
         self._drawn: dict[str, tuple] = {}  # node id: what its line showed (_shown_state)
         self._title = ""
+        self._counts: tuple[int, ...] = ()  # the calls counted in the title
+        self._estimated_at = 0.0  # monotonic, of the last running estimates shown
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._width = None  # measured again for each paint (see _room_for)
@@ -119,17 +123,24 @@ class SubCallTree(Tree[Node]):
         for call in sorted(new, key=lambda c: c.order):
             if call.node_id not in self._by_id:
                 self._add(call)
+        now = time.monotonic()
+        estimates_due = now - self._estimated_at >= ESTIMATE_S
         for call in changed:
             node = self._by_id.get(call.node_id)
             if node is not None:
                 # A streaming call changes with every chunk; its line only when what it
-                # shows does (a repaint of the tree costs several ms).
+                # shows does (a repaint of the tree costs several ms), and its running
+                # estimate once a second, as the status bar's clock.
                 shown = _shown_state(call)
-                if self._drawn.get(call.node_id) != shown:
+                drawn = self._drawn.get(call.node_id)
+                if drawn != shown and (drawn is None or drawn[1:] != shown[1:]
+                                       or estimates_due):
                     self._drawn[call.node_id] = shown
                     node.refresh()
         if changed:
-            self._show_totals()
+            self._show_totals(estimates_due)
+        if estimates_due:
+            self._estimated_at = now
 
     @staticmethod
     def _shown(call: Node) -> bool:
@@ -159,8 +170,12 @@ class SubCallTree(Tree[Node]):
                 self._last_top.collapse()
             self._last_top = node
 
-    def _show_totals(self) -> None:
+    def _show_totals(self, estimates_due: bool = True) -> None:
         t = self.model.totals
+        counts = (t.calls_done, t.calls_running, t.errors, t.calls_stopped)
+        if t.streaming and not estimates_due and counts == self._counts:
+            return  # only a running estimate changed: shown once a second
+        self._counts = counts
         # Each call counted once: done (well), failed, stopped unfinished, running.
         parts = [f"{t.calls_done - t.errors} done"]
         if t.calls_running:
@@ -278,13 +293,14 @@ def _fitted(pieces: list[tuple[str, Style]], room: int | None) -> Text:
 
 
 def _shown_state(call: Node) -> tuple:
-    """What a call's line shows, as a value: the line is drawn again when it changes."""
+    """What a call's line shows, as a value (its running estimate first): the line is drawn
+    again when it changes."""
     tally = call.tally
     live = getattr(call, "live_usage", None)
     estimate = (format_tokens(live.prompt_tokens), format_tokens(live.completion_tokens)
                 ) if live is not None else None
-    return (call.status, getattr(call, "usage", None), getattr(call, "finish_reason", None),
-            estimate,
+    return (estimate, call.status, getattr(call, "usage", None),
+            getattr(call, "finish_reason", None),
             getattr(call, "retry_count", 0), getattr(call, "decision", None),
             getattr(call, "held", None), getattr(call, "model", None), _latency(call),
             tally.calls, tally.running, tally.prompt_tokens, tally.completion_tokens,
