@@ -94,6 +94,27 @@ async def test_a_call_halted_mid_reply_keeps_its_estimate_everywhere(openai_serv
     assert f"~{done.usage.completion_tokens:,} out" in text and "0.00 s" not in text
 
 
+async def test_a_sub_call_halted_mid_reply_keeps_its_estimate(openai_server, tmp_path):
+    openai_server.responder = Scripted(
+        [repl("r = llm_query('summarise the sandbox')")],
+        sub=lambda p: Reply(text=SLOW_TEXT, chunks=400, chunk_delay=0.01, send_usage=False))
+    run, tree, seen, writer, path = recorded_run(openai_server, tmp_path)
+    task = asyncio.create_task(run.start("q", RunContext.from_value("ctx")))
+    while not any(e.type == "subcall_started" for e in seen):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(1.0)  # about 100 chunks streamed
+    run.control.halt("halted by the user")
+    await asyncio.wait_for(task, 10)
+    writer.close()
+    finished = next(e for e in read_transcript(path).events if e.type == "subcall_finished")
+    assert finished.stopped == "halted by the user" and finished.latency_s > 0.5
+    assert finished.usage.completion_tokens > 100 and finished.usage.prompt_tokens > 0
+    assert not finished.usage.reported
+    call = SessionModel.from_events(read_transcript(path).events).root.iterations[0] \
+        .cells[0].subcalls[0]
+    assert call.status == "stopped" and call.usage == finished.usage
+
+
 async def test_a_run_ends_within_5_percent_of_its_token_budget(openai_server, tmp_path):
     # A small local model that never stops: every reply runs to its cap, and no usage comes.
     openai_server.responder = lambda body: Reply(text="You are a recursive language model",

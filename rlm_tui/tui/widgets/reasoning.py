@@ -56,9 +56,9 @@ def seal_point(text: str) -> int:
 
 def _tokens(usage: ev.Usage) -> str:
     """'1.2k → 300 tokens', each '~' when estimated."""
-    guess = not usage.reported
-    return (f"{format_tokens(usage.prompt_tokens, estimated=guess)} → "
-            f"{format_tokens(usage.completion_tokens, estimated=guess)} tokens")
+    prompt, reply = (format_tokens(n, estimated=not usage.reported)
+                     for n in (usage.prompt_tokens, usage.completion_tokens))
+    return f"{prompt} → {reply} tokens"
 
 
 def describe_fork(fork_of: dict) -> str:
@@ -225,8 +225,7 @@ class IterationSection(Collapsible):
         return drawn
 
     def show_estimate(self, usage: ev.Usage) -> None:
-        """While the reply streams: its running estimate in the title (marked ~), every
-        ESTIMATE_S at most."""
+        """While the reply streams: its running estimate (~) in the title, ESTIMATE_S apart."""
         now = time.monotonic()
         if now - self._estimated_at < ESTIMATE_S:
             return
