@@ -145,12 +145,16 @@ def output_message(outputs: list[str], iteration: int, max_iterations: int) -> s
         label = f"[cell {i}]" if len(outputs) > 1 else "[output]"
         parts.append(f"{label}\n{out}")
     left = max_iterations - iteration
+    if left <= 0:  # the last turn: the request for a final answer comes next
+        return "REPL output:\n" + "\n\n".join(parts) + "\n\nThat was the last turn."
     return ("REPL output:\n" + "\n\n".join(parts) +
             f"\n\nTurn {iteration + 1} of {max_iterations} ({left} left). Continue with code, "
             "or finish with FINAL / FINAL_VAR.")
 
 
 def no_code_message(iteration: int, max_iterations: int) -> str:
+    if iteration >= max_iterations:  # never "Turn 4 of 3": the last turn is over
+        return "No ```repl block ran. That was the last turn."
     return (f"No ```repl block ran. Write code to make progress, or finish with FINAL(...). "
             f"Turn {iteration + 1} of {max_iterations}.")
 

@@ -10,6 +10,7 @@ hands each pane the batch with the nodes that changed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -22,7 +23,13 @@ from textual.widgets import Footer, HelpPanel, TabbedContent, TabPane
 
 from rlm_tui import events as ev
 from rlm_tui.transcript.model import SessionModel
-from rlm_tui.tui.relay import FLUSH_INTERVAL_S, EventRelay, EventView, SessionBatch
+from rlm_tui.tui.relay import (
+    FLUSH_INTERVAL_S,
+    STREAM_FLUSH_S,
+    EventRelay,
+    EventView,
+    SessionBatch,
+)
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.widgets.call_detail import CallDetail
 from rlm_tui.tui.widgets.cell_log import CellLog
@@ -82,6 +89,7 @@ class SessionScreen(Screen[None]):
         self.summary = RunSummary()
         self.events: list[ev.EventBase] = []  # the session's events, when fed, not run
         self._flush_lock = asyncio.Lock()
+        self._flushed_at = 0.0  # monotonic, of the last flush that had events
         self._on_mounted = on_mounted
         self._listeners: list[Callable[[SessionBatch], None]] = []
 
@@ -122,7 +130,7 @@ class SessionScreen(Screen[None]):
             self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
             self.calls, self.answer, self.call_detail,
         ]
-        self.set_interval(FLUSH_INTERVAL_S, self.flush_events)
+        self.set_interval(FLUSH_INTERVAL_S, self._flush_tick)
         self.set_interval(1.0, self.show_status)
         self._on_mounted()
 
@@ -140,13 +148,23 @@ class SessionScreen(Screen[None]):
             self.events.append(event)
             self.relay(event)
 
+    async def _flush_tick(self) -> None:
+        """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed."""
+        relay = self.relay
+        if not len(relay):
+            return
+        if relay.only_deltas and time.monotonic() - self._flushed_at < STREAM_FLUSH_S:
+            return
+        await self.flush_events()
+
     async def flush_events(self) -> None:
         """Fold the events that arrived since the last flush into the tree and hand them to
-        every pane (the timer calls this ~30 times a second)."""
+        every pane (the timer calls this ~30 times a second; streamed text, ~10)."""
         async with self._flush_lock:
             events = self.relay.take()
             if not events:
                 return
+            self._flushed_at = time.monotonic()
             summary = self.summary
             tree = summary.tree
             root_ended = False

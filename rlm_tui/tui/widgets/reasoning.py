@@ -4,6 +4,7 @@ per iteration; earlier iterations fold away and can be opened again."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 
 from rich.markdown import Markdown as RichMarkdown
@@ -30,9 +31,16 @@ MAX_SECTIONS = 20
 # tokens/s, stalled the app for 60-110 ms at a time (up to 480 ms before replies were cut
 # into chunks; bench/bench_tui.py). A reply is a few Statics holding lines drawn once: its
 # paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time, and
-# the live tail after them is drawn again at most every REDRAW_S while it streams.
-SEAL_CHARS = 1_500
+# the live tail after them is drawn again at most every REDRAW_S while it streams (each
+# batch of a slow stream draws it again: kept short, it costs a third of what 1,500 did).
+SEAL_CHARS = 500
 REDRAW_S = 0.05
+# While it streams, the live tail keeps this many blank lines below it for the lines to
+# come: a tail that grows lays the pane out again and repaints it whole (a slow model's reply
+# grows ~5 lines a second), one that fills its room repaints its own lines only
+# (bench/bench_stream_cpu.py).
+RESERVE_LINES = 4
+ESTIMATE_S = 2.0  # the title's running estimate (a new title lays the pane out again)
 REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
 
 
@@ -44,6 +52,13 @@ def seal_point(text: str) -> int:
             return blank + 2
         end = blank
     return 0
+
+
+def _tokens(usage: ev.Usage) -> str:
+    """'1.2k → 300 tokens', each '~' when estimated."""
+    prompt, reply = (format_tokens(n, estimated=not usage.reported)
+                     for n in (usage.prompt_tokens, usage.completion_tokens))
+    return f"{prompt} → {reply} tokens"
 
 
 def describe_fork(fork_of: dict) -> str:
@@ -91,6 +106,10 @@ class IterationSection(Collapsible):
         self._stale = False  # what is drawn is behind `text` (drawn again when opened)
         self._drawn_width = 0  # the width the chunks were drawn at
         self._redraw: Timer | None = None  # the live tail's pending redraw
+        self._drawn_at = 0.0  # monotonic, of the live tail's last draw
+        self._live_plain = ""  # the live tail's text as last drawn
+        self._estimated_at = 0.0  # monotonic, of the title's last running estimate
+        self._live_lines = -1  # the live tail's height when last drawn
         self._error: str | None = None
         self.rejections: list[str] = []  # its answers sent back, as shown
 
@@ -149,7 +168,13 @@ class IterationSection(Collapsible):
         if len(self.text) - self._sealed > SEAL_CHARS and await self._seal():
             return  # the live tail was drawn with the seal
         if self._redraw is None:
-            self._redraw = self.set_timer(REDRAW_S, self._draw_live)
+            # Drawn with the batch that brought the text (one frame, not two), unless the
+            # last draw was under REDRAW_S ago: then once that time is up.
+            wait = REDRAW_S - (time.monotonic() - self._drawn_at)
+            if wait <= 0:
+                self._draw_live(whole=False)
+            else:
+                self._redraw = self.set_timer(wait, lambda: self._draw_live(whole=False))
 
     async def _seal(self) -> bool:
         """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
@@ -160,14 +185,30 @@ class IterationSection(Collapsible):
             return False
         await self.contents.mount(self._chunk(live[:cut]), before=self.live)
         self._sealed += cut
-        self._draw_live()
+        self._draw_live(whole=False)
         return True
 
-    def _draw_live(self) -> None:
+    def _draw_live(self, *, whole: bool = True) -> None:
+        """Draw the live tail; `whole` False (while it streams): drawn with RESERVE_LINES
+        blank lines below it, which the next lines fill without moving anything."""
         if self._redraw is not None:
             self._redraw.stop()
             self._redraw = None
-        self.live.update(self._draw(self.text[self._sealed:]))
+        self._drawn_at = time.monotonic()
+        drawn = self._draw(self.text[self._sealed:])
+        lines = drawn.plain.count("\n") + 1 if drawn else 0
+        height = lines
+        if not whole:
+            height = self._live_lines if lines <= self._live_lines else lines + RESERVE_LINES
+            if height > lines:
+                drawn.append("\n" * (height - lines))
+        if drawn.plain == self._live_plain:
+            return  # nothing new to show (the text grew by spaces the drawing drops)
+        self._live_plain = drawn.plain
+        # Only a tail that changed height moves what is around it: a new layout of the
+        # pane, which repaints it whole, for those draws alone (one in RESERVE_LINES lines).
+        self.live.update(drawn, layout=height != self._live_lines)
+        self._live_lines = height
 
     def _chunk(self, text: str) -> Static:
         return Static(self._draw(text), classes="sealed")
@@ -198,6 +239,16 @@ class IterationSection(Collapsible):
                 drawn.append(segment.text, segment.style)
         return drawn
 
+    def show_estimate(self, usage: ev.Usage) -> None:
+        """While the reply streams: its running estimate (~) in the title, ESTIMATE_S apart."""
+        now = time.monotonic()
+        if now - self._estimated_at < ESTIMATE_S:
+            return
+        title = f"{self.label} — streaming… {_tokens(usage)}"
+        if title != self.title:
+            self._estimated_at = now
+            self.title = title
+
     @property
     def contents(self) -> Collapsible.Contents:
         return self.query_one(Collapsible.Contents)
@@ -212,15 +263,13 @@ class IterationSection(Collapsible):
         if done.text and done.text != self.text:
             self.text = done.text
             await self.show_text()
-        elif self._redraw is not None:
+        elif self.shown:  # the last text, and no room kept below it now
             self._draw_live()
-        usage = done.usage
-        guess = not usage.reported
-        self.title = (f"{self.label} — {format_tokens(usage.prompt_tokens, estimated=guess)} → "
-                      f"{format_tokens(usage.completion_tokens, estimated=guess)} tokens · "
-                      f"{format_duration(done.latency_s)}")
+        self.title = f"{self.label} — {_tokens(done.usage)} · {format_duration(done.latency_s)}"
         if done.attempts > 1:
             self.title += f" · {done.attempts} attempts"
+        if done.stopped:
+            self.title += " · stopped"
         if done.error:
             self.title = f"{self.label} — failed"
             self._error = done.error
@@ -244,6 +293,7 @@ class IterationSection(Collapsible):
             self._sealed += cut
         if chunks:
             await self.contents.mount_all(chunks, before=self.live)
+        self._live_plain = ""  # drawn again whatever it was (a new width, a new theme)
         self._draw_live()
 
     async def redraw_if_resized(self) -> None:
@@ -389,6 +439,11 @@ class RootReasoning(VerticalScroll):
         await write_pending()
         if created:
             await self._show_new(created)
+        for node in batch.tree.totals.streaming.values():
+            streaming = self._sections.get(node.node_id)
+            live = node.live_usage
+            if streaming is not None and live is not None:
+                streaming.show_estimate(live)
         self._show_queued(tuple(batch.tree.pending_notes))
 
     def _turn_header(self, turn: int, query: str) -> Static:
