@@ -41,12 +41,20 @@ RESERVED_PARAMS = frozenset(
 
 
 class Price(BaseModel):
-    """A custom price, in USD per million tokens."""
+    """A custom price, in USD per million tokens: `cached_input` for prompt tokens read from
+    the provider's cache, `cache_write` for those written to it (each: the input price when
+    left out)."""
 
     model_config = ConfigDict(extra="forbid")
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+    def per_million(self) -> tuple[float, float, float | None, float | None]:
+        """(input, output, cached_input, cache_write), as lm.PriceTable takes them."""
+        return self.input, self.output, self.cached_input, self.cache_write
 
 
 # `schema` (the flag's and the config key's name) shadows BaseModel's deprecated schema():

@@ -47,7 +47,10 @@ class Usage(BaseModel):
     """Tokens and cost of one model call, or a sum of calls: the one usage type, from the
     model boundary (lm/) to every view. `cost_usd` sums the priced calls; `unpriced_calls`
     says how many had no price (their cost is unknown, not zero), `unreported_calls` how
-    many the provider sent no token counts for (their tokens are unknown, not zero)."""
+    many the provider sent no token counts for (their tokens are unknown, not zero).
+    `cached_tokens` (prompt tokens read from the provider's prompt cache) and
+    `cache_write_tokens` (written to it: Anthropic's cache_creation) are parts of
+    `prompt_tokens`, as OpenAI and litellm count them, and are priced at their own rates."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -57,10 +60,17 @@ class Usage(BaseModel):
     calls: int = 0
     unpriced_calls: int = 0
     unreported_calls: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cached_share(self) -> float:
+        """The part of the prompt tokens read from the cache, 0..1 (0 with no prompt)."""
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
 
     @property
     def cost_known(self) -> bool:
@@ -90,16 +100,22 @@ class Usage(BaseModel):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=cost, calls=calls, unpriced_calls=unpriced,
             unreported_calls=self.unreported_calls + other.unreported_calls,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
     @classmethod
     def of_call(cls, prompt_tokens: int, completion_tokens: int, cost_usd: float | None,
-                *, reported: bool = True) -> Usage:
+                *, reported: bool = True, cached_tokens: int = 0,
+                cache_write_tokens: int = 0) -> Usage:
         """One call's usage; `cost_usd` None: no price (unknown, and so it stays for this
-        call; a sum counts it in `unpriced_calls`), `reported` False: no token counts."""
+        call; a sum counts it in `unpriced_calls`), `reported` False: no token counts;
+        `cached_tokens` / `cache_write_tokens` the parts of `prompt_tokens` the provider
+        read from / wrote to its prompt cache."""
         return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                    cost_usd=cost_usd, calls=1, unpriced_calls=int(cost_usd is None),
-                   unreported_calls=int(not reported))
+                   unreported_calls=int(not reported), cached_tokens=cached_tokens,
+                   cache_write_tokens=cache_write_tokens)
 
 
 class EventBase(BaseModel):

@@ -21,11 +21,26 @@ def format_tokens(n: int, *, estimated: bool = False) -> str:
 
 
 def format_token_counts(usage: Usage) -> str:
-    """'12,345 in / 678 out', '~12,345 in / ~678 out (estimated)' when a server reported
+    """'12,345 in / 678 out', '12,345 in (10,240 cached) / 678 out' when the provider read
+    some from its prompt cache, '~12,345 in / ~678 out (estimated)' when a server reported
     none for some call (see lm/completion.py for the rule)."""
+    cache = []
+    if usage.cached_tokens:
+        cache.append(f"{usage.cached_tokens:,} cached")
+    if usage.cache_write_tokens:
+        cache.append(f"{usage.cache_write_tokens:,} written to cache")
+    cached = f" ({', '.join(cache)})" if cache else ""
     if usage.reported:
-        return f"{usage.prompt_tokens:,} in / {usage.completion_tokens:,} out"
-    return f"~{usage.prompt_tokens:,} in / ~{usage.completion_tokens:,} out (estimated)"
+        return f"{usage.prompt_tokens:,} in{cached} / {usage.completion_tokens:,} out"
+    return f"~{usage.prompt_tokens:,} in{cached} / ~{usage.completion_tokens:,} out (estimated)"
+
+
+def format_cached_share(usage: Usage) -> str:
+    """'85% cached': the part of the prompt tokens read from the provider's cache; '' when
+    none was (short, for the status bar and the Calls pane)."""
+    if not usage.cached_tokens or not usage.prompt_tokens:
+        return ""
+    return f"{min(100, round(100 * usage.cached_share))}% cached"
 
 
 def estimate_tokens(chars: int) -> str:

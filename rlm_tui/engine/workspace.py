@@ -102,7 +102,7 @@ class Workspace:
         self.metadata: dict[str, Any] = describe_context(pack)
         self.metadata_text = render_context_summary(self.metadata)
         self.client = client or ModelClient(
-            prices={m: (p.input, p.output) for m, p in settings.prices.items()})
+            prices={m: p.per_million() for m, p in settings.prices.items()})
         self.coverage: Coverage | None = None
 
     @classmethod

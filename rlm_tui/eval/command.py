@@ -90,7 +90,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings, tasks: list[Task], name: str,
          out: Path, results: ResultsFile, connect: Any) -> int:
-    client = ModelClient(prices={m: (p.input, p.output) for m, p in settings.prices.items()})
+    client = ModelClient(prices={m: p.per_million() for m, p in settings.prices.items()})
     warning = cost_budget_warning(settings, client)
     if warning is not None:
         print(f"rlm-tui: warning: {warning}", file=sys.stderr)

@@ -71,8 +71,7 @@ def run_remote_task(task: Task, settings: Settings, pack_files: dict[str, bytes]
     transcript = scratch / f"{task.id}.jsonl"
 
     async def main() -> dict[str, Any]:
-        client = ModelClient(prices={m: (p.input, p.output)
-                                     for m, p in settings.prices.items()})
+        client = ModelClient(prices={m: p.per_million() for m, p in settings.prices.items()})
         try:
             return await run_task(task, settings, client, transcript_path=transcript,
                                   baseline=baseline, window=window, pack_files=pack_files)

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from rlm_tui.lm.completion import Completion, RetryInfo, Usage, estimated_tokens
+from rlm_tui.lm.completion import (
+    Completion,
+    ReportedTokens,
+    RetryInfo,
+    Usage,
+    estimated_tokens,
+    reported_tokens,
+)
 from rlm_tui.lm.demo import demo_chunks, demo_reply, estimate_tokens, is_demo
 from rlm_tui.lm.errors import ModelCallError
 from rlm_tui.lm.failures import AttemptFailed, StreamIncomplete, classify_exception, describe
@@ -48,7 +55,7 @@ class _AttemptResult:
     text: str
     finish_reason: str
     model: str | None
-    tokens: tuple[int, int, int] | None  # (prompt, completion, total) as reported, or None
+    tokens: ReportedTokens | None  # as reported, or None
 
 
 class ModelClient:
@@ -287,7 +294,7 @@ class ModelClient:
             finish = _provider_finish_reason(stream, seen_finish)
             if finish is None:
                 raise AttemptFailed(classify_exception(StreamIncomplete()))
-            tokens = _tokens(_provider_usage(stream))
+            tokens = reported_tokens(_provider_usage(stream))
             return _AttemptResult("".join(parts), finish, model, tokens)
         finally:
             if stream is not None:
@@ -308,16 +315,18 @@ class ModelClient:
         return Completion(text=text, usage=usage, model=spec.model, finish_reason="stop",
                           latency_s=time.monotonic() - started, attempts=1)
 
-    def _usage(self, spec: ModelSpec, tokens: tuple[int, int, int] | None,
+    def _usage(self, spec: ModelSpec, tokens: ReportedTokens | None,
                messages: Sequence[Message], text: str) -> Usage:
         if tokens is None:  # the server said nothing: estimated, marked so, and never priced
             prompt, completion = estimated_tokens(messages, text)
             return Usage.of_call(prompt, completion, None, reported=False)
-        prompt, completion, _total = tokens
         cost = self.prices.cost_usd(
-            spec.model, prompt, completion, custom_endpoint=spec.api_base is not None
+            spec.model, tokens.prompt, tokens.completion,
+            custom_endpoint=spec.api_base is not None,
+            cached_tokens=tokens.cached, cache_write_tokens=tokens.cache_write,
         )
-        return Usage.of_call(prompt, completion, cost)
+        return Usage.of_call(tokens.prompt, tokens.completion, cost, cached_tokens=tokens.cached,
+                             cache_write_tokens=tokens.cache_write)
 
 
 @dataclass
@@ -352,16 +361,6 @@ def _resolve_route(spec: ModelSpec) -> DirectRoute | None:
     if route is not None:
         load_aiohttp()
     return route
-
-
-def _tokens(usage: Any) -> tuple[int, int, int] | None:
-    """(prompt, completion, total) from litellm's usage object."""
-    if usage is None:
-        return None
-    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion = int(getattr(usage, "completion_tokens", 0) or 0)
-    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
-    return prompt, completion, total
 
 
 # litellm's stream wrapper fills in a finish reason ("stop") and estimates usage with a

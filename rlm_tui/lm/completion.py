@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +15,8 @@ from rlm_tui.lm.errors import ErrorKind
 # reported them (`reported` False when it sent none: the counts are then 0 and mean "unknown",
 # not "free"), and `cost_usd` None when the cost is unknown (no usage, or no price for the
 # model); it is never estimated.
-__all__ = ["Completion", "RetryInfo", "Usage", "estimated_tokens"]
+__all__ = ["Completion", "ReportedTokens", "RetryInfo", "Usage", "estimated_tokens",
+           "reported_tokens"]
 
 # When a server reports no usage (llama.cpp's streams never do), tokens are estimated by a
 # stated rule: about four characters a token (units.CHARS_PER_TOKEN), plus four a message
@@ -30,6 +31,54 @@ def estimated_tokens(messages: Sequence[Mapping[str, Any]], reply: str | int) ->
                  for m in messages)
     chars = reply if isinstance(reply, int) else len(reply)
     return prompt, chars // CHARS_PER_TOKEN
+
+
+class ReportedTokens(NamedTuple):
+    """The token counts a provider reported for one call. `cached` (read from its prompt
+    cache) and `cache_write` (written to it) are parts of `prompt`, as OpenAI counts them
+    and litellm normalises every provider's usage to."""
+
+    prompt: int
+    completion: int
+    total: int
+    cached: int = 0
+    cache_write: int = 0
+
+
+def reported_tokens(usage: Any) -> ReportedTokens | None:
+    """The counts in a usage report: OpenAI's JSON (a dict, streamed or not) or litellm's
+    usage object. Cached tokens from `prompt_tokens_details.cached_tokens` (OpenAI, and
+    litellm for every provider) or Anthropic's `cache_read_input_tokens`; cache writes from
+    `cache_creation_input_tokens` (Anthropic, as litellm keeps it) or
+    `prompt_tokens_details.cache_creation_tokens` (litellm's). None: no report."""
+    if usage is None or isinstance(usage, (str, bytes, int, float, list)):
+        return None
+    prompt = _count(_field(usage, "prompt_tokens"))
+    completion = _count(_field(usage, "completion_tokens"))
+    total = _count(_field(usage, "total_tokens")) or prompt + completion
+    details = _field(usage, "prompt_tokens_details")
+    cached = (_count(_field(details, "cached_tokens"))
+              or _count(_field(usage, "cache_read_input_tokens")))
+    written = (_count(_field(usage, "cache_creation_input_tokens"))
+               or _count(_field(details, "cache_creation_tokens")))
+    # A report whose parts exceed the whole is read as no more than the whole.
+    cached = min(cached, prompt)
+    written = min(written, prompt - cached)
+    return ReportedTokens(prompt, completion, total, cached, written)
+
+
+def _field(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return 0
+    return int(value) if value > 0 else 0
 
 
 class RetryInfo(BaseModel):

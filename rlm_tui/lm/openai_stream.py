@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from rlm_tui.lm.completion import ReportedTokens, reported_tokens
 from rlm_tui.lm.errors import one_line, scrub_secrets
 from rlm_tui.lm.failures import (
     CONNECTION_CUT,
@@ -113,12 +114,12 @@ class ChatRequest:
 @dataclass(frozen=True)
 class StreamedReply:
     """What the server sent: the text, its finish reason, the model it named, and
-    `(prompt, completion, total)` tokens if it reported usage."""
+    the tokens it reported, if it reported usage."""
 
     text: str
     finish_reason: str
     model: str | None
-    tokens: tuple[int, int, int] | None
+    tokens: ReportedTokens | None
 
 
 def encode_request_body(model: str, messages: Any, params: Mapping[str, Any]) -> bytes:
@@ -294,7 +295,7 @@ async def _read_stream(aiohttp: ModuleType, content: Any,
         raise AttemptFailed(Failure("stream_interrupted", NO_FINISH_REASON))
     if not done:
         raise AttemptFailed(Failure("stream_interrupted", "the stream ended without [DONE]"))
-    reply = StreamedReply("".join(parts), str(finish), model, _tokens(usage))
+    reply = StreamedReply("".join(parts), str(finish), model, reported_tokens(usage))
     return reply, await _drain(aiohttp, content)
 
 
@@ -313,19 +314,6 @@ def _parse_chunk(payload: bytes) -> dict:
 def _malformed(reason: str) -> Failure:
     return Failure("stream_interrupted",
                    f"malformed chunk in the stream: {one_line(scrub_secrets(reason), 200)}")
-
-
-def _tokens(usage: Any) -> tuple[int, int, int] | None:
-    if not isinstance(usage, dict):
-        return None
-    prompt = _count(usage.get("prompt_tokens"))
-    completion = _count(usage.get("completion_tokens"))
-    total = _count(usage.get("total_tokens")) or prompt + completion
-    return prompt, completion, total
-
-
-def _count(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and value > 0 else 0
 
 
 async def _drain(aiohttp: ModuleType, content: Any) -> bool:

@@ -59,12 +59,32 @@ class MapEntry:
     mode: str | None
     input_per_token: float | None
     output_per_token: float | None
+    cache_read_per_token: float | None = None
+    cache_write_per_token: float | None = None
 
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        """USD for these tokens, as litellm's cost_per_token gives it; None if unpriced."""
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int, *, cached_tokens: int = 0,
+                 cache_write_tokens: int = 0) -> float | None:
+        """USD for these tokens, as litellm's cost_per_token gives it; None if unpriced.
+        `cached_tokens` and `cache_write_tokens` are parts of `prompt_tokens`, priced at the
+        entry's cache prices (at its input price where it lists none, as litellm does)."""
         if self.input_per_token is None or self.output_per_token is None:
             return None
-        return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
+        return cached_cost(prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens,
+                           self.input_per_token, self.output_per_token,
+                           self.cache_read_per_token, self.cache_write_per_token)
+
+
+def cached_cost(prompt_tokens: int, completion_tokens: int, cached_tokens: int,
+                cache_write_tokens: int, input_price: float, output_price: float,
+                cache_read_price: float | None, cache_write_price: float | None) -> float:
+    """A call's cost when `cached_tokens` and `cache_write_tokens` of its `prompt_tokens`
+    have prices of their own (None: the input price); any unit, the same for all four."""
+    cached = max(0, min(cached_tokens, prompt_tokens))
+    written = max(0, min(cache_write_tokens, prompt_tokens - cached))
+    plain = prompt_tokens - cached - written
+    read = input_price if cache_read_price is None else cache_read_price
+    write = input_price if cache_write_price is None else cache_write_price
+    return plain * input_price + cached * read + written * write + completion_tokens * output_price
 
 
 class AskLitellm(Exception):
@@ -153,7 +173,9 @@ def _lookup(model: str) -> MapEntry | None:
         return _ASK
     return MapEntry(mode=entry.get("mode"),
                     input_per_token=_price(entry.get("input_cost_per_token")),
-                    output_per_token=_price(entry.get("output_cost_per_token")))
+                    output_per_token=_price(entry.get("output_cost_per_token")),
+                    cache_read_per_token=_price(entry.get("cache_read_input_token_cost")),
+                    cache_write_per_token=_price(entry.get("cache_creation_input_token_cost")))
 
 
 def _price(value: Any) -> float | None:

@@ -32,6 +32,8 @@ class Tally:
     calls: int = 0
     unpriced_calls: int = 0
     unreported_calls: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
     sub_calls: int = 0
     running: int = 0
 
@@ -42,11 +44,14 @@ class Tally:
         self.calls += usage.calls
         self.unpriced_calls += usage.unpriced_calls
         self.unreported_calls += usage.unreported_calls
+        self.cached_tokens += usage.cached_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
 
     def to_dict(self) -> dict[str, Any]:
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "cost_usd": self.cost_usd, "calls": self.calls,
-                "unpriced_calls": self.unpriced_calls, "unreported_calls": self.unreported_calls}
+                "unpriced_calls": self.unpriced_calls, "unreported_calls": self.unreported_calls,
+                "cached_tokens": self.cached_tokens, "cache_write_tokens": self.cache_write_tokens}
 
     @property
     def usage(self) -> ev.Usage:
@@ -55,7 +60,9 @@ class Tally:
                         completion_tokens=self.completion_tokens,
                         cost_usd=None if unknown else self.cost_usd,
                         calls=self.calls, unpriced_calls=self.unpriced_calls,
-                        unreported_calls=self.unreported_calls)
+                        unreported_calls=self.unreported_calls,
+                        cached_tokens=self.cached_tokens,
+                        cache_write_tokens=self.cache_write_tokens)
 
 
 @dataclass

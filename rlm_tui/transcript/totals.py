@@ -62,7 +62,8 @@ class Totals:
         u = self.usage
         return {
             "tokens": {"prompt": u.prompt_tokens, "completion": u.completion_tokens,
-                       "total": u.total_tokens, "estimated": not u.reported},
+                       "total": u.total_tokens, "cached": u.cached_tokens,
+                       "cache_write": u.cache_write_tokens, "estimated": not u.reported},
             "cost_usd": round(u.cost_usd or 0.0, 6) if self.cost_known else None,
             "cost_complete": self.cost_complete,
             "calls": u.calls, "sub_calls": self.sub_calls, "tool_calls": self.tool_calls,
