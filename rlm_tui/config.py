@@ -107,6 +107,10 @@ class Settings(BaseModel):
     # "auto": OpenAI-compatible models over a direct HTTP stream, others through litellm;
     # "litellm": everything through litellm.
     transport: Literal["auto", "litellm"] = "auto"
+    # "auto": cache breakpoints on the root conversation for providers that need them
+    # (Anthropic's models, lm/prompt_cache.py; others cache by themselves); "off": none.
+    # "on" (the flag's word) means "auto".
+    prompt_cache: Literal["auto", "off"] = "auto"
     # A headless session (run, eval task, MCP call, API session) listens on a Unix socket of
     # its own, so that `rlm-tui watch` can pause, step, halt and note it (rlm_tui/remote/).
     control_socket: bool = True
@@ -124,6 +128,11 @@ class Settings(BaseModel):
             if clash:
                 raise ValueError(f"{name}: may not set {', '.join(clash)} (rlm-tui sets them)")
         return models
+
+    @field_validator("prompt_cache", mode="before")
+    @classmethod
+    def _on_is_auto(cls, value: Any) -> Any:
+        return "auto" if value in ("on", True) else "off" if value is False else value
 
     @field_validator("api_base", "sub_api_base")
     @classmethod

@@ -143,6 +143,9 @@ class SessionStarted(EventBase):
     fork_of: dict[str, Any] | None = None
     # The JSON Schema its first question's answer must match (--schema), if one was given.
     answer_schema: dict[str, Any] | None = None
+    # Prompt caching of the root conversation: "markers" (cache breakpoints sent: the
+    # provider needs them), "provider" (it caches by itself), "off" (--prompt-cache off).
+    prompt_cache: Literal["markers", "provider", "off"] | None = None
 
 
 class TurnStarted(EventBase):

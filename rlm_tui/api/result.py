@@ -12,12 +12,16 @@ Status = Literal["answered", "halted", "failed"]
 @dataclass(frozen=True)
 class Tokens:
     """Tokens of every model call of the session so far (root and sub-calls, every depth).
-    `estimated`: a provider reported no counts for some call, so these are estimates."""
+    `estimated`: a provider reported no counts for some call, so these are estimates.
+    `cached` (read from the provider's prompt cache) and `cache_write` (written to it) are
+    parts of `prompt`."""
 
     prompt: int = 0
     completion: int = 0
     total: int = 0
     estimated: bool = False
+    cached: int = 0
+    cache_write: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Result:
                 "error_kind": self.error_kind, "iterations": self.iterations,
                 "sub_calls": self.sub_calls,
                 "tokens": {"prompt": t.prompt, "completion": t.completion, "total": t.total,
+                           "cached": t.cached, "cache_write": t.cache_write,
                            "estimated": t.estimated},
                 "cost_usd": self.cost_usd, "cost_complete": self.cost_complete,
                 "seconds": self.seconds,

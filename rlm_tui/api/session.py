@@ -389,7 +389,8 @@ class Session:
             error_kind=outcome.error_kind,
             iterations=outcome.iterations, sub_calls=totals["sub_calls"],
             tokens=Tokens(prompt=tokens["prompt"], completion=tokens["completion"],
-                          total=tokens["total"], estimated=tokens["estimated"]),
+                          total=tokens["total"], estimated=tokens["estimated"],
+                          cached=tokens["cached"], cache_write=tokens["cache_write"]),
             cost_usd=totals["cost_usd"], cost_complete=totals["cost_complete"],
             seconds=totals["seconds"], transcript=self.transcript, turn=outcome.turn,
             session_id=self.run.run_id if self.run is not None else "")

@@ -35,6 +35,9 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     models.add_argument("--api-base", metavar="URL", help="server for both models, e.g. a "
                         "local OpenAI-compatible one")
     models.add_argument("--sub-api-base", metavar="URL", help="server for the sub-model")
+    models.add_argument("--prompt-cache", choices=("on", "off"), help="cache breakpoints on "
+                        "the root conversation for providers that need them (Anthropic's "
+                        "models); others cache by themselves (on)")
     budget = command.add_argument_group("budgets and limits")
     budget.add_argument("--max-iterations", type=int, metavar="N", help="root turns (30)")
     budget.add_argument("--max-depth", type=int, metavar="N",
@@ -91,7 +94,7 @@ _SETTING_FLAGS = (
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
     "cell_timeout", "include",
     "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "schema", "tools",
-    "otel", "otel_content",
+    "otel", "otel_content", "prompt_cache",
 )
 
 

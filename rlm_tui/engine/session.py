@@ -24,6 +24,7 @@ from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.lm import ModelCallError, RetryInfo
 from rlm_tui.engine.code_calls import EVENT_TEXT_CHARS, CodeCalls
 from rlm_tui.lm.completion import estimated_tokens
+from rlm_tui.lm.prompt_cache import prompt_cache_mode
 from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest, ToolRequest
 
 SubcallHandler = Callable[[SubcallRequest], Awaitable[str]]
@@ -107,6 +108,8 @@ class Session(CodeCalls):
                   max_iterations=self.owner.settings.max_iterations,
                   context=self.context.summary, fork_of=fork_of,
                   priced=client.is_priced(root_spec) and client.is_priced(sub_spec),
+                  prompt_cache=prompt_cache_mode(self.owner.settings.prompt_cache,
+                                                 root_spec.model),
                   answer_schema=self.schema.json_schema if self.schema is not None else None)
         self.shown_schema = self.schema
         self._opened_at = self._running_clock()
@@ -350,8 +353,9 @@ class Session(CodeCalls):
                 self.emit(ev.RootDelta, node, self.id, text="", restart=True)
 
         try:
-            done = await self.owner.client.complete(spec, messages, on_delta=on_delta,
-                                                    on_retry=on_retry)
+            done = await self.owner.client.complete(
+                spec, messages, on_delta=on_delta, on_retry=on_retry,
+                cache_prefix=self.owner.settings.prompt_cache == "auto")
         except ModelCallError as exc:
             meter.done()
             self.emit(ev.RootDone, node, self.id, text="", model=spec.model, usage=ev.Usage(),

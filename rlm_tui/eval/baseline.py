@@ -92,7 +92,9 @@ async def run_baseline(query: str, pack: ContextPack, run: Run, client: ModelCli
             "cut": cut, "context_chars": len(text),
             "context_total_chars": total, "window_tokens": tokens,
             "tokens": {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens,
-                       "total": usage.total_tokens, "estimated": not usage.reported},
+                       "total": usage.total_tokens, "cached": usage.cached_tokens,
+                       "cache_write": usage.cache_write_tokens,
+                       "estimated": not usage.reported},
             "cost_usd": None if usage.cost_usd is None or not usage.cost_known
             else round(usage.cost_usd, 6),
             "seconds": round(time.monotonic() - started, 3),

@@ -20,6 +20,8 @@ def _side(records: list[dict[str, Any]]) -> dict[str, Any]:
     correct = sum(1 for r in scored if r.get("correct"))
     prompt = sum((r.get("tokens") or {}).get("prompt", 0) for r in records)
     completion = sum((r.get("tokens") or {}).get("completion", 0) for r in records)
+    cached = sum((r.get("tokens") or {}).get("cached", 0) for r in records)
+    written = sum((r.get("tokens") or {}).get("cache_write", 0) for r in records)
     estimated = any((r.get("tokens") or {}).get("estimated") for r in records)
     costs = [r.get("cost_usd") for r in records if r.get("status") != "error"]
     known = [c for c in costs if c is not None]
@@ -29,7 +31,7 @@ def _side(records: list[dict[str, Any]]) -> dict[str, Any]:
         "cost_usd": round(sum(known), 6) if known else None,
         "cost_complete": len(known) == len(costs),
         "tokens": {"prompt": prompt, "completion": completion, "total": prompt + completion,
-                   "estimated": estimated},
+                   "cached": cached, "cache_write": written, "estimated": estimated},
         "seconds": round(sum(r.get("seconds") or 0.0 for r in records), 3),
     }
 

@@ -59,7 +59,8 @@ def error_record(task: Task, status: str, reason: str, *, transcript: Path | Non
     return {"id": task.id, "status": status, "answer": None, "score": 0.0, "correct": False,
             "reason": reason, "error_kind": error_kind, "expected": list(task.expected),
             "scorer": task.scorer, "iterations": 0, "sub_calls": 0,
-            "tokens": {"prompt": 0, "completion": 0, "total": 0, "estimated": False},
+            "tokens": {"prompt": 0, "completion": 0, "total": 0, "cached": 0, "cache_write": 0,
+                       "estimated": False},
             "cost_usd": None, "seconds": 0.0,
             "transcript": str(transcript) if transcript else None}
 

@@ -29,6 +29,7 @@ from rlm_tui.lm.openai_stream import (
     load_aiohttp,
 )
 from rlm_tui.lm.pricing import PriceTable
+from rlm_tui.lm.prompt_cache import needs_cache_markers, with_cache_markers
 from rlm_tui.lm.retry import RetryPolicy
 from rlm_tui.lm.routes import PLACEHOLDER_API_KEY, DirectRoute, api_key, direct_route
 from rlm_tui.lm.spec import ModelSpec
@@ -94,8 +95,13 @@ class ModelClient:
         *,
         on_delta: DeltaCallback | None = None,
         on_retry: RetryCallback | None = None,
+        cache_prefix: bool = False,
     ) -> Completion:
         """Stream one chat completion and return it whole.
+
+        `cache_prefix`: the messages are a conversation that the next call will repeat and
+        extend; for a provider that caches only what is marked (prompt_cache.py), the system
+        prompt and the newest message get cache breakpoints. Others cache by themselves.
 
         `on_delta(text)` gets each piece of content as it arrives. Failures that retrying can
         fix (429, 5xx, timeouts, refused connections, streams cut or ended without a finish
@@ -111,13 +117,14 @@ class ModelClient:
         """
         if is_demo(spec.model):
             return await self._demo(spec, messages, on_delta)
+        sent = (with_cache_markers(messages) if cache_prefix and needs_cache_markers(spec.model)
+                else messages)
         route = await self._route(spec)
         attempt: _Attempt
         if route is not None:
             request = ChatRequest(
                 url=route.url(spec), headers=route.headers(spec), timeout=spec.timeout,
-                body=encode_request_body(route.model, [dict(m) for m in messages],
-                                         spec.params),
+                body=encode_request_body(route.model, [dict(m) for m in sent], spec.params),
             )
 
             async def attempt(delivered: _Delivery) -> _AttemptResult:
@@ -126,7 +133,7 @@ class ModelClient:
             if not is_warm():
                 await warm_up()
             litellm = load_litellm()
-            kwargs = self._call_arguments(spec, messages)
+            kwargs = self._call_arguments(spec, sent)
 
             async def attempt(delivered: _Delivery) -> _AttemptResult:
                 return await self._litellm_attempt(litellm, kwargs, on_delta, delivered)

@@ -269,7 +269,7 @@ def test_the_command_line_run_takes_its_transport_from_the_environment(openai_se
     completion_tokens = sum(u["completion_tokens"] for _, u in provider.succeeded)
     assert result["tokens"] == {"prompt": prompt_tokens, "completion": completion_tokens,
                                 "total": prompt_tokens + completion_tokens,
-                                "estimated": False}
+                                "cached": 0, "cache_write": 0, "estimated": False}
     events = read_transcript(tmp_path / "t.jsonl").events
     retried = {e.node_id for e in events if e.type == "subcall_retry"}
     faulty = {e.node_id for e in events if e.type == "subcall_started"

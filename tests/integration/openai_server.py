@@ -7,6 +7,9 @@ Routes: `POST /v1/chat/completions` (SSE when `stream` is true, JSON otherwise) 
 `GET /v1/models`. What each completion request gets back is a `Reply`: taken from the
 queue filled by `script(...)`, else from `responder(request_json)`, else a default text.
 
+With `prompt_cache=PromptCache()` it reports cached prompt tokens as OpenAI does
+(`usage.prompt_tokens_details.cached_tokens`, streamed and not): see `PromptCache`.
+
 Run it by hand with `python -m tests.integration.openai_server [--port N]`.
 """
 
@@ -51,7 +54,7 @@ class Reply:
     chunks: int | None = None
     chunk_delay: float = 0.0
     first_byte_delay: float = 0.0
-    usage: dict[str, int] | None = None
+    usage: dict[str, Any] | None = None
     send_usage: bool = True
     finish_reason: str | None = "stop"
     model: str | None = None
@@ -125,13 +128,74 @@ class RecordedRequest:
 Responder = Callable[[Any], Reply]
 
 
+@dataclass
+class PromptCache:
+    """OpenAI's automatic prompt caching, as its docs describe it: a prompt of at least
+    `min_tokens` (1024) tokens reuses the longest prefix it shares with an earlier request,
+    counted in steps of `step_tokens` (128) past the first `min_tokens`; shorter prefixes
+    are not cached. Tokens are this server's count (4 characters a token) of the prompt's
+    text (each message's role and content, in order), so a prefix is shared exactly when the
+    earlier messages are byte-identical. Earlier requests of any conversation count (a real
+    cache is keyed by prefix, not by conversation); the newest `keep` prompts are held."""
+
+    min_tokens: int = 1024
+    step_tokens: int = 128
+    keep: int = 256
+    _seen: deque[str] = field(default_factory=deque)
+
+    def cached_tokens(self, text: str) -> int:
+        """The cached part of a prompt with this text, then remember it."""
+        shared = max((_common_prefix(text, old) for old in self._seen), default=0)
+        self._seen.append(text)
+        while len(self._seen) > self.keep:
+            self._seen.popleft()
+        tokens = shared // 4
+        if tokens < self.min_tokens:
+            return 0
+        return self.min_tokens + (tokens - self.min_tokens) // self.step_tokens * self.step_tokens
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n  # a[:low] is shared, a[:high] is not
+    while high - low > 1:
+        mid = (low + high) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def prompt_text(messages: Any) -> str:
+    """A request's prompt as the server counts it: role and text of each message in order
+    (content blocks' text joined; their cache markers are not text)."""
+    parts = []
+    for m in messages if isinstance(messages, list) else []:
+        if not isinstance(m, dict):
+            continue
+        parts.append(f"<{m.get('role', '')}>{_text(m.get('content', ''))}")
+    return "".join(parts)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+    return "" if content is None else str(content)
+
+
 class OpenAIServer:
     """The server and its script. Start with `start()` (or as a context manager)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: list[str] | None = None):
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: list[str] | None = None,
+                 prompt_cache: PromptCache | None = None):
         self.host = host
         self.port = port
         self.models = models or ["test-model"]
+        self.prompt_cache = prompt_cache
+        self.usages: list[dict[str, Any]] = []  # every usage reported, in order
         self.responder: Responder | None = None
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -183,7 +247,9 @@ class OpenAIServer:
             self._requests.clear()
             self._disconnects = 0
             self._disconnected.clear()
+            self.usages.clear()
         self.responder = None
+        self.prompt_cache = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -270,6 +336,12 @@ class OpenAIServer:
             return self.responder(body)
         return Reply()
 
+    def _reported(self, body: dict, reply: Reply) -> dict[str, Any]:
+        usage = _usage(body, reply)
+        with self._lock:
+            self.usages.append(usage)
+        return usage
+
     def _note_disconnect(self) -> None:
         with self._lock:
             self._disconnects += 1
@@ -288,6 +360,13 @@ class OpenAIServer:
         reply = self._next_reply(body)
         if reply.ramble:
             reply = _rambled(reply, body)
+        if reply.usage is None and self.prompt_cache is not None and reply.status == 200:
+            with self._lock:
+                cached = self.prompt_cache.cached_tokens(prompt_text(body.get("messages")))
+            usage = _usage(body, reply)
+            usage["prompt_tokens_details"] = {"cached_tokens": min(cached, usage["prompt_tokens"]),
+                                              "audio_tokens": 0}
+            reply = dataclasses.replace(reply, usage=usage)
         try:
             if reply.first_byte_delay:
                 await asyncio.sleep(reply.first_byte_delay)
@@ -295,7 +374,8 @@ class OpenAIServer:
                 return _error_response(reply)
             if body.get("stream"):
                 return await self._stream(request, body, reply)
-            return web.json_response(_completion_json(body, reply), headers=reply.headers)
+            return web.json_response(_completion_json(body, reply, self._reported(body, reply)),
+                                     headers=reply.headers)
         except (asyncio.CancelledError, ConnectionResetError):
             self._note_disconnect()
             raise
@@ -337,7 +417,7 @@ class OpenAIServer:
         await send({"choices": [_choice({}, reply.finish_reason)]})
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         if include_usage and reply.send_usage:
-            await send({"choices": [], "usage": _usage(body, reply)})
+            await send({"choices": [], "usage": self._reported(body, reply)})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
@@ -374,21 +454,21 @@ def _split(text: str, chunks: int | None) -> list[str]:
     return pieces
 
 
-def _usage(body: dict, reply: Reply) -> dict[str, int]:
+def _usage(body: dict, reply: Reply) -> dict[str, Any]:
     if reply.usage is not None:
         usage = dict(reply.usage)
         usage.setdefault(
             "total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
         )
         return usage
-    prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
-    prompt = max(1, prompt_chars // 4)
+    prompt = max(1, sum(len(_text(m.get("content", ""))) for m in body.get("messages", [])
+                        if isinstance(m, dict)) // 4)
     completion = max(1, len(reply.text) // 4)
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion}
 
 
-def _completion_json(body: dict, reply: Reply) -> dict:
+def _completion_json(body: dict, reply: Reply, usage: dict[str, Any]) -> dict:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
@@ -400,7 +480,7 @@ def _completion_json(body: dict, reply: Reply) -> dict:
             "logprobs": None,
             "finish_reason": reply.finish_reason,
         }],
-        "usage": _usage(body, reply),
+        "usage": usage,
     }
 
 

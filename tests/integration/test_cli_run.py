@@ -74,7 +74,8 @@ def test_json_output_carries_the_totals(openai_server, repo, tmp_path):
     result = json.loads(done.stdout)
     assert result["answer"] == "two" and result["status"] == "answered"
     assert result["iterations"] == 1 and result["sub_calls"] == 2
-    assert result["tokens"] == {"prompt": 110, "completion": 22, "total": 132, "estimated": False}
+    assert result["tokens"] == {"prompt": 110, "completion": 22, "total": 132, "cached": 0,
+                                "cache_write": 0, "estimated": False}
     assert result["cost_usd"] is None  # an unpriced model on a local server: cost unknown
     assert result["transcript"].endswith("t.jsonl")
 

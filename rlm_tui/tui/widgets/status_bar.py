@@ -10,7 +10,7 @@ from textual.widget import Widget
 
 from rlm_tui import events as ev
 from rlm_tui.printable import printable
-from rlm_tui.units import format_clock, format_cost, format_tokens
+from rlm_tui.units import format_cached_share, format_clock, format_cost, format_tokens
 from rlm_tui.tui.replay import ReplayPosition, format_speed
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.drawing import shorten
@@ -23,13 +23,14 @@ _STATE_COLOURS = {
 }
 
 
-def _shown(usage: ev.Usage, cost_known: bool) -> tuple[str, str]:
+def _shown(usage: ev.Usage, cost_known: bool) -> tuple[str, str, str]:
     return (format_tokens(usage.total_tokens, estimated=not usage.reported),
-            format_cost(usage, known=cost_known))
+            format_cost(usage, known=cost_known), format_cached_share(usage))
 
 
 class RunStatusBar(Widget):
-    """State badge, then 'iteration 3/30 · 00:42 · 12.3k tokens · $0.0123 / $1.00'. In a
+    """State badge, then 'iteration 3/30 · 00:42 · 12.3k tokens (85% cached) · $0.0123 /
+    $1.00' (the share of prompt tokens read from the provider's cache, when any). In a
     replay: a REPLAY badge, playback and position, then the recorded state and figures."""
 
     DEFAULT_CSS = """
@@ -113,8 +114,11 @@ class RunStatusBar(Widget):
                       " · "]
         parts += [format_clock(self.elapsed), " · ",
                   format_tokens(self.usage.total_tokens, estimated=not self.usage.reported),
-                  (" tokens", "$text-muted"), " · ",
-                  format_cost(self.usage, known=self.cost_known)]
+                  (" tokens", "$text-muted")]
+        cached = format_cached_share(self.usage)
+        if cached:
+            parts += [(f" ({cached})", "$text-muted")]
+        parts += [" · ", format_cost(self.usage, known=self.cost_known)]
         if self.max_cost:
             parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]
         parts += [" · ", str(self.sub_calls), (" sub-calls", "$text-muted")]

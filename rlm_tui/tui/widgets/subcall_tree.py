@@ -20,7 +20,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from rlm_tui.printable import printable
-from rlm_tui.units import format_cost, format_duration, format_tokens
+from rlm_tui.units import format_cached_share, format_cost, format_duration, format_tokens
 from rlm_tui.transcript.model import CellNode, Node, SessionModel, SessionNode
 from rlm_tui.tui.relay import SessionBatch
 from rlm_tui.tui.drawing import component_style, shorten
@@ -185,7 +185,9 @@ class SubCallTree(Tree[Node]):
         if t.calls_stopped:
             parts.append(f"{t.calls_stopped} stopped")
         usage = t.live_usage  # with the running estimate of a call streaming now
-        parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens",
+        cached = format_cached_share(usage)
+        parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens"
+                  + (f" ({cached})" if cached else ""),
                   format_cost(usage, known=t.cost_known)]
         title = "Calls · " + " · ".join(parts)
         if title != self._title:  # setting it, even to the same text, repaints the pane
@@ -235,6 +237,9 @@ class SubCallTree(Tree[Node]):
         retries = getattr(call, "retry_count", 0)
         if retries:
             pieces.append((f"  ↻{retries}", component_style(self, "subcall-tree--running")))
+        if call.is_call and own is not None and live is None and format_cached_share(own):
+            # last: a narrow row drops it before the cost
+            pieces.append((f"  {format_cached_share(own)}", meta))
         room = self._room_for(node)
         own_calls = own.calls if own is not None else 0
         if (call.tally.calls > own_calls or call.running_below) and call.children:
@@ -243,7 +248,11 @@ class SubCallTree(Tree[Node]):
             used = sum(len(text) for text, _ in pieces)
             # The longest roll-up that fits the row (a cut one read "Σ 7 calls 4").
             total = format_tokens(rollup.total_tokens, estimated=not rollup.reported)
-            for text in (f"  Σ {rollup.calls} calls {total} "
+            cached = format_cached_share(rollup)
+            cached = f" ({cached})" if cached else ""
+            for text in (f"  Σ {rollup.calls} calls {total}{cached} "
+                         f"{format_cost(rollup)}{running}",
+                         f"  Σ {rollup.calls} calls {total} "
                          f"{format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls {format_cost(rollup)}{running}",
                          f"  Σ {rollup.calls} calls{running}", f"  Σ {rollup.calls} calls",
@@ -306,7 +315,7 @@ def _shown_state(call: Node) -> tuple:
             getattr(call, "retry_count", 0), getattr(call, "decision", None),
             getattr(call, "held", None), getattr(call, "model", None), _latency(call),
             tally.calls, tally.running, tally.prompt_tokens, tally.completion_tokens,
-            tally.cost_usd, tally.unreported_calls, len(call.children))
+            tally.cost_usd, tally.unreported_calls, tally.cached_tokens, len(call.children))
 
 
 def _latency(call: Node) -> float | None:
