@@ -54,6 +54,9 @@ class Session(CodeCalls):
         self._sandbox_started = False
         self._opened_at = 0.0
         self._counters: dict[str, itertools.count] = {}
+        # The estimated prompt of the last root call, when the provider reported reading or
+        # writing its cache for it: the next root call repeats it, and is metered as cached.
+        self._cached_prefix = 0
 
     # -- events --------------------------------------------------------------------------
 
@@ -332,7 +335,7 @@ class Session(CodeCalls):
         """The root model's reply, and whether it was cut off at its cap of output tokens."""
         spec = self.owner.spec(self.depth)
         messages = list(self.conversation.messages)
-        meter, spec = self._metered(spec, messages)
+        meter, spec = self._metered(spec, messages, cached_tokens=self._cached_prefix)
         first = [True]
 
         def on_delta(text: str) -> None:
@@ -368,18 +371,24 @@ class Session(CodeCalls):
             raise
         meter.done()
         usage = done.usage
+        cached = usage.cached_tokens or usage.cache_write_tokens
+        self._cached_prefix = meter.prompt_tokens if cached else 0
         self._account(usage, sub_call=False)
         self.emit(ev.RootDone, node, self.id, text=done.text, model=done.model, usage=usage,
                   latency_s=done.latency_s, attempts=done.attempts,
                   finish_reason=done.finish_reason)
         return done.text, done.finish_reason in ev.CUT_FINISH_REASONS
 
-    def _metered(self, spec: Any, messages: list[Any]) -> tuple[CallMeter, Any]:
+    def _metered(self, spec: Any, messages: list[Any], *,
+                 cached_tokens: int = 0) -> tuple[CallMeter, Any]:
         """A meter for a call about to be made (its running count held against the budgets),
-        and its spec asking for no more than the budgets leave (Ledger.reply_cap)."""
+        and its spec asking for no more than the budgets leave (Ledger.reply_cap);
+        `cached_tokens` of its prompt are expected from the provider's cache."""
         client = self.owner.client
         prompt_tokens, _ = estimated_tokens(messages, 0)
-        prices = client.token_prices(spec) if self.owner.ledger.max_cost is not None else None
+        share = min(1.0, cached_tokens / prompt_tokens) if prompt_tokens else 0.0
+        prices = (client.token_prices(spec, cached_share=share)
+                  if self.owner.ledger.max_cost is not None else None)
         meter = CallMeter(self.owner.ledger, prompt_tokens, prices)
         cap = spec.params.get("max_tokens")
         allowed = self.owner.ledger.reply_cap(cap, prompt_tokens, prices)

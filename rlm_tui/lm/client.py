@@ -82,7 +82,8 @@ class ModelClient:
         self._sleep = sleep
         self._direct = OpenAIStreamClient()
         self._routes: dict[tuple[Any, ...], DirectRoute | None] = {}
-        self._token_prices: dict[tuple[str, str | None], tuple[float, float] | None] = {}
+        self._token_prices: dict[tuple[str, str | None, float],
+                                 tuple[float, float] | None] = {}
 
     async def aclose(self) -> None:
         """Close the direct transport's connections on the running loop. Idempotent."""
@@ -151,14 +152,18 @@ class ModelClient:
                                     custom_endpoint=spec.api_base is not None)
         return Usage.of_call(prompt, completion, cost, reported=False)
 
-    def token_prices(self, spec: ModelSpec) -> tuple[float, float] | None:
-        """USD per (prompt, completion) token of `spec`, or None when it has no price."""
+    def token_prices(self, spec: ModelSpec, *,
+                     cached_share: float = 0.0) -> tuple[float, float] | None:
+        """USD per (prompt, completion) token of `spec`, or None when it has no price;
+        `cached_share` of the prompt expected from the provider's cache (at its price)."""
         if is_demo(spec.model):
             return 0.0, 0.0
-        key = (spec.model, spec.api_base)
+        share = round(max(0.0, min(1.0, cached_share)), 2)
+        key = (spec.model, spec.api_base, share)
         if key not in self._token_prices:  # asked before each call when a cost budget is set
             custom = spec.api_base is not None
-            per_prompt = self.prices.cost_usd(spec.model, 1_000_000, 0, custom_endpoint=custom)
+            per_prompt = self.prices.cost_usd(spec.model, 1_000_000, 0, custom_endpoint=custom,
+                                              cached_tokens=int(share * 1_000_000))
             per_reply = self.prices.cost_usd(spec.model, 0, 1_000_000, custom_endpoint=custom)
             self._token_prices[key] = None if per_prompt is None or per_reply is None else (
                 per_prompt / 1_000_000, per_reply / 1_000_000)
