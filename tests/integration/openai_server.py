@@ -296,6 +296,7 @@ class OpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
+        app.router.add_post("/v1/messages", self._anthropic_messages)
         # handler_cancellation: a client that goes away cancels its handler, which is how
         # the server notices an aborted request while it is stalling.
         self._runner = web.AppRunner(
@@ -346,6 +347,13 @@ class OpenAIServer:
         with self._lock:
             self._disconnects += 1
         self._disconnected.set()
+
+    async def _anthropic_messages(self, request: web.Request) -> web.Response:
+        """Anthropic's route, recorded (to see what litellm sends there) and refused: this
+        server speaks only OpenAI's protocol."""
+        await self._record(request)
+        return web.json_response({"type": "error", "error": {
+            "type": "invalid_request_error", "message": "recorded only"}}, status=400)
 
     async def _list_models(self, request: web.Request) -> web.Response:
         await self._record(request)
