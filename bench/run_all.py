@@ -31,7 +31,8 @@ ROOT = BENCH.parent
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
          "bench_export.py", "bench_tui.py", "bench_stream_cpu.py", "bench_fork.py", "bench_eval.py",
         "bench_api.py",
-         "bench_mcp.py", "bench_tools.py", "bench_watch.py", "bench_otel.py")
+         "bench_mcp.py", "bench_tools.py", "bench_watch.py", "bench_otel.py",
+         "bench_cache.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -332,6 +333,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_fork.py": parse_fork,
     "bench_eval.py": parse_eval,
     "bench_otel.py": parse_otel,
+    "bench_cache.py": parse_startup,  # the same `figure value goal met` table
 }
 
 
