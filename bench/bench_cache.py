@@ -9,8 +9,11 @@ litellm's bundled map (read here from the JSON file: input, cached input, output
 rlm-tui gets those prices as a [prices] entry (a model on a local api_base is otherwise
 unpriced). The bill is computed here, independently, from the server's usage records.
 Also printed: the prompt tokens the root sent per iteration (the server's count, 4
-characters a token). rlms's prompts for the same script are NOT measured here (its system
-prompt was not reproduced in time): that row says so. Not a test: nothing is asserted.
+characters a token). With `--rlms-src DIR` (a checkout of github.com/alexzhang13/rlm, e.g.
+`git archive HEAD rlm | tar -x -C DIR`; imported offline, not installed), rlms's own prompt
+builders (`build_rlm_system_prompt`, `build_user_prompt`) make its first root request for
+the same question and context, counted the same way; later iterations are not compared
+(they need rlms's loop). Without it that row says "not measured". Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -34,6 +37,21 @@ from rlm_tui.lm.price_map import price_map_path  # noqa: E402
 from tests.integration.openai_server import OpenAIServer, PromptCache, Reply  # noqa: E402
 
 PRICED_AS = "gpt-5-mini"
+QUERY = "What does this repository do?"
+CONTEXT = "".join(f"line {i}: some text of the repository to read\n" for i in range(3000))
+
+
+def rlms_first_request_tokens(source: str | None) -> str:
+    if not source:
+        return "not measured"
+    sys.path.insert(0, source)
+    from rlm.core.types import QueryMetadata
+    from rlm.utils.prompts import RLM_SYSTEM_PROMPT, build_rlm_system_prompt, build_user_prompt
+
+    messages = build_rlm_system_prompt(RLM_SYSTEM_PROMPT, QueryMetadata(CONTEXT),
+                                       root_prompt=QUERY)
+    messages.append(build_user_prompt(root_prompt=QUERY, iteration=0))
+    return f"{sum(len(str(m['content'])) for m in messages) // 4:,}"
 
 
 def map_prices() -> tuple[float, float, float]:
@@ -66,8 +84,7 @@ async def session(server: OpenAIServer, iterations: int, prices: tuple[float, fl
              for m in ("openai/root", "openai/sub")}
     bus = ev.EventBus()
     run = Run(settings, ModelClient(prices=table), bus)
-    context = "".join(f"line {i}: some text of the repository to read\n" for i in range(3000))
-    outcome = await run.start("What does this repository do?", RunContext.from_value(context))
+    outcome = await run.start(QUERY, RunContext.from_value(CONTEXT))
     await run.close()
     return run, outcome
 
@@ -75,6 +92,7 @@ async def session(server: OpenAIServer, iterations: int, prices: tuple[float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--rlms-src", metavar="DIR", help="a checkout of rlms's source")
     args = parser.parse_args()
     prices = map_prices()
     with OpenAIServer(prompt_cache=PromptCache()) as server:
@@ -108,7 +126,8 @@ def main() -> None:
         ("the same tokens without cache prices", f"${uncached_bill:.6f}", "", ""),
         ("cached share of prompt tokens", f"{cached / prompt * 100:.1f}%", "", ""),
         ("root prompt tokens, first request (ours)", f"{sizes[0]:,}", "", ""),
-        ("root prompt tokens, first request (rlms)", "not measured", "", ""),
+        ("root prompt tokens, first request (rlms)",
+         rlms_first_request_tokens(args.rlms_src), "", ""),
     ]
     for figure, value, goal, met in rows:
         print(f"{figure:<54}  {value:<14}  {goal:<8}  {met}".rstrip())
