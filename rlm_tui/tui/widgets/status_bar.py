@@ -115,14 +115,18 @@ class RunStatusBar(Widget):
         parts += [format_clock(self.elapsed), " · ",
                   format_tokens(self.usage.total_tokens, estimated=not self.usage.reported),
                   (" tokens", "$text-muted")]
-        cached = format_cached_share(self.usage)
-        if cached:
-            parts += [(f" ({cached})", "$text-muted")]
+        cached_at = len(parts)
         parts += [" · ", format_cost(self.usage, known=self.cost_known)]
         if self.max_cost:
             parts += [(f" / ${self.max_cost:.2f}", "$text-muted")]
         parts += [" · ", str(self.sub_calls), (" sub-calls", "$text-muted")]
         line = Content.assemble(*parts)
+        cached = format_cached_share(self.usage)
+        if cached:  # the share only where the bar has room for it (80 columns often do not)
+            with_share = Content.assemble(*parts[:cached_at], (f" ({cached})", "$text-muted"),
+                                          *parts[cached_at:])
+            if not self.size.width or with_share.cell_length <= self.size.width:
+                line = with_share
         right = Content.assemble((printable(self.model), "$text-muted"), "  ",
                                  ("rlm-tui ", "bold $primary"))
         room = self.size.width - line.cell_length - right.cell_length
