@@ -407,7 +407,10 @@ def _add_app_command(commands: Any) -> None:
 def run_app_command(args: argparse.Namespace) -> int:
     from rlm_tui.tui.launch import launch_app
 
-    return launch_app(args.path, args.query, settings_from_args(args))
+    from pathlib import Path
+
+    config = Path(args.config) if getattr(args, "config", None) else None
+    return launch_app(args.path, args.query, settings_from_args(args), config_path=config)
 
 
 def main(argv: list[str] | None = None) -> int:

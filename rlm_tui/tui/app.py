@@ -30,10 +30,16 @@ from rlm_tui.tui.file_index import FileIndex
 from rlm_tui.tui.forking import ForkRequest
 from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived
 from rlm_tui.tui.live_run import LiveRun
+from rlm_tui.tui.model_setup import ModelSetup
 from rlm_tui.tui.run_summary import RunSummary
-from rlm_tui.tui.session_app import SessionApp, session_bindings
+from rlm_tui.tui.session_app import SESSION_HELP, SessionApp, session_bindings
 from rlm_tui.tui.session_screen import PANE_ORDER
-from rlm_tui.tui.steering import STEERING_BINDINGS, SteeringActions, models_changed
+from rlm_tui.tui.steering import (
+    STEERING_BINDINGS,
+    STEERING_HELP,
+    SteeringActions,
+    models_changed,
+)
 from rlm_tui.tui.widgets.query_bar import QueryBar
 
 if TYPE_CHECKING:
@@ -46,19 +52,21 @@ HALT_WAIT_S = 10.0
 __all__ = ["PANE_ORDER", "RlmApp"]
 
 
-class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
+class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
     """Watch and steer RLM runs over one loaded context (steering.py: notes, held cells,
-    models, forks)."""
+    models, forks; model_setup.py: the model question of a first run)."""
 
     BINDINGS: ClassVar[list[BindingType]] = session_bindings(STEERING_BINDINGS)
+    HELP_SECTIONS = (*STEERING_HELP, *SESSION_HELP)
 
     def __init__(self, source: str, settings: Settings, *, query: str | None = None,
                  stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
                  preferences_path: Path | None = None, start_paused: bool = False,
-                 fork: ForkRequest | None = None) -> None:
+                 fork: ForkRequest | None = None, config_path: Path | None = None) -> None:
         super().__init__(theme=settings.theme, preferences_path=preferences_path, clock=clock)
         self.source = source
         self.settings = settings
+        self.config_path = config_path  # --config: where a chosen model is saved
         self.workspace: Workspace | None = None
         self.live_run: LiveRun | None = None
         self.exit_error: str | None = None  # why the app quit with a non-zero code
@@ -89,6 +97,8 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         self._load_workspace()
         # After the first frame: litellm's import would otherwise compete with it.
         self.set_timer(1.0, self._warm_up_models)
+        if self.needs_model and self._pending_fork is None:
+            self.call_after_refresh(self.ask_for_model)  # before the first question
 
     def _context_name(self) -> str:
         if self.source == "-":
@@ -155,6 +165,10 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         """Ask `query` (a run must not be live): a follow-up question when the session is
         open, else the first question of a new session."""
         assert self.workspace is not None
+        if self.needs_model:  # asked first; the question runs once a model is chosen
+            self._pending_query = query
+            self.ask_for_model()
+            return
         live = self.live_run
         self.session.query_bar.set_query(query)
         if live is not None and live.is_open:
@@ -204,6 +218,13 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
                 if live.is_open else "")
         self.notify(f"Transcript: {live.transcript_path}{more}", title=title, timeout=8)
         self.refresh_bindings()
+
+    def model_ready(self) -> None:
+        """A model was chosen (model_setup.py): warm it up, and ask the question waiting."""
+        self._warm_up_models()
+        if self.workspace is not None and self._pending_query and not self.run_is_live:
+            query, self._pending_query = self._pending_query, None
+            self.call_later(self.start_run, query)
 
     def _run_could_not_start(self, message: str) -> None:
         session = self.session

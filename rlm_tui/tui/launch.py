@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlm_tui.config import Settings
@@ -64,17 +65,19 @@ def read_piped_stdin(limit: int) -> io.BytesIO:
     return io.BytesIO(data)
 
 
-def launch_app(path: str, query: str | None, settings: Settings) -> int:
+def launch_app(path: str, query: str | None, settings: Settings,
+               config_path: Path | None = None) -> int:
     """Run the app on `path` until the user quits; returns the exit code (2 when the context
     could not be loaded, after printing why). InputError for a path that is not there,
-    UsageError without a terminal, both before anything is loaded."""
+    UsageError without a terminal, both before anything is loaded. `config_path`: --config,
+    where a model chosen in the app is saved (else the default config file)."""
     if path != STDIN:
         check_source(path)  # a wrong path is the more useful thing to hear about
     check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
-    app = RlmApp(path, settings, query=query, stdin=stdin)
+    app = RlmApp(path, settings, query=query, stdin=stdin, config_path=config_path)
     app.run()
     if app.exit_error:
         print(f"rlm-tui: {app.exit_error}", file=sys.stderr)

@@ -43,17 +43,6 @@ async def test_a_missing_api_key_is_shown_in_the_app(sample, monkeypatch):
         assert "OPENAI_API_KEY" in app.summary.reason
 
 
-async def test_no_model_is_shown_in_the_app_and_a_later_query_can_run(sample):
-    app = make_app(sample, model=None)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _start(pilot)
-        assert "no model: pass --model" in app.query_one(FinalAnswer).status_line
-        app.settings.model = "demo"  # as if fixed in the palette; the query box is ready
-        await pilot.press("r", *"again", "enter")
-        await ended(pilot)
-        assert app.summary.state == "done"
-
-
 async def test_a_context_that_cannot_be_loaded_closes_the_app_with_exit_code_2(tmp_path):
     (tmp_path / "empty").mkdir()
     app = make_app(str(tmp_path / "empty"))
