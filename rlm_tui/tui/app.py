@@ -255,6 +255,8 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
     # -- controls ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose_model":
+            return self.needs_model
         steering = self.check_steering(action, parameters)
         if steering is not NotImplemented:
             return steering

@@ -24,7 +24,7 @@ from textual.markup import escape
 # controls, the panes, and quitting last. Names are actions, or Textual's system commands by
 # title; one not named here comes just before Quit.
 PALETTE_ORDER: tuple[str, ...] = (
-    "new_query", "set_approve_mode", "switch_model", "export", "Theme",
+    "new_query", "choose_model", "set_approve_mode", "switch_model", "export", "Theme",
     "toggle_pause", "step", "previous_iteration", "faster", "slower", "to_start", "to_end",
     "halt", "note", "approve_cell", "edit_cell", "skip_cell", "fork", "new_session",
     "zoom", "focus_filter", "toggle_help", "Screenshot", "quit",

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rlm_tui.config import Settings, default_config_path, save_model_choice
 from rlm_tui.errors import ConfigError
 from rlm_tui.tui.screens.model_question import ModelChoice, ModelQuestionScreen
-from rlm_tui.tui.steering import checked
+from rlm_tui.tui.steering import PALETTE_ACTIONS, checked
 
 if TYPE_CHECKING:
     from rlm_tui.tui.session_app import SessionApp
@@ -33,8 +33,15 @@ def _suggested_models() -> list[tuple[str, str]]:
     return suggested_models()
 
 
+# The palette's way to the question, while no model is set.
+CHOOSE_MODEL = ("Choose a model…", "While none is set: the models whose API keys are set, a "
+                "local server, or the offline demo", "choose_model")
+
+
 class ModelSetup(_App):
     """The live app's question for a model (mixed into RlmApp)."""
+
+    PALETTE_ACTIONS = (CHOOSE_MODEL, *PALETTE_ACTIONS)
 
     if TYPE_CHECKING:  # what the mixin reads and calls of RlmApp (app.py)
         settings: Settings
@@ -54,6 +61,15 @@ class ModelSetup(_App):
         self.push_screen(ModelQuestionScreen(self._check_choice, config_path=_home(path),
                                              find_models=_suggested_models),
                          self._model_chosen)
+
+    def action_choose_model(self) -> None:
+        self.ask_for_model()
+
+    def action_switch_model(self, which: str) -> None:
+        if which == "root" and self.needs_model:
+            self.ask_for_model()  # the newcomer's list rather than a blank name to type
+            return
+        super().action_switch_model(which)  # type: ignore[misc]
 
     def _candidate(self, model: str, api_base: str | None) -> Settings:
         return Settings.model_validate({**self.settings.model_dump(), "model": model,

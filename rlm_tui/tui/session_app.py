@@ -75,14 +75,12 @@ SESSION_HELP: tuple[HelpSection, ...] = (
 
 
 def session_bindings(own: list[BindingType]) -> list[BindingType]:
-    """A session app's keys in footer order: Textual's app keys, ours in their place where we
-    replace one (ctrl+q comes first among the app's keys, as it always has), then `own`,
-    then SESSION_BINDINGS."""
+    """A session app's keys in footer order: `own` (what the app is for first), then
+    SESSION_BINDINGS (quit last, as in the replay and the palette), then Textual's app keys
+    that ours do not replace (ctrl+c's hint)."""
     ours = [*own, *SESSION_BINDINGS]
-    by_key = {b.key: b for b in ours if isinstance(b, Binding)}
-    textual = [by_key.get(b.key, b) for b in App.BINDINGS if isinstance(b, Binding)]
-    replaced = {b.key for b in textual}
-    return [*textual, *(b for b in ours if not isinstance(b, Binding) or b.key not in replaced)]
+    keys = {b.key for b in ours if isinstance(b, Binding)}
+    return [*ours, *(b for b in App.BINDINGS if isinstance(b, Binding) and b.key not in keys)]
 
 
 class SessionApp(App[None]):

@@ -60,7 +60,7 @@ STEERING_HELP: tuple[HelpSection, ...] = (
     HelpSection("Ask", "Type a question in the box at the bottom and press enter. The model "
                 "never reads the files whole: it writes Python that looks through them, and "
                 "asks sub-models about the pieces it picks.",
-                ("new_query", "switch_model", "new_session")),
+                ("new_query", "choose_model", "switch_model", "new_session")),
     HelpSection("Steer a run", "The panes fill in as the model works: stop it after any "
                 "step, tell it something, or end it.", ("toggle_pause", "step", "halt", "note")),
     HelpSection("Check its code first", "Choose in the palette which cells of code wait for "

@@ -134,3 +134,23 @@ def test_the_question_names_its_config_file_under_home(tmp_path, monkeypatch):
     assert _home(tmp_path / ".config" / "rlm-tui" / "config.toml") == \
         "~/.config/rlm-tui/config.toml"
     assert _home(Path("/etc/rlm-tui.toml")) == "/etc/rlm-tui.toml"
+
+
+async def test_the_palette_leads_to_the_question_while_no_model_is_set(sample):
+    from tests.tui.snapshot_scenes import palette_titles
+
+    app = make_app(sample, model=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: asking(app), what="the question")
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: "Quit" in palette_titles(app), what="the palette")
+        assert palette_titles(app)[:2] == ["Ask", "Choose a model…"]
+        await pilot.press(*"switch root", "enter")
+        await wait_for(pilot, lambda: asking(app), what="the question, not a blank name")
+        await choose(pilot, "demo")
+        await wait_for(pilot, lambda: not asking(app), what="the demo")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: "Quit" in palette_titles(app), what="the palette")
+        assert "Choose a model…" not in palette_titles(app)

@@ -74,7 +74,8 @@ class ModelQuestionScreen(ModalScreen[ModelChoice | None]):
         Input { background: $boost; padding: 0 1; }
         Input:focus { background: $panel; }
         Checkbox { margin-top: 1; background: $surface; border: none; padding: 0; }
-        #message { height: auto; margin-top: 1; }
+        #message { height: auto; margin-top: 1; display: none; }
+        #message.-shown { display: block; }
         #message.-error { color: $text-error; }
         #hint { color: $text-muted; margin-top: 1; }
     }
@@ -194,6 +195,7 @@ class ModelQuestionScreen(ModalScreen[ModelChoice | None]):
     def _say(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#message", Static)
         message.update(text)
+        message.set_class(bool(text), "-shown")
         message.set_class(error, "-error")
 
     def action_later(self) -> None:

@@ -101,7 +101,9 @@ def focused_rows(screen: Any) -> tuple[str, list[KeyRow]]:
     for node in focused.ancestors_with_self:
         if node is screen:
             break
-        title = str(getattr(node, "border_title", "") or "") or node.BINDING_GROUP_TITLE or ""
+        # A pane's name, not its figures ("Calls · 3 done · ..."), or a group's.
+        shown = str(getattr(node, "border_title", "") or "").split(" · ")[0]
+        title = getattr(node, "BORDER_TITLE", "") or shown or node.BINDING_GROUP_TITLE or ""
         if title:
             name = title
             break
