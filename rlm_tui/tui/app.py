@@ -32,14 +32,9 @@ from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived
 from rlm_tui.tui.live_run import LiveRun
 from rlm_tui.tui.model_setup import ModelSetup
 from rlm_tui.tui.run_summary import RunSummary
-from rlm_tui.tui.session_app import SESSION_HELP, SessionApp, session_bindings
+from rlm_tui.tui.session_app import SessionApp, session_bindings
 from rlm_tui.tui.session_screen import PANE_ORDER
-from rlm_tui.tui.steering import (
-    STEERING_BINDINGS,
-    STEERING_HELP,
-    SteeringActions,
-    models_changed,
-)
+from rlm_tui.tui.steering import STEERING_BINDINGS, SteeringActions, models_changed
 from rlm_tui.tui.widgets.query_bar import QueryBar
 
 if TYPE_CHECKING:
@@ -57,16 +52,14 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
     models, forks; model_setup.py: the model question of a first run)."""
 
     BINDINGS: ClassVar[list[BindingType]] = session_bindings(STEERING_BINDINGS)
-    HELP_SECTIONS = (*STEERING_HELP, *SESSION_HELP)
 
     def __init__(self, source: str, settings: Settings, *, query: str | None = None,
                  stdin: BinaryIO | None = None, clock: Callable[[], float] = time.time,
                  preferences_path: Path | None = None, start_paused: bool = False,
-                 fork: ForkRequest | None = None, config_path: Path | None = None) -> None:
+                 fork: ForkRequest | None = None) -> None:
         super().__init__(theme=settings.theme, preferences_path=preferences_path, clock=clock)
         self.source = source
         self.settings = settings
-        self.config_path = config_path  # --config: where a chosen model is saved
         self.workspace: Workspace | None = None
         self.live_run: LiveRun | None = None
         self.exit_error: str | None = None  # why the app quit with a non-zero code
@@ -97,8 +90,7 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
         self._load_workspace()
         # After the first frame: litellm's import would otherwise compete with it.
         self.set_timer(1.0, self._warm_up_models)
-        if self.needs_model and self._pending_fork is None:
-            self.call_after_refresh(self.ask_for_model)  # before the first question
+        self.ask_for_model_first()
 
     def _context_name(self) -> str:
         if self.source == "-":
@@ -165,9 +157,7 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
         """Ask `query` (a run must not be live): a follow-up question when the session is
         open, else the first question of a new session."""
         assert self.workspace is not None
-        if self.needs_model:  # asked first; the question runs once a model is chosen
-            self._pending_query = query
-            self.ask_for_model()
+        if self.model_first(query):
             return
         live = self.live_run
         self.session.query_bar.set_query(query)
@@ -219,13 +209,6 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
         self.notify(f"Transcript: {live.transcript_path}{more}", title=title, timeout=8)
         self.refresh_bindings()
 
-    def model_ready(self) -> None:
-        """A model was chosen (model_setup.py): warm it up, and ask the question waiting."""
-        self._warm_up_models()
-        if self.workspace is not None and self._pending_query and not self.run_is_live:
-            query, self._pending_query = self._pending_query, None
-            self.call_later(self.start_run, query)
-
     def _run_could_not_start(self, message: str) -> None:
         session = self.session
         self.summary.state, self.summary.reason = "failed", message
@@ -255,8 +238,6 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
     # -- controls ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "choose_model":
-            return self.needs_model
         steering = self.check_steering(action, parameters)
         if steering is not NotImplemented:
             return steering

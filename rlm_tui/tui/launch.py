@@ -77,7 +77,8 @@ def launch_app(path: str, query: str | None, settings: Settings,
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
-    app = RlmApp(path, settings, query=query, stdin=stdin, config_path=config_path)
+    app = RlmApp(path, settings, query=query, stdin=stdin)
+    app.config_path = config_path
     app.run()
     if app.exit_error:
         print(f"rlm-tui: {app.exit_error}", file=sys.stderr)

@@ -42,25 +42,56 @@ class ModelSetup(_App):
     """The live app's question for a model (mixed into RlmApp)."""
 
     PALETTE_ACTIONS = (CHOOSE_MODEL, *PALETTE_ACTIONS)
+    config_path: Path | None = None  # --config (launch.py sets it): where a choice is saved
 
     if TYPE_CHECKING:  # what the mixin reads and calls of RlmApp (app.py)
         settings: Settings
-        config_path: Path | None
+        workspace: object | None
+        _pending_query: str | None
+        _pending_fork: object | None
 
-        def model_ready(self) -> None: ...
+        def _warm_up_models(self) -> None: ...
+        async def start_run(self, query: str) -> None: ...
 
     @property
     def needs_model(self) -> bool:
         return not self.settings.model
+
+    def ask_for_model_first(self) -> None:
+        """On opening: the question before any other, unless a model is set (or a fork
+        brings its own)."""
+        if self.needs_model and self._pending_fork is None:
+            self.call_after_refresh(self.ask_for_model)
+
+    def model_first(self, query: str) -> bool:
+        """True when no model is set: `query` waits for one, and the question is asked."""
+        if not self.needs_model:
+            return False
+        self._pending_query = query
+        self.ask_for_model()
+        return True
 
     def ask_for_model(self) -> None:
         """The model question, unless it is open already."""
         if any(isinstance(screen, ModelQuestionScreen) for screen in self.screen_stack):
             return
         path = self.config_path or default_config_path()
-        self.push_screen(ModelQuestionScreen(self._check_choice, config_path=_home(path),
+        self.push_screen(ModelQuestionScreen(self._check_question_choice,
+                                             config_path=_home(path),
                                              find_models=_suggested_models),
-                         self._model_chosen)
+                         self._question_answered)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose_model":
+            return self.needs_model
+        return super().check_action(action, parameters)  # type: ignore[misc]
+
+    def model_ready(self) -> None:
+        """A model was chosen: warm it up, and ask the question waiting for it, if any."""
+        self._warm_up_models()
+        if self.workspace is not None and self._pending_query and not self.run_is_live:
+            query, self._pending_query = self._pending_query, None
+            self.call_later(self.start_run, query)
 
     def action_choose_model(self) -> None:
         self.ask_for_model()
@@ -71,34 +102,34 @@ class ModelSetup(_App):
             return
         super().action_switch_model(which)  # type: ignore[misc]
 
-    def _candidate(self, model: str, api_base: str | None) -> Settings:
+    def _with_model(self, model: str, api_base: str | None) -> Settings:
         return Settings.model_validate({**self.settings.model_dump(), "model": model,
                                         "api_base": api_base})
 
-    async def _check_choice(self, model: str, api_base: str | None) -> str | None:
+    async def _check_question_choice(self, model: str, api_base: str | None) -> str | None:
         from rlm_tui.engine.workspace import check_models  # deferred: the engine's imports
 
         try:
-            candidate = self._candidate(model, api_base)
+            candidate = self._with_model(model, api_base)
         except ValidationError as exc:
             error = exc.errors()[0]
             where = "the address" if "api_base" in error["loc"] else str(error["loc"][0])
             return f"{where}: {error['msg'].removeprefix('Value error, ')}"
         return await checked(check_models, candidate)
 
-    def _model_chosen(self, choice: ModelChoice | None) -> None:
+    def _question_answered(self, choice: ModelChoice | None) -> None:
         if choice is None:
             self.notify("Pick a model when you ask your first question, or with the "
                         "palette's Switch root model… (ctrl+p).", title="No model yet",
                         timeout=8)
             return
-        self.settings = self._candidate(choice.model, choice.api_base)
+        self.settings = self._with_model(choice.model, choice.api_base)
         self.session.status_bar.model = choice.model
         if choice.save:
-            self.run_worker(self._save(choice), group="models", exit_on_error=False)
+            self.run_worker(self._save_model(choice), group="models", exit_on_error=False)
         self.model_ready()
 
-    async def _save(self, choice: ModelChoice) -> None:
+    async def _save_model(self, choice: ModelChoice) -> None:
         try:
             path = await asyncio.to_thread(save_model_choice, choice.model, choice.api_base,
                                            self.config_path)

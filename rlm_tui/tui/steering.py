@@ -21,6 +21,7 @@ from rlm_tui.errors import RlmTuiError
 from rlm_tui.tui.forking import ForkPoint, ForkRequest
 from rlm_tui.tui.screens.cell_editor import CellEditorScreen
 from rlm_tui.tui.run_summary import RunSummary
+from rlm_tui.tui.session_app import SESSION_HELP
 from rlm_tui.tui.screens.fork import ForkChoice
 from rlm_tui.tui.screens.prompt import PromptScreen
 from rlm_tui.tui.widgets.cell_log import describe_cell
@@ -92,6 +93,7 @@ class SteeringActions(_App):
     """The live app's steering keys and commands (mixed into RlmApp)."""
 
     PALETTE_ACTIONS: ClassVar[tuple[tuple[str, str, str], ...]] = PALETTE_ACTIONS
+    HELP_SECTIONS: ClassVar[tuple[HelpSection, ...]] = (*STEERING_HELP, *SESSION_HELP)
 
     if TYPE_CHECKING:  # what the mixin reads and calls of RlmApp (app.py)
         settings: Settings

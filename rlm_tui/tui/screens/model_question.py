@@ -62,7 +62,7 @@ class ModelQuestionScreen(ModalScreen[ModelChoice | None]):
     ModelQuestionScreen {
         align: center middle;
         #dialog { width: 90; max-width: 100%; height: auto; max-height: 100%; padding: 1 2;
-                  border: thick $primary; background: $surface; }
+                  border: thick $primary; background: $surface; overflow-y: auto; }
         #title { text-style: bold; }
         #about { color: $text-muted; margin-bottom: 1; }
         OptionList { height: auto; max-height: 10; background: $surface; }
