@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from pathlib import Path
 from typing import Any
 
 from rlm_tui import __version__
@@ -168,8 +169,9 @@ def _add_app_command(commands: Any) -> None:
 def run_app_command(args: argparse.Namespace) -> int:
     from rlm_tui.tui.launch import launch_app
 
+    config = Path(args.config) if getattr(args, "config", None) else None
     return launch_app(one_or_several(args.path), args.query,
-                      traced_if_asked(settings_from_args(args)))
+                      traced_if_asked(settings_from_args(args)), config_path=config)
 
 
 def main(argv: list[str] | None = None) -> int:
