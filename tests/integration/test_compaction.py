@@ -11,7 +11,9 @@ from rlm_tui import events as ev
 from rlm_tui.config import Settings
 from rlm_tui.engine import Run, RunContext
 from rlm_tui.lm import ModelClient, RetryPolicy
-from rlm_tui.transcript import SessionModel
+from rlm_tui.forks import plan_fork
+from rlm_tui.transcript import SessionModel, export_transcript, parse_transcript
+from rlm_tui.transcript.writer import TranscriptWriter
 from tests.integration.openai_server import Reply
 
 WINDOW = 5000
@@ -27,6 +29,7 @@ class LongScript:
         self.step = 0
         self.summaries = 0
         self.root_prompts: list[int] = []  # characters of each root request
+        self.bodies: list[dict] = []  # each root request (not the summaries)
 
     def __call__(self, body: dict) -> Reply:
         messages = body.get("messages", [])
@@ -34,6 +37,7 @@ class LongScript:
             self.summaries += 1
             return Reply(text=SUMMARY.format(n=self.step), chunks=2)
         self.root_prompts.append(sum(len(str(m.get("content", ""))) for m in messages))
+        self.bodies.append(body)
         self.step += 1
         if self.step == 1:
             code = "keep = 'set before'\nprint('step 1')"
@@ -115,3 +119,91 @@ async def test_without_compaction_the_same_run_fails_on_the_window(openai_server
 @pytest.mark.parametrize("value, share", [("off", 0.0), ("0.5", 0.5)])
 def test_compact_at_takes_a_share_or_off(value, share):
     assert Settings(compact_at=value).compact_at == share
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """One compacted 60-iteration run, as its transcript has it, and its root requests."""
+    from tests.integration.openai_server import OpenAIServer
+
+    path = tmp_path_factory.mktemp("compaction") / "long.jsonl"
+
+    async def record():
+        with OpenAIServer() as server:
+            server.max_prompt_tokens = WINDOW
+            script = LongScript()
+            server.responder = script
+            run, seen = make_run(server, root_window=WINDOW)
+            writer = TranscriptWriter(path, query="Work long.", settings={}, context={})
+            run.bus.subscribe(writer)
+            outcome = await run.start("Work long.", RunContext.from_value("hello"))
+            writer.close()
+            assert outcome.status == "answered"
+            return seen, script
+
+    import asyncio
+
+    seen, script = asyncio.run(record())
+    return path, seen, script
+
+
+def test_the_transcript_keeps_every_compaction_and_exports_show_them(recorded):
+    path, seen, _ = recorded
+    transcript = parse_transcript(path.read_bytes())
+    compactions = [e for e in seen if isinstance(e, ev.Compacted)]
+    read = [e for e in transcript.events if isinstance(e, ev.Compacted)]
+    assert read == compactions  # a round-trip, summary and usage included
+    tree = transcript.fold()
+    assert tree.totals.usage.calls == 60 + len(compactions)
+    first = compactions[0]
+    markdown = export_transcript(transcript, "markdown")
+    assert "compaction 1: iterations 1-" in markdown and first.summary in markdown
+    html = export_transcript(transcript, "html")
+    assert "compaction 1: iterations 1-" in html and "Summary 1" in html
+    document = json.loads(export_transcript(transcript, "json"))
+    text = json.dumps(document)
+    assert '"compactions"' in text and first.summary in text
+
+
+def _iteration_of(event: ev.Compacted) -> int:
+    return int(event.node_id.rsplit(".i", 1)[1])
+
+
+async def test_a_fork_before_a_compaction_has_the_whole_conversation(recorded, openai_server):
+    _, seen, script = recorded
+    first = [e for e in seen if isinstance(e, ev.Compacted)][0]
+    at = _iteration_of(first) - 1  # the last iteration before it
+    plan = plan_fork(seen, str(at), transcript="long.jsonl")
+    bodies: list[dict] = []
+    openai_server.responder = lambda body: (bodies.append(body), Reply(
+        text="```repl\ntry:\n    history\n    had = 'True'\nexcept NameError:\n    had = 'False'\n"
+        "answer = keep + ' ' + had\nFINAL_VAR('answer')\n```"))[1]
+    run, forked = make_run(openai_server)  # no window known: no compaction
+    outcome = await run.start_fork(plan, RunContext.from_value("hello"))
+    assert outcome.answer == "set before False"  # no `history` before a compaction
+    sent = bodies[0]["messages"]
+    assert "compacted" not in json.dumps(sent)
+    assert len(sent) == 2 + 2 * at  # system, question, then every reply and its output
+    # The parent's request of iteration `at`, and that iteration's reply and output.
+    assert sent[:-2] == script.bodies[at - 1]["messages"]
+    assert not [e for e in forked if isinstance(e, ev.Compacted) and e.replaced]
+
+
+async def test_a_fork_after_a_compaction_rebuilds_it_from_the_record(recorded, openai_server):
+    _, seen, script = recorded
+    first = [e for e in seen if isinstance(e, ev.Compacted)][0]
+    at = _iteration_of(first)  # the iteration whose call came after the summary
+    plan = plan_fork(seen, str(at), transcript="long.jsonl")
+    live = LongScript()
+    live.step = 59
+    openai_server.responder = live
+    run, forked = make_run(openai_server)
+    outcome = await run.start_fork(plan, RunContext.from_value("hello"))
+    assert outcome.status == "answered", outcome.reason
+    # The conversation is the parent's after its compaction: its next request, exactly.
+    assert live.bodies[0]["messages"] == script.bodies[at]["messages"]
+    assert live.summaries == 0  # the summary came from the record: no model call
+    replayed = [e for e in forked if isinstance(e, ev.Compacted) and e.reason != "no_window"]
+    assert [(e.rebuilt, e.summary) for e in replayed] == [(True, first.summary)]
+    # `history` is in the rebuilt REPL too (the answer reads it).
+    assert int(outcome.answer.split(" | ")[1]) > 2 * at

@@ -18,6 +18,7 @@ from textual.widgets import Collapsible, Static
 from rlm_tui import events as ev
 from rlm_tui.units import format_duration, format_tokens
 from rlm_tui.printable import printable
+from rlm_tui.transcript.compaction import describe_compaction
 from rlm_tui.transcript.model import IterationNode
 from rlm_tui.tui.relay import SessionBatch
 
@@ -320,7 +321,7 @@ class RootReasoning(VerticalScroll):
            content to a negative offset (blank lines on top); aligned, it stays at 0. */
         align-vertical: bottom;
         .placeholder, .earlier { color: $text-muted; padding: 0 1; }
-        .fork-of { color: $accent; padding: 0 1; }
+        .fork-of, .compaction { color: $accent; padding: 0 1; }
         .turn-header { color: $primary; text-style: bold; padding: 0 1; margin-top: 1;
                        border-top: hkey $primary; }
         #queued-notes { color: $accent; padding: 0 1; display: none; }
@@ -436,6 +437,13 @@ class RootReasoning(VerticalScroll):
                 section = self._sections.get(event.node_id)
                 if section is not None:
                     await section.add_rejection(event)
+            elif isinstance(event, ev.Compacted):  # a line before the iteration it preceded
+                line = Static(describe_compaction(event), classes="compaction", markup=False)
+                section = self._sections.get(event.node_id)
+                if section in created:
+                    created.insert(created.index(section), line)
+                elif section is not None and section.is_mounted:
+                    await self.mount(line, before=section)
         await write_pending()
         if created:
             await self._show_new(created)
