@@ -207,3 +207,26 @@ async def test_a_fork_after_a_compaction_rebuilds_it_from_the_record(recorded, o
     assert [(e.rebuilt, e.summary) for e in replayed] == [(True, first.summary)]
     # `history` is in the rebuilt REPL too (the answer reads it).
     assert int(outcome.answer.split(" | ")[1]) > 2 * at
+
+
+def test_rlm_tui_run_past_its_window_answers_and_fails_without_compaction(openai_server,
+                                                                           tmp_path):
+    from tests.integration.test_cli_run import rlm_tui
+
+    (tmp_path / "notes.txt").write_text("hello\n")
+    openai_server.max_prompt_tokens = WINDOW
+    args = ["run", str(tmp_path / "notes.txt"), "-q", "Work long.", "--model", "openai/root",
+            "--api-base", openai_server.base_url, "--config", "/dev/null",
+            "--max-iterations", "60", "--root-window", str(WINDOW), "--json"]
+    openai_server.responder = LongScript()
+    done = rlm_tui(*args, "--transcript", str(tmp_path / "a.jsonl"))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["answer"].startswith("set before | ")
+    openai_server.responder = LongScript()
+    failed = rlm_tui(*args, "--no-compact", "--transcript", str(tmp_path / "b.jsonl"))
+    assert failed.returncode == 3
+    assert "the prompt does not fit the model's context window" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
+    bad = rlm_tui(*args, "--compact-at", "2")
+    assert bad.returncode == 2 and "not a share below 1" in bad.stderr
