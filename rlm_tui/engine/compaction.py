@@ -25,6 +25,7 @@ from rlm_tui import events as ev
 from rlm_tui.engine import prompts
 from rlm_tui.lm import ModelCallError
 from rlm_tui.lm.completion import estimated_tokens
+from rlm_tui.lm.demo import is_demo
 from rlm_tui.lm.price_map import model_window
 
 KEPT_OPENING = 2  # the system prompt and the first question
@@ -68,7 +69,7 @@ class Compactor:
             return
         window = self.window()
         if window is None:
-            if not self._said_unknown:
+            if not self._said_unknown and not is_demo(self.session.owner.spec(0).model):
                 self._said_unknown = True
                 session = self.session
                 session.emit(ev.Compacted, node, session.id, reason="no_window",

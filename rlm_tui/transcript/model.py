@@ -252,8 +252,8 @@ class SessionModel(SteeringFold):
         node = self.nodes.get(e.node_id)
         if e.usage.calls:
             self.totals.tally.add(e.usage)
-        if not isinstance(node, IterationNode):
-            return None
+        if not isinstance(node, IterationNode) or e.reason == "no_window":
+            return node if isinstance(node, IterationNode) else None  # the record says it
         node.compactions.append(e)
         if e.usage.calls:
             self._count(node, e.usage)

@@ -437,7 +437,8 @@ class RootReasoning(VerticalScroll):
                 section = self._sections.get(event.node_id)
                 if section is not None:
                     await section.add_rejection(event)
-            elif isinstance(event, ev.Compacted):  # a line before the iteration it preceded
+            elif isinstance(event, ev.Compacted) and event.reason != "no_window":
+                # A line before the iteration it preceded.
                 line = Static(describe_compaction(event), classes="compaction", markup=False)
                 section = self._sections.get(event.node_id)
                 if section in created:
