@@ -55,3 +55,35 @@ async def test_the_reasoning_pane_marks_each_compaction_before_its_iteration(sam
         assert children.index(lines[0]) == children.index(sections[2]) - 1
         assert children.index(lines[1]) == children.index(sections[3]) - 1
         assert all(isinstance(line, Static) for line in lines)
+
+
+async def test_the_replay_shows_the_compaction_where_it_happened(tmp_path):
+    from rlm_tui.transcript import TranscriptWriter, read_transcript
+    from rlm_tui.tui.replay_app import ReplayApp
+    from tests.tui.test_replay import SIZE, opened, press
+
+    script = EventScript()
+    script.start()
+    script.iteration(1, REPLY_1)
+    script.iteration(2, REPLY_2)
+    third = f"{script.run}.i3"
+    script.emit(ev.IterationStarted, third, script.run, iteration=3,
+                max_iterations=script.max_iterations)
+    compaction(script, third, 1)
+    script.emit(ev.RootDone, third, script.run, text="Going on.", model="openai/root-model",
+                usage=ev.Usage.of_call(900, 10, 0.0001), latency_s=0.5)
+    script.state("done")
+    path = tmp_path / "compacted.jsonl"
+    writer = TranscriptWriter(path, query="q", settings={}, context={})
+    for event in script.take():
+        writer(event)
+    writer.close()
+    app = ReplayApp(read_transcript(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await press(pilot, "G")
+        reasoning = app.query_one(RootReasoning)
+        lines = [w for w in reasoning.children if "compaction" in w.classes]
+        assert len(lines) == 1 and "compaction 1: iterations 1-2" in str(lines[0].render())
+        children = list(reasoning.children)
+        assert children.index(lines[0]) == children.index(reasoning.sections[2]) - 1
