@@ -92,8 +92,8 @@ class Compactor:
         conversation = session.conversation
         messages = conversation.messages
         end = _newest_exchange(messages)
-        if end <= KEPT_OPENING:
-            return False
+        if end <= KEPT_OPENING or not any(conversation.nodes[KEPT_OPENING:end]):
+            return False  # nothing older, or only the last summary: nothing to gain
         before = self.estimate(messages)
         request = _summary_request(messages, window, self.share, before if refused else None)
         summary, usage, model, latency = await self._summary_call(node, request)

@@ -230,3 +230,42 @@ def test_rlm_tui_run_past_its_window_answers_and_fails_without_compaction(openai
     assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
     bad = rlm_tui(*args, "--compact-at", "2")
     assert bad.returncode == 2 and "not a share below 1" in bad.stderr
+
+
+def test_the_progress_line_says_each_compaction_once():
+    import io
+
+    from rlm_tui.progress import ProgressLine
+
+    out = io.StringIO()
+    progress = ProgressLine(out, enabled=True)
+    progress(ev.SessionStarted(session_id="r", node_id="r", query="q", depth=0,
+                               root_model="openai/x", sub_model="openai/x", max_iterations=9))
+    progress(ev.IterationStarted(session_id="r", node_id="r.i1", parent_id="r", iteration=1,
+                                 max_iterations=9))
+    progress(ev.Compacted(session_id="r", node_id="r.i1", parent_id="r", reason="no_window",
+                          model="openai/x"))
+    progress(ev.Compacted(session_id="r", node_id="r.i1", parent_id="r", replaced=6,
+                          first_iteration=1, last_iteration=3, tokens_before=4300,
+                          tokens_after=800, window=5000, summary="s"))
+    text = out.getvalue()
+    assert "compaction off: the input window of openai/x is not known" in text
+    assert "compaction 1: iterations 1-3 (6 messages) replaced" in text
+
+
+async def test_an_exchange_too_big_to_compact_away_fails_as_before(openai_server):
+    # Every output alone passes the window: a compaction cannot help, the run fails once
+    # (a summary of a summary is never asked for).
+    openai_server.max_prompt_tokens = 3000
+    replies = iter(range(1, 100))
+
+    def responder(body):
+        if "Summarize your progress so far" in str(body["messages"][-1]["content"]):
+            return Reply(text="summary")
+        return Reply(text=f"```repl\nprint('x' * 13000)  # {next(replies)}\n```")
+
+    openai_server.responder = responder
+    run, seen = make_run(openai_server, root_window=3000)
+    outcome = await run.start("Work long.", RunContext.from_value("hello"))
+    assert outcome.status == "failed" and outcome.error_kind == "context_window"
+    assert len([e for e in seen if isinstance(e, ev.Compacted) and e.replaced]) <= 1
