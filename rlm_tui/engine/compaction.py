@@ -30,6 +30,8 @@ from rlm_tui.lm.price_map import model_window
 
 KEPT_OPENING = 2  # the system prompt and the first question
 _ITERATION = re.compile(r"\.i(\d+)$")
+# The window as a refusal states it (OpenAI and servers that copy its message).
+_STATED_WINDOW = re.compile(r"maximum context length is ([\d,]+) tokens", re.IGNORECASE)
 
 
 class Compactor:
@@ -40,6 +42,7 @@ class Compactor:
         self.count = 0
         self._reported: tuple[int, int] | None = None  # (prompt tokens, messages) last sent
         self._said_unknown = False
+        self._stated: int | None = None  # the window a refusal stated, when none was known
 
     @property
     def share(self) -> float:
@@ -49,7 +52,7 @@ class Compactor:
         session = self.session
         if session.depth == 0 and session.owner.settings.root_window:
             return int(session.owner.settings.root_window)
-        return model_window(session.owner.spec(session.depth).model)
+        return model_window(session.owner.spec(session.depth).model) or self._stated
 
     def estimate(self, messages: list[dict[str, str]]) -> int:
         """The conversation's tokens: the server's last count and an estimate of the rest."""
@@ -82,6 +85,9 @@ class Compactor:
         """A request refused for its length: compact (once) so that the caller retries."""
         if exc.kind != "context_window" or self.share <= 0:
             return False
+        stated = _STATED_WINDOW.search(str(exc))
+        if stated is not None and self.window() is None:  # compact ahead of it from now on
+            self._stated = int(stated.group(1).replace(",", ""))
         return await self.compact(node, "context_window", self.window(), refused=True)
 
     async def compact(self, node: str, reason: str, window: int | None, *,
