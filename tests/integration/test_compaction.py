@@ -82,6 +82,9 @@ async def test_a_run_past_its_window_compacts_and_answers(openai_server):
     finished = [e for e in seen if isinstance(e, ev.SessionFinished)][-1]
     assert finished.usage.calls == 60 + len(compactions)
     assert run.ledger.usage.calls == 60 + len(compactions)
+    calls = [e.usage for e in seen if isinstance(e, ev.RootDone)] + [c.usage for c in compactions]
+    assert run.ledger.usage.prompt_tokens == sum(u.prompt_tokens for u in calls)
+    assert run.ledger.usage.completion_tokens == sum(u.completion_tokens for u in calls)
     # The transcript's tree shows where and counts the calls.
     model = SessionModel()
     for event in seen:
@@ -272,3 +275,22 @@ async def test_an_exchange_too_big_to_compact_away_fails_as_before(openai_server
     outcome = await run.start("Work long.", RunContext.from_value("hello"))
     assert outcome.status == "failed" and outcome.error_kind == "context_window"
     assert len([e for e in seen if isinstance(e, ev.Compacted) and e.replaced]) <= 1
+
+
+async def test_a_token_budget_counts_the_summary_call(openai_server):
+    # The summary call's tokens count: a budget the run's calls alone would have left open
+    # (before its compaction) is passed by it, and the run halts there.
+    openai_server.max_prompt_tokens = WINDOW
+    openai_server.responder = LongScript()
+    probe, seen = make_run(openai_server, root_window=WINDOW)
+    await probe.start("Work long.", RunContext.from_value("hello"))
+    first = [e for e in seen if isinstance(e, ev.Compacted)][0]
+    before = [e for e in seen if isinstance(e, ev.RootDone)][:_iteration_of(first) - 1]
+    spent = sum(e.usage.total_tokens for e in before)
+    openai_server.responder = LongScript()
+    run, seen = make_run(openai_server, root_window=WINDOW,
+                         max_tokens=spent + first.usage.total_tokens // 2)
+    outcome = await run.start("Work long.", RunContext.from_value("hello"))
+    assert outcome.status == "halted" and "token" in (outcome.reason or "")
+    assert [e for e in seen if isinstance(e, ev.Compacted)]  # the summary was asked for
+    assert run.ledger.usage.total_tokens > spent
