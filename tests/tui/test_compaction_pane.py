@@ -87,3 +87,32 @@ async def test_the_replay_shows_the_compaction_where_it_happened(tmp_path):
         assert len(lines) == 1 and "compaction 1: iterations 1-2" in str(lines[0].render())
         children = list(reasoning.children)
         assert children.index(lines[0]) == children.index(reasoning.sections[2]) - 1
+
+
+async def test_the_call_tab_of_the_iteration_after_it_shows_the_summary(sample):
+    from rlm_tui.tui.widgets.call_detail import CallDetail
+    from rlm_tui.tui.widgets.subcall_tree import SubCallTree
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script = EventScript()
+        script.start()
+        script.iteration(1, REPLY_1)
+        script.iteration(2, REPLY_2)
+        third = f"{script.run}.i3"
+        script.emit(ev.IterationStarted, third, script.run, iteration=3,
+                    max_iterations=script.max_iterations)
+        compaction(script, third, 1)
+        script.emit(ev.RootDone, third, script.run, text="Going on.", model="m",
+                    usage=ev.Usage.of_call(900, 10, 0.0001), latency_s=0.5)
+        await feed(pilot, script)
+        tree = app.query_one(SubCallTree)
+        tree.focus()
+        tree.move_cursor(tree._by_id[third])
+        await pilot.pause()
+        prompt = app.query_one(CallDetail).query_one("#call-prompt").text
+        assert "compaction 1: iterations 1-2" in prompt and "steps 1-2 done" in prompt
+        # Its roll-up holds the summary call too.
+        node = tree.model.nodes[third]
+        assert node.tally.usage.calls == 2
