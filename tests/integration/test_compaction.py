@@ -294,3 +294,18 @@ async def test_a_token_budget_counts_the_summary_call(openai_server):
     assert outcome.status == "halted" and "token" in (outcome.reason or "")
     assert [e for e in seen if isinstance(e, ev.Compacted)]  # the summary was asked for
     assert run.ledger.usage.total_tokens > spent
+
+
+def test_compaction_settings_from_the_config_file_and_the_environment(tmp_path):
+    from rlm_tui.config import load_settings
+    from rlm_tui.errors import ConfigError
+
+    config = tmp_path / "config.toml"
+    config.write_text('compact_at = "off"\nroot_window = 8000\n')
+    settings = load_settings({}, config_path=config, environ={})
+    assert (settings.compact_at, settings.root_window) == (0.0, 8000)
+    settings = load_settings({}, config_path=config, environ={"RLM_TUI_COMPACT_AT": "0.7"})
+    assert settings.compact_at == 0.7
+    config.write_text("compact_at = 1.5\n")
+    with pytest.raises(ConfigError, match="compact_at"):
+        load_settings({}, config_path=config, environ={})
