@@ -43,6 +43,7 @@ class Compactor:
         self._reported: tuple[int, int] | None = None  # (prompt tokens, messages) last sent
         self._said_unknown = False
         self._stated: int | None = None  # the window a refusal stated, when none was known
+        self._question: str | None = None  # a follow-up question a summary replaced
 
     @property
     def share(self) -> float:
@@ -106,9 +107,8 @@ class Compactor:
         self.count += 1
         replaced, kept = end - KEPT_OPENING, len(messages) - end
         iterations = _iterations(conversation.nodes[KEPT_OPENING:end])
-        apply(conversation, summary, self.count, replaced, end)
+        self._apply(summary, replaced, end)
         await set_history(session, conversation.history)
-        self._reported = None
         after = self.estimate(conversation.messages)
         session.emit(ev.Compacted, node, session.id, reason=reason, count=self.count,
                      replaced=replaced, kept=kept,
@@ -140,18 +140,26 @@ class Compactor:
 
     async def replay(self, summary: str, replaced: int) -> None:
         """A fork's copy of a recorded compaction: the same replacement, no model call."""
-        conversation = self.session.conversation
         self.count += 1
+        self._apply(summary, replaced, KEPT_OPENING + replaced)
+        await set_history(self.session, self.session.conversation.history)
+
+    def _apply(self, summary: str, replaced: int, end: int) -> None:
+        """Messages [2, end) give way to the summary and a note of what happened; a
+        follow-up question among them (a later turn's) is said again in the note."""
+        conversation = self.session.conversation
+        asked = [i for i, node in enumerate(conversation.nodes)
+                 if i >= KEPT_OPENING and node == self.session.id]
+        if asked and asked[-1] >= end:  # in the newest exchange, which stays
+            self._question = None
+        elif asked:
+            self._question = conversation.messages[asked[-1]]["content"]
+        note = prompts.compacted_message(self.count, replaced)
+        if self._question is not None:
+            note += f"\n\nThe question in hand, as it was asked:\n\n{self._question}"
+        conversation.compact(KEPT_OPENING, end, [{"role": "assistant", "content": summary},
+                                                 {"role": "user", "content": note}])
         self._reported = None
-        apply(conversation, summary, self.count, replaced, KEPT_OPENING + replaced)
-        await set_history(self.session, conversation.history)
-
-
-def apply(conversation: Any, summary: str, count: int, replaced: int, end: int) -> None:
-    """Messages [2, end) give way to the summary and a note of what happened."""
-    new = [{"role": "assistant", "content": summary},
-           {"role": "user", "content": prompts.compacted_message(count, replaced)}]
-    conversation.compact(KEPT_OPENING, end, new)
 
 
 async def set_history(session: Any, history: list[dict[str, str]]) -> None:

@@ -309,3 +309,26 @@ def test_compaction_settings_from_the_config_file_and_the_environment(tmp_path):
     config.write_text("compact_at = 1.5\n")
     with pytest.raises(ConfigError, match="compact_at"):
         load_settings({}, config_path=config, environ={})
+
+
+async def test_a_follow_up_question_outlives_the_compaction_of_its_turn(openai_server):
+    openai_server.max_prompt_tokens = WINDOW
+    first = iter(["```repl\nkeep = 'set before'\nFINAL('first done')\n```"])
+    script = LongScript()
+    script.step = 1  # `keep` is set by the first question's turn
+
+    def responder(body):
+        reply = next(first, None)
+        return Reply(text=reply) if reply is not None else script(body)
+
+    openai_server.responder = responder
+    run, seen = make_run(openai_server, root_window=WINDOW)
+    assert (await run.start("First.", RunContext.from_value("hello"), keep_open=True)).answer
+    outcome = await run.ask("Second question: work long.")
+    await run.close()
+    assert outcome.status == "answered", outcome.reason
+    compacted = [e for e in seen if isinstance(e, ev.Compacted) and e.replaced]
+    assert compacted
+    after = script.bodies[-1]["messages"]
+    assert "The question in hand, as it was asked:" in after[3]["content"]
+    assert "Second question: work long." in after[3]["content"]
