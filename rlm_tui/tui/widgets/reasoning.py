@@ -18,9 +18,9 @@ from textual.widgets import Collapsible, Static
 from rlm_tui import events as ev
 from rlm_tui.units import format_duration, format_tokens
 from rlm_tui.printable import printable
-from rlm_tui.transcript.compaction import describe_compaction
 from rlm_tui.transcript.model import IterationNode
 from rlm_tui.tui.relay import SessionBatch
+from rlm_tui.tui.widgets.compaction_line import show_compaction
 
 PLACEHOLDER = "The root model's reasoning streams here, one section per iteration."
 # Sections kept in the pane: the newest iterations. Earlier ones are counted in a line at
@@ -437,14 +437,8 @@ class RootReasoning(VerticalScroll):
                 section = self._sections.get(event.node_id)
                 if section is not None:
                     await section.add_rejection(event)
-            elif isinstance(event, ev.Compacted) and event.reason != "no_window":
-                # A line before the iteration it preceded.
-                line = Static(describe_compaction(event), classes="compaction", markup=False)
-                section = self._sections.get(event.node_id)
-                if section in created:
-                    created.insert(created.index(section), line)
-                elif section is not None and section.is_mounted:
-                    await self.mount(line, before=section)
+            elif isinstance(event, ev.Compacted):
+                await show_compaction(self, self._sections.get(event.node_id), created, event)
         await write_pending()
         if created:
             await self._show_new(created)
