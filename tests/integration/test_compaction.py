@@ -332,3 +332,19 @@ async def test_a_follow_up_question_outlives_the_compaction_of_its_turn(openai_s
     after = script.bodies[-1]["messages"]
     assert "The question in hand, as it was asked:" in after[3]["content"]
     assert "Second question: work long." in after[3]["content"]
+
+
+def test_the_window_is_the_flag_else_the_price_maps_else_unknown():
+    from rlm_tui.engine.session import Session
+    from rlm_tui.lm.price_map import model_window
+
+    def window(**settings) -> int | None:
+        run = Run(Settings(**settings), ModelClient(), ev.EventBus())
+        return Session(run, "q", RunContext.from_value("x"), depth=0,
+                       session_id="s").compactor.window()
+
+    listed = model_window("openai/gpt-5-mini")
+    assert listed is not None and listed > 100_000
+    assert window(model="openai/gpt-5-mini") == listed
+    assert window(model="openai/gpt-5-mini", root_window=9000) == 9000
+    assert window(model="openai/not-a-listed-model") is None
