@@ -3,10 +3,10 @@ writes them)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rlm_tui.events import Usage
-from rlm_tui.units import format_cost, format_seconds, format_token_counts
+from rlm_tui.units import count_of, format_bytes, format_cost, format_seconds, format_token_counts
 
 if TYPE_CHECKING:
     from rlm_tui.transcript.model import SessionModel
@@ -45,8 +45,7 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
                                         f"sub-calls {change['sub_model']}"))
     if model.approve_mode != "none":
         rows.append(("Approval", f"cells held: {model.approve_mode}"))
-    context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
-                        if isinstance(v, (str, int, float)))
+    context = context_words(model.context)
     if context:
         rows.append(("Context", context))
     rows += [("Tokens", format_token_counts(totals.usage)), ("Cost", format_cost(totals.usage, known=totals.cost_known)),
@@ -54,6 +53,64 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
     for budget in model.budgets:
         rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
     return [(k, str(v)) for k, v in rows]
+
+
+def context_words(context: dict[str, Any]) -> str:
+    """The context in a sentence: "163 files, 1.1 MB of Python and TOML, from /src/app (a git
+    work tree); 12 skipped (8 too large, 4 binary)". Several sources (a `sources` list of such
+    summaries): each in turn, joined by "; and "."""
+    sources = context.get("sources")
+    if isinstance(sources, list) and sources:
+        parts = [context_words(s) for s in sources if isinstance(s, dict)]
+        parts = [p for p in parts if p]
+        if len(parts) > 1:
+            return f"{len(parts)} sources: " + "; and ".join(parts)
+        if parts:
+            return parts[0]
+    if not context:
+        return ""
+    where = str(context.get("root") or context.get("source") or context.get("name") or "")
+    if context.get("kind") == "text" or "files" not in context:
+        chars = context.get("chars")
+        text = f"one text of {chars:,} characters" if isinstance(chars, int) else "one text"
+        if where:
+            text += f", from {where}"
+    else:
+        files = context.get("files")
+        text = count_of(files, "file") if isinstance(files, int) else "files"
+        size = context.get("bytes")
+        chars = context.get("chars")
+        if isinstance(size, (int, float)) or isinstance(chars, int):
+            text += (f", {format_bytes(size)}" if isinstance(size, (int, float))
+                     else f", {chars:,} characters")
+            languages = [str(item.get("language")) for item in context.get("languages") or []
+                         if isinstance(item, dict) and item.get("files")
+                         and item.get("language") != "Other"
+                         and not str(item.get("language", "")).endswith(" more")]
+            if languages:
+                text += " of " + _and(languages[:3])
+        if where:
+            text += f", from {where}"
+        if context.get("mode") == "git":
+            text += " (a git work tree)"
+    extras = []
+    skipped = context.get("skipped")
+    if isinstance(skipped, dict) and skipped:
+        counts = {str(why): int(g.get("count", 0)) for why, g in skipped.items()
+                  if isinstance(g, dict)}
+        total = sum(counts.values())
+        if total:
+            why = ", ".join(f"{n:,} {reason}" for reason, n in
+                            sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+            extras.append(f"{total:,} skipped ({why})")
+    masked = context.get("secrets_masked")
+    if isinstance(masked, int) and masked:
+        extras.append(f"{count_of(masked, 'secret')} masked")
+    return "; ".join([text, *extras])
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def lineage(fork_of: dict) -> str:
