@@ -48,6 +48,9 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
     context = context_words(model.context)
     if context:
         rows.append(("Context", context))
+    sources = source_list(model.context)
+    if sources:
+        rows.append(("Sources", sources))
     rows += [("Tokens", format_token_counts(totals.usage)), ("Cost", format_cost(totals.usage, known=totals.cost_known)),
              ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", format_seconds(totals.seconds))]
     for budget in model.budgets:
@@ -56,48 +59,39 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
 
 
 def context_words(context: dict[str, Any]) -> str:
-    """The context in a sentence: "163 files, 1.1 MB of Python and TOML, from /src/app (a git
-    work tree); 12 skipped (8 too large, 4 binary)". Several sources (a `sources` list of such
-    summaries): each in turn, joined by "; and "."""
-    sources = context.get("sources")
-    if isinstance(sources, list) and sources:
-        parts = [context_words(s) for s in sources if isinstance(s, dict)]
-        parts = [p for p in parts if p]
-        if len(parts) > 1:
-            return f"{len(parts)} sources: " + "; and ".join(parts)
-        if parts:
-            return parts[0]
+    """The context in a sentence: "18 files, 163 KB of Python, from /src/app (a git work
+    tree); 12 skipped (8 too large, 4 binary)", "one text of 63,175 characters, from
+    /src/README.md", or for several sources "20 files, 225 KB of Python, Text and JSON, in 3
+    sources" (source_words names each)."""
     if not context:
         return ""
-    where = str(context.get("root") or context.get("source") or context.get("name") or "")
+    recorded = _recorded_sources(context)
+    where = "" if len(recorded) > 1 else str(context.get("root") or context.get("source")
+                                              or context.get("name") or "")
+    if where == "-":
+        where = "standard input"
     if context.get("kind") == "text" or "files" not in context:
         chars = context.get("chars")
         text = f"one text of {chars:,} characters" if isinstance(chars, int) else "one text"
-        if where:
-            text += f", from {where}"
     else:
-        files = context.get("files")
-        text = count_of(files, "file") if isinstance(files, int) else "files"
-        size = context.get("bytes")
-        chars = context.get("chars")
-        if isinstance(size, (int, float)) or isinstance(chars, int):
-            text += (f", {format_bytes(size)}" if isinstance(size, (int, float))
-                     else f", {chars:,} characters")
-            languages = [str(item.get("language")) for item in context.get("languages") or []
-                         if isinstance(item, dict) and item.get("files")
-                         and item.get("language") != "Other"
-                         and not str(item.get("language", "")).endswith(" more")]
-            if languages:
-                text += " of " + _and(languages[:3])
-        if where:
-            text += f", from {where}"
-        if context.get("mode") == "git":
-            text += " (a git work tree)"
+        text = _size_words(context)
+        languages = [str(item.get("language")) for item in context.get("languages") or []
+                     if isinstance(item, dict) and item.get("files")
+                     and item.get("language") != "Other"
+                     and not str(item.get("language", "")).endswith(" more")]
+        if languages:
+            text += " of " + _and(languages[:3])
+    if len(recorded) > 1:
+        text += f", in {len(recorded)} sources"
+    elif where:
+        text += f", from {where}"
+    if context.get("mode") == "git":
+        text += " (a git work tree)"
     extras = []
     skipped = context.get("skipped")
     if isinstance(skipped, dict) and skipped:
         counts = {str(why): int(g.get("count", 0)) for why, g in skipped.items()
-                  if isinstance(g, dict)}
+                  if isinstance(g, dict) and isinstance(g.get("count", 0), int)}
         total = sum(counts.values())
         if total:
             why = ", ".join(f"{n:,} {reason}" for reason, n in
@@ -109,8 +103,68 @@ def context_words(context: dict[str, Any]) -> str:
     return "; ".join([text, *extras])
 
 
+def source_words(context: dict[str, Any]) -> list[str]:
+    """Each source of a context of several (or of one given as data) in words: "sdk: a git
+    work tree at /src/sdk, 120 files, 900 KB", "issues: data given in code, a list of 3
+    dicts"; [] for one plain path (context_words says it)."""
+    recorded = _recorded_sources(context)
+    if not recorded or (len(recorded) == 1 and recorded[0].get("kind") != "data"):
+        return []
+    out = []
+    for source in recorded:
+        kind, path = source.get("kind"), str(source.get("path") or source.get("origin") or "")
+        if kind == "data":
+            what = "data given in code" if path == "data" else f"data read from {path}"
+            shape = source.get("shape")
+            if shape:
+                what += f", {shape}"
+        elif kind == "directory":
+            how = "a git work tree" if source.get("mode") == "git" else "a directory"
+            what = f"{how} at {path}"
+            if isinstance(source.get("files"), int):
+                what += ", " + _size_words(source)
+        else:
+            what = "standard input" if path == "-" else f"the file {path}"
+            if isinstance(source.get("bytes"), (int, float)):
+                what += f", {format_bytes(source['bytes'])}"
+        out.append(f"{source.get('name')}: {what}")
+    return out
+
+
+def _recorded_sources(context: dict[str, Any]) -> list[dict[str, Any]]:
+    sources = context.get("sources")
+    return [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
+
+
+def _size_words(context: dict[str, Any]) -> str:
+    files = context.get("files")
+    text = count_of(files, "file") if isinstance(files, int) else "files"
+    size, chars = context.get("bytes"), context.get("chars")
+    if isinstance(size, (int, float)):
+        text += f", {format_bytes(size)}"
+    elif isinstance(chars, int):
+        text += f", {chars:,} characters"
+    return text
+
+
 def _and(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def source_list(context: dict) -> str:
+    """The sources of a context of several (or of one named or given as data), as a line:
+    "sdk (directory /src/sdk), notes (file /src/notes.log), issues (data given in code)";
+    "" for one plain path."""
+    recorded = [s for s in context.get("sources") or [] if isinstance(s, dict)]
+    if not recorded or (len(recorded) == 1 and recorded[0].get("name") == "context_0"
+                        and recorded[0].get("kind") != "data"):
+        return ""
+    parts = []
+    for source in recorded:
+        kind, path = source.get("kind"), source.get("path")
+        where = "given in code" if path == "data" else ("stdin" if path == "-" else path)
+        parts.append(f"{source.get('name')} ({kind} {where})")
+    return ", ".join(parts)
 
 
 def lineage(fork_of: dict) -> str:

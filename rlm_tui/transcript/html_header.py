@@ -54,6 +54,9 @@ def facts(model: SessionModel) -> list[tuple[str, str]]:
     context = figures.context_words(model.context)
     if context:
         rows.append(("Context", context[:1].upper() + context[1:] + "."))
+    sources = figures.source_words(model.context)
+    if sources:
+        rows.append(("Sources", "; ".join(sources) + "."))
     root = model.root
     if root is not None:
         models = f"{root.root_model} answers"
