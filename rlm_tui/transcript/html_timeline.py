@@ -68,7 +68,7 @@ def render_timeline(timeline: Timeline, anchors: list[str]) -> str:
     def w(span_start: float, span_end: float) -> float:
         return max(1.0, (span_end - span_start) * scale)
 
-    out = [f'<div class="timeline"><svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+    out = [f'<div class="timeline"><svg width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="Timeline of the run">',
            f"<title>{escape(_overall(timeline))}</title>"]
