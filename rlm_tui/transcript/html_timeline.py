@@ -51,7 +51,6 @@ def render_timeline(timeline: Timeline, anchors: list[str]) -> str:
     rows = timeline.iterations
     width = max(MIN_WIDTH, min(MAX_WIDTH, GUTTER + PX_PER_ITERATION * len(rows)))
     span_px = width - GUTTER - RIGHT
-    scale = span_px / timeline.duration if timeline.duration > 0 else 0.0
     lanes = max(1, timeline.lanes)
     lane_h = max(0.5, min(LANE_H_MAX, LANES_MAX_HEIGHT / lanes))
     has_tools = timeline.tool_calls > 0
@@ -63,10 +62,10 @@ def render_timeline(timeline: Timeline, anchors: list[str]) -> str:
     height = int(y_lanes + lanes_h + GAP + 2)
 
     def x(t: float) -> float:
-        return GUTTER + t * scale
+        return GUTTER + timeline.place(t, t, span_px)[0]
 
     def w(span_start: float, span_end: float) -> float:
-        return max(1.0, (span_end - span_start) * scale)
+        return timeline.place(span_start, span_end, span_px)[1]
 
     out = [f'<div class="timeline"><svg width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}" role="img" '

@@ -1,7 +1,8 @@
 """A session as a picture's data: its iterations along time, each root call, code cell, tool
 call and sub-call as a span (start, end, seconds from the session's start), the sub-calls
 packed into parallel lanes (a batch side by side), with each span's usage as the session tree
-rolled it up. The HTML export draws it as SVG; a terminal view can draw the same.
+rolled it up. The HTML export draws it as SVG (html_timeline.py), the app as text in the
+terminal (tui/widgets/timeline_chart.py), both placing spans with `Timeline.place`.
 
     timeline = build_timeline(model)      # model: a folded SessionModel
     for row in timeline.iterations: row.root, row.cells, row.calls, row.tools
@@ -79,6 +80,13 @@ class Timeline:
     def spans(self) -> list[Span]:
         return [span for row in self.iterations
                 for span in (row.root, *row.cells, *row.tools, *row.calls)]
+
+    def place(self, start: float, end: float, width: float,
+              least: float = 1.0) -> tuple[float, float]:
+        """Where a span falls across `width` units (pixels, terminal columns): its offset
+        and its length, at least `least` so that the shortest call still shows."""
+        scale = width / self.duration if self.duration > 0 else 0.0
+        return start * scale, max(least, (end - start) * scale)
 
     def ticks(self, most: int = 8) -> list[float]:
         """Round times for an axis: at most `most` (0 included) from 0 to the duration."""
