@@ -228,6 +228,8 @@ class SessionApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
             return True if self.has_session else None
+        if action in ("zoom", "focus_filter") and isinstance(self.screen, TimelineScreen):
+            return None  # the panes are under the timeline
         if action == "fork":
             root = self.session.tree.root
             return bool(root is not None and root.iterations)

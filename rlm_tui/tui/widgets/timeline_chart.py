@@ -191,9 +191,9 @@ class TimelineChart(VerticalScroll, can_focus=True):
                 style = (component_style(self, f"timeline-chart--{kind}") if kind else None)
                 text.append(run, style or "")
         text.append("\n\n")
-        for number, (kind, label) in enumerate(LEGEND):
-            if kind == "tool" and not timeline.tool_calls:
-                continue
+        drawn = {span.kind for span in timeline.spans} | {
+            "error" for span in timeline.spans if span.status == "error"}
+        for number, (kind, label) in enumerate((k, t) for k, t in LEGEND if k in drawn):
             text.append(("  " if number else " " * GUTTER) + GLYPHS[kind] * 2,
                         component_style(self, f"timeline-chart--{kind}"))
             text.append(f" {label}")
