@@ -102,6 +102,9 @@ async def test_the_timeline_of_a_live_session_draws_again_as_events_arrive(sampl
         await wait_for(pilot, lambda: len(app.screen.chart.timeline.iterations) == 3,
                        what="all three iterations")
         assert app.screen.chart.timeline.sub_calls == 9
+        await pilot.press("r")  # asking goes back to the panes, to the query box
+        await wait_for(pilot, lambda: not isinstance(app.screen, TimelineScreen)
+                       and app.focused is app.session.query_bar.focus_target, what="r")
 
 
 def test_the_timeline_of_a_replay_at_its_end(snap_compare, tmp_path):

@@ -24,6 +24,8 @@ class TimelineScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t,escape", "close", "Back to the panes"),
+        # The query box is on the panes' screen: asking goes back there first.
+        Binding("r", "ask", "Ask", show=False),
     ]
     DEFAULT_CSS = """
     TimelineScreen {
@@ -63,3 +65,8 @@ class TimelineScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    def action_ask(self) -> None:
+        self.dismiss()
+        if hasattr(self.app, "action_new_query"):  # the live app's, not a replay's
+            self.app.call_later(self.app.run_action, "new_query")
