@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from rlm_tui.transcript import export_transcript, parse_transcript
+from rlm_tui.transcript import export_transcript, figures, parse_transcript
 from rlm_tui.transcript.timeline import build_timeline
 from tests.unit.transcript.synthetic import HOSTILE, synthetic_events, transcript_bytes
 
@@ -126,3 +126,32 @@ def test_hostile_answer_and_code_stay_text():
     assert "[image: pic]" in page and "raw html" in page
     assert page.count("<pre") == page.count("</pre>")
     assert page.count("<details") == page.count("</details>")
+
+
+def test_the_context_in_words_for_one_path_a_text_and_several_sources():
+    directory = {"source": "app", "root": "/src/app", "kind": "files", "mode": "git",
+                 "files": 18, "chars": 166_680, "bytes": 166_717,
+                 "languages": [{"language": "Python", "files": 17, "chars": 160_000},
+                               {"language": "TOML", "files": 1, "chars": 6_680}],
+                 "skipped": {"binary": {"count": 2, "examples": ["a.png"]}},
+                 "secrets_masked": 1,
+                 "sources": [{"name": "context_0", "kind": "directory", "path": "/src/app"}]}
+    assert figures.context_words(directory) == (
+        "18 files, 163 KB of Python and TOML, from /src/app (a git work tree); 2 skipped "
+        "(2 binary); 1 secret masked")
+    assert figures.source_words(directory) == []
+    text = {"source": "-", "kind": "text", "mode": "stdin", "files": 1, "chars": 5,
+            "sources": [{"name": "context_0", "kind": "stdin", "path": "-"}]}
+    assert figures.context_words(text) == "one text of 5 characters, from standard input"
+    several = {"source": "sdk, notes.log, data 'issues'", "kind": "files", "mode": "sources",
+               "files": 20, "bytes": 230_000, "languages": [],
+               "sources": [
+                   {"name": "sdk", "kind": "directory", "mode": "walk", "path": "/src/sdk",
+                    "files": 18, "bytes": 166_717},
+                   {"name": "notes", "kind": "file", "path": "/src/notes.log", "bytes": 63_196},
+                   {"name": "issues", "kind": "data", "path": "data",
+                    "shape": "a list of 3 dicts"}]}
+    assert figures.context_words(several) == "20 files, 225 KB, in 3 sources"
+    assert figures.source_words(several) == [
+        "sdk: a directory at /src/sdk, 18 files, 163 KB", "notes: the file /src/notes.log, "
+        "61.7 KB", "issues: data given in code, a list of 3 dicts"]
