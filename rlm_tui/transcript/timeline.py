@@ -109,8 +109,10 @@ def nice_step(rough: float) -> float:
     return 10 * power
 
 
-def build_timeline(model: SessionModel) -> Timeline:
-    """The root session's timeline (a child session shows as its sub-call's span)."""
+def build_timeline(model: SessionModel, *, span_usage: bool = True) -> Timeline:
+    """The root session's timeline (a child session shows as its sub-call's span).
+    `span_usage=False`: only the iterations carry usage (a roll-up costs ~8 µs a node, most
+    of the build; the terminal, which has no hover, shows usage per iteration)."""
     root = model.root
     if root is None:
         return Timeline(0.0, [], 0)
@@ -123,14 +125,15 @@ def build_timeline(model: SessionModel) -> Timeline:
     rows: list[IterationRow] = []
     packer = _LanePacker()
     for number, it in enumerate(root.iterations, 1):
-        rows.append(_row(number, it, at, now, packer))
+        rows.append(_row(number, it, at, now, packer, span_usage))
     duration = max((row.end for row in rows), default=0.0)
     if root.ended_ts:
         duration = max(duration, at(root.ended_ts, now))
     return Timeline(duration, rows, packer.lanes)
 
 
-def _row(number: int, it: IterationNode, at, now: float, packer: _LanePacker) -> IterationRow:
+def _row(number: int, it: IterationNode, at, now: float, packer: _LanePacker,
+         span_usage: bool) -> IterationRow:
     start = at(it.started_ts, now)
     label = figures.iteration_name(it)
     root = Span("root", label, start, at(it.ended_ts, now), it.status, it.usage,
@@ -141,7 +144,8 @@ def _row(number: int, it: IterationNode, at, now: float, packer: _LanePacker) ->
     for cell in it.cells:
         cell_end = at(cell.ended_ts, now)
         row.cells.append(Span("cell", f"cell {cell.index}", at(cell.started_ts, now), cell_end,
-                              cell.status, cell.rollup, detail=cell.error_kind or ""))
+                              cell.status, cell.rollup if span_usage else None,
+                              detail=cell.error_kind or ""))
         for call in cell.subcalls:
             if call.batch_size > 1 and call.batch_index == 0:
                 batches += 1
@@ -150,7 +154,8 @@ def _row(number: int, it: IterationNode, at, now: float, packer: _LanePacker) ->
             span_end = max(span_start, at(call.ended_ts, now))
             row.calls.append(Span(
                 "rlm" if call.kind == "rlm" else "llm", call.title, span_start, span_end,
-                call.status, call.rollup, lane=packer.place(span_start, span_end),
+                call.status, call.rollup if span_usage else None,
+                lane=packer.place(span_start, span_end),
                 batch=batch if call.batch_size > 1 else 0, detail=_call_detail(call)))
         for tool in cell.tools:
             row.tools.append(Span("tool", tool.title, at(tool.started_ts, now),

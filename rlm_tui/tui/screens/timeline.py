@@ -5,6 +5,7 @@ work here."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -17,6 +18,9 @@ from rlm_tui.transcript.model import SessionModel
 from rlm_tui.tui.widgets.timeline_chart import TimelineChart
 
 REDRAW_S = 0.25  # a batch arrives ~30 times a second; the picture need not follow each
+# A drawing that takes long (thousands of calls) waits this many times its own time before the
+# next, so that the picture never holds the event loop more than a tenth of the time.
+BUSY_FACTOR = 10
 
 
 class TimelineScreen(Screen[None]):
@@ -38,6 +42,7 @@ class TimelineScreen(Screen[None]):
         super().__init__()
         self._tree = tree
         self._changed = False
+        self._next_draw = 0.0  # monotonic: no drawing before (see BUSY_FACTOR)
 
     def compose(self) -> ComposeResult:
         yield Static("Timeline: the run over time (scroll with the arrows)",
@@ -56,12 +61,15 @@ class TimelineScreen(Screen[None]):
         self._changed = True
 
     def _tick(self) -> None:
-        if self._changed:
+        if self._changed and time.monotonic() >= self._next_draw:
             self.redraw()
 
     def redraw(self) -> None:
         self._changed = False
+        started = time.monotonic()
         self.chart.show(self._tree())
+        took = time.monotonic() - started
+        self._next_draw = started + max(REDRAW_S, BUSY_FACTOR * took)
 
     def action_close(self) -> None:
         self.dismiss()

@@ -162,7 +162,7 @@ class TimelineChart(VerticalScroll, can_focus=True):
 
     def show(self, model: SessionModel) -> None:
         """Draw `model`'s timeline (its root session; in flight: up to its latest event)."""
-        self.timeline = build_timeline(model)
+        self.timeline = build_timeline(model, span_usage=False)
         self._draw()
 
     def on_resize(self) -> None:
