@@ -61,7 +61,9 @@ async def test_t_opens_the_timeline_of_a_replay_and_t_closes_it(tmp_path):
         shown = picture(app)
         assert "Sub-calls" in shown and GLYPHS["error"] in shown and GLYPHS["rlm"] in shown
         listing = str(app.screen.query_one("#timeline-list").render())
-        assert "Iteration 4" in listing and " in / " in listing and "$" in listing
+        last = listing.splitlines()[-1]  # iteration 4: began, took, tokens, cost, calls
+        assert last.split()[0] == "4" and " in / " in last and "$" in last, last
+        assert last.endswith("5 sub-calls")
         await pilot.press("t")
         await pilot.pause()
         assert not isinstance(app.screen, TimelineScreen)

@@ -95,15 +95,21 @@ def _bars(timeline: Timeline, spans: list[Span], columns: int) -> list[Run]:
     return runs
 
 
+LIST_HEADING = "   #    began     took  tokens and cost"
+
+
 def iteration_lines(timeline: Timeline) -> list[str]:
     """One line per iteration: when it began, how long it took, its tokens and cost (all it
-    rolled up), its cells and sub-calls."""
+    rolled up), its sub-calls, and its name when that is not "Iteration N" (a later turn's)."""
     out = []
     for row in timeline.iterations:
         calls = len(row.calls)
-        out.append(f"{row.number:>4}  {row.label:<24.24}  at {format_seconds(row.start):>7}  "
-                   f"{format_seconds(row.end - row.start):>7}  {usage_line(row.usage)}  "
-                   f"{calls:,} sub-call{'' if calls == 1 else 's'}")
+        line = (f"{row.number:>4}  {format_seconds(row.start):>7}  "
+                f"{format_seconds(row.end - row.start):>7}  {usage_line(row.usage)} · "
+                f"{calls:,} sub-call{'' if calls == 1 else 's'}")
+        if row.label != f"Iteration {row.number}" or row.forced:
+            line += f" · {row.label}" + (" (forced final answer)" if row.forced else "")
+        out.append(line)
     return out
 
 
@@ -198,5 +204,4 @@ class TimelineChart(VerticalScroll, can_focus=True):
                         component_style(self, f"timeline-chart--{kind}"))
             text.append(f" {label}")
         picture.update(text)
-        listing.update("\n".join(["   #  iteration                 began        took  "
-                                  "tokens and cost", *iteration_lines(timeline)]))
+        listing.update("\n".join([LIST_HEADING, *iteration_lines(timeline)]))
