@@ -155,3 +155,15 @@ def test_the_context_in_words_for_one_path_a_text_and_several_sources():
     assert figures.source_words(several) == [
         "sdk: a directory at /src/sdk, 18 files, 163 KB", "notes: the file /src/notes.log, "
         "61.7 KB", "issues: data given in code, a list of 3 dicts"]
+
+
+def test_calls_still_in_flight_reach_the_last_event_of_an_unfinished_transcript():
+    events = synthetic_events(4, subcalls_per_cell=3, parallel=True)
+    cut = transcript_bytes(events[:26])  # iteration 3's sub-calls started, none finished
+    model = parse_transcript(cut).fold()
+    timeline = build_timeline(model)
+    running = [s for s in timeline.spans if s.status == "running"]
+    assert running and all(s.end == timeline.duration for s in running)
+    assert timeline.duration == model.last_ts - model.root.started_ts
+    page = export_transcript(parse_transcript(cut), "html")
+    assert "Unfinished: the transcript ends before the run did" in page and "<svg" in page
