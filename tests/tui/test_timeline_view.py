@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from rlm_tui.transcript import TranscriptWriter, parse_transcript, read_transcript
 from rlm_tui.transcript.timeline import build_timeline
+from rlm_tui.transcript.follow import TranscriptFollower
 from rlm_tui.tui.commands import palette_commands
 from rlm_tui.tui.replay_app import ReplayApp
 from rlm_tui.tui.screens.timeline import REDRAW_S, TimelineScreen
+from rlm_tui.tui.watch_app import WatchApp
 from rlm_tui.tui.widgets.timeline_chart import GLYPHS, chart_lines
 from tests.tui.conftest import make_app, wait_for
+from tests.tui.event_script import REPLY_1, REPLY_2, EventScript
 from tests.tui.snapshot_scenes import settled
 from tests.tui.test_replay import _snapshot_transcript, opened, press, replay_app
 from tests.unit.transcript.synthetic import synthetic_events, transcript_bytes
@@ -121,3 +124,29 @@ def test_the_timeline_of_a_replay_at_its_end(snap_compare, tmp_path):
         await settled(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_timeline_follows_a_watched_transcript_as_it_grows(tmp_path):
+    path = tmp_path / "live.jsonl"
+    writer = TranscriptWriter(path, query="q", settings={}, context={})
+    script = EventScript()
+    script.start("How does the sandbox stop a runaway cell?")
+    script.iteration(1, REPLY_1)
+    for event in script.take():
+        writer(event)
+    app = WatchApp(TranscriptFollower.open(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.summary.iteration == 1, 10, "iteration 1")
+        app.session.calls.focus()
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen)
+                       and app.screen.chart.timeline is not None, what="t")
+        assert len(app.screen.chart.timeline.iterations) == 1
+        i2 = script.iteration(2, REPLY_2)
+        script.cell(i2, 1, 'notes = llm_query_batched(["a", "b"])', subcalls=2)
+        for event in script.take():
+            writer(event)
+        await wait_for(pilot, lambda: app.screen.chart.timeline.sub_calls == 2, 10,
+                       "the chart to show iteration 2's sub-calls")
+        assert len(app.screen.chart.timeline.iterations) == 2
+    writer.close()
