@@ -22,6 +22,7 @@ RIGHT = 36  # room for the last tick's label
 ROOT_H, CELL_H, TOOL_H, GAP = 16, 10, 10, 6
 LANE_H_MAX, LANES_MAX_HEIGHT = 10.0, 320.0
 AXIS_H = 22
+TICK_PX = 160  # a wide picture (it scrolls) keeps a tick about this often
 
 TIMELINE_CSS = """
 .timeline { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px;
@@ -81,7 +82,7 @@ def render_timeline(timeline: Timeline, anchors: list[str]) -> str:
                 f'width="{w(row.start, row.end):.1f}" height="{height - AXIS_H + 2}">'
                 f"<title>{escape(title)}</title></rect>")
         out.append(f'<a href="#{escape(anchor)}">{band}</a>' if anchor else band)
-    out += _axis(timeline, x, height)
+    out += _axis(timeline, x, height, max(8, span_px // TICK_PX))
     names = [("Root model", y_root, ROOT_H), ("Code", y_cell, CELL_H)]
     if has_tools:
         names.append(("Tools", y_tool, TOOL_H))
@@ -110,10 +111,10 @@ def render_timeline(timeline: Timeline, anchors: list[str]) -> str:
     return "\n".join(out)
 
 
-def _axis(timeline: Timeline, x, height: int) -> list[str]:
+def _axis(timeline: Timeline, x, height: int, most: int) -> list[str]:
     out = [f'<line class="axis" x1="{GUTTER}" y1="{AXIS_H - 6}" '
            f'x2="{x(timeline.duration):.1f}" y2="{AXIS_H - 6}"/>']
-    for tick in timeline.ticks():
+    for tick in timeline.ticks(most):
         at = x(tick)
         out.append(f'<line class="axis" x1="{at:.1f}" y1="{AXIS_H - 9}" x2="{at:.1f}" '
                    f'y2="{height}" stroke-dasharray="2 4"/>')
