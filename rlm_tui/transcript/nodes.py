@@ -93,6 +93,8 @@ class Node:
     tally: Tally = field(default_factory=Tally, repr=False)
     order: int = 0  # when the fold made it: siblings in the order they began
     kind: NodeKind = "session"
+    started_ts: float = 0.0  # the event times of its start and end (0.0: not yet ended)
+    ended_ts: float = 0.0
 
     @property
     def rollup(self) -> ev.Usage:
@@ -325,7 +327,6 @@ class IterationNode(Node):
     # The messages the engine added to the conversation for it, in order (role, kind,
     # content): a note or the request for a final answer before its call, its output after.
     messages: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
-    started_ts: float = 0.0
     model: str = ""
     usage: ev.Usage = NO_USAGE  # the root call's own
     latency_s: float = 0.0
@@ -430,7 +431,6 @@ class SessionNode(Node):
     sub_model: str
     max_iterations: int
     context: dict[str, Any] = field(default_factory=dict)
-    started_ts: float = 0.0
     iterations: list[IterationNode] = field(default_factory=list)
     reason: str | None = None
     answer: str | None = None

@@ -32,6 +32,7 @@ from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
 from rlm_tui.tui.screens.fork import ForkChoice, ForkScreen
+from rlm_tui.tui.screens.timeline import TimelineScreen
 from rlm_tui.tui.session_screen import PANE_ORDER, SessionScreen
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
 from rlm_tui.tui.widgets.keys_help import HelpSection
@@ -49,6 +50,9 @@ SESSION_BINDINGS: list[BindingType] = [
             tooltip="Save this session to a file: JSONL, Markdown, HTML, JSON or an rlms log"),
     Binding("z", "zoom", "Zoom", tooltip="Let the focused pane fill the screen; again to "
             "restore the layout"),
+    Binding("t", "timeline", "Timeline", show=False,
+            tooltip="The run as a picture: iterations and sub-calls over time, drawn as it "
+            "goes; t again goes back"),
     # The filter box says "( / )" wherever the focus is; in the browser, its own binding
     # shows in the footer.
     Binding("slash", "focus_filter", "Filter", show=False,
@@ -66,8 +70,9 @@ SESSION_HELP: tuple[HelpSection, ...] = (
     HelpSection("The panes", "Context: the files, and how much of each the run read · "
                 "Preview: the file under the cursor · Reasoning: what the model wrote · "
                 "Cells: the code it ran, with its output · Calls: every model call (enter "
-                "opens one in Call) · Answer: the final answer.",
-                ("next_pane", "previous_pane", "zoom", "focus_filter")),
+                "opens one in Call) · Answer: the final answer · t: the timeline, the "
+                "run over time.",
+                ("next_pane", "previous_pane", "zoom", "timeline", "focus_filter")),
     HelpSection("Keep it", "Each session is saved as a transcript while it runs; "
                 "`rlm-tui replay FILE` plays one back.", ("export", "fork")),
     HelpSection("This app", "", ("command_palette", "toggle_help", "quit")),
@@ -125,6 +130,7 @@ class SessionApp(App[None]):
         for message in self._theme_errors:
             self.notify(message, title="Theme", severity="warning")
         self.session.on_batch(lambda batch: self.on_session_batch(batch.events))
+        self.session.on_batch(lambda _: self._timeline_changed())
         self.open_session()
         tune_collector()
         self.call_after_refresh(freeze_long_lived)
@@ -189,6 +195,24 @@ class SessionApp(App[None]):
     def action_toggle_help(self) -> None:
         self.session.toggle_help()
 
+    # -- the timeline ----------------------------------------------------------------------
+
+    def action_timeline(self) -> None:
+        """The timeline screen over the panes, or (from it) back to them."""
+        shown = [s for s in self.screen_stack if isinstance(s, TimelineScreen)]
+        if shown:
+            if self.screen is shown[-1]:
+                self.screen.dismiss()
+            return
+        if self.screen is not self.screen_stack[0]:
+            return  # from the palette over a dialog: the dialog first
+        self.push_screen(TimelineScreen(lambda: self.session.tree))
+
+    def _timeline_changed(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, TimelineScreen):
+                screen.mark_changed()
+
     # -- export ------------------------------------------------------------------------------
 
     @property
@@ -204,6 +228,8 @@ class SessionApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
             return True if self.has_session else None
+        if action in ("zoom", "focus_filter") and isinstance(self.screen, TimelineScreen):
+            return None  # the panes are under the timeline
         if action == "fork":
             root = self.session.tree.root
             return bool(root is not None and root.iterations)
