@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_command(commands)
     _add_eval_command(commands)
     _add_mcp_command(commands)
+    _add_serve_command(commands)
     return parser
 
 
@@ -462,7 +463,7 @@ def run_mcp_command(args: argparse.Namespace) -> int:
 
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
 COMMAND_WORDS = ("run", "fork", "context", "replay", "watch", "export", "app", "eval", "mcp",
-                 "-h", "--help", "--version")
+                 "serve", "-h", "--help", "--version")
 
 
 def _add_app_command(commands: Any) -> None:
@@ -474,6 +475,11 @@ def _add_app_command(commands: Any) -> None:
         "opens on the context and a query box. Exit codes: 0 quit, 2 bad usage, input or "
         "config.",
     )
+    _add_app_arguments(command)
+    command.set_defaults(handler=run_app_command)
+
+
+def _add_app_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("path", nargs="?", default=".", metavar="PATH",
                          help="a directory, a file, or - for stdin (default: .)")
     command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
@@ -482,7 +488,13 @@ def _add_app_command(commands: Any) -> None:
                          help="hold cells for your approval before they run: every cell, or "
                          "the cells that end the run (FINAL); a to run, c to edit, s to skip "
                          "(default: none)")
-    command.set_defaults(handler=run_app_command)
+
+
+def _add_serve_command(commands: Any) -> None:
+    from rlm_tui.tui.serve import add_serve_command  # stdlib only; textual-serve when run
+
+    add_serve_command(commands, _add_app_arguments,
+                      lambda args: _traced_if_asked(settings_from_args(args)))
 
 
 def run_app_command(args: argparse.Namespace) -> int:

@@ -74,17 +74,23 @@ def load_tools(settings: Settings) -> Any:
     return ToolSet.from_file(settings.tools)
 
 
-def launch_app(path: str, query: str | None, settings: Settings) -> int:
-    """Run the app on `path` until the user quits; returns the exit code (2 when the context
-    could not be loaded, after printing why). InputError for a path that is not there,
-    UsageError without a terminal, both before anything is loaded."""
+def check_inputs(path: str, settings: Settings) -> Any:
+    """InputError for a path that is not there, a broken schema or tools file: one line,
+    before the app opens (or `rlm-tui serve` serves it). Returns the loaded tools."""
     if path != STDIN:
         check_source(path)  # a wrong path is the more useful thing to hear about
     if settings.schema:  # a broken schema file: one line, before the app opens
         from rlm_tui.engine.answer_schema import AnswerSchema
 
         AnswerSchema.from_file(settings.schema)
-    tools = load_tools(settings)  # and so is a broken tools file
+    return load_tools(settings)  # and so is a broken tools file
+
+
+def launch_app(path: str, query: str | None, settings: Settings) -> int:
+    """Run the app on `path` until the user quits; returns the exit code (2 when the context
+    could not be loaded, after printing why). InputError for a path that is not there,
+    UsageError without a terminal, both before anything is loaded."""
+    tools = check_inputs(path, settings)
     check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
