@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _child_load(source: str, pack_dir: str, include_secrets: bool, one_process: bool) -> None:
     from rlm_tui.context import parallel
-    from rlm_tui.context.loader import LoadOptions, load_context
+    from rlm_tui.context.loader import LoadOptions
+    from rlm_tui.context.sources import as_sources, load_sources
 
     if one_process:
         parallel.MIN_FILES = sys.maxsize
@@ -50,7 +51,10 @@ def _child_load(source: str, pack_dir: str, include_secrets: bool, one_process: 
     )
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    pack = load_context(source, pack_dir, LoadOptions(include_secrets=include_secrets))
+    # As Workspace.open loads it: one path (load_context's pack), or a JSON list of several.
+    given = json.loads(source) if source.startswith("[") else source
+    options = LoadOptions(include_secrets=include_secrets)
+    pack = load_sources(as_sources(given), pack_dir, options)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     if any(h is not None for h in helpers):
@@ -238,9 +242,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rlm-bench-") as temp:
         temp_dir = Path(temp)
 
-        def load(include_secrets: bool, pack_dir: Path, processes: str) -> dict[str, Any]:
+        def load(include_secrets: bool, pack_dir: Path, processes: str,
+                 sources: str | None = None) -> dict[str, Any]:
             flag = str(int(include_secrets))
-            return _python("--child-load", str(source), str(pack_dir), flag, processes)
+            given = sources or str(source)
+            return _python("--child-load", given, str(pack_dir), flag, processes)
+
+        # Several sources: this tree and one small file, as `rlm-tui run TREE FILE` loads
+        # them (each loaded alone, then the tree's blob copied into the pack of both).
+        two_sources = json.dumps([str(source), __file__])
 
         # The first load warms the page cache; its pack serves the later measures.
         pack_dir = temp_dir / "pack"
@@ -251,6 +261,7 @@ def main() -> None:
             "load": (False, "auto"),
             "load, one process": (False, "1"),
             "load --include-secrets": (True, "auto"),
+            "load as two sources (+ one file)": (False, "auto"),
         }
         runs: dict[tuple[str, str], list[float]] = {}
         helped: dict[str, list[bool]] = {}
@@ -265,7 +276,8 @@ def main() -> None:
                     else:
                         run_dir = temp_dir / "pack-run"
                         include_secrets, processes = kinds[what]
-                        result = load(include_secrets, run_dir, processes)
+                        several = two_sources if "two sources" in what else None
+                        result = load(include_secrets, run_dir, processes, several)
                         shutil.rmtree(run_dir)  # before its pages are written back
                         seconds = result["seconds"]
                         peaks.append(result["peak_delta_bytes"])

@@ -29,7 +29,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
-         "bench_export.py", "bench_tui.py", "bench_fork.py", "bench_eval.py", "bench_api.py",
+         "bench_export.py", "bench_tui.py", "bench_stream_cpu.py", "bench_fork.py", "bench_eval.py",
+        "bench_api.py",
          "bench_mcp.py", "bench_tools.py", "bench_watch.py", "bench_otel.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
@@ -38,6 +39,7 @@ QUICK_ARGS = {
     "bench_startup.py": ["--repeat", "2"],
     "bench_export.py": ["--iterations", "200", "--repeat", "2"],
     "bench_tui.py": ["--quick"],
+    "bench_stream_cpu.py": ["--quick"],
     "bench_fork.py": ["--repeat", "1"],
     "bench_eval.py": ["--tasks", "16"],
     "bench_api.py": ["--repeat", "3"],
@@ -221,6 +223,34 @@ def parse_tui(out: str) -> list[Row]:
     return rows
 
 
+def parse_stream_cpu(out: str) -> list[Row]:
+    """`at N chunks/s:` headings over `  who  X% of a core  Y µs/char  ...  [goal G  ok|MISSED]`
+    rows (their segments below them are left to the raw output), and a per-character line."""
+    rows = []
+    rate = ""
+    for line in out.splitlines():
+        heading = re.match(r"^at ([\d,]+) chunks/s:", line)
+        if heading:
+            rate = heading[1]
+            continue
+        match = re.match(rf"^  (?P<who>the app|headless[^\d]*?)\s+(?P<share>{_NUMBER})% of a core"
+                         rf"\s+(?P<per>{_NUMBER}) µs/char(?P<rest>.*)$", line)
+        if match:
+            goal = re.search(r"goal (<= [\d.]+%)\s+(ok|MISSED)", match["rest"])
+            rows.append(Row(f"{match['who'].strip()} CPU at {rate} chunks/s",
+                            f"{match['share']}% of a core ({match['per']} µs/char)",
+                            goal[1] if goal else "",
+                            ("yes" if goal[2] == "ok" else "NO") if goal else ""))
+        per_char = re.match(r"^  the app's CPU per character, 2,000 vs 25 chunks/s: "
+                            r"(?P<fast>[\d.]+) vs (?P<slow>[\d.]+) µs\s+goal no more\s+"
+                            r"(?P<ok>ok|MISSED)", line)
+        if per_char:
+            rows.append(Row("the app's CPU per character, 2,000 vs 25 chunks/s",
+                            f"{per_char['fast']} vs {per_char['slow']} µs", "no more",
+                            "yes" if per_char["ok"] == "ok" else "NO"))
+    return rows
+
+
 def parse_startup(out: str) -> list[Row]:
     """`figure  value  goal  met` rows under a `figure value goal met` header."""
     lines = out.splitlines()
@@ -298,6 +328,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_watch.py": parse_startup,
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
+    "bench_stream_cpu.py": parse_stream_cpu,
     "bench_fork.py": parse_fork,
     "bench_eval.py": parse_eval,
     "bench_otel.py": parse_otel,

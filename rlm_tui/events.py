@@ -80,12 +80,15 @@ class Usage(BaseModel):
     def __add__(self, other: Usage) -> Usage:
         # Unvalidated: the fold adds usages up every node's ancestors, and both sides are
         # valid already (5x faster than validating).
+        calls = self.calls + other.calls
+        unpriced = self.unpriced_calls + other.unpriced_calls
+        cost: float | None = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        if calls and unpriced == calls:
+            cost = None  # no call had a price: unknown, as each of them said, not $0
         return Usage.model_construct(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
-            cost_usd=(self.cost_usd or 0.0) + (other.cost_usd or 0.0),
-            calls=self.calls + other.calls,
-            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
+            cost_usd=cost, calls=calls, unpriced_calls=unpriced,
             unreported_calls=self.unreported_calls + other.unreported_calls,
         )
 
@@ -201,6 +204,9 @@ class RootDelta(EventBase):
     type: Literal["root_delta"] = "root_delta"
     text: str
     restart: bool = False  # a retried stream: drop what this iteration showed so far
+    # On the first delta of an attempt: its prompt's tokens by the estimate rule, so a view
+    # can show a running estimate of the call (prompt, and the text so far) while it streams.
+    prompt_tokens: int | None = None
 
 
 class RootDone(EventBase):
@@ -212,6 +218,9 @@ class RootDone(EventBase):
     attempts: int = 1
     error: str | None = None
     finish_reason: str | None = None  # as the provider said: "stop", "length" (cut), ...
+    # Why the call was stopped mid-reply (a halt, a budget): it ends "stopped", and its usage
+    # is an estimate of its prompt and of what it had streamed (`usage.reported` False).
+    stopped: str | None = None
 
 
 class CellStarted(EventBase):
@@ -268,6 +277,7 @@ class SubcallFinished(EventBase):
     attempts: int = 1
     error: str | None = None
     finish_reason: str | None = None
+    stopped: str | None = None  # as for root_done: stopped mid-reply, its usage estimated
 
 
 class ToolStarted(EventBase):

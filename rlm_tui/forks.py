@@ -4,16 +4,19 @@ settings come from.
 
     fork = load_fork("run.jsonl", "3")       # InputError / UsageError: one line, exit 2
     fork.plan, fork.context_source, fork.settings
+    fork_sources(header, None)   # what Workspace.open loads: the parent's path or sources
     plan = plan_fork(events, "2:3", transcript="run.jsonl")     # from events in hand
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlm_tui.context.sources import DATA_SUFFIXES, Source
 from rlm_tui.engine.fork_plan import (
     ForkPlan,
     RecordedCall,
@@ -169,8 +172,15 @@ def _cell(cell: CellNode) -> RecordedCell:
 
 def context_source(header: dict[str, Any]) -> str | None:
     """Where a transcript's context was loaded from (its absolute root when recorded), or
-    None when it cannot be loaded again (stdin, or no record of it)."""
+    None when it cannot be loaded again (stdin, data given in code, or no record of it).
+    For several sources: their paths, joined by ", " (for people; `fork_sources` loads)."""
     context = header.get("context") or {}
+    recorded = _recorded_sources(context)
+    if len(recorded) > 1 or any(item.get("kind") == "data" for item in recorded):
+        paths = [str(item.get("path") or "") for item in recorded]
+        if any(path in ("", "-", "data") for path in paths):
+            return None
+        return ", ".join(paths)
     source = context.get("root") or context.get("source")
     if not source or source == "-":
         return None
@@ -178,9 +188,69 @@ def context_source(header: dict[str, Any]) -> str | None:
 
 
 def fork_context(header: dict[str, Any], given: str | None) -> str:
-    """The context a fork loads: `given`, else the parent's; InputError when neither can."""
+    """The context a fork loads: `given`, else the parent's; InputError when neither can.
+    (One path; `fork_sources` also takes a session of several sources.)"""
     if given:
         return given
+    loaded = fork_sources(header, None)
+    if not isinstance(loaded, str):
+        raise InputError("the forked session had several sources: load them with "
+                         "fork_sources")
+    return loaded
+
+
+def fork_sources(header: dict[str, Any], given: Sequence[str] | None) -> str | list[Source]:
+    """What a fork loads (as `Workspace.open` takes it): the parent's sources under their
+    recorded names, each from its recorded path or, when `given`, from the path given in its
+    place (one path each, in the recorded order). A .json/.jsonl path given for a data
+    source is read as data. InputError (one line) for a source that cannot be loaded again:
+    stdin, data given in code (a transcript never holds the data), or a path that is gone;
+    UsageError for a count of `given` paths that is not the sources'."""
+    recorded = _recorded_sources(header.get("context") or {})
+    several = (len(recorded) > 1 or any(item.get("kind") == "data" for item in recorded)
+               or any(item.get("name") not in (None, "context_0") for item in recorded))
+    if not several:
+        if given:
+            if len(given) != 1:
+                raise UsageError(f"--context: the forked session had one context; "
+                                 f"{len(given)} paths given")
+            return given[0]
+        return _one_recorded(header)
+    names = ", ".join(str(item.get("name")) for item in recorded)
+    if given and len(given) != len(recorded):
+        raise UsageError(f"--context: the forked session had {len(recorded)} sources "
+                         f"({names}): give {len(recorded)} paths, in that order")
+    sources: list[Source] = []
+    for i, item in enumerate(recorded):
+        name, kind = str(item.get("name")), item.get("kind")
+        path = given[i] if given else str(item.get("path") or "")
+        as_data = kind == "data" and path.lower().endswith(DATA_SUFFIXES)
+        if not given:
+            if path == "data":
+                raise InputError(f"the forked session's source {name!r} was data given in "
+                                 "code, which a transcript does not hold: pass --context with "
+                                 f"a path for each of its sources ({names}; a .json or .jsonl "
+                                 "file is read as data)")
+            if path in ("", "-"):
+                raise InputError(f"the forked session's source {name!r} came from stdin or "
+                                 f"is not recorded: pass --context with a path for each of "
+                                 f"its sources ({names})")
+            if not Path(path).exists():
+                raise InputError(f"the forked session's source {name!r} ({path}) is gone: "
+                                 f"pass --context with a path for each of its sources "
+                                 f"({names})")
+        sources.append(Source(name=name, path=path, as_data=as_data))
+    return sources
+
+
+def _recorded_sources(context: dict[str, Any]) -> list[dict[str, Any]]:
+    recorded = context.get("sources")
+    if not isinstance(recorded, list):
+        return []
+    return [item for item in recorded if isinstance(item, dict)]
+
+
+def _one_recorded(header: dict[str, Any]) -> str:
     source = context_source(header)
     if source is None:
         raise InputError("the forked session's context came from stdin or is not recorded: "

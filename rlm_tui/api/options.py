@@ -29,48 +29,28 @@ def settings_from(overrides: Mapping[str, Any], *, base: Settings | None = None,
                          source="arguments")
 
 
-def context_sources(context: ContextArg) -> str | list[Any]:
-    """`context=` as Workspace.open takes it: one path as a str, else a list of sources.
-    UsageError for something that is not a context."""
-    if isinstance(context, (str, os.PathLike)):
-        path = os.fspath(context)
-        if not path:
-            raise UsageError("context: an empty path")
-        return path
-    from rlm_tui.context.sources import Source  # several sources: the context layer
+def context_sources(context: ContextArg) -> Any:
+    """`context=` checked as Workspace.open will take it (one path, a list, a mapping of
+    name -> path or data, Source objects): UsageError (one line) now, before any work, for
+    something that is not a context, a bad or doubled name; returned as given."""
+    from rlm_tui.context.sources import Source, as_sources  # the context layer's own rules
 
-    if isinstance(context, Source):
-        return [context]
+    if not isinstance(context, (str, os.PathLike, Source, Mapping)) and (
+            not isinstance(context, Sequence) or isinstance(context, (bytes, bytearray))):
+        raise UsageError(f"context: not a path, a list of paths or a mapping of sources: "
+                         f"{type(context).__name__}")
+    as_sources(context)
+    return os.fspath(context) if isinstance(context, os.PathLike) else context
+
+
+def reads_stdin(context: Any) -> bool:
+    """Whether the context reads stdin ("-", alone or among several)."""
+    from rlm_tui.context.loader import STDIN
+
+    if isinstance(context, str):
+        return context == STDIN
     if isinstance(context, Mapping):
-        sources: list[Any] = []
-        for name, value in context.items():
-            if not isinstance(name, str):
-                raise UsageError(f"context: a source's name must be a str, not {name!r}")
-            if isinstance(value, Source):
-                sources.append(value if value.name == name else
-                               Source(name=name, path=value.path, data=value.data,
-                                      as_data=value.as_data))
-            elif isinstance(value, os.PathLike):
-                sources.append(Source(name=name, path=os.fspath(value)))
-            elif isinstance(value, str):
-                sources.append(Source(name=name, path=value))
-            else:  # a list, dict, number...: JSON data, as that type in the REPL
-                sources.append(Source(name=name, data=value))
-        if not sources:
-            raise UsageError("context: an empty mapping (give name -> path or data)")
-        return sources
-    if isinstance(context, Sequence) and not isinstance(context, (bytes, bytearray)):
-        items: list[Any] = []
-        for item in context:
-            if isinstance(item, (str, os.PathLike)):
-                items.append(os.fspath(item))
-            elif isinstance(item, Source):
-                items.append(item)
-            else:
-                raise UsageError("context: a list holds paths or Source objects; give data as "
-                                 "{'name': data} or Source(data=...)")
-        if not items:
-            raise UsageError("context: an empty list")
-        return items
-    raise UsageError(f"context: not a path, a list of paths or a mapping of sources: "
-                     f"{type(context).__name__}")
+        context = list(context.values())
+    if isinstance(context, Sequence):
+        return any(getattr(item, "path", item) == STDIN for item in context)
+    return getattr(context, "path", None) == STDIN

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_tui import events as ev
-from rlm_tui.api.options import ContextArg, context_sources, settings_from
+from rlm_tui.api.options import ContextArg, context_sources, reads_stdin, settings_from
 from rlm_tui.api.result import Result, Tokens
 from rlm_tui.config import Settings
 from rlm_tui.engine.answer_schema import AnswerSchema
@@ -183,6 +183,8 @@ class Session:
             self.tools = ToolSet.from_callables(self._tools_arg)
         else:
             self.tools = self._tools_arg
+        if self.tools is not None:
+            self._check_tool_names(self.tools)
         if self._tracing_wanted():
             from rlm_tui.telemetry import check_available
 
@@ -259,8 +261,17 @@ class Session:
                                       tracer_provider=self._tracer_provider)
         self.bus.subscribe(self._tracing)
 
+    def _check_tool_names(self, tools: ToolSet) -> None:
+        """A tool and a source of one name would hide each other in the REPL."""
+        from rlm_tui.context.sources import as_sources
+
+        clash = sorted(set(tools.names) & {str(s.name) for s in as_sources(self._sources)})
+        if clash:
+            raise UsageError(f"tools: {clash[0]!r} is also the name of a context source: "
+                             "rename one of them")
+
     def _open_workspace(self) -> Workspace:
-        stdin = sys.stdin.buffer if self._sources == "-" else None
+        stdin = sys.stdin.buffer if reads_stdin(self._sources) else None
         return Workspace.open(self._sources, self.settings, stdin=stdin, tools=self.tools)
 
     def _run_extras(self) -> dict[str, Any]:

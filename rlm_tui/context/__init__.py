@@ -1,6 +1,10 @@
-"""The context: a repo, a file or stdin as a read-only pack that the sandbox worker maps.
+"""The context: a repo, a file, stdin, or several of them and JSON data, as a read-only pack
+that the sandbox worker maps.
 
 - loader.py: `load_context(source, pack_dir, LoadOptions)` -> `ContextPack`
+- sources.py: several sources (paths, JSON data, .json/.jsonl files as data) as one pack:
+  `as_sources(given)`, `load_sources(sources, pack_dir, LoadOptions)`; source_table.py: the
+  pack's table of them (`PackSource`)
 - listing.py, ignore.py: which files (git ls-files, or a walk honouring .gitignore), plus
   .rlmignore and --include/--exclude
 - directory.py: the listed files into a pack one by one; files.py: one file on disk;

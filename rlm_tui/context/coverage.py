@@ -184,13 +184,26 @@ class Coverage:
     def to_dict(self, include_files: bool = True) -> dict[str, Any]:
         """JSON-serialisable coverage: totals, and (unless not `include_files`) per file that
         was touched: its lines and bytes, read and sent ranges, read and sent fractions (by
-        lines), bytes read and sent."""
+        lines), bytes read and sent. A pack of several sources also has `sources`: the same
+        totals per source, by name."""
+        entries = self.pack.entries
+        totals = _empty_totals(entries)
+        result = self._figures(0, len(entries), totals, include_files)
+        sources = self.pack.sources
+        if sources:
+            result["sources"] = {}
+            for source in sources:
+                part = entries[source.first : source.first + source.count]
+                result["sources"][source.name] = self._figures(
+                    source.first, source.first + source.count, _empty_totals(part),
+                    False)["totals"]
+        return result
+
+    def _figures(self, first: int, end: int, totals: dict[str, Any],
+                 include_files: bool) -> dict[str, Any]:
         files: dict[str, Any] = {}
-        totals = {"files": len(self.pack.entries), "lines": self.pack.total_lines}
-        totals.update(bytes=self.pack.total_bytes, files_read=0, files_sent=0)
-        totals.update(lines_read=0, lines_sent=0, bytes_read=0, bytes_sent=0)
-        totals.update(lines_covered=0, bytes_covered=0)
-        for index in sorted(set(self._read) | set(self._sent)):
+        touched = [i for i in sorted(set(self._read) | set(self._sent)) if first <= i < end]
+        for index in touched:
             entry = self.pack.entries[index]
             read, sent = self._read.get(index, []), self._sent.get(index, [])
             covered = merge_line_ranges(read + sent)
@@ -308,6 +321,14 @@ class Coverage:
                     first, chars = first - 1, chars + len(previous)
                 break
         return first, last, index, line - (position - first), chars
+
+
+def _empty_totals(entries: Any) -> dict[str, Any]:
+    totals = {"files": len(entries), "lines": sum(e.lines for e in entries)}
+    totals.update(bytes=sum(e.size for e in entries), files_read=0, files_sent=0)
+    totals.update(lines_read=0, lines_sent=0, bytes_read=0, bytes_sent=0)
+    totals.update(lines_covered=0, bytes_covered=0)
+    return totals
 
 
 def _count(ranges: list[list[int]]) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_tui.context.pack import ContextPack
+from rlm_tui.context.source_table import PackSource
 
 CHARS_PER_TOKEN = 4  # a rough estimate for code and English
 TREE_LINES = 60
@@ -124,6 +125,40 @@ def _tree_lines(root: _Directory, budget: int) -> list[str]:
     return lines[:budget]
 
 
+def _source_lines(meta: dict[str, Any], tokens: str, names: Callable[[str], str]) -> list[str]:
+    """The head of a summary of several sources (or of one given as data): each by name."""
+    sources = meta["sources"]
+    if len(sources) == 1:
+        source = sources[0]
+        return [f"Context: `context` (also `{source['name']}`) is {_source_phrase(source, names)}."]
+    lines = [f"Context: {len(sources)} sources, each its own variable in the REPL:"]
+    lines += [f"- `{source['name']}`: {_source_phrase(source, names)}" for source in sources]
+    shown = ", ".join(names(s["paths"][0] if s["paths"] else s["prefix"] + "…")
+                      for s in sources)
+    lines.append(
+        f"`context` is all of them as one read-only mapping of {meta['files']:,} files "
+        f"(path -> text), each path starting with its source's name ({shown}): "
+        f"{meta['chars']:,} chars ({tokens}), {meta['lines']:,} lines."
+    )
+    return lines
+
+
+def _source_phrase(source: dict[str, Any], names: Callable[[str], str]) -> str:
+    origin = names(source["origin"].rstrip("/").rsplit("/", 1)[-1])
+    size = f"{source['chars']:,} chars (~{source['estimated_tokens']:,} tokens)"
+    if source["kind"] == "directory":
+        how = {"git": "git work tree", "walk": "directory"}.get(source["mode"], source["mode"])
+        return (f"{how} {origin!r}, a read-only mapping of {_files(source['files'])} (path -> "
+                f"text, paths relative to it): {size}, {source['lines']:,} lines")
+    if source["kind"] in ("file", "stdin"):
+        return f"one text ({origin}), a str of {size}, {source['lines']:,} lines"
+    where = "given in code" if source["origin"] == "data" else f"read from {origin}"
+    if source["type"] in ("list", "dict"):
+        return (f"read-only JSON data {where}, {source['shape']}; as JSON: {size} "
+                f"(list(x) or dict(x) makes a copy you can change)")
+    return f"data {where}, {source['shape']}"
+
+
 def _files(count: int) -> str:
     return "1 file" if count == 1 else f"{count:,} files"
 
@@ -158,6 +193,8 @@ def describe_context(pack: ContextPack, *, tree_lines: int = TREE_LINES) -> dict
     }
     if pack.kind == "text":
         return meta
+    if pack.sources:
+        meta["sources"] = [_describe_source(pack, source) for source in pack.sources]
     largest = heapq.nlargest(TOP_FILES, pack.entries, key=lambda e: e.chars)
     meta["largest_files"] = [
         {"path": e.path, "chars": e.chars, "lines": e.lines} for e in largest
@@ -193,7 +230,24 @@ def describe_context(pack: ContextPack, *, tree_lines: int = TREE_LINES) -> dict
     return meta
 
 
+def _describe_source(pack: ContextPack, source: PackSource) -> dict[str, Any]:
+    entries = pack.entries[source.first : source.first + source.count]
+    chars = sum(e.chars for e in entries)
+    return {
+        "name": source.name, "kind": source.kind, "type": source.type, "mode": source.mode,
+        "origin": source.origin, "shape": source.shape, "prefix": source.prefix,
+        # Where a fork loads it again: the absolute path, "-" (stdin) or "data" (a value).
+        "path": {"<stdin>": "-"}.get(source.origin, source.origin), "as_data": source.as_data,
+        "paths": [e.path for e in entries[:1]] if source.kind != "directory" else [],
+        "files": len(entries), "chars": chars, "bytes": sum(e.size for e in entries),
+        "lines": sum(e.lines for e in entries), "estimated_tokens": estimate_tokens(chars),
+        "secrets_masked": sum(e.secrets_masked for e in entries),
+    }
+
+
 def _source_name(pack: ContextPack) -> str:
+    if pack.sources:
+        return " + ".join(source.name for source in pack.sources)
     if pack.mode == "stdin":
         return "<stdin>"
     name = pack.source.rstrip("/").rsplit("/", 1)[-1]
@@ -211,6 +265,8 @@ def render_context_summary(
             f"Context: one text ({meta['name']}), a str of {meta['chars']:,} chars "
             f"({tokens}), {meta['lines']:,} lines."
         ]
+    elif meta.get("sources"):
+        lines = _source_lines(meta, tokens, names)
     else:
         how = {"git": "git work tree", "walk": "directory"}.get(meta["mode"], meta["mode"])
         lines = [

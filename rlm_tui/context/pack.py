@@ -9,8 +9,11 @@ Files in a pack directory:
   helper's that the total cap refused) are overwritten with newlines when the pack is
   finished;
 - `context.index.json`: what the worker needs, as columns (fast to parse for 100k files);
+  for a pack of several sources (sources.py), also a table of them (name, kind, type, the
+  prefix their paths start with, and their entries' range);
 - `context.manifest.json`: what only the host needs: the source, the listing mode, the
-  skipped files with reasons, the ignored counts, the load options.
+  skipped files with reasons, the ignored counts, the load options, and each source's origin
+  (its absolute path, "<stdin>" or "data") and shape.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, Literal, NamedTuple
 
 from rlm_tui.context.languages import language_of
 from rlm_tui.context.skips import SkippedFile, SkipReason
+from rlm_tui.context.source_table import PackSource
 from rlm_tui.context.view import (
     BLOB_NAME,
     FILE_SEPARATOR,
@@ -41,8 +45,9 @@ except ImportError:  # pragma: no cover - not on POSIX: no helper process shares
 MANIFEST_NAME = "context.manifest.json"
 
 PackKind = Literal["files", "text"]
-# How the pack's files were found: git ls-files, a directory walk, one file, or stdin.
-PackMode = Literal["git", "walk", "file", "stdin"]
+# How the pack's files were found: git ls-files, a directory walk, one file, stdin, data
+# given as a value (a source of a pack of several), or several sources.
+PackMode = Literal["git", "walk", "file", "stdin", "data", "sources"]
 
 FLAG_NON_UTF8 = "non-utf8"  # decoded with U+FFFD replacing the invalid bytes
 FLAG_SECRETS_MASKED = "secrets-masked"  # secret-looking values replaced by [REDACTED:...]
@@ -79,6 +84,7 @@ class ContextPack:
     skipped: tuple[SkippedFile, ...] = ()
     ignored: Mapping[str, int] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[PackSource, ...] = ()  # a pack of several sources (else one path)
 
     @property
     def blob_path(self) -> Path:
@@ -148,6 +154,11 @@ class ContextPack:
             ),
             ignored=dict(manifest["ignored"]),
             options=dict(manifest.get("options", {})),
+            sources=tuple(
+                PackSource(s["name"], s["kind"], s["type"], s["origin"], s["mode"], s["first"],
+                           s["count"], s.get("shape", ""), bool(s.get("as_data")))
+                for s in manifest.get("sources", ())
+            ),
         )
 
 
@@ -253,6 +264,31 @@ class PackWriter:
         self._entries.extend(map(PackEntry._make, rows))
         self._text_bytes += sum(row[2] for row in rows)
 
+    def append_pack(self, pack: ContextPack, prefix: str) -> None:
+        """Append a whole pack written elsewhere (one source of a pack of several): its blob
+        copied after the texts so far, its entries' paths prefixed with `prefix`, which must
+        come after every path added so far."""
+        blob = self._blob
+        if blob is None:
+            raise RuntimeError("the pack is already finished")
+        blob.flush()
+        last = self._entries[-1].path if self._entries else None
+        if last is not None and pack.entries and prefix + pack.entries[0].path <= last:
+            raise ValueError(f"files must be added in path order: {prefix!r}")
+        start = os.lseek(blob.fd, 0, os.SEEK_END)
+        with open(pack.blob_path, "rb") as source:
+            size = os.fstat(source.fileno()).st_size
+            copied = 0
+            while copied < size:  # in the kernel where it can: no copy through Python
+                sent = os.sendfile(blob.fd, source.fileno(), copied, size - copied)
+                if sent == 0:
+                    raise OSError(f"{pack.blob_path} ended while it was being copied")
+                copied += sent
+        self._entries.extend(entry._replace(path=prefix + entry.path,
+                                            offset=start + entry.offset)
+                             for entry in pack.entries)
+        self._text_bytes += pack.total_bytes
+
     def share(self) -> bool:
         """Let part writers in other processes write into this pack's blob from now on
         (each batch is then written under a lock); False, with nothing changed, where the
@@ -278,6 +314,7 @@ class PackWriter:
         skipped: Sequence[SkippedFile] = (),
         ignored: Mapping[str, int] | None = None,
         options: Mapping[str, Any] | None = None,
+        sources: Sequence[PackSource] = (),
     ) -> ContextPack:
         """Close the blob, write the index and the manifest, and return the pack."""
         if self._is_part:
@@ -296,13 +333,16 @@ class PackWriter:
             "kind": self.kind,
             "files": dict(zip(_INDEX_COLUMNS, zip(*entries) if entries else [()] * 8)),
         }
-        manifest = {
+        manifest: dict[str, Any] = {
             "source": source,
             "mode": mode,
             "skipped": [s.to_dict() for s in skipped],
             "ignored": dict(ignored or {}),
             "options": dict(options or {}),
         }
+        if sources:
+            index["sources"] = [s.to_index() for s in sources]
+            manifest["sources"] = [s.to_dict() for s in sources]
         _write_json(self.directory / INDEX_NAME, index)
         _write_json(self.directory / MANIFEST_NAME, manifest)
         return ContextPack(
@@ -314,6 +354,7 @@ class PackWriter:
             skipped=tuple(skipped),
             ignored=dict(ignored or {}),
             options=dict(options or {}),
+            sources=tuple(sources),
         )
 
     def abort(self) -> None:

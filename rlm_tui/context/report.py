@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rlm_tui.context.loader import LoadOptions, load_context
+from rlm_tui.context.loader import LoadOptions
 from rlm_tui.context.metadata import describe_context
 from rlm_tui.context.skips import SkippedFile
+from rlm_tui.context.sources import as_sources, load_sources
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,10 @@ class ContextReport:
                 "options": self.options.to_dict()}
 
 
-def context_report(source: str | os.PathLike[str], options: LoadOptions) -> ContextReport:
-    """Load `source` (a directory, a file, or "-" for stdin) as a run would, and report it.
-    InputError (one line) for a source that cannot be used, as load_context raises."""
+def context_report(source: str | os.PathLike[str] | Sequence[Any],
+                   options: LoadOptions) -> ContextReport:
+    """Load `source` (a directory, a file, "-" for stdin, or several: sources.as_sources) as
+    a run would, and report it. InputError (one line) for a source that cannot be used."""
     with tempfile.TemporaryDirectory(prefix="rlm-tui-context-") as pack_dir:
-        pack = load_context(source, pack_dir, options)
+        pack = load_sources(as_sources(source), pack_dir, options)
         return ContextReport(describe_context(pack), list(pack.skipped), options)

@@ -97,6 +97,7 @@ class ContextView(Mapping[str, str]):
         "_line_starts",
         "_text",
         "_read",
+        "_prefix",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -419,6 +420,14 @@ def open_view(pack_dir: str) -> ContextView | str:
     """Open the pack in `pack_dir` read-only: a directory pack as a `ContextView` over the
     mapped blob (no copy, shared by every process that maps it), a single text as its `str`.
     Costs one small JSON read and no per-file work; raises ValueError for a non-pack."""
+    return open_pack(pack_dir)[0]
+
+
+def open_pack(pack_dir: str) -> tuple[ContextView | str, list[dict[str, object]]]:
+    """`open_view`, and the pack's sources table (empty for a pack of one path): a dict per
+    source, in the order given, of name, kind (directory, file, stdin or data), type (of its
+    value: ContextView, str, list, dict, ...), prefix (its paths' start in the whole view:
+    "name/"), and first and count (its entries' place in the index)."""
     with open(os.path.join(pack_dir, INDEX_NAME), "rb") as stream:
         index = json.load(stream)
     if index.get("format") != PACK_FORMAT or index.get("version") != PACK_VERSION:
@@ -426,7 +435,7 @@ def open_view(pack_dir: str) -> ContextView | str:
     files = index["files"]
     with open(os.path.join(pack_dir, BLOB_NAME), "rb") as blob:
         if index["kind"] == "text":
-            return blob.read(files["sizes"][0]).decode("utf-8")
+            return blob.read(files["sizes"][0]).decode("utf-8"), []
         size = os.fstat(blob.fileno()).st_size
         mapped = mmap.mmap(blob.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     view = object.__new__(ContextView)
@@ -443,6 +452,34 @@ def open_view(pack_dir: str) -> ContextView | str:
     view._line_starts = {}
     view._text = None
     view._read = {}
+    view._prefix = ""
+    return view, list(index.get("sources") or [])
+
+
+def source_value(whole: ContextView, source: Mapping[str, object]) -> ContextView | str:
+    """One source of a pack of several, from the whole pack's view: a directory as a view of
+    its own files (paths relative to it, sharing the map; its reads are recorded under the
+    whole pack's paths), any other source as the text of its one entry (for data: JSON)."""
+    first, count = int(source["first"]), int(source["count"])  # type: ignore[call-overload]
+    if source.get("kind") != "directory":
+        return whole._decode(first)
+    prefix = str(source["prefix"])
+    end = first + count
+    view = object.__new__(ContextView)
+    paths = tuple(path[len(prefix):] for path in whole._paths[first:end])
+    view._mm = whole._mm
+    view._paths = paths
+    view._positions = {path: i for i, path in enumerate(paths)}
+    view._offsets = whole._offsets[first:end]
+    view._sizes = whole._sizes[first:end]
+    view._chars = whole._chars[first:end]
+    view._lines = whole._lines[first:end]
+    view._languages = whole._languages[first:end]
+    view._flags = whole._flags[first:end]
+    view._line_starts = {}
+    view._text = None
+    view._read = {}
+    view._prefix = prefix
     return view
 
 
@@ -453,8 +490,8 @@ def take_coverage(view: ContextView | str) -> dict[str, dict[str, list[list[int]
     if not isinstance(view, ContextView):
         return {"read": {}}
     read, view._read = view._read, {}
-    paths = view._paths
-    return {"read": {paths[i]: merge_line_ranges(read[i]) for i in sorted(read)}}
+    paths, prefix = view._paths, view._prefix
+    return {"read": {prefix + paths[i]: merge_line_ranges(read[i]) for i in sorted(read)}}
 
 
 def close_view(view: ContextView | str) -> None:

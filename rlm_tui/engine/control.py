@@ -11,6 +11,13 @@ import time
 from collections.abc import Callable
 
 from rlm_tui.events import RunState, Usage
+from rlm_tui.units import CHARS_PER_TOKEN
+
+# The least a request asks for when a budget is nearly used up: room for a short code block
+# or a FINAL(...) (a root turn cut shorter says nothing useful). The running count stops a
+# stream that passes the budget anyway, so this bounds how far a run can go past it only
+# when the budget is already closer than this.
+MIN_REPLY_TOKENS = 256
 
 # The states whose time is not running time: a pause, a cell held for approval, and the time
 # between a session's turns (it waits for a follow-up question).
@@ -191,24 +198,65 @@ class Ledger:
         self.exceeded: str | None = None
         self._on_exceeded = on_exceeded
         self._paused = paused
+        # Calls streaming now: their running estimates (tokens, cost), by call.
+        self._in_flight: dict[object, tuple[int, float]] = {}
+        self._flying_tokens = 0
+        self._flying_cost = 0.0
 
     @property
     def seconds(self) -> float:
         """Running time: since the start, less the time the run was paused (`paused()`)."""
         return self._clock() - self.started - self._paused()
 
-    def add(self, usage: Usage, *, sub_call: bool) -> None:
+    def add(self, usage: Usage, *, sub_call: bool, check: bool = True) -> None:
+        """A finished call's usage; `check` False: counted, not checked (a call stopped by a
+        halt already under way)."""
         self.usage = self.usage + usage
         if sub_call:
             self.sub_calls += 1
+        if check:
+            self.check()
+
+    def streaming(self, call: object, tokens: int, cost: float) -> None:
+        """A call in flight has used about `tokens` (its prompt and its reply so far) and
+        `cost`: counted against the budgets with what is used, so a stream that passes
+        one is stopped (`on_exceeded`) rather than found over when it ends."""
+        old_tokens, old_cost = self._in_flight.get(call, (0, 0.0))
+        self._in_flight[call] = (tokens, cost)
+        self._flying_tokens += tokens - old_tokens
+        self._flying_cost += cost - old_cost
         self.check()
+
+    def landed(self, call: object) -> None:
+        """The call ended: its running estimate no longer counts (its usage is `add`ed)."""
+        tokens, cost = self._in_flight.pop(call, (0, 0.0))
+        self._flying_tokens -= tokens
+        self._flying_cost -= cost
+
+    def reply_cap(self, cap: int | None, prompt_tokens: int,
+                  prices: tuple[float, float] | None) -> int | None:
+        """The max_tokens for a request whose prompt is about `prompt_tokens`: `cap`, or less,
+        no more than what is left of the token budget after the prompt and of the cost
+        budget at the model's `prices` (USD per prompt and per reply token); never under
+        MIN_REPLY_TOKENS (nor over `cap`). None: no cap and no budget to keep."""
+        left: list[float] = []
+        if self.max_tokens is not None:
+            left.append(self.max_tokens - self.usage.total_tokens - self._flying_tokens
+                        - prompt_tokens)
+        if self.max_cost is not None and prices is not None and prices[1] > 0:
+            spent = (self.usage.cost_usd or 0.0) + self._flying_cost
+            left.append((self.max_cost - spent - prompt_tokens * prices[0]) / prices[1])
+        if not left:
+            return cap
+        allowed = max(MIN_REPLY_TOKENS, int(min(left) + 1e-6))  # 999.99999 is 1,000
+        return allowed if cap is None else max(1, min(cap, allowed))
 
     def check(self) -> None:
         if self.exceeded is not None:
             return
         checks = (
-            ("cost", self.max_cost, self.usage.cost_usd or 0.0),
-            ("tokens", self.max_tokens, float(self.usage.total_tokens)),
+            ("cost", self.max_cost, (self.usage.cost_usd or 0.0) + self._flying_cost),
+            ("tokens", self.max_tokens, float(self.usage.total_tokens + self._flying_tokens)),
             ("time", self.max_time, self.seconds),
         )
         for budget, limit, value in checks:
@@ -217,3 +265,44 @@ class Ledger:
                 if self._on_exceeded is not None:
                     self._on_exceeded(budget, float(limit), float(value))
                 return
+
+
+class CallMeter:
+    """One model call as it streams: what it has sent so far, in characters, counted against
+    the run's budgets as a running estimate (events.RootDelta says how a view shows one).
+
+    `prices` are USD per (prompt, reply) token, None when the model has none.
+    """
+
+    def __init__(self, ledger: Ledger, prompt_tokens: int,
+                 prices: tuple[float, float] | None, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.ledger = ledger
+        self.prompt_tokens = prompt_tokens
+        self.prices = prices
+        self.chars = 0
+        self.started = clock()
+        self._clock = clock
+        self._counted = -1  # the reply tokens last counted against the budgets
+
+    @property
+    def seconds(self) -> float:
+        return self._clock() - self.started
+
+    def add(self, text: str) -> None:
+        self.chars += len(text)
+        tokens = self.chars // CHARS_PER_TOKEN
+        if tokens != self._counted:  # a token at a time, not a dict update per character
+            self._counted = tokens
+            cost = 0.0
+            if self.prices is not None:
+                cost = self.prompt_tokens * self.prices[0] + tokens * self.prices[1]
+            self.ledger.streaming(self, self.prompt_tokens + tokens, cost)
+
+    def restart(self) -> None:
+        """A retried attempt streams the reply again from its start."""
+        self.chars = 0
+        self._counted = -1
+
+    def done(self) -> None:
+        self.ledger.landed(self)

@@ -61,13 +61,21 @@ _CONTEXT_KINDS = {
         "context.read(path, start_line, end_line)"
     ),
     "text": "a str holding the whole text",
+    "sources": (
+        "every source below as one read-only mapping of path -> text, each path starting "
+        "with its source's name, with the same context.files, context.text, "
+        "context.grep(pattern, paths=None) and context.read(path, start_line, end_line); "
+        "each source is also its own variable, named below (a directory: such a mapping of "
+        "its own files; a file: a str; data: read-only lists and dicts)"
+    ),
+    "data": "read-only JSON data (lists and dicts), described below",
     "none": "None (there is no context in this run)",
 }
 
 
 @dataclass(frozen=True)
 class PromptFacts:
-    context_kind: str  # mapping | text | none
+    context_kind: str  # mapping | text | sources | data | none
     metadata: str
     max_iterations: int
     depth: int
@@ -137,12 +145,16 @@ def output_message(outputs: list[str], iteration: int, max_iterations: int) -> s
         label = f"[cell {i}]" if len(outputs) > 1 else "[output]"
         parts.append(f"{label}\n{out}")
     left = max_iterations - iteration
+    if left <= 0:  # the last turn: the request for a final answer comes next
+        return "REPL output:\n" + "\n\n".join(parts) + "\n\nThat was the last turn."
     return ("REPL output:\n" + "\n\n".join(parts) +
             f"\n\nTurn {iteration + 1} of {max_iterations} ({left} left). Continue with code, "
             "or finish with FINAL / FINAL_VAR.")
 
 
 def no_code_message(iteration: int, max_iterations: int) -> str:
+    if iteration >= max_iterations:  # never "Turn 4 of 3": the last turn is over
+        return "No ```repl block ran. That was the last turn."
     return (f"No ```repl block ran. Write code to make progress, or finish with FINAL(...). "
             f"Turn {iteration + 1} of {max_iterations}.")
 

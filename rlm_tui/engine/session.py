@@ -11,28 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rlm_tui import events as ev
 from rlm_tui.engine import prompts
 from rlm_tui.engine.answer_schema import AnswerSchema, jsonable
+from rlm_tui.engine.control import CallMeter
 from rlm_tui.engine.conversation import Conversation
 from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
 from rlm_tui.engine.run_context import Outcome, RunContext
 from rlm_tui.lm import ModelCallError, RetryInfo
-from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest, ToolCallError, ToolRequest
-from rlm_tui.sandbox.tool_calls import ToolTimedOut
-
-# A sub-call's prompt and response are kept in events up to this many characters.
-EVENT_TEXT_CHARS = 200_000
+from rlm_tui.engine.code_calls import EVENT_TEXT_CHARS, CodeCalls
+from rlm_tui.lm.completion import estimated_tokens
+from rlm_tui.sandbox import CellResult, Sandbox, SubcallRequest, ToolRequest
 
 SubcallHandler = Callable[[SubcallRequest], Awaitable[str]]
 ToolHandler = Callable[[ToolRequest], Awaitable[str]]
 
 
-class Session:
+class Session(CodeCalls):
     """The root model's loop at one depth, over one REPL worker, one turn per question."""
 
     def __init__(self, run: Any, query: str, context: RunContext, *, depth: int,
@@ -330,29 +328,72 @@ class Session:
     async def _root_call(self, node: str) -> tuple[str, bool]:
         """The root model's reply, and whether it was cut off at its cap of output tokens."""
         spec = self.owner.spec(self.depth)
+        messages = list(self.conversation.messages)
+        meter, spec = self._metered(spec, messages)
+        first = [True]
 
         def on_delta(text: str) -> None:
-            self.emit(ev.RootDelta, node, self.id, text=text)
+            meter.add(text)
+            if first[0]:  # the prompt's estimate, for a view's running count
+                first[0] = False
+                self.emit(ev.RootDelta, node, self.id, text=text,
+                          prompt_tokens=meter.prompt_tokens)
+            else:
+                self.emit(ev.RootDelta, node, self.id, text=text)
 
         def on_retry(info: RetryInfo) -> None:
             self.emit(ev.SubcallRetry, node, self.id, attempt=info.attempt,
                       reason=info.reason, wait_s=info.wait_s)
             if info.discarded_output:
+                meter.restart()
+                first[0] = True
                 self.emit(ev.RootDelta, node, self.id, text="", restart=True)
 
         try:
-            done = await self.owner.client.complete(spec, list(self.conversation.messages),
-                                                  on_delta=on_delta, on_retry=on_retry)
+            done = await self.owner.client.complete(spec, messages, on_delta=on_delta,
+                                                    on_retry=on_retry)
         except ModelCallError as exc:
+            meter.done()
             self.emit(ev.RootDone, node, self.id, text="", model=spec.model, usage=ev.Usage(),
                       latency_s=0.0, error=str(exc))
             raise
+        except asyncio.CancelledError:
+            usage = self._stopped_usage(meter, spec, messages)
+            self.emit(ev.RootDone, node, self.id, text="", model=spec.model, usage=usage,
+                      latency_s=meter.seconds, stopped=self._stop_reason())
+            raise
+        meter.done()
         usage = done.usage
         self._account(usage, sub_call=False)
         self.emit(ev.RootDone, node, self.id, text=done.text, model=done.model, usage=usage,
                   latency_s=done.latency_s, attempts=done.attempts,
                   finish_reason=done.finish_reason)
         return done.text, done.finish_reason in ev.CUT_FINISH_REASONS
+
+    def _metered(self, spec: Any, messages: list[Any]) -> tuple[CallMeter, Any]:
+        """A meter for a call about to be made (its running count held against the budgets),
+        and its spec asking for no more than the budgets leave (Ledger.reply_cap)."""
+        client = self.owner.client
+        prompt_tokens, _ = estimated_tokens(messages, 0)
+        prices = client.token_prices(spec) if self.owner.ledger.max_cost is not None else None
+        meter = CallMeter(self.owner.ledger, prompt_tokens, prices)
+        cap = spec.params.get("max_tokens")
+        allowed = self.owner.ledger.reply_cap(cap, prompt_tokens, prices)
+        if allowed is not None and allowed != cap:
+            spec = spec.model_copy(update={"params": {**spec.params, "max_tokens": allowed}})
+        return meter, spec
+
+    def _stopped_usage(self, meter: CallMeter, spec: Any, messages: list[Any]) -> ev.Usage:
+        """A call stopped mid-reply: what it streamed, estimated and priced, counted (the
+        halt under way is not checked again)."""
+        meter.done()
+        usage = self.owner.client.estimated_usage(spec, messages, meter.chars)
+        self.usage = self.usage + usage
+        self.owner.ledger.add(usage, sub_call=False, check=False)
+        return usage
+
+    def _stop_reason(self) -> str:
+        return self.owner.control.halt_reason or "stopped"
 
     def _account(self, usage: ev.Usage, *, sub_call: bool) -> None:
         self.usage = self.usage + usage
@@ -364,6 +405,8 @@ class Session:
                             hold: str | None) -> tuple[CellResult, str]:
         """Run one cell of the model's reply, held first for a person's decision when
         `hold` says why; returns its result and the output as the model is told it."""
+        if self.owner.control.halted:  # a budget passed as the reply ended: no cell starts
+            raise asyncio.CancelledError
         cell = f"{node}.c{index}"
         self.emit(ev.CellStarted, cell, node, index=index, code=code)
         decision: ev.CellDecision = "approved"
@@ -409,92 +452,3 @@ class Session:
             await self.owner.record_sent_prompts(coverage)
             self.emit(ev.CoverageUpdated, cell, node, coverage=coverage.to_dict())
         return result
-
-    def tool_node(self, cell: str) -> str:
-        return f"{cell}.tool{self._next(cell + '.tool')}"
-
-    async def _tool_call(self, request: ToolRequest, cell: str) -> str:
-        """Run one of the run's tools for model code, in the host; a node of the tree."""
-        node = self.tool_node(cell)
-        name = request.name
-        self.emit(ev.ToolStarted, node, cell, name=name, arguments=request.arguments,
-                  arguments_chars=len(request.arguments))
-        started = time.monotonic()
-        tools = self.owner.tools
-        try:
-            if tools is None or name not in tools:
-                raise ToolCallError(f"no tool named {name!r} in this session")
-            text = await tools.call(request)
-        except ToolCallError as exc:
-            self.emit(ev.ToolFinished, node, cell, name=name, error=str(exc),
-                      seconds=time.monotonic() - started)
-            raise
-        except asyncio.CancelledError:
-            if not self.owner.control.halted:  # the cell's time ran out (a halt: "stopped")
-                # A sync tool's thread cannot be killed: it is abandoned, left to finish.
-                self.emit(ev.ToolFinished, node, cell, name=name,
-                          error=str(ToolTimedOut(name)), seconds=time.monotonic() - started)
-            raise
-        self.emit(ev.ToolFinished, node, cell, name=name, result=text,
-                  result_chars=len(text), seconds=time.monotonic() - started)
-        return text
-
-    async def _subcall(self, request: SubcallRequest, cell: str) -> str:
-        node = f"{cell}.q{self._next(cell)}"
-        settings = self.owner.settings
-        if request.kind == "rlm" and self.depth + 1 < settings.max_depth:
-            return await self._child_session(request, node, cell)
-        prompt = request.prompt
-        if request.kind == "rlm" and request.context is not None:
-            prompt += "\n\nContext:\n" + RunContext.from_value(request.context).value.__str__()
-        spec = self.owner.spec(self.depth + 1, request.model)
-        async with self.owner.limiter:
-            self.emit(ev.SubcallStarted, node, cell, kind=request.kind, model=spec.model,
-                      prompt=prompt[:EVENT_TEXT_CHARS], prompt_chars=len(prompt),
-                      depth=self.depth + 1, batch_index=request.batch_index,
-                      batch_size=request.batch_size)
-
-            def on_retry(info: RetryInfo) -> None:
-                self.emit(ev.SubcallRetry, node, cell, attempt=info.attempt,
-                          reason=info.reason, wait_s=info.wait_s)
-
-            try:
-                done = await self.owner.client.complete(
-                    spec, [{"role": "user", "content": prompt}], on_retry=on_retry)
-            except ModelCallError as exc:
-                self.emit(ev.SubcallFinished, node, cell, model=spec.model, error=str(exc),
-                          attempts=exc.attempts or 1)
-                self.owner.ledger.sub_calls += 1
-                raise
-        usage = done.usage
-        self._account(usage, sub_call=True)
-        self.emit(ev.SubcallFinished, node, cell, model=done.model,
-                  response=done.text[:EVENT_TEXT_CHARS], usage=usage,
-                  latency_s=done.latency_s, attempts=done.attempts,
-                  finish_reason=done.finish_reason)
-        if self.context.coverage is not None:
-            self.owner.sent_prompts.append(prompt)  # matched at the cell's end, off this path
-        return done.text
-
-    async def _child_session(self, request: SubcallRequest, node: str, cell: str) -> str:
-        context = (self.context if request.context is None
-                   else RunContext.from_value(request.context))
-        spec = self.owner.spec(self.depth + 1)
-        self.emit(ev.SubcallStarted, node, cell, kind="rlm", model=spec.model,
-                  prompt=request.prompt[:EVENT_TEXT_CHARS], prompt_chars=len(request.prompt),
-                  depth=self.depth + 1, batch_index=request.batch_index,
-                  batch_size=request.batch_size)
-        started = time.monotonic()
-        child = Session(self.owner, request.prompt, context, depth=self.depth + 1,
-                        session_id=f"{node}.s", parent_id=node)
-        outcome = await child.run()
-        self.usage = self.usage + child.usage
-        self.owner.ledger.sub_calls += 1
-        error = None if outcome.status == "answered" else (outcome.reason or outcome.status)
-        self.emit(ev.SubcallFinished, node, cell, model=spec.model,
-                  response=(outcome.answer or "")[:EVENT_TEXT_CHARS], child_usage=child.usage,
-                  latency_s=time.monotonic() - started, error=error)
-        if error is not None:
-            raise RuntimeError(f"the child RLM stopped without an answer: {error}")
-        return outcome.answer or ""
-

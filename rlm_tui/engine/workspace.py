@@ -11,14 +11,16 @@ loaded context.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from rlm_tui.config import Settings
 from rlm_tui.context.coverage import Coverage
-from rlm_tui.context.loader import LoadOptions, load_context
+from rlm_tui.context.loader import STDIN, LoadOptions
 from rlm_tui.context.metadata import describe_context, render_context_summary
 from rlm_tui.context.pack import ContextPack
+from rlm_tui.context.sources import Source, as_sources, is_single_path, load_sources
 from rlm_tui.engine.answer_schema import AnswerSchema
 from rlm_tui.engine.run import Run
 from rlm_tui.engine.run_context import RunContext
@@ -26,6 +28,7 @@ from rlm_tui.engine.tools import ToolSet
 from rlm_tui.errors import UsageError
 from rlm_tui.events import EventBus
 from rlm_tui.lm import ModelClient, ModelSpec, check_model
+from rlm_tui.lm.suggested import models_with_keys
 from rlm_tui.sandbox import PackContext
 from rlm_tui.scratch import make_scratch_dir
 
@@ -49,6 +52,12 @@ def check_models(settings: Settings) -> None:
     Loads litellm (about 3 s) unless the model is the demo: from an event loop, use a thread."""
     for spec in model_specs(settings):
         check_model(spec)
+
+
+def suggested_models() -> list[tuple[str, str]]:
+    """Models to offer when none is set: (model, the key variable that is set) for each
+    provider whose API key is in the environment (lm/suggested.py)."""
+    return models_with_keys()
 
 
 def cost_budget_warning(settings: Settings, client: ModelClient) -> str | None:
@@ -82,11 +91,17 @@ async def warm_up_models(settings: Settings) -> bool:
 
 
 class Workspace:
-    """A loaded context (a pack in a private temporary directory) plus settings and client."""
+    """A loaded context (a pack in a private temporary directory) plus settings and client.
+
+    The context is one path (`source`), or several sources (`sources`: each named, as the
+    REPL names them: context_0, context_1, ... or the name given)."""
 
     def __init__(self, source: str, settings: Settings, pack: ContextPack, pack_dir: str,
-                 client: ModelClient | None = None, tools: ToolSet | None = None) -> None:
+                 client: ModelClient | None = None,
+                 sources: Sequence[Source] | None = None, tools: ToolSet | None = None) -> None:
         self.source = source
+        self.sources: tuple[Source, ...] = tuple(sources) if sources else (
+            _sources_of(pack) or (Source(name="context_0", path=source),))
         self.tools = tools  # settings.tools loaded once, for every run over it
         self.settings = settings
         self.pack = pack
@@ -98,20 +113,26 @@ class Workspace:
         self.coverage: Coverage | None = None
 
     @classmethod
-    def open(cls, source: str, settings: Settings, *, stdin: BinaryIO | None = None,
-             client: ModelClient | None = None, tools: ToolSet | None = None) -> Workspace:
-        """Load `source` (a directory, a file, or "-" for stdin) and the tools file the
-        settings name; InputError if either is unusable (the tools first: a broken file
-        fails before the context is loaded or anything is written); `tools` given: those."""
+    def open(cls, source: str | Sequence[str | Source], settings: Settings, *,
+             stdin: BinaryIO | None = None, client: ModelClient | None = None,
+             tools: ToolSet | None = None) -> Workspace:
+        """Load `source`: one path (a directory, a file, or "-" for stdin), or a sequence of
+        paths and `Source`s (sources.py: named, data, .json/.jsonl files as data), and the
+        tools file the settings name. InputError or UsageError (one line) if one is unusable
+        (the tools first: a broken file fails before the context is loaded or anything is
+        written); `tools` given: those."""
         if tools is None and settings.tools:
             tools = ToolSet.from_file(settings.tools)
+        sources = as_sources(source)
         pack_dir = make_scratch_dir("pack")
         try:
-            pack = load_context(source, pack_dir, LoadOptions.from_settings(settings), stdin=stdin)
+            pack = load_sources(sources, pack_dir, LoadOptions.from_settings(settings),
+                                stdin=stdin)
         except BaseException:
             shutil.rmtree(pack_dir, ignore_errors=True)
             raise
-        return cls(source, settings, pack, pack_dir, client, tools)
+        shown = source if isinstance(source, str) else ", ".join(s.describe() for s in sources)
+        return cls(shown, settings, pack, pack_dir, client, sources, tools)
 
     def __enter__(self) -> Workspace:
         return self
@@ -131,15 +152,31 @@ class Workspace:
         if self.coverage is not None:
             self.coverage.close()
         self.coverage = Coverage(self.pack)
-        kind = "text" if self.pack.kind == "text" else "mapping"
-        return RunContext(PackContext(str(self._pack_dir)), kind, self.metadata_text,
-                          self.context_summary(), coverage=self.coverage)
+        if self.pack.kind == "text":
+            kind = "text"
+        elif not self.pack.sources:
+            kind = "mapping"
+        elif len(self.pack.sources) > 1:
+            kind = "sources"
+        else:  # one source given as data: `context` is its value
+            kind = "text" if self.pack.sources[0].type == "str" else "data"
+        context = PackContext(str(self._pack_dir), names=(str(self.sources[0].name),))
+        return RunContext(context, kind, self.metadata_text, self.context_summary(),
+                          coverage=self.coverage)
 
     def context_summary(self) -> dict[str, Any]:
         """What a transcript header and session_started carry: metadata, never contents;
-        `root` is the source's absolute path, for a fork to load it again."""
-        root = {} if self.source == "-" else {"root": str(Path(self.source).resolve())}
-        return {"source": self.source, **root, **self.metadata}
+        `root` is a single path's absolute path, and `sources` each source's name, kind and
+        absolute path ("-" for stdin, "data" for a value given in code), for a fork to load
+        them again."""
+        if not is_single_path(self.sources):  # the metadata names each source
+            return {"source": self.source, **self.metadata}
+        root = {} if self.source == STDIN else {"root": str(Path(self.source).resolve())}
+        kind = "directory" if self.pack.kind == "files" else (
+            "stdin" if self.source == STDIN else "file")
+        recorded = {"name": self.sources[0].name, "kind": kind,
+                    "path": root.get("root", STDIN)}
+        return {"source": self.source, **root, **self.metadata, "sources": [recorded]}
 
     def new_run(self, bus: EventBus, *, start_paused: bool = False,
                 settings: Settings | None = None, schema: AnswerSchema | None = None,
@@ -159,3 +196,9 @@ class Workspace:
             self.coverage.close()
             self.coverage = None
         shutil.rmtree(self._pack_dir, ignore_errors=True)
+
+
+def _sources_of(pack: ContextPack) -> tuple[Source, ...]:
+    """The sources a pack of several was loaded from (a pack opened again elsewhere: Ray)."""
+    return tuple(Source(name=s.name, data=None) if s.origin == "data" else
+                 Source(name=s.name, path=s.origin, as_data=s.as_data) for s in pack.sources)

@@ -144,8 +144,9 @@ class RayExecutor:
         """The task's context for the worker: an object-store reference to its pack's files,
         or None (by path). A path's pack is loaded and put once for every task over it."""
         if task.context is not None:
-            key = str(task.context)
-            if task.context.is_file() and task.context.stat().st_size > self.ship_max:
+            key = str(task.context)  # several sources: one pack too, shipped the same way
+            if (isinstance(task.context, Path) and task.context.is_file()
+                    and task.context.stat().st_size > self.ship_max):
                 return None
         else:
             key = f"text:{task.id}"

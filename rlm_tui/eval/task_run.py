@@ -39,6 +39,8 @@ def open_workspace(task: Task, settings: Settings, client: ModelClient | None, *
         for name, data in pack_files.items():
             (Path(pack_dir) / name).write_bytes(data)
         return Workspace(task.source, settings, ContextPack.open(pack_dir), pack_dir, client)
+    if isinstance(task.context, tuple):
+        return Workspace.open([str(path) for path in task.context], settings, client=client)
     if task.context is not None:
         return Workspace.open(str(task.context), settings, client=client)
     stdin = io.BytesIO((task.context_text or "").encode("utf-8"))

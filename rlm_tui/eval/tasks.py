@@ -3,13 +3,14 @@
     {"id": "q1", "query": "What does main return?", "context": "repo/",
      "expected": ["hello", "'hello'"], "scorer": "contains"}
 
-`context` is a file or directory path, relative to the tasks file; `context_text` gives the
-text itself instead. `expected` is a string or a list of accepted answers (for the `json`
-scorer: a JSON object, or a list of accepted objects); `scorer` is one of SCORERS (default
-"exact"). `threshold` (for f1, default 0.5), `meta` (anything, kept in the results) and
-`schema` (the JSON Schema the answer must match: a path to a schema file, relative to the
-tasks file, or the schema itself as an object) are optional. Any other key is an error, so a
-misspelt `scorer` is not ignored.
+`context` is a file or directory path, relative to the tasks file, or a list of them (several
+sources: context_0, context_1, ... in the REPL); `context_text` gives the text itself
+instead. `expected` is a string or a list of accepted answers (for the `json` scorer: a JSON
+object, or a list of accepted objects); `scorer` is one of SCORERS (default "exact").
+`threshold` (for f1, default 0.5), `meta` (anything, kept in the results) and `schema` (the
+JSON Schema the answer must match: a path to a schema file, relative to the tasks file, or
+the schema itself as an object) are optional. Any other key is an error, so a misspelt
+`scorer` is not ignored.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Task:
     query: str
     expected: tuple[str, ...]
     scorer: str = "exact"
-    context: Path | None = None  # a file or directory, resolved
+    context: Path | tuple[Path, ...] | None = None  # a file or directory (or several), resolved
     context_text: str | None = None
     threshold: float = DEFAULT_F1_THRESHOLD
     meta: Any = None
@@ -48,6 +49,8 @@ class Task:
     @property
     def source(self) -> str:
         """What the task's context is, for people: a path, or "text (N chars)"."""
+        if isinstance(self.context, tuple):
+            return ", ".join(map(str, self.context))
         if self.context is not None:
             return str(self.context)
         return f"text ({len(self.context_text or ''):,} chars)"
@@ -116,15 +119,23 @@ def task_from_dict(data: dict[str, Any], base: Path, number: int = 0, *,
     has_path, has_text = "context" in data, "context_text" in data
     if has_path == has_text:
         raise bad("give exactly one of 'context' (a path) and 'context_text'")
-    context: Path | None = None
+    context: Path | tuple[Path, ...] | None = None
     text: str | None = None
     if has_path:
         raw = data["context"]
-        if not isinstance(raw, str) or not raw:
-            raise bad("'context' must be a path (a string)")
-        context = (base / Path(raw).expanduser()).resolve()
-        if not context.exists():
-            raise bad(f"context {raw!r}: no such file or directory ({context})")
+        several = isinstance(raw, list)
+        if several and not raw:
+            raise bad("'context' is an empty list: give a path, or a list of paths")
+        paths = raw if several else [raw]
+        if not all(isinstance(one, str) and one for one in paths):
+            raise bad("'context' must be a path (a string) or a list of paths")
+        resolved = []
+        for one in paths:
+            path = (base / Path(one).expanduser()).resolve()
+            if not path.exists():
+                raise bad(f"context {one!r}: no such file or directory ({path})")
+            resolved.append(path)
+        context = tuple(resolved) if several else resolved[0]
     else:
         text = data["context_text"]
         if not isinstance(text, str) or not text:
@@ -181,7 +192,9 @@ def _schema(raw: Any, base: Path, bad: Any) -> dict[str, Any] | None:
 def task_to_dict(task: Task) -> dict[str, Any]:
     """A task as a tasks-file line would give it (contexts by absolute path)."""
     data: dict[str, Any] = {"id": task.id, "query": task.query}
-    if task.context is not None:
+    if isinstance(task.context, tuple):
+        data["context"] = [str(path) for path in task.context]
+    elif task.context is not None:
         data["context"] = str(task.context)
     else:
         data["context_text"] = task.context_text

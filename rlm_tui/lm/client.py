@@ -74,6 +74,7 @@ class ModelClient:
         self._sleep = sleep
         self._direct = OpenAIStreamClient()
         self._routes: dict[tuple[Any, ...], DirectRoute | None] = {}
+        self._token_prices: dict[tuple[str, str | None], tuple[float, float] | None] = {}
 
     async def aclose(self) -> None:
         """Close the direct transport's connections on the running loop. Idempotent."""
@@ -123,6 +124,31 @@ class ModelClient:
             async def attempt(delivered: _Delivery) -> _AttemptResult:
                 return await self._litellm_attempt(litellm, kwargs, on_delta, delivered)
         return await self._with_retries(spec, attempt, on_retry, messages)
+
+    def estimated_usage(self, spec: ModelSpec, messages: Sequence[Message],
+                        streamed_chars: int) -> Usage:
+        """A call stopped mid-reply (a halt, a budget): its prompt and the `streamed_chars`
+        it had sent, in tokens by the estimate rule (completion.py), priced where the model
+        is priced (a provider bills what it streamed), marked estimated."""
+        prompt, completion = estimated_tokens(messages, streamed_chars)
+        if is_demo(spec.model):
+            return Usage.of_call(prompt, completion, 0.0, reported=False)
+        cost = self.prices.cost_usd(spec.model, prompt, completion,
+                                    custom_endpoint=spec.api_base is not None)
+        return Usage.of_call(prompt, completion, cost, reported=False)
+
+    def token_prices(self, spec: ModelSpec) -> tuple[float, float] | None:
+        """USD per (prompt, completion) token of `spec`, or None when it has no price."""
+        if is_demo(spec.model):
+            return 0.0, 0.0
+        key = (spec.model, spec.api_base)
+        if key not in self._token_prices:  # asked before each call when a cost budget is set
+            custom = spec.api_base is not None
+            per_prompt = self.prices.cost_usd(spec.model, 1_000_000, 0, custom_endpoint=custom)
+            per_reply = self.prices.cost_usd(spec.model, 0, 1_000_000, custom_endpoint=custom)
+            self._token_prices[key] = None if per_prompt is None or per_reply is None else (
+                per_prompt / 1_000_000, per_reply / 1_000_000)
+        return self._token_prices[key]
 
     def is_priced(self, spec: ModelSpec) -> bool:
         """Whether calls to `spec` get a cost (the demo's is $0); loads litellm's price map

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from rlm_tui.events import Usage
+from rlm_tui.units import CHARS_PER_TOKEN
 from rlm_tui.lm.errors import ErrorKind
 
 # A call's usage is the one Usage of rlm_tui.events (`Usage.of_call`): tokens as the provider
@@ -17,16 +18,18 @@ from rlm_tui.lm.errors import ErrorKind
 __all__ = ["Completion", "RetryInfo", "Usage", "estimated_tokens"]
 
 # When a server reports no usage (llama.cpp's streams never do), tokens are estimated by a
-# stated rule: about four characters a token, plus four a message for its role and framing.
-CHARS_PER_TOKEN = 4
+# stated rule: about four characters a token (units.CHARS_PER_TOKEN), plus four a message
+# for its role and framing.
 TOKENS_PER_MESSAGE = 4
 
 
-def estimated_tokens(messages: Sequence[Mapping[str, Any]], reply: str) -> tuple[int, int]:
-    """(prompt, completion) tokens of a call by the rule above."""
+def estimated_tokens(messages: Sequence[Mapping[str, Any]], reply: str | int) -> tuple[int, int]:
+    """(prompt, completion) tokens of a call by the rule above; `reply` its text, or how many
+    characters of it streamed."""
     prompt = sum(len(str(m.get("content", ""))) // CHARS_PER_TOKEN + TOKENS_PER_MESSAGE
                  for m in messages)
-    return prompt, len(reply) // CHARS_PER_TOKEN
+    chars = reply if isinstance(reply, int) else len(reply)
+    return prompt, chars // CHARS_PER_TOKEN
 
 
 class RetryInfo(BaseModel):

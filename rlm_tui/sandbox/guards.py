@@ -18,6 +18,12 @@ from typing import Any
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from rlm_tui.sandbox.policy import EXTRA_FORBIDDEN_ATTRIBUTES
+from rlm_tui.sandbox.readonly_data import (
+    base_mutator,
+    is_mutator_of_read_only,
+    read_only_refusal,
+    refusing_read_only,
+)
 from rlm_tui.sandbox.signals import SandboxStop
 
 # Builtins that must never be reachable, even as an attribute of something allowed.
@@ -127,6 +133,7 @@ def _bound(func: Callable[..., Any], template: str) -> Callable[..., Any]:
 
 
 _MISSING = object()
+_METHOD_DESCRIPTOR = type(list.append)
 
 
 def guarded_getattr(obj: Any, name: Any, default: Any = _MISSING) -> Any:
@@ -154,6 +161,11 @@ def guarded_getattr(obj: Any, name: Any, default: Any = _MISSING) -> Any:
         raise SandboxAccessError(
             f"{type(obj).__name__!r} object has no attribute {name!r}"
         ) from None
+    kind = type(value)
+    if kind is _METHOD_DESCRIPTOR and base_mutator(value):
+        return refusing_read_only(value)  # list.append(data, x) on read-only data
+    if kind is types.BuiltinMethodType and is_mutator_of_read_only(value):
+        raise read_only_refusal(value.__self__)  # super(type(data), data).append
     if isinstance(value, types.ModuleType):
         proxy = MODULE_PROXIES.get(value.__name__)
         if proxy is None:

@@ -47,9 +47,12 @@ class SandboxLimits:
 
 @dataclass(frozen=True)
 class PackContext:
-    """A context pack on disk (see rlm_tui.context): the worker maps it read-only."""
+    """A context pack on disk (see rlm_tui.context): the worker maps it read-only. `names`:
+    the other names of `context` in the REPL for a pack of one path (a pack of several
+    sources names each in its own table)."""
 
     dir: str
+    names: tuple[str, ...] = ("context_0",)
 
 
 @dataclass(frozen=True)
@@ -424,7 +427,7 @@ def _context_spec(context: Any) -> dict[str, Any]:
     if isinstance(context, str):
         return {"kind": "text", "text": context}
     if isinstance(context, PackContext):
-        return {"kind": "pack", "dir": context.dir}
+        return {"kind": "pack", "dir": context.dir, "names": list(context.names)}
     if isinstance(context, Mapping):
         return {"kind": "mapping", "files": {str(k): str(v) for k, v in context.items()}}
     raise TypeError(f"unsupported context: {type(context).__name__}")

@@ -8,11 +8,13 @@ appears only if it is itself allowed, as another proxy), so nothing can be walke
 
 from __future__ import annotations
 
+import heapq
 import importlib
 import types
 from typing import Any
 
 from rlm_tui.sandbox.guards import MODULE_PROXIES, SafeFormatter
+from rlm_tui.sandbox.readonly_data import refusing_read_only
 
 # module -> names to leave out (None: nothing beyond the general rules). Why, per entry:
 #   typing.get_type_hints, ForwardRef: evaluate strings as unrestricted code.
@@ -79,6 +81,9 @@ _ONLY: dict[str, frozenset[str]] = {
 # Stand-ins for names whose real versions are unsafe; filled in here and by namespace.py.
 _REPLACEMENTS: dict[str, dict[str, Any]] = {
     "string": {"Formatter": SafeFormatter},
+    # heapq changes a list through the C API, past a read-only list's own methods.
+    "heapq": {name: refusing_read_only(getattr(heapq, name))
+              for name in ("heapify", "heappop", "heappush", "heappushpop", "heapreplace")},
 }
 
 

@@ -168,9 +168,11 @@ def _guard_enum_functional_api() -> None:
 
 def build_namespace(context: Any, host: HostLink, output: CellOutput,
                     readonly_types: tuple[type, ...] = (),
-                    tools: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The globals of the REPL: guarded builtins, the context, the RLM functions, and a
-    function for each of the host's `tools` (names checked by the host: see tool_name_error)."""
+                    tools: tuple[str, ...] = (),
+                    sources: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The globals of the REPL: guarded builtins, the context (and each of its sources by
+    name: context_0, ...), the RLM functions, and a function for each of the host's `tools`
+    (names checked by the host: see tool_name_error)."""
     _guard_enum_functional_api()
     made_classes: weakref.WeakSet = weakref.WeakSet()
     write_guard = guards.WriteGuard(made_classes, (modules.ModuleProxy, *readonly_types))
@@ -334,6 +336,7 @@ def build_namespace(context: Any, host: HostLink, output: CellOutput,
         _display_=display,
         _match_types_=types.SimpleNamespace(**{
             n: getattr(builtins, n) for n in policy.SELF_MATCHING_TYPES}),
+        **dict(sources or {}),
         context=context,
         llm_query=llm_query,
         llm_query_batched=llm_query_batched,

@@ -76,7 +76,8 @@ class Worker:
         self.output: CellOutput | None = None
         self.ns: dict[str, Any] = {}
         self.context: Any = None
-        self.coverage_source: Any = None
+        self.coverage_views: list[Any] = []  # the context views whose reads are recorded
+        self.sources: dict[str, Any] = {}  # each source's own variable (context_0, ...)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -88,10 +89,13 @@ class Worker:
         self.output = CellOutput(int(cfg["keep_chars"]),  # the host sends every limit
                                  int(cfg["flood_chars"]))
         self.context, readonly = self._open_context(init.get("context") or {"kind": "none"})
+        if not self.sources and self.context is not None:
+            self.sources["context_0"] = self.context  # as rlms names it
         # Everything the process needs is loaded before the limits close the doors.
         tools = init.get("tools")
         names = tuple(str(n) for n in tools) if isinstance(tools, list) else ()
-        self.ns = build_namespace(self.context, self, self.output, readonly, names)
+        self.ns = build_namespace(self.context, self, self.output, readonly, names,
+                                  self.sources)
         from rlm_tui.sandbox import modules
 
         for name in modules.ALLOWED_MODULES:  # import now: after the limits, files are gone
@@ -121,14 +125,37 @@ class Worker:
             files = ReadOnlyFiles(dict(sorted(spec.get("files", {}).items())))
             return files, (ReadOnlyFiles,)
         if kind == "pack":
-            from rlm_tui.context import view
-
-            ctx = view.open_view(spec["dir"])
-            if not isinstance(ctx, str):
-                self.coverage_source = ctx
-                return ctx, (type(ctx),)
-            return ctx, ()
+            return self._open_pack(spec)
         return None, ()
+
+    def _open_pack(self, spec: dict[str, Any]) -> tuple[Any, tuple[type, ...]]:
+        """The pack as `context`, and each source as its own variable: for one path, its
+        name (`context_0`) is another name of `context`; for several, each is its own (a
+        directory a view of its files, a file its str, data read-only lists and dicts) and
+        `context` the whole pack. One source given as data is `context` itself."""
+        from rlm_tui.context import view
+        from rlm_tui.sandbox.readonly_data import READ_ONLY_TYPES, read_only
+
+        ctx, table = view.open_pack(spec["dir"])
+        readonly: tuple[type, ...] = ()
+        if not isinstance(ctx, str):
+            self.coverage_views.append(ctx)
+            readonly = (type(ctx), *READ_ONLY_TYPES)
+        if not table:
+            for name in spec.get("names") or ("context_0",):
+                self.sources[str(name)] = ctx
+            return ctx, readonly
+        assert isinstance(ctx, view.ContextView)
+        for source in table:
+            value: Any = view.source_value(ctx, source)
+            if isinstance(value, view.ContextView):
+                self.coverage_views.append(value)
+            elif source.get("kind") == "data" and source.get("type") != "str":
+                value = read_only(json.loads(value))
+            self.sources[str(source["name"])] = value
+        if len(table) == 1:
+            return next(iter(self.sources.values())), readonly
+        return ctx, readonly
 
     # -- signals -------------------------------------------------------------------------
 
@@ -227,10 +254,14 @@ class Worker:
         result["seconds"] = time.perf_counter() - started
         result["stdout"] = self.output.text()
         result["stdout_total_chars"] = self.output.total
-        if self.coverage_source is not None:
+        if self.coverage_views:
             from rlm_tui.context import view
 
-            result["coverage"] = view.take_coverage(self.coverage_source)
+            read: dict[str, list[list[int]]] = {}
+            for source in self.coverage_views:
+                for path, ranges in view.take_coverage(source)["read"].items():
+                    read.setdefault(path, []).extend(ranges)
+            result["coverage"] = {"read": read}
         return result
 
     def _execute(self, code: Any, filename: str, timeout: float, result: dict[str, Any]) -> None:

@@ -49,11 +49,30 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
                         if isinstance(v, (str, int, float)))
     if context:
         rows.append(("Context", context))
+    sources = source_list(model.context)
+    if sources:
+        rows.append(("Sources", sources))
     rows += [("Tokens", format_token_counts(totals.usage)), ("Cost", format_cost(totals.usage, known=totals.cost_known)),
              ("Sub-calls", f"{totals.sub_calls:,}"), ("Time", format_seconds(totals.seconds))]
     for budget in model.budgets:
         rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
     return [(k, str(v)) for k, v in rows]
+
+
+def source_list(context: dict) -> str:
+    """The sources of a context of several (or of one named or given as data), as a line:
+    "sdk (directory /src/sdk), notes (file /src/notes.log), issues (data given in code)";
+    "" for one plain path."""
+    recorded = [s for s in context.get("sources") or [] if isinstance(s, dict)]
+    if not recorded or (len(recorded) == 1 and recorded[0].get("name") == "context_0"
+                        and recorded[0].get("kind") != "data"):
+        return ""
+    parts = []
+    for source in recorded:
+        kind, path = source.get("kind"), source.get("path")
+        where = "given in code" if path == "data" else ("stdin" if path == "-" else path)
+        parts.append(f"{source.get('name')} ({kind} {where})")
+    return ", ".join(parts)
 
 
 def lineage(fork_of: dict) -> str:

@@ -171,8 +171,17 @@ class SessionModel(SteeringFold):
         self._count(node, None, running=1)
 
     def _end_call(self, node: Node, usage: ev.Usage, error: str | None, *,
-                  sub_call: bool) -> None:
+                  sub_call: bool, stopped: str | None = None) -> None:
+        """A call's end: done, failed, or stopped mid-reply (`stopped`: why; its usage is
+        then an estimate of what it streamed)."""
         was_running = node.status == "running"
+        if stopped is not None:
+            node.status, node.stopped_by = "stopped", stopped
+            if was_running:
+                self.totals.calls_running -= 1
+                self.totals.calls_stopped += 1
+            self._count(node, usage, running=-1 if was_running else 0, sub_call=sub_call)
+            return
         node.status = "error" if error else "done"
         if was_running:
             self.totals.calls_running -= 1
@@ -214,8 +223,15 @@ class SessionModel(SteeringFold):
             return None
         if e.restart:
             node.parts.clear()
+            node.streamed_chars = 0
+        if e.prompt_tokens is not None:
+            node.prompt_estimate = e.prompt_tokens
         if e.text:
             node.parts.append(e.text)
+            node.streamed_chars += len(e.text)
+        if node.status == "running":  # its running estimate changed, and the roll-ups above
+            self.totals.streaming[node.node_id] = node
+            self._count(node, None)
         return node
 
     def _root_done(self, e: ev.RootDone) -> IterationNode | None:
@@ -226,7 +242,8 @@ class SessionModel(SteeringFold):
         node.done_text = e.text or None
         node.model, node.usage, node.latency_s = e.model, e.usage, e.latency_s
         node.attempts, node.error, node.finish_reason = e.attempts, e.error, e.finish_reason
-        self._end_call(node, e.usage, e.error, sub_call=False)
+        self.totals.streaming.pop(node.node_id, None)
+        self._end_call(node, e.usage, e.error, sub_call=False, stopped=e.stopped)
         self.totals.tally.add(e.usage)
         return node
 
@@ -283,7 +300,7 @@ class SessionModel(SteeringFold):
         node.model, node.response, node.usage = e.model, e.response, e.usage
         node.child_usage, node.latency_s = e.child_usage, e.latency_s
         node.attempts, node.error, node.finish_reason = e.attempts, e.error, e.finish_reason
-        self._end_call(node, e.usage, e.error, sub_call=True)
+        self._end_call(node, e.usage, e.error, sub_call=True, stopped=e.stopped)
         self.totals.tally.add(e.usage)
         self.totals.tally.sub_calls += 1
         return node
@@ -384,6 +401,7 @@ class SessionModel(SteeringFold):
                 continue
             if node.status == "running":
                 node.status, node.stopped_by = "stopped", reason
+                self.totals.streaming.pop(node.node_id, None)
                 if node.is_call:
                     self.totals.calls_running -= 1
                     self.totals.calls_stopped += 1

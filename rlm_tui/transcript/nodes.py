@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from rlm_tui import events as ev
 from rlm_tui.units import format_seconds
+from rlm_tui.units import CHARS_PER_TOKEN
 
 NodeKind = Literal["session", "iteration", "cell", "llm", "rlm", "tool"]
 NO_USAGE = ev.Usage()  # frozen: one for every node whose call has not finished
@@ -49,8 +50,10 @@ class Tally:
 
     @property
     def usage(self) -> ev.Usage:
+        unknown = self.calls and self.unpriced_calls == self.calls  # as Usage.__add__ says
         return ev.Usage(prompt_tokens=self.prompt_tokens,
-                        completion_tokens=self.completion_tokens, cost_usd=self.cost_usd,
+                        completion_tokens=self.completion_tokens,
+                        cost_usd=None if unknown else self.cost_usd,
                         calls=self.calls, unpriced_calls=self.unpriced_calls,
                         unreported_calls=self.unreported_calls)
 
@@ -334,6 +337,19 @@ class IterationNode(Node):
     parts: list[str] = field(default_factory=list, repr=False)  # the streamed text
     done_text: str | None = field(default=None, repr=False)
     rejections: list[Rejection] = field(default_factory=list)  # its answers sent back
+    streamed_chars: int = 0  # of the attempt in hand, while it streams
+    prompt_estimate: int | None = None  # its prompt's tokens, as the engine estimated them
+
+    @property
+    def live_usage(self) -> ev.Usage | None:
+        """While the call streams: a running estimate of its usage (its prompt, and the text
+        so far by the rule of units.CHARS_PER_TOKEN), marked estimated; else None."""
+        if self.status != "running" or (self.prompt_estimate is None and not self.parts):
+            return None
+        return ev.Usage.model_construct(
+            prompt_tokens=self.prompt_estimate or 0,
+            completion_tokens=self.streamed_chars // CHARS_PER_TOKEN, cost_usd=None, calls=1,
+            unpriced_calls=1, unreported_calls=1)
 
     @property
     def title(self) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlm_tui import events as ev
-from rlm_tui.transcript.nodes import Tally
+from rlm_tui.transcript.nodes import IterationNode, Tally
 
 
 @dataclass
@@ -21,10 +21,23 @@ class Totals:
     calls_stopped: int = 0  # in flight when their session ended
     tool_calls: int = 0  # calls of the host's tools (no model call: not in `calls`)
     priced: bool | None = None  # False: a model of the run has no price (session_started)
+    # Root calls streaming now, by node id: their running estimates (IterationNode.live_usage).
+    streaming: dict[str, IterationNode] = field(default_factory=dict)
 
     @property
     def usage(self) -> ev.Usage:
         return self.tally.usage
+
+    @property
+    def live_usage(self) -> ev.Usage:
+        """`usage`, and the running estimate of each root call streaming now (marked
+        estimated until the server's figures replace it): what a live view shows."""
+        usage = self.tally.usage
+        for node in self.streaming.values():
+            live = node.live_usage
+            if live is not None:
+                usage = usage + live
+        return usage
 
     @property
     def sub_calls(self) -> int:

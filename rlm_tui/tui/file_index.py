@@ -31,6 +31,7 @@ class FileNode:
     language: str = ""
     skipped: str | None = None  # why the file was left out (reason, then detail)
     children: dict[str, FileNode] = field(default_factory=dict)
+    source: str | None = None  # a source of several (a top-level node): what it is
 
     def sorted_children(self) -> list[FileNode]:
         """Directories first, then files, each by name."""
@@ -70,6 +71,7 @@ class FileIndex:
         self.listed: int | None = None  # from a summary: the files known by name, of all
         self.skipped_listed: int | None = None  # from a summary: skipped files known by name
         self._files: list[tuple[str, FileNode]] = []  # (lower-case path, node), path order
+        self.sources: list[FileNode] = []  # a context of several sources: their nodes
 
     @classmethod
     def from_pack(cls, pack: Any, name: str) -> FileIndex:
@@ -81,8 +83,22 @@ class FileIndex:
         for item in pack.skipped:
             detail = f": {item.detail}" if item.detail else ""
             index._add_skipped(item.path, f"{item.reason}{detail}")
+        index._mark_sources(source.to_dict() for source in pack.sources)
         index._sort()
         return index
+
+    def _mark_sources(self, sources: Iterable[Mapping[str, Any]]) -> None:
+        """Each source of several is a top-level directory: say what it is."""
+        for source in sources:
+            node = self.by_path.get(str(source.get("name")))
+            if node is None:
+                continue
+            kind = str(source.get("kind", ""))
+            if kind == "data":
+                node.source = f"data: {source.get('type', '')}"
+            else:
+                node.source = kind
+            self.sources.append(node)
 
     @classmethod
     def from_summary(cls, meta: Mapping[str, Any], name: str,
@@ -109,6 +125,8 @@ class FileIndex:
         for reason, group in skipped.items():
             for path in group.get("examples") or []:
                 index._add_skipped(str(path), str(reason))
+        index._mark_sources(item for item in meta.get("sources") or []
+                            if isinstance(item, Mapping) and len(meta["sources"]) > 1)
         index._sort()
         root = index.root
         index.listed = root.files

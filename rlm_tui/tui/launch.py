@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlm_tui.config import Settings
@@ -74,11 +75,12 @@ def load_tools(settings: Settings) -> Any:
     return ToolSet.from_file(settings.tools)
 
 
-def check_inputs(path: str, settings: Settings) -> Any:
+def check_inputs(paths: list[str], settings: Settings) -> Any:
     """InputError for a path that is not there, a broken schema or tools file: one line,
     before the app opens (or `rlm-tui serve` serves it). Returns the loaded tools."""
-    if path != STDIN:
-        check_source(path)  # a wrong path is the more useful thing to hear about
+    for one in paths:
+        if one != STDIN:
+            check_source(one)  # a wrong path is the more useful thing to hear about
     if settings.schema:  # a broken schema file: one line, before the app opens
         from rlm_tui.engine.answer_schema import AnswerSchema
 
@@ -86,16 +88,22 @@ def check_inputs(path: str, settings: Settings) -> Any:
     return load_tools(settings)  # and so is a broken tools file
 
 
-def launch_app(path: str, query: str | None, settings: Settings) -> int:
-    """Run the app on `path` until the user quits; returns the exit code (2 when the context
-    could not be loaded, after printing why). InputError for a path that is not there,
-    UsageError without a terminal, both before anything is loaded."""
-    tools = check_inputs(path, settings)
-    check_terminal(piped_stdin=path == STDIN, instead="rlm-tui run PATH --query Q")
-    stdin = read_piped_stdin(settings.max_total_size) if path == STDIN else None
+def launch_app(path: str | list[str], query: str | None, settings: Settings,
+               config_path: Path | None = None) -> int:
+    """Run the app on `path` (or several paths: one source each) until the user quits;
+    returns the exit code (2 when the context could not be loaded, after printing why).
+    InputError for a path that is not there, UsageError without a terminal, both before
+    anything is loaded. `config_path`: --config, where a model chosen in the app is saved
+    (else the default config file)."""
+    paths = [path] if isinstance(path, str) else list(path)
+    tools = check_inputs(paths, settings)
+    piped = STDIN in paths
+    check_terminal(piped_stdin=piped, instead="rlm-tui run PATH --query Q")
+    stdin = read_piped_stdin(settings.max_total_size) if piped else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
     app = RlmApp(path, settings, query=query, stdin=stdin, tools=tools)
+    app.config_path = config_path
     app.run()
     if app.exit_error:
         print(f"rlm-tui: {app.exit_error}", file=sys.stderr)
@@ -149,10 +157,11 @@ def launch_fork(request: ForkRequest, header: dict[str, Any], settings: Settings
     """The live app on the context a transcript's session ran over, starting `request`
     with the parent's models, budgets and filters (rlm_tui/forks.py) under the dialog's
     models. InputError when the context cannot be loaded again."""
-    from rlm_tui.forks import INHERITED_SETTINGS, fork_context
+    from rlm_tui.forks import INHERITED_SETTINGS, fork_sources
 
-    source = fork_context(header, None)
-    check_source(source)
+    source = fork_sources(header, None)
+    for one in [source] if isinstance(source, str) else source:
+        check_source(one if isinstance(one, str) else str(one.path))
     recorded = header.get("settings") or {}
     inherited = {k: recorded[k] for k in INHERITED_SETTINGS if k in recorded}
     try:

@@ -13,12 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rlm_tui.events import EventBase
+from rlm_tui.events import EventBase, RootDelta
 from rlm_tui.transcript.model import Node, SessionModel
 
 # How often the app takes the relay's events: fast enough to look live, slow enough that a
 # burst of events costs one repaint.
 FLUSH_INTERVAL_S = 1 / 30
+# While only streamed text arrives, the panes take it at most this often, whatever the
+# chunk rate: each draw costs the same whether it adds one token or fifty, and a local model
+# (25 chunks a second for minutes) shares the machine's cores with the app
+# (bench/bench_stream_cpu.py).
+STREAM_FLUSH_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class EventRelay:
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    @property
+    def only_deltas(self) -> bool:
+        """Nothing but streamed text (root_delta) waits: it can wait for the stream's pace."""
+        return all(type(event) is RootDelta for event in self._pending)
 
     def take(self) -> list[EventBase]:
         """Every event that arrived since the last call, oldest first."""

@@ -45,6 +45,11 @@ class RunSummary:
         return self.tree.totals.usage
 
     @property
+    def live_usage(self) -> ev.Usage:
+        """`usage` and the running estimate of the calls streaming now (marked estimated)."""
+        return self.tree.totals.live_usage
+
+    @property
     def sub_calls(self) -> int:
         return self.tree.totals.sub_calls
 

@@ -1,104 +1,41 @@
-"""`rlm-tui serve`: the app in a browser, through textual-serve.
+"""`rlm-tui serve`'s server: the app in a browser, through textual-serve.
 
 Each browser connection runs `rlm-tui app ...` with the flags `serve` was given, as a
 subprocess behind textual-serve's web driver: every pane, key and dialog is the terminal
 app's own. The page, its files and its websocket all need the secret token in the URL the
 command prints (as Jupyter does: other users of the machine reach 127.0.0.1 too); the page
 opened with it keeps it in a cookie of this port's, so the websocket and the files need no
-URL of their own.
+URL of their own. Each app runs from an argument list (no shell) in a process group of its
+own, so that Ctrl+C reaches serve alone, which then stops every app and its sandbox worker.
 """
 
 from __future__ import annotations
 
-import argparse
+import asyncio
 import hmac
 import ipaddress
+import os
 import re
 import secrets
 import shlex
+import signal
 import socket
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from rlm_tui.errors import UsageError
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-# Not passed on to each connection's app: they are serve's own.
-SERVE_FLAGS = ("host", "port")
 # textual-serve's page asks Google for a font: not from a machine that may be offline (the
 # page would wait on it), and not telling anyone who opens the app.
 _WEB_FONT = re.compile(r'\s*<link\s+rel="stylesheet"\s+href="https://fonts\.googleapis[^>]*>')
+# How long an app has to quit when asked (serve stopping, its tab closed) before it and its
+# process group are terminated.
+QUIT_GRACE_S = 5.0
 
 
-def add_serve_command(commands: Any, add_app_arguments: Callable[[Any], None],
-                      settings_from_args: Callable[[argparse.Namespace], Any]) -> None:
-    """The `serve` subcommand: the app's own arguments (added by `add_app_arguments`, so the
-    two never drift apart) and --host, --port. `settings_from_args` is the CLI's loader."""
-    command = commands.add_parser(
-        "serve",
-        help="the app in a browser: serve it on 127.0.0.1 behind a secret URL",
-        description="Serve the app over HTTP for a browser (through textual-serve): each "
-        "browser tab runs the app on PATH with these flags, as `rlm-tui PATH [flags]` would "
-        "in a terminal, with every pane, key and dialog. The URL printed carries a secret "
-        "token: without it, no page and no app. Binds 127.0.0.1 unless --host says "
-        "otherwise. Exit codes: 0 stopped (Ctrl+C), 2 bad usage, input, config, or a port "
-        "in use.",
-    )
-    add_app_arguments(command)
-    web = command.add_argument_group("serving")
-    web.add_argument("--host", default=DEFAULT_HOST, metavar="H",
-                     help=f"address to listen on ({DEFAULT_HOST}: this machine only)")
-    web.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
-                     help=f"port to listen on ({DEFAULT_PORT}; 0 picks a free one)")
-    command.set_defaults(handler=lambda args: run_serve_command(
-        args, command, settings_from_args(args)))
-
-
-def run_serve_command(args: argparse.Namespace, parser: argparse.ArgumentParser,
-                      settings: Any) -> int:
-    """Check the app's inputs and the port (one line and exit 2 for either), then serve
-    until Ctrl+C."""
-    from rlm_tui.tui.launch import STDIN, check_inputs
-
-    if args.path == STDIN:
-        raise UsageError("serve: PATH cannot be - (each browser tab runs the app anew, and "
-                         "stdin is read once); save the text to a file")
-    check_inputs(args.path, settings)
-    listener = bind(args.host, args.port)
-    command = shlex.join([sys.executable, "-m", "rlm_tui", "app", *app_argv(parser, args)])
-    server = TokenServer(command, listener, token=secrets.token_urlsafe(32))
-    if not is_loopback(args.host):
-        print(f"rlm-tui serve: warning: listening on {args.host}: anyone who reaches port "
-              f"{server.port} with the URL can drive a run that spends money",
-              file=sys.stderr)
-    server.serve()
-    return 0
-
-
-def app_argv(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """The app's command line that gives it the settings `args` holds (serve's own flags
-    left out): each set option as `--flag=value`, so no value is read as a flag, and the
-    positional arguments after `--`."""
-    options: list[str] = []
-    positional: list[str] = []
-    for action in parser._actions:  # argparse keeps no public list of them
-        value = getattr(args, action.dest, None)
-        if action.dest in SERVE_FLAGS or value is None or action.dest == "handler":
-            continue
-        if not action.option_strings:
-            positional.extend(value if isinstance(value, list) else [value])
-            continue
-        flag = max(action.option_strings, key=len)
-        if action.nargs == 0:  # store_true
-            if value is True:
-                options.append(flag)
-        elif isinstance(value, list):  # append
-            options.extend(f"{flag}={item}" for item in value)
-        else:
-            options.append(f"{flag}={value}")
-    return [*options, "--", *map(str, positional)]
+def serve(argv: list[str], listener: socket.socket) -> None:
+    """Serve the app `argv` runs on `listener`, behind a new secret token, until Ctrl+C."""
+    TokenServer(argv, listener, token=secrets.token_urlsafe(32)).serve()
 
 
 def is_loopback(host: str) -> bool:
@@ -138,19 +75,56 @@ def _token_server_class() -> type:
     `rlm-tui serve`."""
     import aiohttp_jinja2
     from aiohttp import web
-    from textual_serve.server import Server
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server, to_int
+
+    class _AppProcess(AppService):  # type: ignore[misc]
+        """One tab's app: run from its argument list, without a shell, in a process group
+        of its own (Ctrl+C on serve's terminal reaches serve, not it)."""
+
+        argv: list[str] = []
+
+        async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
+            environment = self._build_environment(width=width, height=height)
+            self._process = process = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=environment, start_new_session=True)
+            self._stdin = process.stdin
+            return process
+
+        async def stop(self) -> None:
+            """Ask the app to quit; past QUIT_GRACE_S, end its process group (the app and
+            its sandbox worker)."""
+            try:
+                await asyncio.wait_for(super().stop(), QUIT_GRACE_S)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                pass
+            process = self._process
+            if process is None or process.returncode is not None:
+                return
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(process.pid, sig)
+                    await asyncio.wait_for(process.wait(), QUIT_GRACE_S)
+                    return
+                except ProcessLookupError:
+                    return
+                except asyncio.TimeoutError:
+                    continue
 
     class _TokenServer(Server):  # type: ignore[misc]
         """textual-serve's Server behind a token: every path (the page, its files, the
         websocket, downloads) answers 403 without it. The URL's `?token=` is checked with
         a constant-time compare; the page it opens sets a cookie for the rest."""
 
-        def __init__(self, command: str, listener: socket.socket, *, token: str) -> None:
+        def __init__(self, argv: list[str], listener: socket.socket, *, token: str) -> None:
             host, port = listener.getsockname()[:2]
-            super().__init__(command, host=host, port=port, title="rlm-tui")
+            super().__init__(shlex.join(argv), host=host, port=port, title="rlm-tui")
+            self.argv = argv
             self.listener = listener
             self.token = token
             self.cookie = f"rlm-tui-serve-{port}"  # one per port: two servers, two cookies
+            self.apps: set[_AppProcess] = set()
 
         @property
         def url(self) -> str:
@@ -191,7 +165,7 @@ def _token_server_class() -> type:
             """textual-serve's page, its URLs this request's host (so that a page reached
             by any of the machine's names works), without the web font."""
             context = {
-                "font_size": 16,
+                "font_size": to_int(request.query.get("fontsize", "16"), 16),
                 "app_websocket_url": f"ws://{request.host}/ws",
                 "config": {"static": {"url": "/static/"}},
                 "application": {"name": self.title},
@@ -200,6 +174,30 @@ def _token_server_class() -> type:
             assert response.text is not None
             response.text = _WEB_FONT.sub("", response.text)
             return response
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            """textual-serve's, with the app run as _AppProcess and known to the server
+            (which stops every one when it stops)."""
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width = to_int(request.query.get("width", "80"), 80)
+            height = to_int(request.query.get("height", "24"), 24)
+            app = _AppProcess(self.command, write_bytes=websocket.send_bytes,
+                              write_str=websocket.send_str, close=websocket.close,
+                              download_manager=self.download_manager)
+            app.argv = self.argv
+            self.apps.add(app)
+            try:
+                await websocket.prepare(request)
+                await app.start(width, height)
+                await self._process_messages(websocket, app)
+            except asyncio.CancelledError:
+                await websocket.close()
+            except Exception as error:  # a tab's failure is logged, not serve's end
+                print(f"rlm-tui serve: a tab's app failed: {error}", file=sys.stderr)
+            finally:
+                self.apps.discard(app)
+                await app.stop()
+            return websocket
 
         def initialize_logging(self) -> None:
             import logging
@@ -211,14 +209,18 @@ def _token_server_class() -> type:
             print(f"rlm-tui serve: the app on {self.url}", flush=True)
             print("rlm-tui serve: Ctrl+C stops it", file=sys.stderr, flush=True)
 
+        async def on_shutdown(self, app: web.Application) -> None:
+            await asyncio.gather(*(one.stop() for one in list(self.apps)),
+                                 return_exceptions=True)
+
         def serve(self, debug: bool = False) -> None:
             self.initialize_logging()
             web.run_app(self._make_app(), sock=self.listener, print=None,
-                        access_log=None)
+                        access_log=None, shutdown_timeout=QUIT_GRACE_S * 3)
 
     return _TokenServer
 
 
-def TokenServer(command: str, listener: socket.socket, *, token: str) -> Any:  # noqa: N802
-    """The server of `command` on `listener`, behind `token` (see _token_server_class)."""
-    return _token_server_class()(command, listener, token=token)
+def TokenServer(argv: list[str], listener: socket.socket, *, token: str) -> Any:  # noqa: N802
+    """The server of the app `argv` runs, on `listener`, behind `token`."""
+    return _token_server_class()(argv, listener, token=token)

@@ -10,6 +10,7 @@ hands each pane the batch with the nodes that changed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
@@ -18,17 +19,24 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, HelpPanel, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from rlm_tui import events as ev
 from rlm_tui.transcript.model import SessionModel
-from rlm_tui.tui.relay import FLUSH_INTERVAL_S, EventRelay, EventView, SessionBatch
+from rlm_tui.tui.relay import (
+    FLUSH_INTERVAL_S,
+    STREAM_FLUSH_S,
+    EventRelay,
+    EventView,
+    SessionBatch,
+)
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.widgets.call_detail import CallDetail
 from rlm_tui.tui.widgets.cell_log import CellLog
 from rlm_tui.tui.widgets.context_browser import ContextBrowser
 from rlm_tui.tui.widgets.file_preview import FilePreview
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
+from rlm_tui.tui.widgets.keys_help import KeysHelp
 from rlm_tui.tui.widgets.query_bar import QueryBar
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.tui.widgets.status_bar import RunStatusBar
@@ -41,8 +49,8 @@ PANE_ORDER = ("context", "preview", "reasoning", "cells", "calls", "inspector", 
 class SessionScreen(Screen[None]):
     """Status bar, the six panes, the query box and the footer, fed from one session."""
 
-    # A zoomed pane still has the run's state above it and the keys below it.
-    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer"
+    # A zoomed pane still has the run's state above it, the keys below it and the help beside.
+    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer, KeysHelp"
     # Below three context-column widths, the screen is "-narrow" (see CSS).
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (3 * 38, "-wide")]
     DEFAULT_CSS = """
@@ -82,6 +90,7 @@ class SessionScreen(Screen[None]):
         self.summary = RunSummary()
         self.events: list[ev.EventBase] = []  # the session's events, when fed, not run
         self._flush_lock = asyncio.Lock()
+        self._flushed_at = 0.0  # monotonic, of the last flush that had events
         self._on_mounted = on_mounted
         self._listeners: list[Callable[[SessionBatch], None]] = []
 
@@ -122,7 +131,7 @@ class SessionScreen(Screen[None]):
             self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
             self.calls, self.answer, self.call_detail,
         ]
-        self.set_interval(FLUSH_INTERVAL_S, self.flush_events)
+        self.set_interval(FLUSH_INTERVAL_S, self._flush_tick)
         self.set_interval(1.0, self.show_status)
         self._on_mounted()
 
@@ -140,13 +149,23 @@ class SessionScreen(Screen[None]):
             self.events.append(event)
             self.relay(event)
 
+    async def _flush_tick(self) -> None:
+        """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed."""
+        relay = self.relay
+        if not len(relay):
+            return
+        if relay.only_deltas and time.monotonic() - self._flushed_at < STREAM_FLUSH_S:
+            return
+        await self.flush_events()
+
     async def flush_events(self) -> None:
         """Fold the events that arrived since the last flush into the tree and hand them to
-        every pane (the timer calls this ~30 times a second)."""
+        every pane (the timer calls this ~30 times a second; streamed text, ~10)."""
         async with self._flush_lock:
             events = self.relay.take()
             if not events:
                 return
+            self._flushed_at = time.monotonic()
             summary = self.summary
             tree = summary.tree
             root_ended = False
@@ -225,7 +244,9 @@ class SessionScreen(Screen[None]):
         self.context_browser.action_focus_filter()
 
     def toggle_help(self) -> None:
-        if self.query(HelpPanel):
-            self.app.action_hide_help_panel()
+        """The help beside the panes (widgets/keys_help.py), or not."""
+        shown = self.query(KeysHelp)
+        if shown:
+            shown.remove()
         else:
-            self.app.action_show_help_panel()
+            self.mount(KeysHelp())

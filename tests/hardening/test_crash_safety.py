@@ -308,7 +308,12 @@ def test_the_next_run_clears_what_killed_runs_left_in_the_temp_dir(kill_scene, k
         scene.tmp / "err-after")
     scene.wait_gone(pid)
     assert '"session_finished"' in (scene.tmp / "after.jsonl").read_text()
-    left = sorted(p.name for p in (scene.tmp / "tmp").iterdir())
+    # The user's runtime dir (platformdirs' fallback without XDG_RUNTIME_DIR) stays: it is
+    # where control sockets live. The sockets of the killed runs in it are swept.
+    runtime = scene.tmp / "tmp" / f"runtime-{os.geteuid()}"
+    sockets = sorted(p.name for p in runtime.rglob("*.sock")) if runtime.exists() else []
+    assert sockets == [], f"stale control sockets left: {sockets[:2]}"
+    left = sorted(p.name for p in (scene.tmp / "tmp").iterdir() if p != runtime)
     assert left == [], f"{len(left)} left behind, e.g. {left[:2]}"
 
 

@@ -50,6 +50,7 @@ SCREEN_TEXT = """(() => {
 KEYS = {
     " ": {"key": " ", "code": "Space", "windowsVirtualKeyCode": 32, "text": " "},
     "escape": {"key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27},
+    "enter": {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "text": "\r"},
 }
 
 
@@ -135,11 +136,17 @@ class Browser:
     async def press(self, key: str) -> None:
         """Type one key into the focused terminal, as a person's keyboard would."""
         await self.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
-        fields = KEYS.get(key) or {"key": key, "text": key, "code": f"Key{key.upper()}",
-                                   "windowsVirtualKeyCode": ord(key.upper())}
+        fields = KEYS.get(key) or {"key": key, "text": key}
+        if key.isascii() and key.isalpha():
+            fields = {**fields, "code": f"Key{key.upper()}",
+                      "windowsVirtualKeyCode": ord(key.upper())}
         await self.call("Input.dispatchKeyEvent", type="keyDown", **fields)
         await self.call("Input.dispatchKeyEvent", type="keyUp",
                         **{k: v for k, v in fields.items() if k != "text"})
+
+    async def type(self, text: str) -> None:
+        for key in text:
+            await self.press(key)
 
     async def screenshot(self, path: Path) -> Path:
         data = await self.call("Page.captureScreenshot", format="png")

@@ -269,3 +269,30 @@ async def test_control_socket_false_opens_none(openai_server, repo, tmp_path, mo
         assert session.control_socket is None
     assert "control_socket" not in json.loads(transcript.read_text().splitlines()[0])
     assert not (tmp_path / "rlm-tui").exists()
+
+
+def test_two_repositories_and_records_as_data_in_one_question(openai_server, repo, tmp_path):
+    other = tmp_path / "platform"
+    other.mkdir()
+    (other / "routes.py").write_text("ROUTES = ['/v1/items']\n")
+    records = [{"id": 1, "title": "items 404"}, {"id": 2, "title": "login slow"}]
+    script = Scripted([
+        repl("print(sorted(sdk.files), sorted(platform.files), len(issues))\n"
+             "print(sorted(context.files))\n"
+             "print(isinstance(issues, list), issues[0]['title'])"),
+        repl("FINAL({'files': len(context.files), 'first': issues[0]['title']})"),
+    ])
+    openai_server.responder = script
+    result = rlm_tui.ask("Which issue touches which repository?", transcript=False,
+                         context={"sdk": repo, "platform": other, "issues": records},
+                         schema={"type": "object", "required": ["files", "first"]},
+                         **settings(openai_server))
+    assert result.value == {"files": 4, "first": "items 404"}
+    shown = str(script.root_requests[1]["messages"][-1]["content"])
+    assert "['README.md', 'src/app.py'] ['routes.py'] 2" in shown
+    assert "platform/routes.py" in shown and "sdk/src/app.py" in shown
+    assert "True items 404" in shown
+    # The metadata named each source; the records themselves never reached the root.
+    first = str(script.root_requests[0]["messages"])
+    assert "sdk" in first and "platform" in first and "issues" in first
+    assert "login slow" not in first

@@ -147,3 +147,24 @@ def test_a_task_whose_worker_dies_is_retried_once_then_recorded_as_failed(
     assert records["task-dir"]["status"] == "error"
     assert "Ray worker died" in records["task-dir"]["reason"]
     assert "could not run: task-dir" in stdout
+
+
+def test_a_task_of_two_sources_runs_on_ray_by_object_store_and_by_path(
+        openai_server, tmp_path, local_ray, capsys):
+    from tests.integration.test_engine import Scripted, repl
+
+    (tmp_path / "sdk").mkdir()
+    (tmp_path / "sdk" / "client.py").write_text("URL = '/v1/users'\n")
+    (tmp_path / "server.log").write_text("GET /v1/users 200\n")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"id": "two", "query": "q", "context": ["sdk", "server.log"],
+                                 "expected": "/v1/users GET", "scorer": "exact"}) + "\n")
+    cell = repl("FINAL(context_0['client.py'].split(\"'\")[1] + ' ' + context_1.split()[0])")
+    for ship_max, via in (("64M", "object store"), ("4", "path")):
+        openai_server.responder = Scripted([cell])
+        out = tmp_path / via.replace(" ", "-")
+        status, _ = run_in_process(capsys, str(tasks), *model_args(openai_server), "--out",
+                                   str(out), "--ray", "--ray-ship-max", ship_max)
+        record = results(out)["two"]
+        assert status == 0 and record["correct"] is True, record
+        assert record["context_via"] == via

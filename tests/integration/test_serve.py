@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -28,8 +29,9 @@ QUERY = "What does main return?"
 
 def serve(*args: str, cwd: Path) -> Iterator[tuple[subprocess.Popen, str]]:
     """`rlm-tui serve ARGS --port 0` until the test ends: the process and the URL it
-    printed."""
-    env = {**os.environ, "OPENAI_API_KEY": CANARY_KEY, "XDG_CONFIG_HOME": os.devnull}
+    printed. The apps' data dir (transcripts, exports) is cwd/data."""
+    env = {**os.environ, "OPENAI_API_KEY": CANARY_KEY, "XDG_CONFIG_HOME": os.devnull,
+           "XDG_DATA_HOME": str(cwd / "data")}
     env.pop("RLM_TUI_MODEL", None)
     process = subprocess.Popen([sys.executable, "-m", "rlm_tui", "serve", *args, "--port", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -61,7 +63,7 @@ def slow_run(openai_server, tmp_path: Path):
     root = tmp_path / SHELL_BAIT
     (root / "src").mkdir(parents=True)
     (root / "src" / "app.py").write_text("def main():\n    return 'hello'\n")
-    yield from serve(str(root), "--query", QUERY, *model_args(openai_server), cwd=tmp_path)
+    yield from serve(str(root), *model_args(openai_server), cwd=tmp_path)
 
 
 @pytest.fixture
@@ -80,10 +82,12 @@ async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, brows
     await browser.start()
     try:
         await browser.open(url)
-        text = await browser.wait_for_text("Context", "Reasoning", "Calls", "RUNNING",
-                                           timeout=60)
+        text = await browser.wait_for_text("Context", "Reasoning", "Calls", timeout=60)
         # The path arrived whole, as one argument: its files are loaded.
-        assert "Context · repo $(touch pwned) '" in text and "src/  1 file" in text
+        assert "repo $(touch pwned) '" in text and "app.py" in text
+        await browser.type(QUERY)
+        await browser.press("enter")
+        await browser.wait_for_text("RUNNING", "Looking at the files", timeout=60)
         shot = await browser.screenshot(tmp_path / "serve-running.png")
         print(f"screenshot: {shot}")
         await browser.press(" ")
@@ -92,9 +96,67 @@ async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, brows
         await browser.wait_for_text("Export this session to:")
         shot = await browser.screenshot(tmp_path / "serve-export.png")
         print(f"screenshot: {shot}")
+        await browser.press("enter")
+        exports = tmp_path / "data" / "rlm-tui" / "exports"
+        deadline = time.monotonic() + 30
+        while not list(exports.glob("rlm-tui-*.jsonl")):
+            assert time.monotonic() < deadline, "the export never appeared"
+            await asyncio.sleep(0.1)
+        (export,) = exports.glob("rlm-tui-*.jsonl")
+        assert QUERY in export.read_text()
     finally:
         await browser.close()
     assert not (tmp_path / "pwned").exists()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process under `pid` (Linux's /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        one = todo.pop()
+        for task in Path(f"/proc/{one}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+async def test_ctrl_c_stops_serve_and_every_app_and_worker(slow_run, browser):
+    process, url = slow_run
+    await browser.start()
+    try:
+        await browser.open(url)
+        await browser.wait_for_text("Context", "Reasoning", timeout=60)
+        await browser.type(QUERY)
+        await browser.press("enter")
+        await browser.wait_for_text("RUNNING", timeout=60)
+        apps = descendants(process.pid)
+        assert len(apps) >= 2, "no app and sandbox worker under serve"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+        assert process.stderr is not None
+        assert "Traceback" not in process.stderr.read()
+        deadline = time.monotonic() + 10
+        while left := [pid for pid in apps if alive(pid)]:
+            assert time.monotonic() < deadline, f"still running after serve stopped: {left}"
+            await asyncio.sleep(0.1)
+    finally:
+        await browser.close()
 
 
 async def test_without_the_token_there_is_no_page_no_file_and_no_websocket(slow_run, browser):
@@ -154,7 +216,7 @@ def test_each_connection_runs_the_app_with_the_same_settings(tmp_path):
     """The app's command line, parsed again, gives the settings serve was given; a value
     that looks like a flag or holds shell syntax arrives as it was typed."""
     from rlm_tui.cli import build_parser
-    from rlm_tui.tui.serve import app_argv
+    from rlm_tui.cli.serve import app_argv
 
     given = [str(tmp_path / "a b"), "--query", "-x; $(rm -rf ~)", "--model", "demo",
              "--include", "*.py", "--include", "docs/**", "--max-cost", "1.5",

@@ -31,7 +31,8 @@ class ContextBrowser(Vertical):
     ALLOW_MAXIMIZE = True
     BORDER_TITLE = "Context"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter", tooltip="Filter the files by name"),
+        Binding("slash", "focus_filter", "Filter",
+                tooltip="Show only the files whose names match what you type"),
     ]
 
     DEFAULT_CSS = """
@@ -56,6 +57,7 @@ class ContextBrowser(Vertical):
         super().__init__(id=id, classes=classes)
         self.index: FileIndex | None = None
         self._coverage_totals: dict[str, Any] | None = None
+        self._coverage_sources: dict[str, Any] = {}  # several sources: totals per source
         self._filter_timer: Timer | None = None
         self._filter_note = ""
         self._headline: str | None = None  # the totals line when there is no index
@@ -121,10 +123,12 @@ class ContextBrowser(Vertical):
         if latest is not None:
             self.file_tree.update_coverage(latest.coverage.get("files", {}))
             self._coverage_totals = latest.coverage.get("totals")
+            self._coverage_sources = latest.coverage.get("sources") or {}
             self._show_totals()
 
     async def reset(self) -> None:
         self._coverage_totals = None
+        self._coverage_sources = {}
         if self.index is not None:
             self.file_tree.update_coverage({})
         self._show_totals()
@@ -149,6 +153,9 @@ class ContextBrowser(Vertical):
             sent = (totals.get("bytes_sent", 0) or 0) / size if size else 0.0
             lines.append(f"read {format_percent(read)} of {format_bytes(size)} · "
                          f"sent {format_percent(sent)}")
+            if len(self._coverage_sources) > 1:
+                lines.append(" · ".join(f"{printable_name(name)} {_read_share(figures)}"
+                                        for name, figures in self._coverage_sources.items()))
         elif self.unread_text:
             lines.append(self.unread_text)
         if self._filter_note:
@@ -196,3 +203,10 @@ class ContextBrowser(Vertical):
         item = event.node.data
         if item is not None and not item.is_dir and item.skipped is None:
             self.post_message(self.FileHighlighted(item.path, opened=True))
+
+
+def _read_share(totals: Any) -> str:
+    """One source's read share, by bytes: "12%"."""
+    size = totals.get("bytes", 0) if isinstance(totals, dict) else 0
+    read = (totals.get("bytes_read", 0) or 0) if isinstance(totals, dict) else 0
+    return format_percent(read / size if size else 0.0)

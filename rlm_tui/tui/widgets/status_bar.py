@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -19,6 +21,11 @@ _STATE_COLOURS = {
     "running": "$success", "paused": "$warning", "stepping": "$accent", "held": "$warning",
     "halted": "$warning", "done": "$primary", "failed": "$error",
 }
+
+
+def _shown(usage: ev.Usage, cost_known: bool) -> tuple[str, str]:
+    return (format_tokens(usage.total_tokens, estimated=not usage.reported),
+            format_cost(usage, known=cost_known))
 
 
 class RunStatusBar(Widget):
@@ -47,6 +54,7 @@ class RunStatusBar(Widget):
     model: reactive[str] = reactive("")
     source: reactive[str] = reactive("")
     replay: reactive[ReplayPosition | None] = reactive(None)
+    _estimated_at = 0.0  # monotonic, of the last running estimate shown
 
     def show(self, summary: RunSummary, now: float) -> None:
         """Take the values shown from `summary` (`now`: the clock, for elapsed time)."""
@@ -56,9 +64,17 @@ class RunStatusBar(Widget):
         self.turn = summary.turn
         self.max_iterations = summary.max_iterations
         self.elapsed = int(summary.elapsed(now))
-        self.usage = summary.usage
+        usage = summary.live_usage  # a streaming call's running estimate too (~)
+        cost_known = summary.tree.totals.cost_known
+        # A running estimate changes with every chunk: the bar is drawn again when what it
+        # shows does, once a second while a call streams (as its clock).
+        if _shown(usage, cost_known) != _shown(self.usage, self.cost_known):
+            clock = time.monotonic()
+            if not summary.tree.totals.streaming or clock - self._estimated_at >= 1.0:
+                self._estimated_at = clock
+                self.usage = usage
         self.sub_calls = summary.sub_calls
-        self.cost_known = summary.tree.totals.cost_known
+        self.cost_known = cost_known
 
     def render(self) -> Content:
         colour = _STATE_COLOURS.get(self.state, "$panel-lighten-2")

@@ -7,11 +7,11 @@ tree's, so the pane, the exports and the headless summary agree."""
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -29,6 +29,7 @@ _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fo
 _PLAIN = Style()
 SHOWN_KINDS = frozenset({"iteration", "cell", "llm", "rlm", "tool"})
 _DECIDED = {"approved": "  ✓ approved", "edited": "  ✎ edited", "skipped": "  ⤼ skipped"}
+ESTIMATE_S = 1.0  # a streaming call's running estimate is shown again at most this often
 
 
 def node_title(call: Node) -> str:
@@ -57,9 +58,6 @@ class SubCallTree(Tree[Node]):
 
     ALLOW_MAXIMIZE = True
     BORDER_TITLE = "Calls"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "app.toggle_pause", "Pause/resume"),
-    ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "subcall-tree--running", "subcall-tree--done", "subcall-tree--error",
         "subcall-tree--stopped", "subcall-tree--meta", "subcall-tree--rollup",
@@ -84,6 +82,12 @@ class SubCallTree(Tree[Node]):
             super().__init__()
             self.call = call
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Space is the app's (pause and resume; play and pause in a replay) wherever the
+        # focus is: Tree's own (open or close a node) stands aside, so the footer shows the
+        # app's. Enter opens and closes nodes here.
+        return False if action == "toggle_node" else super().check_action(action, parameters)
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("calls", id=id, classes=classes)
         self.show_root = False
@@ -92,6 +96,10 @@ class SubCallTree(Tree[Node]):
         self._by_id: dict[str, TreeNode[Node]] = {}
         self._last_top: TreeNode[Node] | None = None
         self._width: int | None = None  # of the labels' room (see _room_for)
+        self._drawn: dict[str, tuple] = {}  # node id: what its line showed (_shown_state)
+        self._title = ""
+        self._counts: tuple[int, ...] = ()  # the calls counted in the title
+        self._estimated_at = 0.0  # monotonic, of the last running estimates shown
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._width = None  # measured again for each paint (see _room_for)
@@ -104,6 +112,7 @@ class SubCallTree(Tree[Node]):
     async def reset(self) -> None:
         self.model = SessionModel()
         self._by_id = {}
+        self._drawn = {}
         self._last_top = None
         self.clear()
         self._show_totals()
@@ -116,12 +125,24 @@ class SubCallTree(Tree[Node]):
         for call in sorted(new, key=lambda c: c.order):
             if call.node_id not in self._by_id:
                 self._add(call)
+        now = time.monotonic()
+        estimates_due = now - self._estimated_at >= ESTIMATE_S
         for call in changed:
             node = self._by_id.get(call.node_id)
             if node is not None:
-                node.refresh()
+                # A streaming call changes with every chunk; its line only when what it
+                # shows does (a repaint of the tree costs several ms), and its running
+                # estimate once a second, as the status bar's clock.
+                shown = _shown_state(call)
+                drawn = self._drawn.get(call.node_id)
+                if drawn != shown and (drawn is None or drawn[1:] != shown[1:]
+                                       or estimates_due):
+                    self._drawn[call.node_id] = shown
+                    node.refresh()
         if changed:
-            self._show_totals()
+            self._show_totals(estimates_due)
+        if estimates_due:
+            self._estimated_at = now
 
     @staticmethod
     def _shown(call: Node) -> bool:
@@ -151,8 +172,12 @@ class SubCallTree(Tree[Node]):
                 self._last_top.collapse()
             self._last_top = node
 
-    def _show_totals(self) -> None:
+    def _show_totals(self, estimates_due: bool = True) -> None:
         t = self.model.totals
+        counts = (t.calls_done, t.calls_running, t.errors, t.calls_stopped)
+        if t.streaming and not estimates_due and counts == self._counts:
+            return  # only a running estimate changed: shown once a second
+        self._counts = counts
         # Each call counted once: done (well), failed, stopped unfinished, running.
         parts = [f"{t.calls_done - t.errors} done"]
         if t.calls_running:
@@ -161,10 +186,12 @@ class SubCallTree(Tree[Node]):
             parts.append(f"{t.errors} failed")
         if t.calls_stopped:
             parts.append(f"{t.calls_stopped} stopped")
-        usage = t.usage
+        usage = t.live_usage  # with the running estimate of a call streaming now
         parts += [f"{format_tokens(usage.total_tokens, estimated=not usage.reported)} tokens",
                   format_cost(usage, known=t.cost_known)]
-        self.border_title = "Calls · " + " · ".join(parts)
+        title = "Calls · " + " · ".join(parts)
+        if title != self._title:  # setting it, even to the same text, repaints the pane
+            self._title = self.border_title = title
 
     def render_label(self, node: TreeNode[Node], base_style: Style, style: Style) -> Text:
         call = node.data
@@ -193,15 +220,19 @@ class SubCallTree(Tree[Node]):
             pieces.append((f"  {shorten(printable(model).rsplit('/', 1)[-1], 18)}", meta))
         if call.cut:  # stopped at its cap of output tokens: early, so a narrow row keeps it
             pieces.append(("  ✂ cut", component_style(self, "subcall-tree--stopped")))
-        finished = call.status in ("done", "error")
-        if call.is_call and finished and own is not None and own.calls:
+        finished = call.status in ("done", "error", "stopped")
+        live = getattr(call, "live_usage", None)
+        if live is not None:  # streaming: its running estimate, until the server's figures
+            own = live
+        if call.is_call and (finished or live is not None) and own is not None and own.calls:
             guess = not own.reported
             pieces.append((f"  {format_tokens(own.prompt_tokens, estimated=guess)}→"
                            f"{format_tokens(own.completion_tokens, estimated=guess)}", _PLAIN))
         latency = _latency(call)
-        if latency is not None and finished:
+        # A call stopped mid-reply kept its time; one its session's end stopped has none.
+        if latency is not None and finished and (call.status != "stopped" or latency):
             pieces.append((f"  {format_duration(latency)}", meta))
-        if call.is_call and own is not None and own.calls:
+        if call.is_call and own is not None and own.calls and live is None:
             pieces.append((f"  {format_cost(own)}", meta))
         retries = getattr(call, "retry_count", 0)
         if retries:
@@ -263,6 +294,21 @@ def _fitted(pieces: list[tuple[str, Style]], room: int | None) -> Text:
         label = Text.assemble(*pieces)
         label.truncate(room, overflow="ellipsis")
     return label
+
+
+def _shown_state(call: Node) -> tuple:
+    """What a call's line shows, as a value (its running estimate first): the line is drawn
+    again when it changes."""
+    tally = call.tally
+    live = getattr(call, "live_usage", None)
+    estimate = (format_tokens(live.prompt_tokens), format_tokens(live.completion_tokens)
+                ) if live is not None else None
+    return (estimate, call.status, getattr(call, "usage", None),
+            getattr(call, "finish_reason", None),
+            getattr(call, "retry_count", 0), getattr(call, "decision", None),
+            getattr(call, "held", None), getattr(call, "model", None), _latency(call),
+            tally.calls, tally.running, tally.prompt_tokens, tally.completion_tokens,
+            tally.cost_usd, tally.unreported_calls, len(call.children))
 
 
 def _latency(call: Node) -> float | None:

@@ -122,3 +122,29 @@ def test_a_bad_schema_or_json_expected_names_the_line(tmp_path, extra, message):
     with pytest.raises(UsageError) as caught:
         load_tasks(path)
     assert f"{path}:1: " in str(caught.value) and message in str(caught.value)
+def test_a_context_may_be_a_list_of_paths_from_the_files_directory(tmp_path):
+    from rlm_tui.eval.tasks import task_to_dict
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b.log").write_text("x\n")
+    tasks = load_tasks(write(tmp_path / "tasks.jsonl",
+                             {"id": "two", "query": "q", "context": ["a/", "b.log"],
+                              "expected": "x"}))
+    assert tasks[0].context == ((tmp_path / "a").resolve(), (tmp_path / "b.log").resolve())
+    assert tasks[0].source == f"{(tmp_path / 'a').resolve()}, {(tmp_path / 'b.log').resolve()}"
+    assert task_to_dict(tasks[0])["context"] == [str((tmp_path / "a").resolve()),
+                                                 str((tmp_path / "b.log").resolve())]
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ([], "'context' is an empty list"),
+    (["a", 3], "a path (a string) or a list of paths"),
+    (["a", "missing.log"], "context 'missing.log': no such file or directory"),
+])
+def test_a_bad_list_context_names_the_line(tmp_path, context, message):
+    (tmp_path / "a").mkdir()
+    path = write(tmp_path / "tasks.jsonl", {"id": "x", "query": "q", "context": context,
+                                            "expected": "y"})
+    with pytest.raises(UsageError) as caught:
+        load_tasks(path)
+    assert str(caught.value).startswith(f"{path}:1: ") and message in str(caught.value)
