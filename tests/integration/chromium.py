@@ -137,7 +137,7 @@ class Browser:
         """Type one key into the focused terminal, as a person's keyboard would."""
         await self.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
         fields = KEYS.get(key) or {"key": key, "text": key}
-        if key.isascii() and key.isalpha():
+        if key not in KEYS and key.isascii() and key.isalpha():
             fields = {**fields, "code": f"Key{key.upper()}",
                       "windowsVirtualKeyCode": ord(key.upper())}
         await self.call("Input.dispatchKeyEvent", type="keyDown", **fields)

@@ -82,9 +82,10 @@ async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, brows
     await browser.start()
     try:
         await browser.open(url)
-        text = await browser.wait_for_text("Context", "Reasoning", "Calls", timeout=60)
         # The path arrived whole, as one argument: its files are loaded.
-        assert "repo $(touch pwned) '" in text and "app.py" in text
+        text = await browser.wait_for_text("IDLE", "Context", "Reasoning", "src/  1 file",
+                                           timeout=60)
+        assert "repo $(touch pwned) '" in text, text
         await browser.type(QUERY)
         await browser.press("enter")
         await browser.wait_for_text("RUNNING", "Looking at the files", timeout=60)
