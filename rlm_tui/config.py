@@ -75,6 +75,12 @@ class Settings(BaseModel):
     max_output_tokens: int | None = Field(None, ge=1)  # root and sub-calls; see effective_*
     sub_max_output_tokens: int | None = Field(None, ge=1)
     max_concurrency: int = Field(16, ge=1, le=1024)
+    # Compaction of the root conversation: past compact_at (a share) of the root model's
+    # input window, the older iterations give way to a summary the root model writes; the
+    # window is root_window when set, else the price map's max_input_tokens for the root
+    # model (unknown: no compaction). compact_at = 0 (or "off") turns compaction off.
+    root_window: int | None = Field(None, ge=100)
+    compact_at: float = Field(0.85, ge=0, lt=1)
     cell_timeout: float = Field(DEFAULT_CELL_TIMEOUT_S, gt=0, le=86_400)
     memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=64)
     model_output_chars: int = Field(DEFAULT_MODEL_OUTPUT_CHARS, ge=100)
@@ -119,6 +125,11 @@ class Settings(BaseModel):
             if clash:
                 raise ValueError(f"{name}: may not set {', '.join(clash)} (rlm-tui sets them)")
         return models
+
+    @field_validator("compact_at", mode="before")
+    @classmethod
+    def _compact_off(cls, value: Any) -> Any:
+        return 0.0 if isinstance(value, str) and value.strip().lower() == "off" else value
 
     @field_validator("api_base", "sub_api_base")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rlm_tui.events import Usage
+from rlm_tui.transcript.compaction import describe_compaction
 from rlm_tui.units import format_cost, format_seconds, format_token_counts
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def iteration_marks(it: IterationNode) -> list[str]:
         marks.append("rebuilt from the forked session's record: its reply is the recorded "
                      "one, no model call")
     marks += [f"note from the person, sent before this call: {note}" for note in it.notes]
+    marks += [describe_compaction(c) for c in it.compactions]
     return marks
 
 

@@ -127,6 +127,10 @@ def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
         out.append(f'<p class="error">Root call failed: {escape(it.error)}</p>')
     out += _stopped(it.stopped_by)
     out += [f'<p class="note">{escape(mark)}</p>' for mark in figures.iteration_marks(it)]
+    for compaction in it.compactions:
+        if compaction.summary:
+            out += [f'<div class="label">Summary {compaction.count} (it replaced the older '
+                    'iterations)</div>', _pre(compaction.summary)]
     out += ['<div class="label">Reasoning</div>', _pre(it.text or "(no text)")]
     for cell in it.cells:
         out += _cell(cell)

@@ -247,6 +247,18 @@ class SessionModel(SteeringFold):
         self.totals.tally.add(e.usage)
         return node
 
+    def _compacted(self, e: ev.Compacted) -> IterationNode | None:
+        """A compaction before an iteration's call: its summary call counts where it ran."""
+        node = self.nodes.get(e.node_id)
+        if e.usage.calls:
+            self.totals.tally.add(e.usage)
+        if not isinstance(node, IterationNode) or e.reason == "no_window":
+            return node if isinstance(node, IterationNode) else None  # the record says it
+        node.compactions.append(e)
+        if e.usage.calls:
+            self._count(node, e.usage)
+        return node
+
     def _cell_started(self, e: ev.CellStarted) -> CellNode | None:
         iteration = self.nodes.get(e.parent_id or "")
         if not isinstance(iteration, IterationNode):
@@ -472,6 +484,7 @@ _HANDLERS = {
     ev.AnswerRejected: SessionModel._answer_rejected,
     ev.ToolStarted: SessionModel._tool_started,
     ev.ToolFinished: SessionModel._tool_finished,
+    ev.Compacted: SessionModel._compacted,
 }
 # Events about the run, not a node: never orphans.
 _NO_NODE = (ev.StateChanged, ev.BudgetExceeded, ev.ApproveModeChanged, ev.MessageAdded)

@@ -339,6 +339,8 @@ class IterationNode(Node):
     rejections: list[Rejection] = field(default_factory=list)  # its answers sent back
     streamed_chars: int = 0  # of the attempt in hand, while it streams
     prompt_estimate: int | None = None  # its prompt's tokens, as the engine estimated them
+    # The conversation compacted before its call (compacted events, in order).
+    compactions: list[ev.Compacted] = field(default_factory=list, repr=False)
 
     @property
     def live_usage(self) -> ev.Usage | None:
@@ -384,6 +386,7 @@ class IterationNode(Node):
             "retries": [r.to_dict() for r in self.retries],
             "cells": [c.to_dict() for c in self.cells],
             "rejections": [r.to_dict() for r in self.rejections],
+            "compactions": [compaction_dict(c) for c in self.compactions],
         }
 
 
@@ -467,3 +470,12 @@ def usage_dict(usage: ev.Usage) -> dict[str, Any]:
     return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
             "cost_usd": usage.cost_usd, "calls": usage.calls,
             "unpriced_calls": usage.unpriced_calls, "unreported_calls": usage.unreported_calls}
+
+
+def compaction_dict(c: ev.Compacted) -> dict[str, Any]:
+    """A compaction as exports carry it."""
+    return {"reason": c.reason, "count": c.count, "replaced": c.replaced, "kept": c.kept,
+            "first_iteration": c.first_iteration, "last_iteration": c.last_iteration,
+            "tokens_before": c.tokens_before, "tokens_after": c.tokens_after,
+            "window": c.window, "summary": c.summary, "model": c.model,
+            "usage": usage_dict(c.usage), "rebuilt": c.rebuilt}

@@ -133,6 +133,10 @@ class OpenAIServer:
         self.port = port
         self.models = models or ["test-model"]
         self.responder: Responder | None = None
+        # A model with a small context window: a prompt past this many tokens (by the
+        # 4-characters rule of `_usage`) is refused as OpenAI refuses it (400,
+        # context_length_exceeded), before the script or the responder is asked.
+        self.max_prompt_tokens: int | None = None
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -184,6 +188,7 @@ class OpenAIServer:
             self._disconnects = 0
             self._disconnected.clear()
         self.responder = None
+        self.max_prompt_tokens = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -270,6 +275,18 @@ class OpenAIServer:
             return self.responder(body)
         return Reply()
 
+    def _too_long(self, body: dict) -> Reply | None:
+        limit = self.max_prompt_tokens
+        if limit is None:
+            return None
+        tokens = _usage(body, Reply(text=""))["prompt_tokens"]
+        if tokens <= limit:
+            return None
+        return Reply.error(400, f"This model's maximum context length is {limit} tokens. "
+                           f"However, your messages resulted in {tokens} tokens. Please "
+                           "reduce the length of the messages.",
+                           type="invalid_request_error", code="context_length_exceeded")
+
     def _note_disconnect(self) -> None:
         with self._lock:
             self._disconnects += 1
@@ -285,7 +302,8 @@ class OpenAIServer:
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
         body = recorded.json if isinstance(recorded.json, dict) else {}
-        reply = self._next_reply(body)
+        too_long = self._too_long(body)
+        reply = too_long or self._next_reply(body)
         if reply.ramble:
             reply = _rambled(reply, body)
         try:

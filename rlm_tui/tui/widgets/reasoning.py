@@ -13,6 +13,7 @@ from rlm_tui import events as ev
 from rlm_tui.printable import printable
 from rlm_tui.transcript.model import IterationNode
 from rlm_tui.tui.relay import SessionBatch
+from rlm_tui.tui.widgets.compaction_line import show_compaction
 from rlm_tui.tui.widgets.iteration_section import IterationSection, describe_fork
 
 PLACEHOLDER = "The root model's reasoning streams here, one section per iteration."
@@ -33,7 +34,7 @@ class RootReasoning(VerticalScroll):
            content to a negative offset (blank lines on top); aligned, it stays at 0. */
         align-vertical: bottom;
         .placeholder, .earlier { color: $text-muted; padding: 0 1; }
-        .fork-of { color: $accent; padding: 0 1; }
+        .fork-of, .compaction { color: $accent; padding: 0 1; }
         .turn-header { color: $primary; text-style: bold; padding: 0 1; margin-top: 1;
                        border-top: hkey $primary; }
         #queued-notes { color: $accent; padding: 0 1; display: none; }
@@ -149,6 +150,8 @@ class RootReasoning(VerticalScroll):
                 section = self._sections.get(event.node_id)
                 if section is not None:
                     await section.add_rejection(event)
+            elif isinstance(event, ev.Compacted):
+                await show_compaction(self, self._sections.get(event.node_id), created, event)
         await write_pending()
         if created:
             await self._show_new(created)
