@@ -75,14 +75,14 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as work:
         figures = asyncio.run(measure(args.repeat, Path(work)))
+    paint, context = figures["paint"], figures["context"]
     print(f"rlm-tui serve, {args.repeat} page loads, headless Chromium, demo model")
-    print(f"  serve start to URL printed:     {figures['start'][0] * 1000:7.0f} ms")
-    print(f"  page to first paint (median):   {statistics.median(figures['paint']) * 1000:7.0f} ms"
-          f"  (max {max(figures['paint']) * 1000:.0f})")
-    print(f"  page to context shown (median): "
-          f"{statistics.median(figures['context']) * 1000:7.0f} ms"
-          f"  (max {max(figures['context']) * 1000:.0f})")
-
+    print("figure  value")
+    print(f"start to URL printed  {figures['start'][0] * 1000:.0f} ms")
+    print(f"page to first paint, median / max  "
+          f"{statistics.median(paint) * 1000:.0f} / {max(paint) * 1000:.0f} ms")
+    print(f"page to context shown, median / max  "
+          f"{statistics.median(context) * 1000:.0f} / {max(context) * 1000:.0f} ms")
 
 if __name__ == "__main__":
     main()
