@@ -67,6 +67,16 @@ def slow_run(openai_server, tmp_path: Path):
 
 
 @pytest.fixture
+def artefacts(tmp_path: Path) -> Path:
+    """Where the screenshots go: $TEST_ARTEFACTS_DIR (kept, e.g. by CI), else the
+    test's tmp_path (pytest keeps the last three runs')."""
+    kept = os.environ.get("TEST_ARTEFACTS_DIR")
+    where = Path(kept) if kept else tmp_path
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.fixture
 def browser(tmp_path: Path) -> Browser:
     executable = find_browser()
     if executable is None:
@@ -77,7 +87,8 @@ def browser(tmp_path: Path) -> Browser:
     return Browser(executable, profile)
 
 
-async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, browser, tmp_path):
+async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, browser, tmp_path,
+                                                                 artefacts):
     _, url = slow_run
     await browser.start()
     try:
@@ -89,13 +100,13 @@ async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, brows
         await browser.type(QUERY)
         await browser.press("enter")
         await browser.wait_for_text("RUNNING", "Looking at the files", timeout=60)
-        shot = await browser.screenshot(tmp_path / "serve-running.png")
+        shot = await browser.screenshot(artefacts / "serve-running.png")
         print(f"screenshot: {shot}")
         await browser.press(" ")
         await browser.wait_for_text("PAUSED")
         await browser.press("e")
         await browser.wait_for_text("Export this session to:")
-        shot = await browser.screenshot(tmp_path / "serve-export.png")
+        shot = await browser.screenshot(artefacts / "serve-export.png")
         print(f"screenshot: {shot}")
         await browser.press("enter")
         exports = tmp_path / "data" / "rlm-tui" / "exports"
