@@ -89,7 +89,7 @@ def browser(tmp_path: Path) -> Browser:
 
 async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, browser, tmp_path,
                                                                  artefacts):
-    _, url = slow_run
+    process, url = slow_run
     await browser.start()
     try:
         await browser.open(url)
@@ -119,6 +119,12 @@ async def test_the_app_runs_in_a_browser_with_its_panes_and_keys(slow_run, brows
     finally:
         await browser.close()
     assert not (tmp_path / "pwned").exists()
+    # The tab closed: its app and sandbox worker end, serve goes on.
+    deadline = time.monotonic() + 20
+    while left := [pid for pid in descendants(process.pid) if alive(pid)]:
+        assert time.monotonic() < deadline, f"still running after the tab closed: {left}"
+        await asyncio.sleep(0.1)
+    assert process.poll() is None
 
 
 def descendants(pid: int) -> set[int]:
@@ -256,3 +262,10 @@ def test_each_connection_runs_the_app_with_the_same_settings(tmp_path):
 def test_stdin_cannot_be_served(repo):  # noqa: F811
     done = rlm_tui("serve", "-", "--model", "demo", "--port", "0")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_only_loopback_addresses_count_as_this_machine_only():
+    from rlm_tui.tui.serve import is_loopback
+
+    assert all(map(is_loopback, ("127.0.0.1", "127.0.0.2", "::1", "localhost")))
+    assert not any(map(is_loopback, ("0.0.0.0", "::", "192.168.1.5", "example.com")))
