@@ -32,7 +32,7 @@ ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_start
          "bench_export.py", "bench_tui.py", "bench_stream_cpu.py", "bench_fork.py", "bench_eval.py",
         "bench_api.py",
          "bench_mcp.py", "bench_tools.py", "bench_watch.py", "bench_otel.py",
-         "bench_compaction.py")
+         "bench_compaction.py", "bench_serve.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -49,6 +49,7 @@ QUICK_ARGS = {
     "bench_watch.py": ["--seconds", "3", "--burst", "5000"],
     "bench_otel.py": ["--rounds", "50"],
     "bench_compaction.py": ["--iterations", "60"],
+    "bench_serve.py": ["--repeat", "2"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -329,6 +330,7 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_mcp.py": parse_startup,
     "bench_watch.py": parse_startup,
     "bench_compaction.py": parse_startup,  # the same `figure value goal met` table
+    "bench_serve.py": parse_startup,
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
     "bench_stream_cpu.py": parse_stream_cpu,

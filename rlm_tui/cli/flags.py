@@ -74,6 +74,20 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     add_context_arguments(command)
 
 
+def add_app_arguments(command: argparse.ArgumentParser) -> None:
+    """The app's arguments, shared by `app` and `serve` (which runs the app with them in
+    each browser tab): PATH ..., --query, the run flags, --approve."""
+    command.add_argument("path", nargs="*", default=["."], metavar="PATH",
+                         help="a directory, a file, or - for stdin (default: .); several: "
+                         "one source each")
+    command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
+    add_run_arguments(command)
+    command.add_argument("--approve", choices=("none", "cells", "final"),
+                         help="hold cells for your approval before they run: every cell, or "
+                         "the cells that end the run (FINAL); a to run, c to edit, s to skip "
+                         "(default: none)")
+
+
 def add_context_arguments(command: argparse.ArgumentParser) -> None:
     """The flags that choose what a context holds, shared by `run`, `context` and the app,
     and `--config`. Unset flags are None (lower layers win)."""

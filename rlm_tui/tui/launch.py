@@ -75,6 +75,19 @@ def load_tools(settings: Settings) -> Any:
     return ToolSet.from_file(settings.tools)
 
 
+def check_inputs(paths: list[str], settings: Settings) -> Any:
+    """InputError for a path that is not there, a broken schema or tools file: one line,
+    before the app opens (or `rlm-tui serve` serves it). Returns the loaded tools."""
+    for one in paths:
+        if one != STDIN:
+            check_source(one)  # a wrong path is the more useful thing to hear about
+    if settings.schema:  # a broken schema file: one line, before the app opens
+        from rlm_tui.engine.answer_schema import AnswerSchema
+
+        AnswerSchema.from_file(settings.schema)
+    return load_tools(settings)  # and so is a broken tools file
+
+
 def launch_app(path: str | list[str], query: str | None, settings: Settings,
                config_path: Path | None = None) -> int:
     """Run the app on `path` (or several paths: one source each) until the user quits;
@@ -83,14 +96,7 @@ def launch_app(path: str | list[str], query: str | None, settings: Settings,
     anything is loaded. `config_path`: --config, where a model chosen in the app is saved
     (else the default config file)."""
     paths = [path] if isinstance(path, str) else list(path)
-    for one in paths:
-        if one != STDIN:
-            check_source(one)  # a wrong path is the more useful thing to hear about
-    if settings.schema:  # a broken schema file: one line, before the app opens
-        from rlm_tui.engine.answer_schema import AnswerSchema
-
-        AnswerSchema.from_file(settings.schema)
-    tools = load_tools(settings)  # and so is a broken tools file
+    tools = check_inputs(paths, settings)
     piped = STDIN in paths
     check_terminal(piped_stdin=piped, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if piped else None
