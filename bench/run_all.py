@@ -29,10 +29,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 # The order they run in; any other bench_*.py runs after these.
 ORDER = ("bench_sandbox.py", "bench_context.py", "bench_engine.py", "bench_startup.py",
-         "bench_export.py", "bench_tui.py", "bench_stream_cpu.py", "bench_fork.py", "bench_eval.py",
-        "bench_api.py",
-         "bench_mcp.py", "bench_tools.py", "bench_watch.py", "bench_otel.py",
-         "bench_cache.py")
+         "bench_export.py", "bench_tui.py", "bench_stream_cpu.py", "bench_fork.py",
+         "bench_eval.py", "bench_api.py", "bench_mcp.py", "bench_tools.py", "bench_watch.py",
+         "bench_otel.py", "bench_cache.py", "bench_compaction.py", "bench_serve.py")
 QUICK_ARGS = {
     "bench_sandbox.py": ["--rounds", "100"],
     "bench_context.py": ["--runs", "1"],
@@ -48,6 +47,8 @@ QUICK_ARGS = {
     "bench_tools.py": ["--repeat", "10"],
     "bench_watch.py": ["--seconds", "3", "--burst", "5000"],
     "bench_otel.py": ["--rounds", "50"],
+    "bench_compaction.py": ["--iterations", "60"],
+    "bench_serve.py": ["--repeat", "2"],
 }
 SCRIPT_TIMEOUT_S = 3600
 
@@ -327,6 +328,8 @@ PARSERS: dict[str, Callable[[str], list[Row]]] = {
     "bench_api.py": parse_startup,  # the same `figure value goal met` table
     "bench_mcp.py": parse_startup,
     "bench_watch.py": parse_startup,
+    "bench_compaction.py": parse_startup,  # the same `figure value goal met` table
+    "bench_serve.py": parse_startup,
     "bench_export.py": parse_export,
     "bench_tui.py": parse_tui,
     "bench_stream_cpu.py": parse_stream_cpu,

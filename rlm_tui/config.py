@@ -6,7 +6,10 @@ the key and where it came from.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tempfile
 import tomllib
 import warnings
 from pathlib import Path
@@ -80,6 +83,12 @@ class Settings(BaseModel):
     max_output_tokens: int | None = Field(None, ge=1)  # root and sub-calls; see effective_*
     sub_max_output_tokens: int | None = Field(None, ge=1)
     max_concurrency: int = Field(16, ge=1, le=1024)
+    # Compaction of the root conversation: past compact_at (a share) of the root model's
+    # input window, the older iterations give way to a summary the root model writes; the
+    # window is root_window when set, else the price map's max_input_tokens for the root
+    # model (unknown: no compaction). compact_at = 0 (or "off") turns compaction off.
+    root_window: int | None = Field(None, ge=100)
+    compact_at: float = Field(0.85, ge=0, lt=1)
     cell_timeout: float = Field(DEFAULT_CELL_TIMEOUT_S, gt=0, le=86_400)
     memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=64)
     model_output_chars: int = Field(DEFAULT_MODEL_OUTPUT_CHARS, ge=100)
@@ -133,6 +142,10 @@ class Settings(BaseModel):
     @classmethod
     def _on_is_auto(cls, value: Any) -> Any:
         return "auto" if value in ("on", True) else "off" if value is False else value
+    @field_validator("compact_at", mode="before")
+    @classmethod
+    def _compact_off(cls, value: Any) -> Any:
+        return 0.0 if isinstance(value, str) and value.strip().lower() == "off" else value
 
     @field_validator("api_base", "sub_api_base")
     @classmethod
@@ -289,3 +302,72 @@ def settings_with(base: Settings, values: dict[str, Any], *, source: str) -> Set
         return Settings.model_validate({**base.model_dump(), **values})
     except ValidationError as exc:
         raise _field_error(exc, source) from None
+# A top-level `key = value` line of a TOML file (`-` or `_` in the key, as read_config_file
+# takes it), and the first table header, where top-level keys end.
+_TABLE_HEADER = re.compile(r"^\s*\[")
+_CHOSEN_KEYS = ("model", "api_base")
+
+
+def _key_line(key: str) -> re.Pattern[str]:
+    spelled = "|".join(re.escape(k) for k in {key, key.replace("_", "-")})
+    return re.compile(rf"^\s*[\"']?(?:{spelled})[\"']?\s*=")
+
+
+def save_model_choice(model: str, api_base: str | None, path: Path | None = None) -> Path:
+    """Set `model` (and `api_base`, or no api_base) in the config file, the default one if
+    `path` is None, keeping every other line as it was; an api_base line the choice does not
+    need is commented out, not lost. The new text must read back with the same other settings
+    before it replaces the file (atomically). ConfigError (one line) if it cannot be done;
+    an address holding a user or password is not written (no secrets in the file)."""
+    path = path or default_config_path()
+    if api_base is not None and _strip_credentials(api_base) != api_base:
+        raise ConfigError("the server's address holds a user or password: not saved to "
+                          f"{path} (set api_base there yourself)")
+    try:
+        old_text = path.read_text(encoding="utf-8") if path.exists() else ""
+        old = tomllib.loads(old_text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} was not changed: {exc}") from None
+    lines = old_text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    top = next((i for i, line in enumerate(lines) if _TABLE_HEADER.match(line)), len(lines))
+    values = {"model": model, "api_base": api_base}
+    for key in _CHOSEN_KEYS:
+        value, pattern = values[key], _key_line(key)
+        found = next((i for i in range(top) if pattern.match(lines[i])), None)
+        if value is None:
+            if found is not None:
+                lines[found] = f"# {lines[found].rstrip()}  # not needed by model {model}\n"
+            continue
+        line = f"{key} = {json.dumps(value)}\n"  # a JSON string is a TOML basic string
+        if found is not None:
+            lines[found] = line
+        else:
+            lines.insert(0, line)
+            top += 1
+    new_text = "".join(lines)
+    try:
+        new = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError:
+        new = None
+    others = {k: v for k, v in old.items() if k.replace("-", "_") not in _CHOSEN_KEYS}
+    if new is None or new.get("model") != model or new.get("api_base") != api_base or {
+            k: v for k, v in new.items() if k.replace("-", "_") not in _CHOSEN_KEYS} != others:
+        raise ConfigError(f"config file {path} was not changed: it could not be updated "
+                          f"safely; add model = {json.dumps(model)} to it yourself")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(new_text)
+            if path.exists():
+                os.chmod(temp, path.stat().st_mode & 0o7777)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc}") from None
+    return path

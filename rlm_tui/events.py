@@ -358,6 +358,33 @@ class AnswerRejected(EventBase):
     rebuilt: bool = False  # a fork's copy of its parent's rejection
 
 
+class Compacted(EventBase):
+    """The root conversation was compacted before the call of iteration node_id: its older
+    messages (`replaced` of them, iterations `first_iteration`..`last_iteration`) gave way
+    to a summary the root model wrote (`summary`; its call's `usage`, counted by budgets).
+    The system prompt, the first question and the newest exchange stay; the full history is
+    the REPL variable `history`. `reason`: "threshold" (the conversation would pass
+    compact_at of the window), "context_window" (the server refused the prompt), or
+    "no_window": said once, the window of `model` is not known, so no compaction (nothing
+    replaced). A summary call stopped by a halt: its usage, nothing replaced."""
+
+    type: Literal["compacted"] = "compacted"
+    reason: Literal["threshold", "context_window", "no_window"] = "threshold"
+    count: int = 1  # the session's compactions so far, this one included
+    replaced: int = 0  # messages replaced by the summary
+    first_iteration: int | None = None
+    last_iteration: int | None = None
+    kept: int = 0  # messages kept at the end (the newest exchange)
+    tokens_before: int = 0  # the conversation's estimate before and after
+    tokens_after: int = 0
+    window: int | None = None
+    summary: str = ""
+    model: str = ""
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    rebuilt: bool = False  # a fork's copy of its parent's compaction (no model call)
+
+
 class FinalAnswer(EventBase):
     type: Literal["final_answer"] = "final_answer"
     answer: str
@@ -389,7 +416,7 @@ Event = Annotated[
         SubcallStarted, SubcallRetry, SubcallFinished, StateChanged, BudgetExceeded,
         CoverageUpdated, FinalAnswer, SessionFinished, TurnStarted, MessageAdded, NoteAdded,
         CellHeld, CellDecided, ModelsChanged, ApproveModeChanged, AnswerRejected, ToolStarted,
-        ToolFinished,
+        ToolFinished, Compacted,
     ],
     Field(discriminator="type"),
 ]

@@ -154,7 +154,9 @@ def _iteration(it: IterationNode) -> RecordedIteration:
                              before=before, after=after,
                              cells=[_cell(cell) for cell in it.cells],
                              rejections=[(r.answer, list(r.errors), r.source)
-                                         for r in it.rejections if not r.forced])
+                                         for r in it.rejections if not r.forced],
+                             compactions=[(c.summary, c.replaced) for c in it.compactions
+                                          if c.replaced])
 
 
 def _cell(cell: CellNode) -> RecordedCell:

@@ -9,6 +9,7 @@ import time
 from typing import IO
 
 from rlm_tui import events as ev
+from rlm_tui.transcript.compaction import describe_compaction
 from rlm_tui.transcript.model import SessionModel
 from rlm_tui.units import format_cost, format_tokens
 
@@ -38,6 +39,8 @@ class ProgressLine:
             self._draw(final=True)
         elif isinstance(event, ev.BudgetExceeded):
             self._print(f"budget reached: {event.budget}")
+        elif isinstance(event, ev.Compacted) and event.session_id == self._root_session:
+            self._print(describe_compaction(event))  # the unknown window too, once
         else:
             now = time.monotonic()
             if now - self._last > 0.1:

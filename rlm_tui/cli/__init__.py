@@ -8,17 +8,20 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from pathlib import Path
 from typing import Any
 
 from rlm_tui import __version__
 from rlm_tui.cli.flags import (
     OneLineErrorParser,
+    add_app_arguments,
     add_run_arguments,
     byte_size,
     one_or_several,
     settings_from_args,
     traced_if_asked,
 )
+from rlm_tui.cli.serve import add_serve_command
 from rlm_tui.cli.services import add_eval_command, add_mcp_command
 from rlm_tui.cli.views import (
     add_context_command,
@@ -47,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_command(commands)
     add_eval_command(commands)
     add_mcp_command(commands)
+    add_serve_command(commands)
     return parser
 
 
@@ -141,7 +145,7 @@ def run_fork_command(args: argparse.Namespace) -> int:
 
 # What `rlm-tui X ...` may start with; anything else opens the app: `rlm-tui PATH [flags]`.
 COMMAND_WORDS = ("run", "fork", "context", "replay", "watch", "export", "app", "eval", "mcp",
-                 "-h", "--help", "--version")
+                 "serve", "-h", "--help", "--version")
 
 
 def _add_app_command(commands: Any) -> None:
@@ -153,23 +157,16 @@ def _add_app_command(commands: Any) -> None:
         "opens on the context and a query box. Exit codes: 0 quit, 2 bad usage, input or "
         "config.",
     )
-    command.add_argument("path", nargs="*", default=["."], metavar="PATH",
-                         help="a directory, a file, or - for stdin (default: .); several: "
-                         "one source each")
-    command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
-    add_run_arguments(command)
-    command.add_argument("--approve", choices=("none", "cells", "final"),
-                         help="hold cells for your approval before they run: every cell, or "
-                         "the cells that end the run (FINAL); a to run, c to edit, s to skip "
-                         "(default: none)")
+    add_app_arguments(command)
     command.set_defaults(handler=run_app_command)
 
 
 def run_app_command(args: argparse.Namespace) -> int:
     from rlm_tui.tui.launch import launch_app
 
+    config = Path(args.config) if getattr(args, "config", None) else None
     return launch_app(one_or_several(args.path), args.query,
-                      traced_if_asked(settings_from_args(args)))
+                      traced_if_asked(settings_from_args(args)), config_path=config)
 
 
 def main(argv: list[str] | None = None) -> int:

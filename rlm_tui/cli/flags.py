@@ -52,6 +52,13 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
                         "sub-calls; per model in the config file's [models.\"NAME\"])")
     budget.add_argument("--max-concurrency", type=int, metavar="N",
                         help="sub-calls in flight at once (16)")
+    budget.add_argument("--root-window", type=int, metavar="N", help="the root model's "
+                        "input window in tokens (default: the price map's max_input_tokens)")
+    budget.add_argument("--compact-at", type=compact_share, metavar="SHARE",
+                        help="compact the root conversation past this share of its window "
+                        "(0.85; 0 or 'off': never)")
+    budget.add_argument("--no-compact", dest="compact_at", action="store_const", const=0.0,
+                        help="never compact: a run past its window fails")
     budget.add_argument("--cell-timeout", type=float, metavar="S",
                         help=f"running time of one code cell ({DEFAULT_CELL_TIMEOUT_S:g})")
     answers = command.add_argument_group("answers")
@@ -68,6 +75,20 @@ def add_run_arguments(command: argparse.ArgumentParser) -> None:
     tracing.add_argument("--otel-content", action="store_true", default=None,
                          help="--otel with prompts, code, outputs and answers in the spans")
     add_context_arguments(command)
+
+
+def add_app_arguments(command: argparse.ArgumentParser) -> None:
+    """The app's arguments, shared by `app` and `serve` (which runs the app with them in
+    each browser tab): PATH ..., --query, the run flags, --approve."""
+    command.add_argument("path", nargs="*", default=["."], metavar="PATH",
+                         help="a directory, a file, or - for stdin (default: .); several: "
+                         "one source each")
+    command.add_argument("--query", "-q", metavar="Q", help="start this query at once")
+    add_run_arguments(command)
+    command.add_argument("--approve", choices=("none", "cells", "final"),
+                         help="hold cells for your approval before they run: every cell, or "
+                         "the cells that end the run (FINAL); a to run, c to edit, s to skip "
+                         "(default: none)")
 
 
 def add_context_arguments(command: argparse.ArgumentParser) -> None:
@@ -92,7 +113,7 @@ def add_context_arguments(command: argparse.ArgumentParser) -> None:
 _SETTING_FLAGS = (
     "model", "sub_model", "api_base", "sub_api_base", "max_iterations", "max_depth",
     "max_cost", "max_tokens", "max_time", "max_output_tokens", "max_concurrency",
-    "cell_timeout", "include",
+    "cell_timeout", "root_window", "compact_at", "include",
     "exclude", "include_secrets", "max_file_size", "max_total_size", "approve", "schema", "tools",
     "otel", "otel_content", "prompt_cache",
 )
@@ -131,6 +152,19 @@ def byte_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (e.g. 2000000 or 2M)")
     number, unit = int(match.group(1)), match.group(2).lower()
     return number * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+
+
+def compact_share(text: str) -> float:
+    """--compact-at: a share of the window below 1, or 'off' (0: never compact)."""
+    if text.strip().lower() == "off":
+        return 0.0
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share < 1:
+        raise argparse.ArgumentTypeError(f"not a share below 1: {text!r} (e.g. 0.85, or off)")
+    return share
 
 
 def traced_if_asked(settings: Any) -> Any:

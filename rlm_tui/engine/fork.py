@@ -95,10 +95,14 @@ async def _rebuild_iteration(session: Session, plan: ForkPlan, it: RecordedItera
                  forced=it.forced)
     for role, kind, content in it.before:
         session.conversation.add(node, role, kind, content)  # type: ignore[arg-type]
+    for summary, replaced in it.compactions:  # as the record has it: no summary call
+        await session.compactor.replay(summary, replaced)
+        session.emit(ev.Compacted, node, session.id, count=session.compactor.count,
+                     replaced=replaced, summary=summary, rebuilt=True)
     reply = it.reply or ""
     session.emit(ev.RootDone, node, session.id, text=reply, model=it.model,
                  usage=ev.Usage(), latency_s=0.0, finish_reason=it.finish_reason)
-    session.conversation.reply(reply)
+    session.conversation.reply(reply, node)
     outputs = [await _rebuild_cell(session, node, cell) for cell in it.cells]
     for answer, errors, source in it.rejections:  # sent back then: the record says so
         session.emit(ev.AnswerRejected, node, session.id, answer=answer, errors=errors,

@@ -65,6 +65,8 @@ class RecordedIteration:
     cells: list[RecordedCell] = field(default_factory=list)
     # Its answers sent back for not having the shape asked for: (answer, errors, source).
     rejections: list[tuple[str, list[str], str]] = field(default_factory=list)
+    # The conversation compacted before its call: (summary, messages replaced), in order.
+    compactions: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:

@@ -212,3 +212,27 @@ def edited_output(code: str, output: str) -> str:
 
 def skipped_output() -> str:
     return "[the person watching skipped this cell: it did not run]"
+
+
+def summary_request() -> str:
+    """Asked once when the conversation nears its window (as rlms asks): the summary that
+    replaces the older iterations."""
+    return ("Your conversation is about to outgrow the model's context window: its older "
+            "part will be replaced by your summary. Summarize your progress so far. "
+            "Include:\n"
+            "1. Which steps/sub-tasks you have completed and which remain.\n"
+            "2. Any concrete intermediate results (numbers, values, variable names) you "
+            "computed — preserve these exactly.\n"
+            "3. What your next action should be.\n"
+            "Be concise (1-3 paragraphs) but preserve all key results and your current "
+            "position in the task. Write no code in this reply.")
+
+
+def compacted_message(count: int, replaced: int) -> str:
+    """After the summary: what happened, and where the rest is."""
+    times = "once" if count == 1 else f"{count} times"
+    return (f"[Your conversation has been compacted {times}: {replaced} older messages were "
+            "replaced by the summary above. Every message so far is in the REPL variable "
+            "`history` (a list of {'role', 'content'} dicts); your REPL variables "
+            "are all still there. Continue from the summary; do not repeat work already "
+            "done.]")

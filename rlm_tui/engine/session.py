@@ -17,6 +17,7 @@ from typing import Any
 from rlm_tui import events as ev
 from rlm_tui.engine import prompts
 from rlm_tui.engine.answer_schema import AnswerSchema, jsonable
+from rlm_tui.engine.compaction import Compactor
 from rlm_tui.engine.control import CallMeter
 from rlm_tui.engine.conversation import Conversation
 from rlm_tui.engine.parsing import ProseFinal, code_blocks, prose_final
@@ -46,6 +47,7 @@ class Session(CodeCalls):
         self.iterations = 0  # in the turn in hand
         self.usage = ev.Usage()  # this session and everything under it
         self.conversation = Conversation(self._message_added)
+        self.compactor = Compactor(self)
         self.sandbox: Sandbox | None = None
         # The shape the turn's answer must have (the root's questions only), and the one
         # the system prompt shows.
@@ -234,7 +236,7 @@ class Session(CodeCalls):
                       max_iterations=settings.max_iterations, turn=self.turn)
             conversation.deliver_notes(node)
             reply, _ = await self._root_call(node)
-            conversation.reply(reply)
+            conversation.reply(reply, node)
             blocks = code_blocks(reply)
             errors: list[str] | None = None  # an answer's, rejected (with a schema)
             outputs = []
@@ -284,7 +286,7 @@ class Session(CodeCalls):
         self.conversation.add(node, "user", "forced", prompts.forced_final_message(
             shaped=self.schema is not None))
         reply, cut = await self._root_call(node)
-        self.conversation.reply(reply)
+        self.conversation.reply(reply, node)
         final = prose_final(reply.replace("```", "\n"))
         if final is None and cut:  # what it would have said is not known
             reason = (f"out of iterations ({max_iterations}), and the reply asked for a final "
@@ -332,7 +334,18 @@ class Session(CodeCalls):
     # -- model calls ---------------------------------------------------------------------
 
     async def _root_call(self, node: str) -> tuple[str, bool]:
-        """The root model's reply, and whether it was cut off at its cap of output tokens."""
+        """The root model's reply, and whether it was cut off at its cap of output tokens;
+        the conversation compacted first when it nears its window (engine/compaction.py),
+        or when the server refuses it for its length (then asked once more)."""
+        await self.compactor.before_call(node)
+        try:
+            return await self._root_request(node)
+        except ModelCallError as exc:
+            if not await self.compactor.after_refusal(node, exc):
+                raise
+        return await self._root_request(node)
+
+    async def _root_request(self, node: str) -> tuple[str, bool]:
         spec = self.owner.spec(self.depth)
         messages = list(self.conversation.messages)
         meter, spec = self._metered(spec, messages, cached_tokens=self._cached_prefix)
@@ -374,6 +387,7 @@ class Session(CodeCalls):
         cached = usage.cached_tokens or usage.cache_write_tokens
         self._cached_prefix = meter.prompt_tokens if cached else 0
         self._account(usage, sub_call=False)
+        self.compactor.observe(usage, len(messages))
         self.emit(ev.RootDone, node, self.id, text=done.text, model=done.model, usage=usage,
                   latency_s=done.latency_s, attempts=done.attempts,
                   finish_reason=done.finish_reason)

@@ -28,6 +28,7 @@ from rlm_tui.engine.tools import ToolSet
 from rlm_tui.errors import UsageError
 from rlm_tui.events import EventBus
 from rlm_tui.lm import ModelClient, ModelSpec, check_model
+from rlm_tui.lm.suggested import models_with_keys
 from rlm_tui.sandbox import PackContext
 from rlm_tui.scratch import make_scratch_dir
 
@@ -51,6 +52,12 @@ def check_models(settings: Settings) -> None:
     Loads litellm (about 3 s) unless the model is the demo: from an event loop, use a thread."""
     for spec in model_specs(settings):
         check_model(spec)
+
+
+def suggested_models() -> list[tuple[str, str]]:
+    """Models to offer when none is set: (model, the key variable that is set) for each
+    provider whose API key is in the environment (lm/suggested.py)."""
+    return models_with_keys()
 
 
 def cost_budget_warning(settings: Settings, client: ModelClient) -> str | None:

@@ -3,10 +3,11 @@ writes them)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rlm_tui.events import Usage
-from rlm_tui.units import format_cost, format_seconds, format_token_counts
+from rlm_tui.transcript.compaction import describe_compaction
+from rlm_tui.units import count_of, format_bytes, format_cost, format_seconds, format_token_counts
 
 if TYPE_CHECKING:
     from rlm_tui.transcript.model import SessionModel
@@ -45,8 +46,7 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
                                         f"sub-calls {change['sub_model']}"))
     if model.approve_mode != "none":
         rows.append(("Approval", f"cells held: {model.approve_mode}"))
-    context = ", ".join(f"{k}: {v}" for k, v in model.context.items()
-                        if isinstance(v, (str, int, float)))
+    context = context_words(model.context)
     if context:
         rows.append(("Context", context))
     sources = source_list(model.context)
@@ -57,6 +57,99 @@ def summary_rows(model: SessionModel) -> list[tuple[str, str]]:
     for budget in model.budgets:
         rows.append(("Budget reached", f"{budget['budget']} (limit {budget['limit']:g})"))
     return [(k, str(v)) for k, v in rows]
+
+
+def context_words(context: dict[str, Any]) -> str:
+    """The context in a sentence: "18 files, 163 KB of Python, from /src/app (a git work
+    tree); 12 skipped (8 too large, 4 binary)", "one text of 63,175 characters, from
+    /src/README.md", or for several sources "20 files, 225 KB of Python, Text and JSON, in 3
+    sources" (source_words names each)."""
+    if not context:
+        return ""
+    recorded = _recorded_sources(context)
+    where = "" if len(recorded) > 1 else str(context.get("root") or context.get("source")
+                                              or context.get("name") or "")
+    if where == "-":
+        where = "standard input"
+    if context.get("kind") == "text" or "files" not in context:
+        chars = context.get("chars")
+        text = f"one text of {chars:,} characters" if isinstance(chars, int) else "one text"
+    else:
+        text = _size_words(context)
+        languages = [str(item.get("language")) for item in context.get("languages") or []
+                     if isinstance(item, dict) and item.get("files")
+                     and item.get("language") != "Other"
+                     and not str(item.get("language", "")).endswith(" more")]
+        if languages:
+            text += " of " + _and(languages[:3])
+    if len(recorded) > 1:
+        text += f", in {len(recorded)} sources"
+    elif where:
+        text += f", from {where}"
+    if context.get("mode") == "git":
+        text += " (a git work tree)"
+    extras = []
+    skipped = context.get("skipped")
+    if isinstance(skipped, dict) and skipped:
+        counts = {str(why): int(g.get("count", 0)) for why, g in skipped.items()
+                  if isinstance(g, dict) and isinstance(g.get("count", 0), int)}
+        total = sum(counts.values())
+        if total:
+            why = ", ".join(f"{n:,} {reason}" for reason, n in
+                            sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+            extras.append(f"{total:,} skipped ({why})")
+    masked = context.get("secrets_masked")
+    if isinstance(masked, int) and masked:
+        extras.append(f"{count_of(masked, 'secret')} masked")
+    return "; ".join([text, *extras])
+
+
+def source_words(context: dict[str, Any]) -> list[str]:
+    """Each source of a context of several (or of one given as data) in words: "sdk: a git
+    work tree at /src/sdk, 120 files, 900 KB", "issues: data given in code, a list of 3
+    dicts"; [] for one plain path (context_words says it)."""
+    recorded = _recorded_sources(context)
+    if not recorded or (len(recorded) == 1 and recorded[0].get("kind") != "data"):
+        return []
+    out = []
+    for source in recorded:
+        kind, path = source.get("kind"), str(source.get("path") or source.get("origin") or "")
+        if kind == "data":
+            what = "data given in code" if path == "data" else f"data read from {path}"
+            shape = source.get("shape")
+            if shape:
+                what += f", {shape}"
+        elif kind == "directory":
+            how = "a git work tree" if source.get("mode") == "git" else "a directory"
+            what = f"{how} at {path}"
+            if isinstance(source.get("files"), int):
+                what += ", " + _size_words(source)
+        else:
+            what = "standard input" if path == "-" else f"the file {path}"
+            if isinstance(source.get("bytes"), (int, float)):
+                what += f", {format_bytes(source['bytes'])}"
+        out.append(f"{source.get('name')}: {what}")
+    return out
+
+
+def _recorded_sources(context: dict[str, Any]) -> list[dict[str, Any]]:
+    sources = context.get("sources")
+    return [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
+
+
+def _size_words(context: dict[str, Any]) -> str:
+    files = context.get("files")
+    text = count_of(files, "file") if isinstance(files, int) else "files"
+    size, chars = context.get("bytes"), context.get("chars")
+    if isinstance(size, (int, float)):
+        text += f", {format_bytes(size)}"
+    elif isinstance(chars, int):
+        text += f", {chars:,} characters"
+    return text
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def source_list(context: dict) -> str:
@@ -96,6 +189,7 @@ def iteration_marks(it: IterationNode) -> list[str]:
         marks.append("rebuilt from the forked session's record: its reply is the recorded "
                      "one, no model call")
     marks += [f"note from the person, sent before this call: {note}" for note in it.notes]
+    marks += [describe_compaction(c) for c in it.compactions]
     return marks
 
 

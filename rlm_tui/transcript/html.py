@@ -1,7 +1,10 @@
 """A session as one self-contained HTML page: no scripts, no external assets, readable
-offline, with the session tree as nested <details> (iteration > cell > sub-call > child).
+offline: the outcome and context in words (html_header.py), the answer's Markdown rendered,
+the run's timeline as inline SVG (html_timeline.py), and the session tree as nested <details>
+(iteration > cell > sub-call > child) with its code highlighted (html_text.py).
 
-Every piece of text from the transcript is escaped (model text is hostile), and a
+Every piece of text from the transcript is escaped (model text is hostile), the answer's
+Markdown passes no raw HTML and no link but http, https and mailto, and a
 Content-Security-Policy forbids scripts and remote loads should anything slip through.
 """
 
@@ -10,6 +13,9 @@ from __future__ import annotations
 from html import escape
 
 from rlm_tui.transcript import figures
+from rlm_tui.transcript.html_header import render_header
+from rlm_tui.transcript.html_text import highlight, highlight_css, render_answer
+from rlm_tui.transcript.html_timeline import TIMELINE_CSS, render_timeline
 from rlm_tui.transcript.model import (
     CellNode,
     IterationNode,
@@ -18,14 +24,18 @@ from rlm_tui.transcript.model import (
     SubCallNode,
     ToolCallNode,
 )
+from rlm_tui.transcript.timeline import build_timeline
 from rlm_tui.units import format_cost, format_seconds
 
 _CSS = """
 :root { color-scheme: light dark; --fg: #1d1f21; --bg: #fdfdfc; --muted: #6a6f75;
-  --line: #d9dcdf; --code: #f3f4f5; --ok: #2f7d32; --err: #b3261e; --accent: #3559b5; }
+  --line: #d9dcdf; --code: #f6f7f8; --ok: #2f7d32; --err: #b3261e; --accent: #3559b5;
+  --sub: #c07a12; --child: #8e44ad; --tool: #00838f; --band: rgba(0,0,0,.035);
+  --hover: rgba(53,89,181,.12); }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e6e3; --bg: #161819;
-  --muted: #9aa0a6; --line: #34383b; --code: #202325; --ok: #7cc47f; --err: #f28b82;
-  --accent: #8ab4f8; } }
+  --muted: #9aa0a6; --line: #34383b; --code: #1e2123; --ok: #7cc47f; --err: #f28b82;
+  --accent: #8ab4f8; --sub: #f0b35a; --child: #c89be0; --tool: #5fc9d3;
+  --band: rgba(255,255,255,.04); --hover: rgba(138,180,248,.16); } }
 body { font: 15px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg);
   max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
 h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
@@ -41,7 +51,15 @@ summary .facts, .muted { color: var(--muted); font-size: .9em; }
 .note { border: 1px solid var(--err); border-radius: 6px; padding: .5rem .8rem; }
 table { border-collapse: collapse; } td, th { text-align: left; padding: .2rem .8rem .2rem 0;
   border-bottom: 1px solid var(--line); vertical-align: top; }
-.answer pre { border-color: var(--accent); }
+.answer .markdown { border-left: 3px solid var(--accent); padding: .1rem 1rem; }
+.answer .markdown pre { white-space: pre; }
+.answer .markdown code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace;
+  background: var(--code); padding: 0 .2em; border-radius: 3px; }
+.answer .markdown a { color: var(--accent); }
+.run .outcome { font-size: 1.1rem; font-weight: 600; margin-bottom: .2rem; }
+.run .figures { color: var(--muted); margin-top: 0; }
+.run dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+.run dt { color: var(--muted); } .run dd { margin: 0; }
 """
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'"
@@ -54,13 +72,14 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="referrer" content="no-referrer">',
-        f"<title>rlm-tui: {escape(title)}</title>", f"<style>{_CSS}</style>", "</head>",
+        f"<title>rlm-tui: {escape(title)}</title>",
+        f"<style>{_CSS}{TIMELINE_CSS}{highlight_css()}</style>", "</head>",
         "<body>", "<h1>rlm-tui session</h1>",
     ]
     for note in notes or []:
         out.append(f'<p class="note">{escape(note)}</p>')
     out += ["<h2>Question</h2>", _pre(model.query or "(no question recorded)")]
-    out += _summary(model)
+    out.append(render_header(model))
     turns = model.root.turns if model.root is not None else []
     which = f" (turn {turns[-1].turn})" if len(turns) > 1 else ""
     out += ['<section class="answer">', f"<h2>Final answer{which}</h2>"]
@@ -71,12 +90,17 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
         if turns and turns[-1].validated:
             out.append('<p class="ok">Validated: it matches the schema the question '
                        "gave.</p>")
-        out.append(_pre(model.answer))
+        out += [f'<div class="markdown">{render_answer(model.answer)}</div>',
+                "<details><summary>The answer as written</summary>", _pre(model.answer),
+                "</details>"]
     else:
         reason = model.reason or ("the transcript ends before the run did"
                                   if model.status == "running" else model.status)
         out.append(f'<p class="error">No answer: {escape(reason)}</p>')
     out.append("</section>")
+    if model.root is not None and model.root.iterations:
+        anchors = [_anchor(n) for n in range(1, len(model.root.iterations) + 1)]
+        out += ["<h2>Timeline</h2>", render_timeline(build_timeline(model), anchors)]
     if len(turns) > 1:
         out.append("<h2>Questions</h2>")
         for turn in turns:
@@ -85,30 +109,31 @@ def render_html(model: SessionModel, notes: list[str] | None = None) -> str:
             out += [f"<h3>Turn {turn.turn}</h3>", _pre(turn.query),
                     '<div class="label">Answer</div>', _pre(end)]
     if model.root is not None:
-        out += ["<h2>Session</h2>", *_session(model.root, open_first=True)]
+        out += ["<h2>Session</h2>", *_session(model.root, open_first=True, anchored=True)]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 
-def _summary(model: SessionModel) -> list[str]:
-    rows = figures.summary_rows(model)
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
-    return [f"<table>{body}</table>"]
+def _anchor(number: int) -> str:
+    return f"iteration-{number}"
 
 
-def _session(session: SessionNode, *, open_first: bool = False) -> list[str]:
+def _session(session: SessionNode, *, open_first: bool = False,
+             anchored: bool = False) -> list[str]:
+    """The session's iterations; `anchored`: each with an id the timeline links to."""
     out: list[str] = []
     turn = 1
-    for it in session.iterations:
+    for number, it in enumerate(session.iterations, 1):
         if it.turn != turn:
             turn = it.turn
             query = next((t.query for t in session.turns if t.turn == turn), "")
             out.append(f"<h3>Turn {turn}: {escape(query)}</h3>")
-        out += _iteration(it, opened=open_first and it is session.iterations[0])
+        out += _iteration(it, opened=open_first and it is session.iterations[0],
+                          anchor=_anchor(number) if anchored else None)
     return out
 
 
-def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
+def _iteration(it: IterationNode, *, opened: bool, anchor: str | None = None) -> list[str]:
     name = figures.iteration_name(it) + (" · forced final answer" if it.forced else "")
     facts = [it.model or "root", figures.usage_line(it.usage), format_seconds(it.latency_s)]
     if it.cut:
@@ -119,7 +144,8 @@ def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
     if calls:
         facts.append(f"{calls} sub-call{'s' if calls > 1 else ''} "
                      f"({format_cost(it.rollup)} in all)")
-    out = [f"<details{' open' if opened else ''}>",
+    where = f' id="{anchor}"' if anchor else ""
+    out = [f"<details{where}{' open' if opened else ''}>",
            f"<summary><b>{escape(name)}</b> {_facts(facts)}</summary>"]
     for retry in it.retries:
         out.append(f'<p class="muted">retry {retry.attempt}: {escape(retry.reason)}</p>')
@@ -127,6 +153,10 @@ def _iteration(it: IterationNode, *, opened: bool) -> list[str]:
         out.append(f'<p class="error">Root call failed: {escape(it.error)}</p>')
     out += _stopped(it.stopped_by)
     out += [f'<p class="note">{escape(mark)}</p>' for mark in figures.iteration_marks(it)]
+    for compaction in it.compactions:
+        if compaction.summary:
+            out += [f'<div class="label">Summary {compaction.count} (it replaced the older '
+                    'iterations)</div>', _pre(compaction.summary)]
     out += ['<div class="label">Reasoning</div>', _pre(it.text or "(no text)")]
     for cell in it.cells:
         out += _cell(cell)
@@ -151,10 +181,10 @@ def _cell(cell: CellNode) -> list[str]:
            f"{escape(cell.status)}</span> {_facts(facts)}</summary>",
            *_stopped(cell.stopped_by),
            *(f'<p class="note">{escape(mark)}</p>' for mark in figures.cell_marks(cell)),
-           '<div class="label">Code</div>', _pre(cell.code)]
+           '<div class="label">Code</div>', highlight(cell.code)]
     if cell.ran_code is not None:
         out += ['<div class="label">Code that ran (the person\'s edit)</div>',
-                _pre(cell.ran_code)]
+                highlight(cell.ran_code)]
     if cell.stdout:
         out += ['<div class="label">Output</div>', _pre(cell.stdout)]
     if cell.cut_note:
@@ -185,7 +215,7 @@ def _tool(tool: ToolCallNode, number: int) -> list[str]:
     if tool.error:
         out.append(f'<p class="error">{escape(tool.error)}</p>')
     elif tool.status == "done":
-        out += ['<div class="label">Result</div>', _pre(tool.shown_result)]
+        out += ['<div class="label">Result</div>', highlight(tool.shown_result, "json")]
     out.append("</details>")
     return out
 

@@ -95,6 +95,10 @@ def _iteration(out: list[str], it: IterationNode, *, level: int, label: str) -> 
     _stopped(out, it.stopped_by)
     for mark in figures.iteration_marks(it):
         out += [f"> {inline(mark)}", ""]
+    for compaction in it.compactions:
+        if compaction.summary:
+            out += [f"**Summary {compaction.count}** (it replaced the older iterations):", "",
+                    *fenced(compaction.summary), ""]
     out += [*fenced(it.text or "(no text)"), ""]
     if not it.cells and not it.forced and not it.error and it.status == "done" and (
             it.node_id != _last_turn_id(it)) and not it.rejections:

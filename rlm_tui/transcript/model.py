@@ -30,13 +30,14 @@ from rlm_tui.transcript.nodes import (
     TurnNode,
 )
 from rlm_tui.transcript.steering_fold import SteeringFold
+from rlm_tui.transcript.tool_fold import ToolFold
 from rlm_tui.transcript.totals import Totals
 
 __all__ = ["CellNode", "IterationNode", "Node", "SessionModel", "SessionNode", "SubCallNode",
            "ToolCallNode", "Totals", "TurnNode"]
 
 
-class SessionModel(SteeringFold):
+class SessionModel(SteeringFold, ToolFold):
     """Folds events, in stream order, into the session tree and its totals.
 
     `apply` never raises for a well-typed event whose node is missing (a transcript cut
@@ -99,6 +100,11 @@ class SessionModel(SteeringFold):
         if self.root is None:
             return None
         return self.root.reason or (self.state_reason if self.status != "answered" else None)
+
+    @property
+    def last_ts(self) -> float:
+        """The time of the latest event folded in (0.0 before any)."""
+        return self._last_ts
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -240,6 +246,7 @@ class SessionModel(SteeringFold):
             self.totals.tally.add(e.usage)
             return None
         node.done_text = e.text or None
+        node.ended_ts = e.ts
         node.model, node.usage, node.latency_s = e.model, e.usage, e.latency_s
         node.attempts, node.error, node.finish_reason = e.attempts, e.error, e.finish_reason
         self.totals.streaming.pop(node.node_id, None)
@@ -247,11 +254,23 @@ class SessionModel(SteeringFold):
         self.totals.tally.add(e.usage)
         return node
 
+    def _compacted(self, e: ev.Compacted) -> IterationNode | None:
+        """A compaction before an iteration's call: its summary call counts where it ran."""
+        node = self.nodes.get(e.node_id)
+        if e.usage.calls:
+            self.totals.tally.add(e.usage)
+        if not isinstance(node, IterationNode) or e.reason == "no_window":
+            return node if isinstance(node, IterationNode) else None  # the record says it
+        node.compactions.append(e)
+        if e.usage.calls:
+            self._count(node, e.usage)
+        return node
+
     def _cell_started(self, e: ev.CellStarted) -> CellNode | None:
         iteration = self.nodes.get(e.parent_id or "")
         if not isinstance(iteration, IterationNode):
             return None
-        node = CellNode(node_id=e.node_id, index=e.index, code=e.code)
+        node = CellNode(node_id=e.node_id, index=e.index, code=e.code, started_ts=e.ts)
         iteration.cells.append(node)
         self._attach(node, iteration)
         return node
@@ -265,6 +284,7 @@ class SessionModel(SteeringFold):
         node.seconds, node.worker_restarted = e.seconds, e.worker_restarted
         node.final_answer = e.final_answer
         node.rebuild_differs = e.rebuild_differs
+        node.ended_ts = e.ts
         if e.skipped:
             node.decision = node.decision or "skipped"
         node.status = "error" if e.error else "done"
@@ -278,7 +298,8 @@ class SessionModel(SteeringFold):
             return None
         node = SubCallNode(node_id=e.node_id, kind=e.kind, model=e.model, prompt=e.prompt,
                            prompt_chars=e.prompt_chars, depth=e.depth,
-                           batch_index=e.batch_index, batch_size=e.batch_size)
+                           batch_index=e.batch_index, batch_size=e.batch_size,
+                           started_ts=e.ts)
         cell.subcalls.append(node)
         self._attach(node, cell)
         self._start_call(node)
@@ -298,26 +319,13 @@ class SessionModel(SteeringFold):
             self.totals.tally.sub_calls += 1
             return None
         node.model, node.response, node.usage = e.model, e.response, e.usage
+        node.ended_ts = e.ts
         node.child_usage, node.latency_s = e.child_usage, e.latency_s
         node.attempts, node.error, node.finish_reason = e.attempts, e.error, e.finish_reason
         self._end_call(node, e.usage, e.error, sub_call=True, stopped=e.stopped)
         self.totals.tally.add(e.usage)
         self.totals.tally.sub_calls += 1
         return node
-
-    def _tool_started(self, e: ev.ToolStarted) -> ToolCallNode | None:
-        cell = self.nodes.get(e.parent_id or "")
-        if not isinstance(cell, CellNode):
-            return None
-        node = ToolCallNode.started(e)
-        cell.tools.append(node)
-        self._attach(node, cell)
-        self.totals.tool_calls += 1
-        return node
-
-    def _tool_finished(self, e: ev.ToolFinished) -> ToolCallNode | None:
-        node = self.nodes.get(e.node_id)
-        return node.finish(e) if isinstance(node, ToolCallNode) else None
 
     def _state_changed(self, e: ev.StateChanged) -> None:
         self.state, self.state_reason = e.state, e.reason
@@ -354,6 +362,7 @@ class SessionModel(SteeringFold):
         if session is None:
             return None
         session.status, session.reason = e.status, e.reason
+        session.ended_ts = e.ts
         turn = _turn(session, e.turn)
         turn.status, turn.reason, turn.iterations = e.status, e.reason, e.iterations
         turn.rebuilt = turn.rebuilt or e.rebuilt
@@ -366,7 +375,7 @@ class SessionModel(SteeringFold):
             self.totals.seconds = e.seconds
             if self.held_cell is not None and self.held_cell.status != "running":
                 self.held_cell = None
-        self._stop_unfinished(session, e.reason or e.status)
+        self._stop_unfinished(session, e.reason or e.status, e.ts)
         if self.held_cell is not None and self.held_cell.status != "running":
             self.held_cell = None
         return session
@@ -383,7 +392,7 @@ class SessionModel(SteeringFold):
         session.forced, session.seconds = False, None
         return session
 
-    def _stop_unfinished(self, session: SessionNode, reason: str) -> None:
+    def _stop_unfinished(self, session: SessionNode, reason: str, ts: float = 0.0) -> None:
         """A session that ends while turns, cells or calls of its own are in flight (a halt,
         or a failure elsewhere) emits no finish for them: they stopped with it. A child
         session still running under them ends halted, for the same reason."""
@@ -392,7 +401,7 @@ class SessionModel(SteeringFold):
             node = stack.pop()
             if isinstance(node, SessionNode):
                 if node.status == "running":
-                    node.status, node.reason = "halted", reason
+                    node.status, node.reason, node.ended_ts = "halted", reason, ts
                     for turn in node.turns:
                         if turn.status == "running":
                             turn.status, turn.reason = "halted", reason
@@ -401,6 +410,7 @@ class SessionModel(SteeringFold):
                 continue
             if node.status == "running":
                 node.status, node.stopped_by = "stopped", reason
+                node.ended_ts = node.ended_ts or ts
                 self.totals.streaming.pop(node.node_id, None)
                 if node.is_call:
                     self.totals.calls_running -= 1
@@ -472,6 +482,7 @@ _HANDLERS = {
     ev.AnswerRejected: SessionModel._answer_rejected,
     ev.ToolStarted: SessionModel._tool_started,
     ev.ToolFinished: SessionModel._tool_finished,
+    ev.Compacted: SessionModel._compacted,
 }
 # Events about the run, not a node: never orphans.
 _NO_NODE = (ev.StateChanged, ev.BudgetExceeded, ev.ApproveModeChanged, ev.MessageAdded)

@@ -100,6 +100,8 @@ class Node:
     tally: Tally = field(default_factory=Tally, repr=False)
     order: int = 0  # when the fold made it: siblings in the order they began
     kind: NodeKind = "session"
+    started_ts: float = 0.0  # the event times of its start and end (0.0: not yet ended)
+    ended_ts: float = 0.0
 
     @property
     def rollup(self) -> ev.Usage:
@@ -332,7 +334,6 @@ class IterationNode(Node):
     # The messages the engine added to the conversation for it, in order (role, kind,
     # content): a note or the request for a final answer before its call, its output after.
     messages: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
-    started_ts: float = 0.0
     model: str = ""
     usage: ev.Usage = NO_USAGE  # the root call's own
     latency_s: float = 0.0
@@ -346,6 +347,8 @@ class IterationNode(Node):
     rejections: list[Rejection] = field(default_factory=list)  # its answers sent back
     streamed_chars: int = 0  # of the attempt in hand, while it streams
     prompt_estimate: int | None = None  # its prompt's tokens, as the engine estimated them
+    # The conversation compacted before its call (compacted events, in order).
+    compactions: list[ev.Compacted] = field(default_factory=list, repr=False)
 
     @property
     def live_usage(self) -> ev.Usage | None:
@@ -391,6 +394,7 @@ class IterationNode(Node):
             "retries": [r.to_dict() for r in self.retries],
             "cells": [c.to_dict() for c in self.cells],
             "rejections": [r.to_dict() for r in self.rejections],
+            "compactions": [compaction_dict(c) for c in self.compactions],
         }
 
 
@@ -434,7 +438,6 @@ class SessionNode(Node):
     sub_model: str
     max_iterations: int
     context: dict[str, Any] = field(default_factory=dict)
-    started_ts: float = 0.0
     iterations: list[IterationNode] = field(default_factory=list)
     reason: str | None = None
     answer: str | None = None
@@ -474,3 +477,12 @@ def usage_dict(usage: ev.Usage) -> dict[str, Any]:
     return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
             "cost_usd": usage.cost_usd, "calls": usage.calls,
             "unpriced_calls": usage.unpriced_calls, "unreported_calls": usage.unreported_calls}
+
+
+def compaction_dict(c: ev.Compacted) -> dict[str, Any]:
+    """A compaction as exports carry it."""
+    return {"reason": c.reason, "count": c.count, "replaced": c.replaced, "kept": c.kept,
+            "first_iteration": c.first_iteration, "last_iteration": c.last_iteration,
+            "tokens_before": c.tokens_before, "tokens_after": c.tokens_after,
+            "window": c.window, "summary": c.summary, "model": c.model,
+            "usage": usage_dict(c.usage), "rebuilt": c.rebuilt}

@@ -1,7 +1,6 @@
-"""The live app's composition root: loads the workspace and starts sessions on it: a first
-question, its follow-ups on the same REPL, or a fork. The keys that steer them are
-steering.py's; the panes, their layout and their feeding are the session screen's
-(session_screen.py); the keys and export every session app shares are session_app.py's.
+"""The live app's composition root: loads the workspace and starts sessions on it (a first
+question, follow-ups on the same REPL, a fork). Steering keys: steering.py; panes, layout and
+feeding: session_screen.py; keys and export every session app shares: session_app.py.
 
 Kept off the first frame (it must show in well under a second):
 - the workspace (`Workspace.open`, ~1 s on a big repo, plus the engine's imports): loaded in a
@@ -30,6 +29,7 @@ from rlm_tui.tui.file_index import FileIndex
 from rlm_tui.tui.forking import ForkRequest
 from rlm_tui.tui.heap import collect_for_new_run, freeze_long_lived
 from rlm_tui.tui.live_run import LiveRun
+from rlm_tui.tui.model_setup import ModelSetup
 from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.session_app import SessionApp, session_bindings
 from rlm_tui.tui.session_screen import PANE_ORDER
@@ -41,15 +41,13 @@ if TYPE_CHECKING:
     from rlm_tui.engine.run_context import Outcome
     from rlm_tui.engine.workspace import Workspace
 
-# Quitting during a run halts it and waits this long for its worker processes to end.
-HALT_WAIT_S = 10.0
+HALT_WAIT_S = 10.0  # quitting during a run halts it, waits this long for its workers to end
 
 __all__ = ["PANE_ORDER", "RlmApp"]
 
 
-class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
-    """Watch and steer RLM runs over one loaded context (steering.py: notes, held cells,
-    models, forks)."""
+class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
+    """Watch and steer RLM runs over one loaded context (steering.py; model_setup.py)."""
 
     BINDINGS: ClassVar[list[BindingType]] = session_bindings(STEERING_BINDINGS)
 
@@ -91,6 +89,7 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         self._load_workspace()
         # After the first frame: litellm's import would otherwise compete with it.
         self.set_timer(1.0, self._warm_up_models)
+        self.ask_for_model_first()
 
     def _context_name(self) -> str:
         if not isinstance(self.source, str) or self.source == "-":
@@ -158,6 +157,8 @@ class RlmApp(SteeringActions, SessionApp, inherit_bindings=False):
         """Ask `query` (a run must not be live): a follow-up question when the session is
         open, else the first question of a new session."""
         assert self.workspace is not None
+        if self.model_first(query):
+            return
         live = self.live_run
         self.session.query_bar.set_query(query)
         if live is not None and live.is_open:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlm_tui.config import Settings
@@ -74,12 +75,9 @@ def load_tools(settings: Settings) -> Any:
     return ToolSet.from_file(settings.tools)
 
 
-def launch_app(path: str | list[str], query: str | None, settings: Settings) -> int:
-    """Run the app on `path` (or several paths: one source each) until the user quits;
-    returns the exit code (2 when the context could not be loaded, after printing why).
-    InputError for a path that is not there, UsageError without a terminal, both before
-    anything is loaded."""
-    paths = [path] if isinstance(path, str) else list(path)
+def check_inputs(paths: list[str], settings: Settings) -> Any:
+    """InputError for a path that is not there, a broken schema or tools file: one line,
+    before the app opens (or `rlm-tui serve` serves it). Returns the loaded tools."""
     for one in paths:
         if one != STDIN:
             check_source(one)  # a wrong path is the more useful thing to hear about
@@ -87,13 +85,25 @@ def launch_app(path: str | list[str], query: str | None, settings: Settings) -> 
         from rlm_tui.engine.answer_schema import AnswerSchema
 
         AnswerSchema.from_file(settings.schema)
-    tools = load_tools(settings)  # and so is a broken tools file
+    return load_tools(settings)  # and so is a broken tools file
+
+
+def launch_app(path: str | list[str], query: str | None, settings: Settings,
+               config_path: Path | None = None) -> int:
+    """Run the app on `path` (or several paths: one source each) until the user quits;
+    returns the exit code (2 when the context could not be loaded, after printing why).
+    InputError for a path that is not there, UsageError without a terminal, both before
+    anything is loaded. `config_path`: --config, where a model chosen in the app is saved
+    (else the default config file)."""
+    paths = [path] if isinstance(path, str) else list(path)
+    tools = check_inputs(paths, settings)
     piped = STDIN in paths
     check_terminal(piped_stdin=piped, instead="rlm-tui run PATH --query Q")
     stdin = read_piped_stdin(settings.max_total_size) if piped else None
     from rlm_tui.tui.app import RlmApp  # deferred: Textual is only needed from here on
 
     app = RlmApp(path, settings, query=query, stdin=stdin, tools=tools)
+    app.config_path = config_path
     app.run()
     if app.exit_error:
         print(f"rlm-tui: {app.exit_error}", file=sys.stderr)

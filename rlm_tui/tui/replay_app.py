@@ -27,8 +27,9 @@ from rlm_tui.tui.forking import ForkPoint, ForkRequest
 from rlm_tui.tui.relay import FLUSH_INTERVAL_S
 from rlm_tui.tui.replay import DEFAULT_SPEED, SPEEDS, ReplayCursor, ReplayPosition, format_speed
 from rlm_tui.tui.screens.fork import ForkChoice
-from rlm_tui.tui.session_app import SESSION_BINDINGS, SessionApp
+from rlm_tui.tui.session_app import SESSION_BINDINGS, SESSION_HELP, SessionApp
 from rlm_tui.tui.session_screen import PANE_ORDER
+from rlm_tui.tui.widgets.keys_help import HelpSection
 from rlm_tui.units import estimate_tokens
 
 NO_CONTENTS = ("File contents are not kept in a\ntranscript: a replay shows names,\n"
@@ -44,20 +45,27 @@ class ReplayApp(SessionApp, inherit_bindings=False):
     # (app.toggle_pause) play and pause here.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_pause", "Play/pause",
-                tooltip="Play the session at its own pace (sped up), or pause; at the end, "
-                "play it again from the start"),
-        Binding("n", "step", "Next", tooltip="Show the next iteration, then pause"),
-        Binding("p", "previous_iteration", "Back", tooltip="Go back one iteration"),
+                tooltip="At the session's own pace, sped up; at the end, again from the start"),
+        Binding("n", "step", "Next", tooltip="Show one more iteration, then pause"),
+        Binding("p", "previous_iteration", "Back", tooltip="One iteration earlier"),
         Binding("plus,equals_sign", "faster", "Faster", key_display="+",
-                tooltip="Play faster"),
-        Binding("minus", "slower", "Slower", key_display="-", tooltip="Play slower"),
+                tooltip="Raise the playback speed"),
+        Binding("minus", "slower", "Slower", key_display="-",
+                tooltip="Lower the playback speed"),
         # Not home and end: the panes scroll with those.
         Binding("g", "to_start", "Start", show=False,
-                tooltip="Back to the start of the session"),
-        Binding("G", "to_end", "End", show=False, tooltip="Jump to the end of the session"),
+                tooltip="Back to the session's first iteration"),
+        Binding("G", "to_end", "End", show=False, tooltip="Jump to the session's last event"),
         *SESSION_BINDINGS,
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
+
+    HELP_SECTIONS = (
+        HelpSection("Play it back", "A saved session, shown as it ran: nothing runs again and "
+                    "no model is called.", ("toggle_pause", "step", "previous_iteration",
+                                            "faster", "slower", "to_start", "to_end")),
+        *SESSION_HELP,
+    )
 
     def __init__(self, transcript: Transcript, settings: Settings | None = None, *,
                  speed: float = DEFAULT_SPEED, preferences_path: Path | None = None) -> None:

@@ -23,7 +23,7 @@ from textual.widget import Widget
 from rlm_tui import events as ev
 from rlm_tui.errors import RlmTuiError
 from rlm_tui.transcript.export import FORMATS_HINT, default_export_path, format_of_path
-from rlm_tui.tui.commands import RunCommands
+from rlm_tui.tui.commands import SessionCommands
 from rlm_tui.tui.forking import ForkPoint, selected_point
 from rlm_tui.tui.heap import freeze_long_lived, tune_collector
 from rlm_tui.tui.preferences import Preferences
@@ -32,41 +32,60 @@ from rlm_tui.tui.run_summary import RunSummary
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
 from rlm_tui.tui.screens.fork import ForkChoice, ForkScreen
+from rlm_tui.tui.screens.timeline import TimelineScreen
 from rlm_tui.tui.session_screen import PANE_ORDER, SessionScreen
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
+from rlm_tui.tui.widgets.keys_help import HelpSection
 
-# Textual's palette commands that RunCommands has in the app's own words: Help (f1), Zoom
+# Textual's palette commands that SessionCommands has in the app's own words: Help (f1), Zoom
 # (z, the whole pane rather than the focused widget) and Quit (which asks when a run is live).
 SUPERSEDED_SYSTEM_COMMANDS = frozenset({"Keys", "Maximize", "Minimize", "Quit"})
 
-# The keys every session app has, in their footer order.
+# The keys every session app has, in their footer order. A tooltip goes on from its
+# description (the help shows them side by side): it never repeats it.
 SESSION_BINDINGS: list[BindingType] = [
     Binding("f", "fork", "Fork",
             tooltip="A new session from the state after the iteration selected in Calls"),
     Binding("e", "export", "Export",
-            tooltip="Write this session to a file (JSONL, Markdown, HTML, JSON, rlms log)"),
-    Binding("z", "zoom", "Zoom", tooltip="Let the focused pane fill the screen, or restore it"),
+            tooltip="Save this session to a file: JSONL, Markdown, HTML, JSON or an rlms log"),
+    Binding("z", "zoom", "Zoom", tooltip="Let the focused pane fill the screen; again to "
+            "restore the layout"),
+    Binding("t", "timeline", "Timeline", show=False,
+            tooltip="The run as a picture: iterations and sub-calls over time, drawn as it "
+            "goes; t again goes back"),
     # The filter box says "( / )" wherever the focus is; in the browser, its own binding
     # shows in the footer.
     Binding("slash", "focus_filter", "Filter", show=False,
-            tooltip="Filter the context's files by name"),
+            tooltip="Show only the context's files whose names match what you type"),
     Binding("tab", "next_pane", "Next pane", show=False, priority=True),
     Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
-    Binding("f1", "toggle_help", "Help", tooltip="Show or hide the keys of the focused pane"),
+    Binding("f1", "toggle_help", "Help", tooltip="What each key does; f1 again closes it"),
     Binding("ctrl+q", "quit", "Quit", priority=True,
-            tooltip="Quit (a live run is halted cleanly first)"),
+            tooltip="Leave rlm-tui; a live run is halted cleanly first"),
 ]
 
 
+# The help's parts every session app has (F1: widgets/keys_help.py), after the app's own.
+SESSION_HELP: tuple[HelpSection, ...] = (
+    HelpSection("The panes", "Context: the files, and how much of each the run read · "
+                "Preview: the file under the cursor · Reasoning: what the model wrote · "
+                "Cells: the code it ran, with its output · Calls: every model call (enter "
+                "opens one in Call) · Answer: the final answer · t: the timeline, the "
+                "run over time.",
+                ("next_pane", "previous_pane", "zoom", "timeline", "focus_filter")),
+    HelpSection("Keep it", "Each session is saved as a transcript while it runs; "
+                "`rlm-tui replay FILE` plays one back.", ("export", "fork")),
+    HelpSection("This app", "", ("command_palette", "toggle_help", "quit")),
+)
+
+
 def session_bindings(own: list[BindingType]) -> list[BindingType]:
-    """A session app's keys in footer order: Textual's app keys, ours in their place where we
-    replace one (ctrl+q comes first among the app's keys, as it always has), then `own`,
-    then SESSION_BINDINGS."""
+    """A session app's keys in footer order: `own` (what the app is for first), then
+    SESSION_BINDINGS (quit last, as in the replay and the palette), then Textual's app keys
+    that ours do not replace (ctrl+c's hint)."""
     ours = [*own, *SESSION_BINDINGS]
-    by_key = {b.key: b for b in ours if isinstance(b, Binding)}
-    textual = [by_key.get(b.key, b) for b in App.BINDINGS if isinstance(b, Binding)]
-    replaced = {b.key for b in textual}
-    return [*textual, *(b for b in ours if not isinstance(b, Binding) or b.key not in replaced)]
+    keys = {b.key for b in ours if isinstance(b, Binding)}
+    return [*ours, *(b for b in App.BINDINGS if isinstance(b, Binding) and b.key not in keys)]
 
 
 class SessionApp(App[None]):
@@ -75,8 +94,10 @@ class SessionApp(App[None]):
     TITLE = "rlm-tui"
     PANES: ClassVar[tuple[str, ...]] = PANE_ORDER  # what tab moves between
     AUTO_FOCUS = None  # the subclass chooses where the focus starts
-    COMMANDS = App.COMMANDS | {RunCommands}
+    # One provider, Textual's system commands included: see commands.py.
+    COMMANDS = {SessionCommands}
     BINDINGS: ClassVar[list[BindingType]] = SESSION_BINDINGS
+    HELP_SECTIONS: ClassVar[tuple[HelpSection, ...]] = SESSION_HELP  # the subclass's first
 
     def __init__(self, *, theme: str | None, preferences_path: Path | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -109,6 +130,7 @@ class SessionApp(App[None]):
         for message in self._theme_errors:
             self.notify(message, title="Theme", severity="warning")
         self.session.on_batch(lambda batch: self.on_session_batch(batch.events))
+        self.session.on_batch(lambda _: self._timeline_changed())
         self.open_session()
         tune_collector()
         self.call_after_refresh(freeze_long_lived)
@@ -173,6 +195,24 @@ class SessionApp(App[None]):
     def action_toggle_help(self) -> None:
         self.session.toggle_help()
 
+    # -- the timeline ----------------------------------------------------------------------
+
+    def action_timeline(self) -> None:
+        """The timeline screen over the panes, or (from it) back to them."""
+        shown = [s for s in self.screen_stack if isinstance(s, TimelineScreen)]
+        if shown:
+            if self.screen is shown[-1]:
+                self.screen.dismiss()
+            return
+        if self.screen is not self.screen_stack[0]:
+            return  # from the palette over a dialog: the dialog first
+        self.push_screen(TimelineScreen(lambda: self.session.tree))
+
+    def _timeline_changed(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, TimelineScreen):
+                screen.mark_changed()
+
     # -- export ------------------------------------------------------------------------------
 
     @property
@@ -188,6 +228,8 @@ class SessionApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
             return True if self.has_session else None
+        if action in ("zoom", "focus_filter") and isinstance(self.screen, TimelineScreen):
+            return None  # the panes are under the timeline
         if action == "fork":
             root = self.session.tree.root
             return bool(root is not None and root.iterations)

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, HelpPanel, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 
 from rlm_tui import events as ev
 from rlm_tui.transcript.model import SessionModel
@@ -36,6 +36,7 @@ from rlm_tui.tui.widgets.cell_log import CellLog
 from rlm_tui.tui.widgets.context_browser import ContextBrowser
 from rlm_tui.tui.widgets.file_preview import FilePreview
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
+from rlm_tui.tui.widgets.keys_help import KeysHelp
 from rlm_tui.tui.widgets.query_bar import QueryBar
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.tui.widgets.status_bar import RunStatusBar
@@ -48,8 +49,8 @@ PANE_ORDER = ("context", "preview", "reasoning", "cells", "calls", "inspector", 
 class SessionScreen(Screen[None]):
     """Status bar, the six panes, the query box and the footer, fed from one session."""
 
-    # A zoomed pane still has the run's state above it and the keys below it.
-    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer"
+    # A zoomed pane still has the run's state above it, the keys below it and the help beside.
+    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer, KeysHelp"
     # Below three context-column widths, the screen is "-narrow" (see CSS).
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (3 * 38, "-wide")]
     DEFAULT_CSS = """
@@ -243,7 +244,9 @@ class SessionScreen(Screen[None]):
         self.context_browser.action_focus_filter()
 
     def toggle_help(self) -> None:
-        if self.query(HelpPanel):
-            self.app.action_hide_help_panel()
+        """The help beside the panes (widgets/keys_help.py), or not."""
+        shown = self.query(KeysHelp)
+        if shown:
+            shown.remove()
         else:
-            self.app.action_show_help_panel()
+            self.mount(KeysHelp())

@@ -21,9 +21,11 @@ from rlm_tui.errors import RlmTuiError
 from rlm_tui.tui.forking import ForkPoint, ForkRequest
 from rlm_tui.tui.screens.cell_editor import CellEditorScreen
 from rlm_tui.tui.run_summary import RunSummary
+from rlm_tui.tui.session_app import SESSION_HELP
 from rlm_tui.tui.screens.fork import ForkChoice
 from rlm_tui.tui.screens.prompt import PromptScreen
 from rlm_tui.tui.widgets.cell_log import describe_cell
+from rlm_tui.tui.widgets.keys_help import HelpSection
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -40,20 +42,32 @@ else:
 
 STEERING_BINDINGS: list[BindingType] = [
     Binding("space", "toggle_pause", "Pause/resume",
-            tooltip="Pause after the step in hand, or resume the run"),
-    Binding("n", "step", "Step", tooltip="Run exactly one more iteration, then pause"),
-    Binding("x", "halt", "Halt", tooltip="Stop the run now, keeping what it found"),
-    Binding("r", "new_query", "Ask", tooltip="Type a question: a follow-up on this session "
-            "once its turn has ended, or the first of a new one"),
-    Binding("i", "note", "Note", tooltip="Write a note the model reads before its next call"),
+            tooltip="Pause after the step in hand; space again goes on"),
+    Binding("n", "step", "Step", tooltip="One more iteration, then pause again"),
+    Binding("x", "halt", "Halt", tooltip="Stop the run now; what it found so far is kept"),
+    Binding("r", "new_query", "Ask", tooltip="Type a question about the context (a "
+            "follow-up on this session once its turn has ended)"),
+    Binding("i", "note", "Note", tooltip="A line for the model to read before its next call"),
     Binding("a", "approve_cell", "Approve", tooltip="Run the held cell as the model wrote it"),
     Binding("c", "edit_cell", "Edit",
-            tooltip="Edit the held cell, then run it (ctrl+s); escape goes back"),
+            tooltip="Change the held cell's code, then run it (ctrl+s); escape goes back"),
     Binding("s", "skip_cell", "Skip",
-            tooltip="Skip the held cell: it does not run, and the model is told"),
+            tooltip="Do not run the held cell; the model is told"),
     Binding("ctrl+n", "new_session", "New session", show=False,
-            tooltip="Close this session (its REPL) and start a new one on the same context"),
+            tooltip="Start over on the same context (this session's REPL is closed)"),
 ]
+# The help's parts (F1) for the live app's own keys and commands.
+STEERING_HELP: tuple[HelpSection, ...] = (
+    HelpSection("Ask", "Type a question in the box at the bottom and press enter. The model "
+                "never reads the files whole: it writes Python that looks through them, and "
+                "asks sub-models about the pieces it picks.",
+                ("new_query", "choose_model", "switch_model", "new_session")),
+    HelpSection("Steer a run", "The panes fill in as the model works: stop it after any "
+                "step, tell it something, or end it.", ("toggle_pause", "step", "halt", "note")),
+    HelpSection("Check its code first", "Choose in the palette which cells of code wait for "
+                "you before they run; a held cell shows in Cells.",
+                ("set_approve_mode", "approve_cell", "edit_cell", "skip_cell")),
+)
 CELL_ACTIONS = frozenset({"approve_cell", "edit_cell", "skip_cell"})
 
 # Which cells wait for approval (--approve): the palette's title for each, and its help.
@@ -68,9 +82,9 @@ APPROVE_MODES: dict[str, tuple[str, str]] = {
 PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     *((f"Hold cells: {title}", help_text, f"set_approve_mode('{mode}')")
       for mode, (title, help_text) in APPROVE_MODES.items()),
-    ("Switch root model…", "The root model for the next calls (checked first)",
+    ("Switch root model…", "From the next call on; its name and key are checked first",
      "switch_model('root')"),
-    ("Switch sub-model…", "The sub-model for the next sub-calls (checked first)",
+    ("Switch sub-model…", "For the next sub-calls; its name and key are checked first",
      "switch_model('sub')"),
 )
 
@@ -79,6 +93,7 @@ class SteeringActions(_App):
     """The live app's steering keys and commands (mixed into RlmApp)."""
 
     PALETTE_ACTIONS: ClassVar[tuple[tuple[str, str, str], ...]] = PALETTE_ACTIONS
+    HELP_SECTIONS: ClassVar[tuple[HelpSection, ...]] = (*STEERING_HELP, *SESSION_HELP)
 
     if TYPE_CHECKING:  # what the mixin reads and calls of RlmApp (app.py)
         settings: Settings

@@ -18,6 +18,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -76,7 +77,11 @@ def run_env(tmp: Path) -> dict[str, str]:
     (tmp / "tmp").mkdir(exist_ok=True)
     (tmp / "config").mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RLM_TUI_")}
-    env.update(XDG_CONFIG_HOME=str(tmp / "config"), TMPDIR=str(tmp / "tmp"))
+    # Control sockets in a short runtime dir of its own: under pytest's long temporary path
+    # a socket's would pass the 103 bytes a Unix socket's path may take (a warning line).
+    runtime = tempfile.mkdtemp(prefix="rt-", dir="/tmp")
+    env.update(XDG_CONFIG_HOME=str(tmp / "config"), TMPDIR=str(tmp / "tmp"),
+               XDG_RUNTIME_DIR=runtime)
     return env
 
 
@@ -308,12 +313,11 @@ def test_the_next_run_clears_what_killed_runs_left_in_the_temp_dir(kill_scene, k
         scene.tmp / "err-after")
     scene.wait_gone(pid)
     assert '"session_finished"' in (scene.tmp / "after.jsonl").read_text()
-    # The user's runtime dir (platformdirs' fallback without XDG_RUNTIME_DIR) stays: it is
-    # where control sockets live. The sockets of the killed runs in it are swept.
-    runtime = scene.tmp / "tmp" / f"runtime-{os.geteuid()}"
-    sockets = sorted(p.name for p in runtime.rglob("*.sock")) if runtime.exists() else []
+    # The sockets the killed runs left in the runtime dir are swept by the next run.
+    runtime = Path(scene.env["XDG_RUNTIME_DIR"])
+    sockets = sorted(p.name for p in runtime.rglob("*.sock"))
     assert sockets == [], f"stale control sockets left: {sockets[:2]}"
-    left = sorted(p.name for p in (scene.tmp / "tmp").iterdir() if p != runtime)
+    left = sorted(p.name for p in (scene.tmp / "tmp").iterdir())
     assert left == [], f"{len(left)} left behind, e.g. {left[:2]}"
 
 

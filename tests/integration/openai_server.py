@@ -197,6 +197,10 @@ class OpenAIServer:
         self.prompt_cache = prompt_cache
         self.usages: list[dict[str, Any]] = []  # every usage reported, in order
         self.responder: Responder | None = None
+        # A model with a small context window: a prompt past this many tokens (by the
+        # 4-characters rule of `_usage`) is refused as OpenAI refuses it (400,
+        # context_length_exceeded), before the script or the responder is asked.
+        self.max_prompt_tokens: int | None = None
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -250,6 +254,7 @@ class OpenAIServer:
             self.usages.clear()
         self.responder = None
         self.prompt_cache = None
+        self.max_prompt_tokens = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -342,6 +347,17 @@ class OpenAIServer:
         with self._lock:
             self.usages.append(usage)
         return usage
+    def _too_long(self, body: dict) -> Reply | None:
+        limit = self.max_prompt_tokens
+        if limit is None:
+            return None
+        tokens = _usage(body, Reply(text=""))["prompt_tokens"]
+        if tokens <= limit:
+            return None
+        return Reply.error(400, f"This model's maximum context length is {limit} tokens. "
+                           f"However, your messages resulted in {tokens} tokens. Please "
+                           "reduce the length of the messages.",
+                           type="invalid_request_error", code="context_length_exceeded")
 
     def _note_disconnect(self) -> None:
         with self._lock:
@@ -365,7 +381,8 @@ class OpenAIServer:
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)
         body = recorded.json if isinstance(recorded.json, dict) else {}
-        reply = self._next_reply(body)
+        too_long = self._too_long(body)
+        reply = too_long or self._next_reply(body)
         if reply.ramble:
             reply = _rambled(reply, body)
         if reply.usage is None and self.prompt_cache is not None and reply.status == 200:

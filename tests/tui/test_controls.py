@@ -301,10 +301,10 @@ async def test_f1_shows_and_hides_the_keys(sample):
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         await pilot.press("f1")
-        assert app.screen.query("HelpPanel")
+        assert app.screen.query("KeysHelp")
         await pilot.press("f1")
         await pilot.pause()
-        assert not app.screen.query("HelpPanel")
+        assert not app.screen.query("KeysHelp")
 
 
 async def test_the_palette_runs_the_apps_commands(sample):

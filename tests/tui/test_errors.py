@@ -43,17 +43,6 @@ async def test_a_missing_api_key_is_shown_in_the_app(sample, monkeypatch):
         assert "OPENAI_API_KEY" in app.summary.reason
 
 
-async def test_no_model_is_shown_in_the_app_and_a_later_query_can_run(sample):
-    app = make_app(sample, model=None)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _start(pilot)
-        assert "no model: pass --model" in app.query_one(FinalAnswer).status_line
-        app.settings.model = "demo"  # as if fixed in the palette; the query box is ready
-        await pilot.press("r", *"again", "enter")
-        await ended(pilot)
-        assert app.summary.state == "done"
-
-
 async def test_a_context_that_cannot_be_loaded_closes_the_app_with_exit_code_2(tmp_path):
     (tmp_path / "empty").mkdir()
     app = make_app(str(tmp_path / "empty"))
@@ -89,13 +78,24 @@ def test_bad_flags_exit_2_with_argparse_usage(capsys):
 def test_argv_without_a_command_opens_the_app(argv, path, query, monkeypatch):
     seen = {}
 
-    def launch(p, q, settings):
-        seen.update(path=p, query=q)
+    def launch(p, q, settings, config_path=None):
+        seen.update(path=p, query=q, config_path=config_path)
         return 0
 
     monkeypatch.setattr("rlm_tui.tui.launch.launch_app", launch)
     assert cli.main(argv) == 0
-    assert seen == {"path": path, "query": query}
+    assert seen == {"path": path, "query": query, "config_path": None}
+
+
+def test_the_apps_config_file_is_where_a_chosen_model_is_saved(tmp_path, monkeypatch):
+    config = tmp_path / "mine.toml"
+    config.write_text("max_iterations = 4\n")
+    seen = {}
+    monkeypatch.setattr("rlm_tui.tui.launch.launch_app",
+                        lambda p, q, settings, config_path=None: seen.update(
+                            config=config_path, iterations=settings.max_iterations) or 0)
+    assert cli.main([".", "--config", str(config)]) == 0
+    assert seen == {"config": config, "iterations": 4}
 
 
 def test_known_commands_are_not_routed_to_the_app(capsys):

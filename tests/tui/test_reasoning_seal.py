@@ -7,7 +7,8 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from rlm_tui import events as ev
-from rlm_tui.tui.widgets.reasoning import SEAL_CHARS, RootReasoning, seal_point
+from rlm_tui.tui.widgets.iteration_section import SEAL_CHARS, seal_point
+from rlm_tui.tui.widgets.reasoning import RootReasoning
 from tests.tui.conftest import loaded, make_app
 from tests.tui.event_script import EventScript
 from tests.tui.test_panes import feed

@@ -367,6 +367,7 @@ def test_the_replay_screen(snap_compare, tmp_path):
 
 def test_replay_is_a_command_of_its_own():
     from rlm_tui import cli
+    from rlm_tui.cli import views
 
     assert cli.build_parser().parse_args(["replay", "x.jsonl"]).handler is \
-        cli.run_replay_command
+        views.run_replay_command

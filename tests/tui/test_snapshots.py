@@ -60,6 +60,17 @@ def test_the_help_panel_beside_the_panes(snap_compare, sample):
                         run_before=showing(mid_run, pressing("f1")))
 
 
+def test_the_help_right_after_launch(snap_compare, sample):
+    """F1 with the query box in focus: what the app does first, its own keys last."""
+    assert snap_compare(make_app(sample), terminal_size=SIZE,
+                        run_before=showing(None, pressing("f1")))
+
+
+def test_the_help_right_after_launch_at_80x24(snap_compare, sample):
+    assert snap_compare(make_app(sample), terminal_size=NARROW,
+                        run_before=showing(None, pressing("f1")))
+
+
 def test_the_narrow_layout_at_80x24_mid_run(snap_compare, sample):
     assert snap_compare(make_app(sample), terminal_size=NARROW, run_before=showing(mid_run))
 

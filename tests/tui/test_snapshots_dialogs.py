@@ -13,9 +13,11 @@ import pytest
 
 from rlm_tui.tui.screens.confirm import ConfirmScreen
 from rlm_tui.tui.screens.export import ExportScreen
+from rlm_tui.tui.screens.model_question import ModelQuestionScreen
 from tests.tui.conftest import make_app, wait_for
 from tests.tui.event_script import mid_run
 from tests.tui.snapshot_scenes import (
+    NARROW,
     SIZE,
     answered,
     palette_titles,
@@ -74,9 +76,7 @@ def test_the_quit_question_while_a_run_is_live(snap_compare, sample):
 def test_the_command_palette_finding_commands_of_the_app_and_of_textual(snap_compare,
                                                                         sample):
     """Searched for "sc": Textual's Screenshot first (the best match), then the app's
-    commands that switch models or hold cells, in the order the app lists them. (A search
-    whose best matches tie across the two would list them in an order that changes from
-    start to start: App.COMMANDS is a set.)"""
+    commands that switch models or hold cells, in the palette's order (commands.py)."""
 
     def found(app) -> bool:
         titles = palette_titles(app)
@@ -87,3 +87,55 @@ def test_the_command_palette_finding_commands_of_the_app_and_of_textual(snap_com
     assert snap_compare(make_app(sample), terminal_size=SIZE,
                         run_before=showing(mid_run, pressing("ctrl+p", "s", "c"),
                                            until(found, "the palette's matches")))
+
+
+def test_the_command_palette_with_nothing_typed(snap_compare, sample):
+    """Mid-run, the calls pane in focus: Ask, holding cells, the models, export, themes,
+    the run's controls, ..., Quit last."""
+
+    def listed(app) -> bool:
+        titles = palette_titles(app)
+        return titles[:1] == ["Ask"] and titles[-1:] == ["Quit"]
+
+    assert snap_compare(make_app(sample), terminal_size=SIZE,
+                        run_before=showing(mid_run, pressing("ctrl+p"),
+                                           until(listed, "the palette's commands")))
+
+
+@pytest.fixture
+def first_run(sample: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """No model set; one provider's key in the environment (a placeholder: no call is
+    made); the config file named under a fixed home (never written: nothing is saved)."""
+    from rlm_tui.lm.suggested import KEYED_MODELS
+
+    for variable, _ in KEYED_MODELS:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-placeholder")
+    monkeypatch.setenv("HOME", "/home/you")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/home/you/.config")
+    return sample
+
+
+def offered(app) -> bool:
+    screen = app.screen
+    if not isinstance(screen, ModelQuestionScreen):
+        return False
+    listed = screen.query_one("#choices")
+    return listed.option_count == 4  # the keyed model found, beside the three others
+
+
+@pytest.mark.parametrize("size", [SIZE, NARROW], ids=["120x40", "80x24"])
+def test_the_model_question_on_a_first_run(snap_compare, first_run, size):
+    assert snap_compare(make_app(first_run, model=None), terminal_size=size,
+                        run_before=showing(None, until(offered, "the question")))
+
+
+def test_the_model_question_asking_for_a_local_server(snap_compare, first_run):
+    async def local(pilot) -> None:
+        listed = pilot.app.screen.query_one("#choices")
+        listed.highlighted = 1
+        await pilot.press("enter")
+
+    assert snap_compare(make_app(first_run, model=None), terminal_size=SIZE,
+                        run_before=showing(None, until(offered, "the question"), local,
+                                           pressing(*"localhost:8080/v1", "enter")))

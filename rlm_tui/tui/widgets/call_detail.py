@@ -10,6 +10,7 @@ from textual.widgets import Static, TextArea
 
 from rlm_tui.printable import printable
 from rlm_tui.units import format_cost, format_duration, format_token_counts, format_tokens
+from rlm_tui.transcript.compaction import describe_compaction
 from rlm_tui.transcript.model import CellNode, IterationNode, Node, SubCallNode, ToolCallNode
 from rlm_tui.tui.relay import SessionBatch
 
@@ -105,8 +106,11 @@ class CallDetail(Vertical):
             labels, texts = ("Code", "Output"), (call.code, call.stdout)
         elif isinstance(call, IterationNode):
             labels = ("Prompt", "Reply")
-            texts = ("(the root's whole conversation: system prompt, question and every cell's "
-                     "output so far)", call.text)
+            prompt = ("(the root's whole conversation: system prompt, question and every "
+                      "cell's output so far)")
+            for compaction in call.compactions:  # what replaced what, before this call
+                prompt += f"\n\n{describe_compaction(compaction)}\n\n{compaction.summary}"
+            texts = (prompt, call.text)
         elif isinstance(call, SubCallNode):
             size = f" · {call.prompt_chars:,} characters" if call.prompt_chars else ""
             labels, texts = (f"Prompt{size}", "Response"), (call.prompt, call.response)

@@ -31,7 +31,8 @@ class ContextBrowser(Vertical):
     ALLOW_MAXIMIZE = True
     BORDER_TITLE = "Context"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter", tooltip="Filter the files by name"),
+        Binding("slash", "focus_filter", "Filter",
+                tooltip="Show only the files whose names match what you type"),
     ]
 
     DEFAULT_CSS = """

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -20,11 +19,6 @@ from rlm_tui.tui.drawing import component_style, bar
 class ContextTree(Tree[FileNode]):
     """Directories open on demand (a 50,000-file context adds only what is opened); a filter
     shows just the matching files with their directories open."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Space pauses the run everywhere; enter opens and closes directories here.
-        Binding("space", "app.toggle_pause", "Pause/resume"),
-    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "context-tree--meta", "context-tree--skipped", "context-tree--read",
@@ -41,6 +35,12 @@ class ContextTree(Tree[FileNode]):
         & > .context-tree--sent { color: $success; }
     }
     """
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Space is the app's (pause and resume; play and pause in a replay) wherever the
+        # focus is: Tree's own (open or close a node) stands aside, so the footer shows the
+        # app's. Enter opens and closes nodes here.
+        return False if action == "toggle_node" else super().check_action(action, parameters)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("context", id=id)

@@ -20,6 +20,8 @@ FILTER_KEY = "slash"
 class QueryInput(Input):
     """The box's input: as Input, but `/` in an empty box is left to the app's bindings."""
 
+    BINDING_GROUP_TITLE = "the query box"  # the help's "Keys in ..."
+
     def _passes_on(self, key: str) -> bool:
         return key == FILTER_KEY and not self.value
 

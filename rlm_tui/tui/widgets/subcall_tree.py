@@ -12,7 +12,6 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
@@ -59,9 +58,6 @@ class SubCallTree(Tree[Node]):
 
     ALLOW_MAXIMIZE = True
     BORDER_TITLE = "Calls"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "app.toggle_pause", "Pause/resume"),
-    ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "subcall-tree--running", "subcall-tree--done", "subcall-tree--error",
         "subcall-tree--stopped", "subcall-tree--meta", "subcall-tree--rollup",
@@ -85,6 +81,12 @@ class SubCallTree(Tree[Node]):
         def __init__(self, call: Node) -> None:
             super().__init__()
             self.call = call
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Space is the app's (pause and resume; play and pause in a replay) wherever the
+        # focus is: Tree's own (open or close a node) stands aside, so the footer shows the
+        # app's. Enter opens and closes nodes here.
+        return False if action == "toggle_node" else super().check_action(action, parameters)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("calls", id=id, classes=classes)

@@ -31,13 +31,15 @@ class Stream:
 
 def synthetic_events(iterations: int = 5, *, subcalls_per_cell: int = 2, child_every: int = 0,
                      error_every: int = 0, text: str = "", session_id: str = "s1",
-                     answer: str | None = "the answer", forced: bool = False) -> list[ev.EventBase]:
+                     answer: str | None = "the answer", forced: bool = False,
+                     parallel: bool = False) -> list[ev.EventBase]:
     """A root session of `iterations` turns, one cell each with `subcalls_per_cell` sub-calls;
     every `child_every`-th turn one of them is a child session, every `error_every`-th cell
-    raises. `text` is mixed into every model-written string (e.g. HOSTILE)."""
+    raises. `text` is mixed into every model-written string (e.g. HOSTILE). `parallel`: a
+    cell's sub-calls all start before any finishes, as `llm_query_batched` runs them."""
     s = Stream()
     _session(s, session_id, None, 0, f"What does the code do? {text}", iterations,
-             subcalls_per_cell, child_every, error_every, text, answer, forced)
+             subcalls_per_cell, child_every, error_every, text, answer, forced, parallel)
     s.emit(ev.StateChanged, session_id=session_id, node_id=session_id,
            state="done" if answer is not None else "halted",
            reason=None if answer is not None else "halted by the user")
@@ -46,7 +48,7 @@ def synthetic_events(iterations: int = 5, *, subcalls_per_cell: int = 2, child_e
 
 def _session(s: Stream, sid: str, parent: str | None, depth: int, query: str, iterations: int,
              per_cell: int, child_every: int, error_every: int, text: str,
-             answer: str | None, forced: bool) -> ev.Usage:
+             answer: str | None, forced: bool, parallel: bool = False) -> ev.Usage:
     s.emit(ev.SessionStarted, session_id=sid, node_id=sid, parent_id=parent, query=query,
            depth=depth, root_model="root-model", sub_model="sub-model",
            max_iterations=iterations, context={"files": 3, "chars": 1234})
@@ -74,10 +76,14 @@ def _session(s: Stream, sid: str, parent: str | None, depth: int, query: str, it
         for q in range(1, per_cell + 1):
             call = f"{cell}.q{q}"
             child = child_every and n % child_every == 0 and q == 1
-            s.emit(ev.SubcallStarted, session_id=sid, node_id=call, parent_id=cell,
-                   kind="rlm" if child else "llm", model="sub-model",
-                   prompt=f"Summarise part {q} {text}", prompt_chars=20 + len(text),
-                   depth=depth + 1, batch_index=q - 1, batch_size=per_cell)
+            if not parallel or q == 1:
+                for started in (range(q, per_cell + 1) if parallel else (q,)):
+                    is_child = child_every and n % child_every == 0 and started == 1
+                    s.emit(ev.SubcallStarted, session_id=sid, node_id=f"{cell}.q{started}",
+                           parent_id=cell, kind="rlm" if is_child else "llm",
+                           model="sub-model", prompt=f"Summarise part {started} {text}",
+                           prompt_chars=20 + len(text), depth=depth + 1,
+                           batch_index=started - 1, batch_size=per_cell)
             if child:
                 child_usage = _session(s, f"{call}.s", call, depth + 1, f"sub-question {text}",
                                        1, 1, 0, 0, text, "child answer", False)

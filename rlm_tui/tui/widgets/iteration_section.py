@@ -1,0 +1,299 @@
+"""One iteration's section of the Reasoning pane: the root model's reply drawn as Markdown while
+it streams (sealed chunks and a live tail), its notes, errors and running estimate."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from rich.markdown import Markdown as RichMarkdown
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.timer import Timer
+from textual.widgets import Collapsible, Static
+
+from rlm_tui import events as ev
+from rlm_tui.units import format_duration, format_tokens
+from rlm_tui.printable import printable
+
+# A reply is drawn as Rich draws Markdown, not with Textual's Markdown widget: that one is a
+# widget per block, and mounting, styling and laying out a widget per paragraph, at 2,000
+# tokens/s, stalled the app for 60-110 ms at a time (up to 480 ms before replies were cut
+# into chunks; bench/bench_tui.py). A reply is a few Statics holding lines drawn once: its
+# paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time, and
+# the live tail after them is drawn again at most every REDRAW_S while it streams (each
+# batch of a slow stream draws it again: kept short, it costs a third of what 1,500 did).
+SEAL_CHARS = 500
+REDRAW_S = 0.05
+# While it streams, the live tail keeps this many blank lines below it for the lines to
+# come: a tail that grows lays the pane out again and repaints it whole (a slow model's reply
+# grows ~5 lines a second), one that fills its room repaints its own lines only
+# (bench/bench_stream_cpu.py).
+RESERVE_LINES = 4
+ESTIMATE_S = 2.0  # the title's running estimate (a new title lays the pane out again)
+REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
+
+
+def seal_point(text: str) -> int:
+    """Where to seal `text`: just after its last blank line outside a code fence (0: none)."""
+    end = len(text)
+    while (blank := text.rfind("\n\n", 0, end)) > 0:
+        if text.count("```", 0, blank) % 2 == 0:
+            return blank + 2
+        end = blank
+    return 0
+
+
+def _tokens(usage: ev.Usage) -> str:
+    """'1.2k → 300 tokens', each '~' when estimated."""
+    prompt, reply = (format_tokens(n, estimated=not usage.reported)
+                     for n in (usage.prompt_tokens, usage.completion_tokens))
+    return f"{prompt} → {reply} tokens"
+
+
+def describe_fork(fork_of: dict) -> str:
+    """'↳ forked from run.jsonl after iteration 3 (turn 2): its REPL rebuilt from the record'."""
+    name = str(fork_of.get("transcript") or "a transcript").replace("\\", "/").rsplit("/", 1)[-1]
+    where = f"after iteration {fork_of.get('iteration', '?')}"
+    if int(fork_of.get("turn") or 1) > 1:
+        where += f" of turn {fork_of['turn']}"
+    return f"↳ forked from {printable(name)} {where}: its REPL rebuilt from the record"
+
+
+class IterationSection(Collapsible):
+    """One root turn: its reply as Markdown, its tokens and time in the title.
+
+    While folded (or not yet mounted) it only keeps the text: the reply is drawn when the
+    section is opened, so a batch of many turns (a replay) draws only what is shown."""
+
+    DEFAULT_CSS = """
+    IterationSection {
+        border-top: none;
+        padding-bottom: 0;
+        background: transparent;
+        & > Contents { padding: 0 0 0 1; }
+        .sealed { padding: 0 0 1 0; }
+        .iteration-error { color: $error; padding: 0 1; }
+        .rejection { color: $error; padding: 0 1 1 1; }
+        .note { color: $accent; text-style: bold; padding: 0 0 1 0; }
+    }
+    """
+
+    def __init__(self, iteration: int, forced: bool, *, turn: int = 1, rebuilt: bool = False,
+                 collapsed: bool = False) -> None:
+        self.turn = turn
+        label = "Forced final turn" if forced else f"Iteration {iteration}"
+        if turn > 1:
+            label = f"Turn {turn} · {label[0].lower()}{label[1:]}"
+        if rebuilt:
+            label += " (rebuilt)"
+        self.label = label
+        self.live = Static(classes="live")
+        self.notes: list[str] = []  # the person's notes the model read before this turn
+        super().__init__(self.live, title=f"{self.label} — streaming…", collapsed=collapsed)
+        self.text = ""
+        self._sealed = 0  # characters of `text` shown in sealed chunks, before the live tail
+        self._stale = False  # what is drawn is behind `text` (drawn again when opened)
+        self._drawn_width = 0  # the width the chunks were drawn at
+        self._redraw: Timer | None = None  # the live tail's pending redraw
+        self._drawn_at = 0.0  # monotonic, of the live tail's last draw
+        self._live_plain = ""  # the live tail's text as last drawn
+        self._estimated_at = 0.0  # monotonic, of the title's last running estimate
+        self._live_lines = -1  # the live tail's height when last drawn
+        self._error: str | None = None
+        self.rejections: list[str] = []  # its answers sent back, as shown
+
+    @property
+    def shown(self) -> bool:
+        return self.is_mounted and not self.collapsed
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        if self._error is not None:
+            yield self._error_line(self._error)
+        for text in self.rejections:
+            yield Static(text, classes="rejection", markup=False)
+
+    async def add_rejection(self, event: ev.AnswerRejected) -> None:
+        """An answer of this turn that did not match the schema, sent back with its errors
+        (at the forced turn: the run ends without an answer)."""
+        then = ("the run stops without an answer" if event.forced
+                else "the model was sent the errors")
+        text = printable("\n".join([f"✗ answer rejected ({event.source}): it does not match "
+                                    f"the schema; {then}", *(f"  - {e}" for e in event.errors)]))
+        self.rejections.append(text)
+        if self.is_mounted:
+            await self.mount(Static(text, classes="rejection", markup=False))
+
+    @staticmethod
+    def _note_line(text: str) -> Static:
+        return Static(f"✎ you: {printable(text)}", classes="note", markup=False)
+
+    async def add_note(self, text: str) -> None:
+        """A note the person wrote, delivered to the model before this turn's call: shown
+        first, as the person's."""
+        self.notes.append(text)
+        line = self._note_line(text)
+        if self.is_mounted:
+            notes = self.contents.query(".note")
+            after = notes.last() if notes else None
+            if after is not None:
+                await self.contents.mount(line, after=after)
+            else:
+                await self.contents.mount(line, before=0)
+        else:
+            self._contents_list.insert(len(self.notes) - 1, line)
+
+    @staticmethod
+    def _error_line(error: str) -> Static:
+        return Static(error, classes="iteration-error", markup=False)
+
+    async def write(self, text: str) -> None:
+        if not text:
+            return
+        self.text += text
+        if not self.shown:
+            self._stale = True
+            return
+        if len(self.text) - self._sealed > SEAL_CHARS and await self._seal():
+            return  # the live tail was drawn with the seal
+        if self._redraw is None:
+            # Drawn with the batch that brought the text (one frame, not two), unless the
+            # last draw was under REDRAW_S ago: then once that time is up.
+            wait = REDRAW_S - (time.monotonic() - self._drawn_at)
+            if wait <= 0:
+                self._draw_live(whole=False)
+            else:
+                self._redraw = self.set_timer(wait, lambda: self._draw_live(whole=False))
+
+    async def _seal(self) -> bool:
+        """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
+        what is left of the tail; False if it has no paragraph to seal yet."""
+        live = self.text[self._sealed:]
+        cut = seal_point(live)
+        if not cut:
+            return False
+        await self.contents.mount(self._chunk(live[:cut]), before=self.live)
+        self._sealed += cut
+        self._draw_live(whole=False)
+        return True
+
+    def _draw_live(self, *, whole: bool = True) -> None:
+        """Draw the live tail; `whole` False (while it streams): drawn with RESERVE_LINES
+        blank lines below it, which the next lines fill without moving anything."""
+        if self._redraw is not None:
+            self._redraw.stop()
+            self._redraw = None
+        self._drawn_at = time.monotonic()
+        drawn = self._draw(self.text[self._sealed:])
+        lines = drawn.plain.count("\n") + 1 if drawn else 0
+        height = lines
+        if not whole:
+            height = self._live_lines if lines <= self._live_lines else lines + RESERVE_LINES
+            if height > lines:
+                drawn.append("\n" * (height - lines))
+        if drawn.plain == self._live_plain:
+            return  # nothing new to show (the text grew by spaces the drawing drops)
+        self._live_plain = drawn.plain
+        # Only a tail that changed height moves what is around it: a new layout of the
+        # pane, which repaints it whole, for those draws alone (one in RESERVE_LINES lines).
+        self.live.update(drawn, layout=height != self._live_lines)
+        self._live_lines = height
+
+    def _chunk(self, text: str) -> Static:
+        return Static(self._draw(text), classes="sealed")
+
+    @property
+    def draw_width(self) -> int:
+        """The width replies are drawn at: the section's, or before its first layout, the
+        pane's less the section's indent."""
+        width = self.contents.content_region.width
+        if not width and self.parent is not None:
+            width = (self.parent.scrollable_content_region.width - self.styles.gutter.width
+                     - self.contents.styles.gutter.width)
+        return max(20, width)
+
+    def _draw(self, text: str) -> Text:
+        """`text` drawn once, at the section's width, as Rich draws Markdown (kept as Rich's
+        markup, it would be drawn again at each layout, to measure its height)."""
+        console = self.app.console
+        self._drawn_width = width = self.draw_width
+        code_theme = "one-dark" if self.app.current_theme.dark else "friendly"
+        markdown = RichMarkdown(REPL_FENCE.sub(r"\1python", printable(text)), code_theme=code_theme)
+        lines = console.render_lines(markdown, console.options.update(width=width), pad=False)
+        drawn = Text()
+        for number, line in enumerate(lines):
+            if number:
+                drawn.append("\n")
+            for segment in line:
+                drawn.append(segment.text, segment.style)
+        return drawn
+
+    def show_estimate(self, usage: ev.Usage) -> None:
+        """While the reply streams: its running estimate (~) in the title, ESTIMATE_S apart."""
+        now = time.monotonic()
+        if now - self._estimated_at < ESTIMATE_S:
+            return
+        title = f"{self.label} — streaming… {_tokens(usage)}"
+        if title != self.title:
+            self._estimated_at = now
+            self.title = title
+
+    @property
+    def contents(self) -> Collapsible.Contents:
+        return self.query_one(Collapsible.Contents)
+
+    async def restart(self) -> None:
+        """A retried stream: what was shown of this turn is dropped."""
+        self.text = ""
+        await self.show_text()
+        self.title = f"{self.label} — retrying…"
+
+    async def finish(self, done: ev.RootDone) -> None:
+        if done.text and done.text != self.text:
+            self.text = done.text
+            await self.show_text()
+        elif self.shown:  # the last text, and no room kept below it now
+            self._draw_live()
+        self.title = f"{self.label} — {_tokens(done.usage)} · {format_duration(done.latency_s)}"
+        if done.attempts > 1:
+            self.title += f" · {done.attempts} attempts"
+        if done.stopped:
+            self.title += " · stopped"
+        if done.error:
+            self.title = f"{self.label} — failed"
+            self._error = done.error
+            if self.is_mounted:
+                await self.mount(self._error_line(done.error))
+
+    async def show_text(self) -> None:
+        """Draw the reply again from `text` if the section is open; else when it opens."""
+        if not self.shown:
+            self._stale = True
+            return
+        self._stale = False
+        await self.contents.query(".sealed").remove()
+        chunks: list[Static] = []
+        self._sealed = 0
+        while len(self.text) - self._sealed > SEAL_CHARS:
+            cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
+            if not cut:
+                break
+            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut]))
+            self._sealed += cut
+        if chunks:
+            await self.contents.mount_all(chunks, before=self.live)
+        self._live_plain = ""  # drawn again whatever it was (a new width, a new theme)
+        self._draw_live()
+
+    async def redraw_if_resized(self) -> None:
+        """Draw the reply again if the pane's width is no longer the one it was drawn at."""
+        if self.shown and self._drawn_width and self._drawn_width != self.draw_width:
+            await self.show_text()
+
+    async def on_resize(self) -> None:
+        await self.redraw_if_resized()
+
+    async def _on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        if event.collapsible is self and self._stale:
+            await self.show_text()
