@@ -83,3 +83,13 @@ def test_every_relative_link_points_to_a_file_and_heading(page):
         elif anchor and path.endswith(".md") and anchor not in anchors(page.parent / path):
             broken.append(target)
     assert not broken, f"{page.name}: {broken}"
+
+
+def test_the_readme_shows_the_install_and_test_commands_that_ci_runs():
+    """.ci/run installs as the README says and runs the README's test command: the same lines."""
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    shown = [m["body"] for m in FENCE.finditer(readme)]
+    for label in ("# README: install", "# README: test"):
+        command = ci[ci.index(label) + 1]
+        assert any(command in body for body in shown), f"{label}: {command}"
