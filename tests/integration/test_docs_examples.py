@@ -93,3 +93,15 @@ def test_the_readme_shows_the_install_and_test_commands_that_ci_runs():
     for label in ("# README: install", "# README: test"):
         command = ci[ci.index(label) + 1]
         assert any(command in body for body in shown), f"{label}: {command}"
+
+
+def test_every_dependency_is_in_the_list_that_says_why():
+    """Each package pyproject.toml pins (extras too) is named in docs/dependencies.md."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = project["dependencies"] + sum(project.get("optional-dependencies", {}).values(), [])
+    listed = (ROOT / "docs" / "dependencies.md").read_text().lower()
+    missing = [n for n in (re.split(r"[=<>\[ ;~!]", pin)[0] for pin in pins)
+               if n.lower() not in listed]
+    assert not missing, f"say in docs/dependencies.md why these are there: {missing}"
