@@ -1,6 +1,6 @@
 """rlm-tui: run Recursive Language Models on a repository, watch and steer the run live.
 
-From Python (see the README, "Use from Python"):
+From Python (see docs/python-api.md, "Use from Python"):
 
     import rlm_tui
 
@@ -27,7 +27,7 @@ import sys as _sys
 # -m: inside an untrusted repository, its `logging.py` or `json.py` would be imported as the
 # standard library's. The entry is taken off while the package is found (sys.argv[0] is "-m"
 # then), before anything else is imported; the package's own modules are found through it.
-# (A directory named rlm_tui there would be imported instead of this package: see the README.)
+# (A directory named rlm_tui there would be imported instead of this package: see docs/security.md.)
 def _working_directory_off_the_path() -> None:
     try:
         here = _os.getcwd()
