@@ -53,6 +53,12 @@ SESSION_BINDINGS: list[BindingType] = [
     # shows in the footer.
     Binding("slash", "focus_filter", "Filter", show=False,
             tooltip="Show only the context's files whose names match what you type"),
+    # In a small terminal (session_screen.SMALL_WIDTH) one pane shows: these bring each in
+    # front; in a wide one they focus it. The footer says "1-6" once.
+    Binding("1", "show_pane(1)", "Panes", key_display="1-6",
+            tooltip="1 Context · 2 Preview · 3 Reasoning · 4 Cells · 5 Calls · 6 Answer"),
+    *(Binding(str(n), f"show_pane({n})", name, show=False, tooltip=f"Show the {name} pane")
+      for n, name in enumerate(("Preview", "Reasoning", "Cells", "Calls", "Answer"), 2)),
     Binding("tab", "next_pane", "Next pane", show=False, priority=True),
     Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
     Binding("f1", "toggle_help", "Help", tooltip="What each key does; f1 again closes it"),
@@ -67,7 +73,7 @@ SESSION_HELP: tuple[HelpSection, ...] = (
                 "Preview: the file under the cursor · Reasoning: what the model wrote · "
                 "Cells: the code it ran, with its output · Calls: every model call (enter "
                 "opens one in Call) · Answer: the final answer.",
-                ("next_pane", "previous_pane", "zoom", "focus_filter")),
+                ("show_pane", "next_pane", "previous_pane", "zoom", "focus_filter")),
     HelpSection("Keep it", "Each session is saved as a transcript while it runs; "
                 "`rlm-tui replay FILE` plays one back.", ("export", "fork")),
     HelpSection("This app", "", ("command_palette", "toggle_help", "quit")),
@@ -179,6 +185,9 @@ class SessionApp(App[None]):
 
     def action_previous_pane(self) -> None:
         self._focus_pane(-1)
+
+    def action_show_pane(self, number: int) -> None:
+        self.session.show_pane(number)
 
     def action_zoom(self) -> None:
         self.session.zoom()
