@@ -35,6 +35,7 @@ from rlm_tui.tui.screens.fork import ForkChoice, ForkScreen
 from rlm_tui.tui.session_screen import PANE_ORDER, SessionScreen
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
 from rlm_tui.tui.widgets.keys_help import HelpSection
+from rlm_tui.tui.widgets.pane_keys import PANE_NAMES
 
 # Textual's palette commands that SessionCommands has in the app's own words: Help (f1), Zoom
 # (z, the whole pane rather than the focused widget) and Quit (which asks when a run is live).
@@ -54,11 +55,9 @@ SESSION_BINDINGS: list[BindingType] = [
     Binding("slash", "focus_filter", "Filter", show=False,
             tooltip="Show only the context's files whose names match what you type"),
     # In a small terminal (session_screen.SMALL_WIDTH) one pane shows: these bring each in
-    # front; in a wide one they focus it. The footer says "1-6" once.
-    Binding("1", "show_pane(1)", "Panes", key_display="1-6",
-            tooltip="1 Context · 2 Preview · 3 Reasoning · 4 Cells · 5 Calls · 6 Answer"),
+    # front (the line above it, widgets/pane_keys.py, lists them); in a wide one they focus it.
     *(Binding(str(n), f"show_pane({n})", name, show=False, tooltip=f"Show the {name} pane")
-      for n, name in enumerate(("Preview", "Reasoning", "Cells", "Calls", "Answer"), 2)),
+      for n, name in enumerate(PANE_NAMES, 1)),
     Binding("tab", "next_pane", "Next pane", show=False, priority=True),
     Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
     Binding("f1", "toggle_help", "Help", tooltip="What each key does; f1 again closes it"),

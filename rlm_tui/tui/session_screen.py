@@ -37,6 +37,7 @@ from rlm_tui.tui.widgets.context_browser import ContextBrowser
 from rlm_tui.tui.widgets.file_preview import FilePreview
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
 from rlm_tui.tui.widgets.keys_help import KeysHelp
+from rlm_tui.tui.widgets.pane_keys import PaneKeys
 from rlm_tui.tui.widgets.query_bar import QueryBar
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.tui.widgets.status_bar import RunStatusBar
@@ -55,7 +56,7 @@ class SessionScreen(Screen[None]):
     """Status bar, the six panes, the query box and the footer, fed from one session."""
 
     # A zoomed pane still has the run's state above it, the keys below it and the help beside.
-    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer, KeysHelp"
+    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer, KeysHelp, PaneKeys"
     # Below three context-column widths, the screen is "-narrow" (see CSS).
     # Below SMALL_WIDTH columns or SMALL_HEIGHT rows, "-small" or "-short": one pane shown.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
@@ -77,6 +78,7 @@ class SessionScreen(Screen[None]):
     SessionScreen.-small #panes, SessionScreen.-short #panes { layout: vertical; }
     SessionScreen.-small .pane, SessionScreen.-short .pane { display: none; }
     SessionScreen.-small .pane.-front, SessionScreen.-short .pane.-front { display: block; }
+    SessionScreen.-small PaneKeys, SessionScreen.-short PaneKeys { display: block; }
     .pane {
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
@@ -115,6 +117,7 @@ class SessionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield RunStatusBar(id="status")
+        yield PaneKeys(id="pane-keys")
         with Grid(id="panes"):
             yield ContextBrowser(id="context", classes="pane -front")
             yield RootReasoning(id="reasoning", classes="pane")
@@ -143,6 +146,7 @@ class SessionScreen(Screen[None]):
             self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
             self.calls, self.answer, self.call_detail,
         ]
+        self.bring_to_front(self.front)
         self.set_interval(FLUSH_INTERVAL_S, self._flush_tick)
         self.set_interval(1.0, self.show_status)
         self._on_mounted()
@@ -242,6 +246,8 @@ class SessionScreen(Screen[None]):
         """Show `pane_id` in the small layout (the wide one shows every pane anyway)."""
         for pane in self.query(".pane"):
             pane.set_class(pane.id == pane_id, "-front")
+        if pane_id in NUMBERED_PANES:
+            self.query_one(PaneKeys).show_front(NUMBERED_PANES.index(pane_id) + 1)
 
     def show_pane(self, number: int) -> None:
         """Bring pane `number` (1-6, NUMBERED_PANES) to the front and focus it."""
