@@ -5,9 +5,10 @@ when the window grows, and the answer in front when a run ends."""
 from __future__ import annotations
 
 from rlm_tui.tui.session_screen import NUMBERED_PANES
-from tests.tui.conftest import loaded, make_app
+from tests.tui.conftest import loaded, make_app, wait_for
 from tests.tui.event_script import EventScript, mid_run
 from tests.tui.snapshot_scenes import answered
+from tests.tui.test_replay import demo_transcript, opened, replay_app  # noqa: F401 (fixture)
 
 
 def shown(app) -> list[str]:
@@ -117,3 +118,17 @@ async def test_at_100x30_the_six_panes_share_the_screen(sample):
         await loaded(pilot)
         assert not app.session.small
         assert len(shown(app)) == 6
+
+
+async def test_a_replay_at_80x24_plays_to_the_answer_in_front(demo_transcript):
+    app = replay_app(demo_transcript)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        await pilot.press("3")
+        await pilot.pause()
+        assert shown(app) == ["reasoning"]
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.cursor.at_end and not app.playing, timeout=10,
+                       what="the end")
+        await pilot.pause()
+        assert shown(app) == ["inspector"]
