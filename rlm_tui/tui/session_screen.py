@@ -61,7 +61,8 @@ class SessionScreen(Screen[None]):
     # Below SMALL_WIDTH columns or SMALL_HEIGHT rows, "-small" or "-short": one pane shown.
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
         (0, "-small"), (SMALL_WIDTH, "-narrow"), (3 * 38, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (SMALL_HEIGHT, "-tall")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-short"), (SMALL_HEIGHT, "-tall")]
     DEFAULT_CSS = """
     SessionScreen { layout: vertical; }
     #panes {

@@ -22,9 +22,9 @@ class PaneKeys(Static):
         """Highlight pane `number` (1-6)."""
         line = Text()
         for n, name in enumerate(PANE_NAMES, 1):
-            style = "reverse bold" if n == number else ""
-            line.append(f" {n} ", style="bold" if n != number else "reverse bold")
-            line.append(f"{name} ", style=style)
+            front = n == number
+            line.append(f" {n} ", style="reverse bold" if front else "bold")
+            line.append(f"{name} ", style="reverse bold" if front else "")
             line.append(" ")
         line.append(" tab next", style="dim")
         self.update(line)
