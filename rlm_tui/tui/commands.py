@@ -27,7 +27,7 @@ PALETTE_ORDER: tuple[str, ...] = (
     "new_query", "choose_model", "set_approve_mode", "switch_model", "export", "Theme",
     "toggle_pause", "step", "previous_iteration", "faster", "slower", "to_start", "to_end",
     "halt", "note", "approve_cell", "edit_cell", "skip_cell", "fork", "new_session",
-    "zoom", "timeline", "focus_filter", "toggle_help", "Screenshot", "quit",
+    "zoom", "timeline", "focus_filter", "toggle_help", "Screenshot", "show_pane", "quit",
 )
 _LAST = PALETTE_ORDER.index("quit")
 

@@ -36,6 +36,7 @@ from rlm_tui.tui.screens.timeline import TimelineScreen
 from rlm_tui.tui.session_screen import PANE_ORDER, SessionScreen
 from rlm_tui.tui.themes import DEFAULT_THEME, load_themes
 from rlm_tui.tui.widgets.keys_help import HelpSection
+from rlm_tui.tui.widgets.pane_keys import PANE_NAMES
 
 # Textual's palette commands that SessionCommands has in the app's own words: Help (f1), Zoom
 # (z, the whole pane rather than the focused widget) and Quit (which asks when a run is live).
@@ -57,6 +58,10 @@ SESSION_BINDINGS: list[BindingType] = [
     # shows in the footer.
     Binding("slash", "focus_filter", "Filter", show=False,
             tooltip="Show only the context's files whose names match what you type"),
+    # In a small terminal (session_screen.SMALL_WIDTH) one pane shows: these bring each in
+    # front (the line above it, widgets/pane_keys.py, lists them); in a wide one they focus it.
+    *(Binding(str(n), f"show_pane({n})", name, show=False, tooltip=f"Show the {name} pane")
+      for n, name in enumerate(PANE_NAMES, 1)),
     Binding("tab", "next_pane", "Next pane", show=False, priority=True),
     Binding("shift+tab", "previous_pane", "Previous pane", show=False, priority=True),
     Binding("f1", "toggle_help", "Help", tooltip="What each key does; f1 again closes it"),
@@ -72,7 +77,7 @@ SESSION_HELP: tuple[HelpSection, ...] = (
                 "Cells: the code it ran, with its output · Calls: every model call (enter "
                 "opens one in Call) · Answer: the final answer · t: the timeline, the "
                 "run over time.",
-                ("next_pane", "previous_pane", "zoom", "timeline", "focus_filter")),
+                ("show_pane", "next_pane", "previous_pane", "zoom", "timeline", "focus_filter")),
     HelpSection("Keep it", "Each session is saved as a transcript while it runs; "
                 "`rlm-tui replay FILE` plays one back.", ("export", "fork")),
     HelpSection("This app", "", ("command_palette", "toggle_help", "quit")),
@@ -185,6 +190,9 @@ class SessionApp(App[None]):
 
     def action_previous_pane(self) -> None:
         self._focus_pane(-1)
+
+    def action_show_pane(self, number: int) -> None:
+        self.session.show_pane(number)
 
     def action_zoom(self) -> None:
         self.session.zoom()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
@@ -37,6 +37,7 @@ from rlm_tui.tui.widgets.context_browser import ContextBrowser
 from rlm_tui.tui.widgets.file_preview import FilePreview
 from rlm_tui.tui.widgets.final_answer import FinalAnswer
 from rlm_tui.tui.widgets.keys_help import KeysHelp
+from rlm_tui.tui.widgets.pane_keys import PaneKeys
 from rlm_tui.tui.widgets.query_bar import QueryBar
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.tui.widgets.status_bar import RunStatusBar
@@ -44,15 +45,24 @@ from rlm_tui.tui.widgets.subcall_tree import SubCallTree
 
 # Tab moves between these panes, in this order (ids).
 PANE_ORDER = ("context", "preview", "reasoning", "cells", "calls", "inspector", "query")
+# The panes the keys 1-6 bring to the front, in that order (the query box is always shown).
+NUMBERED_PANES = PANE_ORDER[:6]
+# Narrower or shorter than this (an 80x24 terminal), the screen is "-small": one pane at a
+# time, the one with the class "-front", instead of six a few rows each.
+SMALL_WIDTH, SMALL_HEIGHT = 100, 30
 
 
 class SessionScreen(Screen[None]):
     """Status bar, the six panes, the query box and the footer, fed from one session."""
 
     # A zoomed pane still has the run's state above it, the keys below it and the help beside.
-    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer, KeysHelp"
+    ALLOW_IN_MAXIMIZED_VIEW = "RunStatusBar, Footer, KeysHelp, PaneKeys"
     # Below three context-column widths, the screen is "-narrow" (see CSS).
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (3 * 38, "-wide")]
+    # Below SMALL_WIDTH columns or SMALL_HEIGHT rows, "-small" or "-short": one pane shown.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-small"), (SMALL_WIDTH, "-narrow"), (3 * 38, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-short"), (SMALL_HEIGHT, "-tall")]
     DEFAULT_CSS = """
     SessionScreen { layout: vertical; }
     #panes {
@@ -65,6 +75,11 @@ class SessionScreen(Screen[None]):
     /* Narrower than three 38-column panes (an 80-column terminal, say), the context column
        would leave the others about 20 columns: all three share the width instead. */
     SessionScreen.-narrow #panes { grid-columns: 1fr 1fr 1fr; }
+    /* Small: the pane in front alone; the others keep their content, out of sight. */
+    SessionScreen.-small #panes, SessionScreen.-short #panes { layout: vertical; }
+    SessionScreen.-small .pane, SessionScreen.-short .pane { display: none; }
+    SessionScreen.-small .pane.-front, SessionScreen.-short .pane.-front { display: block; }
+    SessionScreen.-small PaneKeys, SessionScreen.-short PaneKeys { display: block; }
     .pane {
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
@@ -103,8 +118,9 @@ class SessionScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield RunStatusBar(id="status")
+        yield PaneKeys(id="pane-keys")
         with Grid(id="panes"):
-            yield ContextBrowser(id="context", classes="pane")
+            yield ContextBrowser(id="context", classes="pane -front")
             yield RootReasoning(id="reasoning", classes="pane")
             yield SubCallTree(id="calls", classes="pane")
             yield FilePreview(id="preview", classes="pane")
@@ -131,6 +147,7 @@ class SessionScreen(Screen[None]):
             self.context_browser, self.query_one(RootReasoning), self.query_one(CellLog),
             self.calls, self.answer, self.call_detail,
         ]
+        self.bring_to_front(self.front)
         self.set_interval(FLUSH_INTERVAL_S, self._flush_tick)
         self.set_interval(1.0, self.show_status)
         self._on_mounted()
@@ -180,6 +197,7 @@ class SessionScreen(Screen[None]):
                 await view.show_events(batch)
             if root_ended:
                 self.inspector.active = "answer-tab"
+                self.answer_in_front()
             self.show_status()
             for listener in self._listeners:
                 listener(batch)
@@ -215,13 +233,59 @@ class SessionScreen(Screen[None]):
             widget = widget.parent  # type: ignore[assignment]
         return None
 
+    @property
+    def small(self) -> bool:
+        """Whether the screen shows one pane at a time (see SMALL_WIDTH)."""
+        return self.has_class("-small") or self.has_class("-short")
+
+    @property
+    def front(self) -> str:
+        """The id of the pane the small layout shows."""
+        return next((pane.id for pane in self.query(".pane.-front") if pane.id), "context")
+
+    def bring_to_front(self, pane_id: str) -> None:
+        """Show `pane_id` in the small layout (the wide one shows every pane anyway)."""
+        for pane in self.query(".pane"):
+            pane.set_class(pane.id == pane_id, "-front")
+        if pane_id in NUMBERED_PANES:
+            self.query_one(PaneKeys).show_front(NUMBERED_PANES.index(pane_id) + 1)
+
+    def show_pane(self, number: int) -> None:
+        """Bring pane `number` (1-6, NUMBERED_PANES) to the front and focus it."""
+        if not 1 <= number <= len(NUMBERED_PANES):
+            return
+        pane_id = NUMBERED_PANES[number - 1]
+        if pane_id not in self.panes:
+            return
+        self._focus_pane_id(pane_id)
+
+    def answer_in_front(self) -> None:
+        """A run ended: in the small layout the answer is the pane shown. Someone typing
+        in the query box keeps the focus there."""
+        if not self.small:
+            return
+        self.bring_to_front("inspector")
+        if self.pane_of(self.focused) not in (None, self.query_bar):
+            self.query_one("#inspector ContentTabs").focus()
+
+    @on(events.DescendantFocus)
+    def _pane_focused(self, event: events.DescendantFocus) -> None:
+        """A pane focused (tab, a click, a key of its own) is the one in front."""
+        pane = self.pane_of(event.widget)
+        if pane is not None and pane.id != "query" and not pane.has_class("-front"):
+            self.bring_to_front(pane.id or "")
+
     def focus_pane(self, step: int) -> None:
         """Focus the next (step 1) or previous (-1) pane; a zoomed view follows."""
         current = self.pane_of(self.focused)
         panes = self.panes
         index = panes.index(current.id) if current is not None and current.id in panes else -1
-        target_id = panes[(index + step) % len(panes)]
+        self._focus_pane_id(panes[(index + step) % len(panes)])
+
+    def _focus_pane_id(self, target_id: str) -> None:
         pane = self.query_one(f"#{target_id}")
+        if target_id != "query":
+            self.bring_to_front(target_id)
         if self.maximized is not None:
             self.maximize(pane, container=False)
         target = getattr(pane, "focus_target", pane)
