@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rlm_tui.errors import InputError, UsageError
+from rlm_tui.errors import InputError, UsageError, read_text_file
 
 # Errors reported for one answer (the model reads them), and the characters of each.
 MAX_ERRORS = 10
@@ -94,16 +94,7 @@ class AnswerSchema:
         """The JSON Schema in a file; InputError, one line naming the file, when it is
         missing, not JSON or not a valid schema."""
         name = str(path)
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such schema file") from None
-        except IsADirectoryError:
-            raise InputError(f"{name} is a directory, not a schema file") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{name}: not UTF-8 text, not a JSON Schema") from None
-        except OSError as exc:
-            raise InputError(f"{name}: {exc.strerror or exc}") from None
+        text = read_text_file(path, "schema file", name=name)
         try:
             schema = json.loads(text)
         except (ValueError, RecursionError) as exc:

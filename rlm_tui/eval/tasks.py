@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rlm_tui.engine.answer_schema import AnswerSchema
-from rlm_tui.errors import RlmTuiError, UsageError
+from rlm_tui.errors import RlmTuiError, UsageError, read_text_file
 from rlm_tui.eval.scorers import DEFAULT_F1_THRESHOLD, SCORERS, check_expected
 
 _KEYS = {"id", "query", "context", "context_text", "expected", "scorer", "threshold", "meta",
@@ -59,16 +59,7 @@ class Task:
 def load_tasks(path: str | Path) -> list[Task]:
     """Every task of a tasks file; UsageError naming the first bad line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such tasks file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a tasks file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text, not a tasks file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    text = read_text_file(path, "tasks file", error=UsageError)
     tasks: list[Task] = []
     seen: dict[str, int] = {}
     base = path.resolve().parent
