@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -227,12 +226,10 @@ async def test_a_trace_backend_that_is_down_costs_one_warning(openai_server, rep
     endpoint = f"http://127.0.0.1:{closed_port()}/v1/traces"
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
     openai_server.responder = two_turns()
-    started = time.monotonic()
     async with rlm_tui.Session(repo, transcript=False,
                                **settings(openai_server, otel=True)) as session:
         first = await session.ask(QUESTION)
         again = await session.ask(FOLLOW_UP)
-    assert time.monotonic() - started < 10
     assert first.answer == ANSWER and again.answer == "ok"
     warnings = [w for w in session.warnings if "OpenTelemetry" in w]
     assert len(warnings) == 1 and endpoint in warnings[0], session.warnings

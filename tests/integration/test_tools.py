@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import tracemalloc
 
 import pytest
@@ -118,8 +117,11 @@ async def test_a_tool_that_hangs_is_stopped_by_the_cell_timeout_and_the_run_goes
         openai_server):
     release = threading.Event()
 
+    returned: list[bool] = []
+
     def hangs() -> str:
         release.wait(30)  # a sync tool: its thread is abandoned, not killed
+        returned.append(True)
         return "late"
 
     openai_server.responder = Scripted([
@@ -127,16 +129,15 @@ async def test_a_tool_that_hangs_is_stopped_by_the_cell_timeout_and_the_run_goes
         repl("FINAL(kept + 1)"),
     ])
     run, seen = tool_run(openai_server, {"hangs": hangs}, cell_timeout=1.0)
-    started = time.monotonic()
     outcome = await run.start("q", RunContext.from_value("ctx"))
+    assert returned == []  # the run went on while the tool still hung: it never waited for it
     release.set()
     assert outcome.answer == "2"  # the REPL kept its variables: no restart
-    assert time.monotonic() - started < 10
     cell = cell_outputs(seen)[0]
     assert cell.error_kind == "timeout" and not cell.worker_restarted
     (node,) = tool_nodes(seen)
     assert node.status == "error" and "time limit" in node.error
-    assert 0.8 < node.seconds < 3
+    assert node.seconds >= 0.8  # stopped by the cell's 1 s limit, not before (speed: bench/)
 
 
 async def test_time_in_a_tool_counts_toward_the_cells_time(openai_server):
@@ -191,11 +192,9 @@ async def test_a_halt_during_a_tool_call_cancels_it_and_ends_the_run_halted(open
     run, seen = tool_run(openai_server, {"waits": waits})
     task = asyncio.create_task(run.start("q", RunContext.from_value("ctx"), keep_open=True))
     await asyncio.wait_for(entered.wait(), 20)
-    started = time.monotonic()
     run.control.halt("stop now")
     outcome = await asyncio.wait_for(task, 20)
-    assert outcome.status == "halted" and cancelled == [True]
-    assert time.monotonic() - started < 5
+    assert outcome.status == "halted" and cancelled == [True]  # cancelled, not waited out
     (node,) = tool_nodes(seen)
     assert node.status == "stopped"
     # The worker was told the call is over: it stopped the cell itself, and kept its REPL.
@@ -312,8 +311,7 @@ async def test_a_fork_rebuilds_a_cell_whose_tool_ran_out_of_time_as_it_was(opena
     openai_server.reset()
     openai_server.responder = Scripted([repl("FINAL(kept * 2)")])
     run, forked = tool_run(openai_server, {"hangs": hangs}, cell_timeout=1.0)
-    started = time.monotonic()
     assert (await run.start_fork(plan, RunContext.from_value("ctx"))).answer == "10"
-    assert time.monotonic() - started < 5 and calls == [1]
+    assert calls == [1]  # answered from the record: the hanging tool was not called again
     (cell,) = [e for e in cell_outputs(forked) if e.node_id.endswith(".i1.c1")]
     assert cell.error_kind == "timeout" and cell.rebuild_differs is None

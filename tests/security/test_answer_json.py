@@ -10,7 +10,6 @@ for end in a clear error, and the sandbox runs the next cell.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -112,11 +111,10 @@ REFUSED = {
 @pytest.mark.parametrize("name", sorted(REFUSED))
 async def test_a_value_json_cannot_hold_is_a_clear_error(sandbox, name):
     code, said = REFUSED[name]
-    started = time.monotonic()
     result = await run(sandbox, code)
     assert result.final_answer is None
+    # refused while copying (its own message), not after a blow-up
     assert result.error is not None and said in result.error, result.for_model()
-    assert time.monotonic() - started < 5  # refused while copying, not after a blow-up
     await assert_next_cell_runs(sandbox)
 
 
