@@ -83,3 +83,24 @@ async def test_a_reply_is_drawn_again_at_a_new_width(sample):
         sealed = list(section.query(".sealed").results(Static))
         assert sealed and max(len(line) for line in sealed[0].render().plain.splitlines()) > before
         assert section.text == PARAGRAPH * 30 + FENCE
+
+
+async def test_a_section_being_taken_down_keeps_the_text_and_draws_nothing(sample):
+    # The app exiting prunes a section's children before the section: a tick that still
+    # feeds it (watch's follow timer did, in CI) must not look for its contents.
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script = EventScript()
+        script.start()
+        node = script.iteration(1, "", done=False)
+        script.emit(ev.RootDelta, node, script.run, text=PARAGRAPH)
+        await feed(pilot, script)
+        section = app.query_one(RootReasoning).sections[0]
+        await section.contents.remove()
+        assert section.is_mounted and not section.shown
+        await section.write(PARAGRAPH * 20)
+        await section.add_note("still here")
+        await section.show_text()
+        section._draw_live()
+        assert section.text == PARAGRAPH * 21 and section.notes == ["still here"]

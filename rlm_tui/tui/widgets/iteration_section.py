@@ -104,8 +104,14 @@ class IterationSection(Collapsible):
         self.rejections: list[str] = []  # its answers sent back, as shown
 
     @property
+    def attached(self) -> bool:
+        """Mounted with its contents: not yet composed, or being taken down (the app exiting
+        while a tick still feeds it), it only keeps the text."""
+        return self.is_mounted and self.live.parent is not None
+
+    @property
     def shown(self) -> bool:
-        return self.is_mounted and not self.collapsed
+        return self.attached and not self.collapsed
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
@@ -122,7 +128,7 @@ class IterationSection(Collapsible):
         text = printable("\n".join([f"✗ answer rejected ({event.source}): it does not match "
                                     f"the schema; {then}", *(f"  - {e}" for e in event.errors)]))
         self.rejections.append(text)
-        if self.is_mounted:
+        if self.attached:
             await self.mount(Static(text, classes="rejection", markup=False))
 
     @staticmethod
@@ -134,7 +140,7 @@ class IterationSection(Collapsible):
         first, as the person's."""
         self.notes.append(text)
         line = self._note_line(text)
-        if self.is_mounted:
+        if self.attached:
             notes = self.contents.query(".note")
             after = notes.last() if notes else None
             if after is not None:
@@ -184,6 +190,9 @@ class IterationSection(Collapsible):
         if self._redraw is not None:
             self._redraw.stop()
             self._redraw = None
+        if not self.attached:
+            self._stale = True
+            return
         self._drawn_at = time.monotonic()
         drawn = self._draw(self.text[self._sealed:])
         lines = drawn.plain.count("\n") + 1 if drawn else 0
@@ -263,7 +272,7 @@ class IterationSection(Collapsible):
         if done.error:
             self.title = f"{self.label} — failed"
             self._error = done.error
-            if self.is_mounted:
+            if self.attached:
                 await self.mount(self._error_line(done.error))
 
     async def show_text(self) -> None:
