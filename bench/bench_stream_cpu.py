@@ -2,6 +2,7 @@
 
     python bench/bench_stream_cpu.py              # 16,000 characters at 25 and 2,000 chunks/s
     python bench/bench_stream_cpu.py --quick      # 4,000 characters
+    python bench/bench_stream_cpu.py --floor      # and the app with the reply not drawn
 
 A local model on a small machine streams a few tokens at a time for minutes, and the app shares
 the cores with it: what the app spends drawing is taken from the model. The reply comes from
@@ -202,9 +203,19 @@ class Frames:
 FRAMES: Frames | None = None
 
 
-async def in_app(sample: str, base_url: str, chars: int) -> Samples:
+async def in_app(sample: str, base_url: str, chars: int, *, drawn: bool = True) -> Samples:
+    """The app streaming the reply; `drawn` False: the Reasoning pane keeps the text and
+    draws none of it (what the rest of the app costs while a reply streams: the floor)."""
     from rlm_tui.tui.app import RlmApp
     from rlm_tui.tui.relay import EventRelay
+    from rlm_tui.tui.widgets.iteration_section import IterationSection
+
+    write = IterationSection.write
+    if not drawn:
+        async def kept(section: IterationSection, text: str) -> None:
+            section.text += text
+
+        IterationSection.write = kept  # type: ignore[method-assign]
 
     global FRAMES
     FRAMES = FRAMES or Frames()
@@ -231,6 +242,7 @@ async def in_app(sample: str, base_url: str, chars: int) -> Samples:
         if len(shown) < chars * 0.95:
             print(f"  (the pane shows {len(shown):,} characters of {chars:,})")
         await app.wait_for_run()
+    IterationSection.write = write  # type: ignore[method-assign]
     return samples
 
 
@@ -292,6 +304,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("slow", "fast"), default=None,
                         help="only 25 chunks/s (slow) or 2,000 (fast)")
     parser.add_argument("--no-headless", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also the app with the reply not drawn (what the rest costs)")
     args = parser.parse_args()
     chars = args.chars or (4_000 if args.quick else 16_000)
     if args.serve:
@@ -316,6 +330,10 @@ def main() -> None:
                 print(f"at {rate:,.0f} chunks/s:")
                 app = asyncio.run(in_app(str(sample), server.base_url, chars))
                 _, per_char[label] = report("the app", app, goal=label == "slow")
+                if args.floor:
+                    report("the app, the reply not drawn",
+                           asyncio.run(in_app(str(sample), server.base_url, chars, drawn=False)),
+                           goal=False)
                 if not args.no_headless:
                     report("headless (rlm-tui run's subscribers)",
                            headless(str(sample), server.base_url, chars), goal=False)

@@ -23,6 +23,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 
 from rlm_tui import events as ev
 from rlm_tui.transcript.model import SessionModel
+from rlm_tui.tui.compositor import use_line_crop
 from rlm_tui.tui.relay import (
     FLUSH_INTERVAL_S,
     STREAM_FLUSH_S,
@@ -99,6 +100,7 @@ class SessionScreen(Screen[None]):
     def __init__(self, *, panes: tuple[str, ...] = PANE_ORDER,
                  clock: Callable[[], float], on_mounted: Callable[[], None]) -> None:
         super().__init__()
+        use_line_crop(self)  # a streamed reply's frames render its lines, not the screen
         self.panes = panes  # what tab moves between
         self.clock = clock  # the time the status bar's clock reads
         self.relay = EventRelay()

@@ -38,7 +38,7 @@ async def test_the_reasoning_pane_shows_the_whole_streamed_reply_and_a_running_e
         await ended(pilot)
         section = reasoning.sections[0]
         assert section.text == TEXT
-        shown = "".join(str(w.render()) for w in section.contents.query(".sealed, .live"))
+        shown = "\n".join(section.reply.text_lines)
         words = [w for w in TEXT.split() if w.isalpha()]
         assert all(f"Step {i}:" in shown for i in range(60))
         assert all(w in shown for w in words[-8:])

@@ -6,32 +6,53 @@ from __future__ import annotations
 import re
 import time
 
+from markdown_it import MarkdownIt
 from rich.markdown import Markdown as RichMarkdown
-from rich.text import Text
+from textual.strip import Strip
 from textual.app import ComposeResult
 from textual.timer import Timer
+from textual.content import Content
 from textual.widgets import Collapsible, Static
+from textual.widgets._collapsible import CollapsibleTitle
 
 from rlm_tui import events as ev
 from rlm_tui.units import format_duration, format_tokens
 from rlm_tui.printable import printable
+from rlm_tui.tui.compositor import OneLayoutPass
+from rlm_tui.tui.widgets.reply_lines import ReplyLines
 
 # A reply is drawn as Rich draws Markdown, not with Textual's Markdown widget: that one is a
 # widget per block, and mounting, styling and laying out a widget per paragraph, at 2,000
 # tokens/s, stalled the app for 60-110 ms at a time (up to 480 ms before replies were cut
-# into chunks; bench/bench_tui.py). A reply is a few Statics holding lines drawn once: its
-# paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time, and
-# the live tail after them is drawn again at most every REDRAW_S while it streams (each
+# into chunks; bench/bench_tui.py). A reply is one widget of lines drawn once (ReplyLines):
+# its paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time,
+# and the live tail after them is drawn again at most every REDRAW_S while it streams (each
 # batch of a slow stream draws it again: kept short, it costs a third of what 1,500 did).
-SEAL_CHARS = 500
+SEAL_CHARS = 200
 REDRAW_S = 0.05
-# While it streams, the live tail keeps this many blank lines below it for the lines to
-# come: a tail that grows lays the pane out again and repaints it whole (a slow model's reply
-# grows ~5 lines a second), one that fills its room repaints its own lines only
-# (bench/bench_stream_cpu.py).
-RESERVE_LINES = 4
+# While it streams, the reply keeps this many blank lines below it for the lines to come: a
+# reply that grows lays the screen out again and repaints the pane whole (a slow model's reply
+# grows ~5 lines a second in a 40-column pane), one that fills its room repaints the lines
+# that changed only (bench/bench_stream_cpu.py).
+RESERVE_LINES = 6
 ESTIMATE_S = 2.0  # the title's running estimate (a new title lays the pane out again)
 REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
+
+
+class ReplyMarkdown(RichMarkdown):
+    """Rich's Markdown with one parser for every drawing: Rich builds a new MarkdownIt for
+    each, which was a quarter of the cost of drawing a streamed tail ten times a second."""
+
+    parser = MarkdownIt().enable("strikethrough").enable("table")
+
+    def __init__(self, markup: str, code_theme: str) -> None:
+        self.markup = markup
+        self.parsed = self.parser.parse(markup)
+        self.code_theme = self.inline_code_theme = code_theme
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = True
+        self.inline_code_lexer = None
 
 
 def seal_point(text: str) -> int:
@@ -60,11 +81,30 @@ def describe_fork(fork_of: dict) -> str:
     return f"↳ forked from {printable(name)} {where}: its REPL rebuilt from the record"
 
 
-class IterationSection(Collapsible):
+class SectionTitle(OneLayoutPass, CollapsibleTitle):
+    """A section's title, laid out again only when its width changes: a running estimate
+    that keeps its length repaints its own line, not the screen's layout."""
+
+    _shown_width = -1
+
+    def _update_label(self) -> None:
+        symbol = self.collapsed_symbol if self.collapsed else self.expanded_symbol
+        label = Content.assemble(symbol, " ", self.label)
+        self.update(label, layout=label.cell_length != self._shown_width)
+        self._shown_width = label.cell_length
+
+
+class SectionContents(OneLayoutPass, Collapsible.Contents):
+    pass
+
+
+class IterationSection(OneLayoutPass, Collapsible):
     """One root turn: its reply as Markdown, its tokens and time in the title.
 
     While folded (or not yet mounted) it only keeps the text: the reply is drawn when the
     section is opened, so a batch of many turns (a replay) draws only what is shown."""
+
+    Contents = SectionContents
 
     DEFAULT_CSS = """
     IterationSection {
@@ -72,7 +112,6 @@ class IterationSection(Collapsible):
         padding-bottom: 0;
         background: transparent;
         & > Contents { padding: 0 0 0 1; }
-        .sealed { padding: 0 0 1 0; }
         .iteration-error { color: $error; padding: 0 1; }
         .rejection { color: $error; padding: 0 1 1 1; }
         .note { color: $accent; text-style: bold; padding: 0 0 1 0; }
@@ -88,18 +127,19 @@ class IterationSection(Collapsible):
         if rebuilt:
             label += " (rebuilt)"
         self.label = label
-        self.live = Static(classes="live")
+        self.reply = ReplyLines()
         self.notes: list[str] = []  # the person's notes the model read before this turn
-        super().__init__(self.live, title=f"{self.label} — streaming…", collapsed=collapsed)
+        super().__init__(self.reply, title=f"{self.label} — streaming…", collapsed=collapsed)
+        self._title = SectionTitle(label=self.title, collapsed_symbol=self._title.collapsed_symbol,
+                                   expanded_symbol=self._title.expanded_symbol,
+                                   collapsed=collapsed)
         self.text = ""
         self._sealed = 0  # characters of `text` shown in sealed chunks, before the live tail
         self._stale = False  # what is drawn is behind `text` (drawn again when opened)
         self._drawn_width = 0  # the width the chunks were drawn at
         self._redraw: Timer | None = None  # the live tail's pending redraw
         self._drawn_at = 0.0  # monotonic, of the live tail's last draw
-        self._live_plain = ""  # the live tail's text as last drawn
         self._estimated_at = 0.0  # monotonic, of the title's last running estimate
-        self._live_lines = -1  # the live tail's height when last drawn
         self._error: str | None = None
         self.rejections: list[str] = []  # its answers sent back, as shown
 
@@ -107,7 +147,7 @@ class IterationSection(Collapsible):
     def attached(self) -> bool:
         """Mounted with its contents: not yet composed, or being taken down (the app exiting
         while a tick still feeds it), it only keeps the text."""
-        return self.is_mounted and self.live.parent is not None
+        return self.is_mounted and self.reply.parent is not None
 
     @property
     def shown(self) -> bool:
@@ -179,14 +219,14 @@ class IterationSection(Collapsible):
         cut = seal_point(live)
         if not cut:
             return False
-        await self.contents.mount(self._chunk(live[:cut]), before=self.live)
+        self.reply.seal(*self._draw(live[:cut]))
         self._sealed += cut
         self._draw_live(whole=False)
         return True
 
     def _draw_live(self, *, whole: bool = True) -> None:
-        """Draw the live tail; `whole` False (while it streams): drawn with RESERVE_LINES
-        blank lines below it, which the next lines fill without moving anything."""
+        """Draw the live tail; `whole` False (while it streams): with RESERVE_LINES blank lines
+        kept below the reply, which the next lines fill without moving anything."""
         if self._redraw is not None:
             self._redraw.stop()
             self._redraw = None
@@ -194,23 +234,8 @@ class IterationSection(Collapsible):
             self._stale = True
             return
         self._drawn_at = time.monotonic()
-        drawn = self._draw(self.text[self._sealed:])
-        lines = drawn.plain.count("\n") + 1 if drawn else 0
-        height = lines
-        if not whole:
-            height = self._live_lines if lines <= self._live_lines else lines + RESERVE_LINES
-            if height > lines:
-                drawn.append("\n" * (height - lines))
-        if drawn.plain == self._live_plain:
-            return  # nothing new to show (the text grew by spaces the drawing drops)
-        self._live_plain = drawn.plain
-        # Only a tail that changed height moves what is around it: a new layout of the
-        # pane, which repaints it whole, for those draws alone (one in RESERVE_LINES lines).
-        self.live.update(drawn, layout=height != self._live_lines)
-        self._live_lines = height
-
-    def _chunk(self, text: str) -> Static:
-        return Static(self._draw(text), classes="sealed")
+        self.reply.show_tail(*self._draw(self.text[self._sealed:]),
+                             reserve=0 if whole else RESERVE_LINES)
 
     @property
     def draw_width(self) -> int:
@@ -222,21 +247,18 @@ class IterationSection(Collapsible):
                      - self.contents.styles.gutter.width)
         return max(20, width)
 
-    def _draw(self, text: str) -> Text:
-        """`text` drawn once, at the section's width, as Rich draws Markdown (kept as Rich's
-        markup, it would be drawn again at each layout, to measure its height)."""
+    def _draw(self, text: str) -> tuple[list[Strip], list[str]]:
+        """`text` drawn once, at the section's width, as Rich draws Markdown: its lines, and
+        their plain text."""
+        if not text:
+            return [], []
         console = self.app.console
         self._drawn_width = width = self.draw_width
         code_theme = "one-dark" if self.app.current_theme.dark else "friendly"
-        markdown = RichMarkdown(REPL_FENCE.sub(r"\1python", printable(text)), code_theme=code_theme)
+        markdown = ReplyMarkdown(REPL_FENCE.sub(r"\1python", printable(text)), code_theme)
         lines = console.render_lines(markdown, console.options.update(width=width), pad=False)
-        drawn = Text()
-        for number, line in enumerate(lines):
-            if number:
-                drawn.append("\n")
-            for segment in line:
-                drawn.append(segment.text, segment.style)
-        return drawn
+        return ([Strip(line) for line in lines],
+                ["".join(segment.text for segment in line) for line in lines])
 
     def show_estimate(self, usage: ev.Usage) -> None:
         """While the reply streams: its running estimate (~) in the title, ESTIMATE_S apart."""
@@ -281,18 +303,14 @@ class IterationSection(Collapsible):
             self._stale = True
             return
         self._stale = False
-        await self.contents.query(".sealed").remove()
-        chunks: list[Static] = []
+        self.reply.clear()
         self._sealed = 0
         while len(self.text) - self._sealed > SEAL_CHARS:
             cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
             if not cut:
                 break
-            chunks.append(self._chunk(self.text[self._sealed : self._sealed + cut]))
+            self.reply.seal(*self._draw(self.text[self._sealed : self._sealed + cut]))
             self._sealed += cut
-        if chunks:
-            await self.contents.mount_all(chunks, before=self.live)
-        self._live_plain = ""  # drawn again whatever it was (a new width, a new theme)
         self._draw_live()
 
     async def redraw_if_resized(self) -> None:

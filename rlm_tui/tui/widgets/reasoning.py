@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from rlm_tui.tui.compositor import OneLayoutPass
 from rlm_tui import events as ev
 from rlm_tui.printable import printable
 from rlm_tui.transcript.model import IterationNode
@@ -23,7 +24,7 @@ PLACEHOLDER = "The root model's reasoning streams here, one section per iteratio
 MAX_SECTIONS = 20
 
 
-class RootReasoning(VerticalScroll):
+class RootReasoning(OneLayoutPass, VerticalScroll):
     """The root session's turns (child sessions show under their sub-call instead)."""
 
     ALLOW_MAXIMIZE = True

@@ -1,0 +1,81 @@
+"""A compositor whose partial updates render only what they update.
+
+Textual's compositor answers a frame that changed a few lines (a streamed reply's tail) by
+rendering, from each widget's line cache, every line of every widget whose *clip* (its
+container's visible area) touches the changed area: the footer, the status bar, the query bar
+and each pane of the grid, whole, at every frame. A slow local model streams for minutes at
+~10 frames a second, and that was most of the app's CPU (bench/bench_stream_cpu.py).
+
+`LineCropCompositor` renders, for a frame, only the widgets whose visible region touches one
+of the regions that changed, and of each only the rows those regions span. What reaches the terminal is the same:
+Textual writes only the changed spans, and a widget outside the changed area has nothing in
+them (tests/tui/test_compositor.py compares the two on the app's own screens). Full renders
+(a screenshot, a resize) take Textual's path unchanged.
+
+It overrides a private method of textual 8.2 (pinned in pyproject.toml); the test fails first
+if a new Textual changes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual._compositor import Compositor
+from textual.geometry import Region, Size
+from textual.screen import Screen
+from textual.strip import Strip
+
+
+MAX_REGIONS = 64  # past this many changed regions in a frame, their bounding box is used
+
+
+class LineCropCompositor(Compositor):
+    _changed: list[Region] | None = None  # the regions of the partial update being rendered
+
+    def render_partial_update(self):  # type: ignore[no-untyped-def]
+        self._changed = list(self._dirty_regions)
+        try:
+            return super().render_partial_update()
+        finally:
+            self._changed = None
+
+    def _get_renders(
+        self, crop: Region | None = None
+    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
+        if crop is None:  # the whole screen: Textual's own
+            yield from super()._get_renders(crop)
+            return
+        changed = self._changed
+        if not changed or len(changed) > MAX_REGIONS:
+            changed = [crop]
+        intersection = Region.intersection
+        for widget, (region, clip) in self.visible_widgets.items():
+            shown = intersection(region, clip)
+            if not (shown.width and shown.height):
+                continue
+            touched = [part for part in changed if part.overlaps(shown)]
+            if not touched:
+                continue
+            top = max(shown.y, min(part.y for part in touched))
+            bottom = min(shown.bottom, max(part.bottom for part in touched))
+            x, width = shown.x, shown.width
+            yield region, Region(x, top, width, bottom - top), widget.render_lines(
+                Region(x - region.x, top - region.y, width, bottom - top))
+
+
+def use_line_crop(screen: Screen) -> None:
+    """Give `screen` the compositor above (before it is first laid out)."""
+    screen._compositor = LineCropCompositor()
+
+
+class OneLayoutPass:
+    """A mixin for a widget whose size its container's layout decides (not scrollable): the
+    size a layout gives it is taken as it is. Textual's `virtual_size` is a reactive that
+    lays the screen out again when set, so every widget a layout resizes asks for a second
+    layout, which finds nothing to change: a streamed reply that grew a line paid for two
+    (8-10 ms the second, bench/bench_stream_cpu.py)."""
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        return super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout=False)

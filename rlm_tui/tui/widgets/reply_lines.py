@@ -1,0 +1,111 @@
+"""A reply drawn as lines: its sealed chunks, then its live tail, shown with Textual's Line API.
+
+The section (iteration_section.py) draws a reply's Markdown once per chunk, as lines of Rich
+segments at the pane's width. This widget keeps those lines and paints them: a new drawing of
+the tail repaints only the lines that differ from the last one (most often the last line or
+two), and a chunk sealed out of the tail is a move of lines, not a widget to mount and lay
+out. Its height grows in steps while the reply streams (`reserve` blank lines below the text
+that the next lines fill), so most new lines need no layout of the screen either.
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Region, Size
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.widget import Widget
+
+from rlm_tui.tui.compositor import OneLayoutPass
+
+BLANK = Strip([], 0)
+
+
+class ReplyLines(OneLayoutPass, Widget):
+    ALLOW_SELECT = True
+    DEFAULT_CSS = """
+    ReplyLines { height: auto; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sealed: list[Strip] = []  # the sealed chunks' lines, each chunk's blank line too
+        self._sealed_plain: list[str] = []
+        self._lines: list[Strip] = []  # what is painted, the reserve's blank lines included
+        self._plain: list[str] = []
+        self._text_lines = 0  # the painted lines that hold text, before the reserve
+
+    # -- what the section draws ------------------------------------------------------------
+
+    def clear(self) -> None:
+        """No sealed lines (a reply drawn again from its start); painted at `show_tail`."""
+        self._sealed, self._sealed_plain = [], []
+
+    def seal(self, strips: list[Strip], plain: list[str]) -> None:
+        """A chunk sealed out of the tail, and the blank line that ends a chunk; painted with
+        the tail drawn again after it (`show_tail`)."""
+        self._sealed += [*strips, BLANK]
+        self._sealed_plain += [*plain, ""]
+
+    def show_tail(self, strips: list[Strip], plain: list[str], *, reserve: int = 0) -> None:
+        """Paint the sealed lines and the live tail's after them. With `reserve` (while it
+        streams) the height only grows, and by `reserve` lines more than it needs when it
+        must; without, it is the text's height."""
+        lines = self._sealed + strips
+        texts = self._sealed_plain + plain
+        self._text_lines = height = len(lines)
+        if reserve:
+            shown = len(self._lines)
+            height = shown if height <= shown else height + reserve
+        blanks = height - len(lines)
+        lines += [BLANK] * blanks
+        texts += [""] * blanks
+        old = self._lines
+        self._lines, self._plain = lines, texts
+        if len(old) != len(lines):
+            self.refresh(layout=True)  # a new height moves what is below
+            return
+        changed = [y for y, (was, now) in enumerate(zip(old, lines))
+                   if was is not now and was != now]
+        if changed and self.size.width:
+            first = changed[0]
+            self.refresh(Region(0, first, self.size.width, changed[-1] - first + 1))
+
+    @property
+    def text_lines(self) -> list[str]:
+        """The plain text of each painted line that holds text (not the reserve's)."""
+        return self._plain[:self._text_lines]
+
+    @property
+    def sealed_lines(self) -> list[str]:
+        return self._sealed_plain
+
+    @property
+    def tail_lines(self) -> list[str]:
+        return self._plain[len(self._sealed):self._text_lines]
+
+    # -- painting --------------------------------------------------------------------------
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max((line.cell_length for line in self._lines), default=0)
+
+    def render_line(self, y: int) -> Strip:
+        style = self.rich_style
+        width = self.size.width
+        line = self._lines[y] if y < len(self._lines) else BLANK
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            start, end = span
+            end = line.cell_length if end == -1 else end
+            chosen = self.screen.get_component_rich_style("screen--selection")
+            line = Strip.join([line.crop(0, start), line.crop(start, end).apply_style(chosen),
+                               line.crop(end, line.cell_length)])
+        return line.crop_extend(0, width, style).apply_style(style)
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        return selection.extract("\n".join(self.text_lines)), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
