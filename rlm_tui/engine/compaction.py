@@ -108,14 +108,16 @@ class Compactor:
         replaced, kept = end - KEPT_OPENING, len(messages) - end
         iterations = _iterations(conversation.nodes[KEPT_OPENING:end])
         self._apply(summary, replaced, end)
-        await set_history(session, conversation.history)
-        after = self.estimate(conversation.messages)
-        session.emit(ev.Compacted, node, session.id, reason=reason, count=self.count,
-                     replaced=replaced, kept=kept,
-                     first_iteration=iterations[0] if iterations else None,
-                     last_iteration=iterations[-1] if iterations else None,
-                     tokens_before=before, tokens_after=after, window=window,
-                     summary=summary, model=model, usage=usage, latency_s=latency)
+        try:
+            await set_history(session, conversation.history)
+        finally:  # recorded even when a halt lands here (the summary's tokens passed a budget)
+            after = self.estimate(conversation.messages)
+            session.emit(ev.Compacted, node, session.id, reason=reason, count=self.count,
+                         replaced=replaced, kept=kept,
+                         first_iteration=iterations[0] if iterations else None,
+                         last_iteration=iterations[-1] if iterations else None,
+                         tokens_before=before, tokens_after=after, window=window,
+                         summary=summary, model=model, usage=usage, latency_s=latency)
         return True
 
     async def _summary_call(self, node: str,
