@@ -3,13 +3,13 @@
 The engine runs on the app's event loop and emits events synchronously. `EventRelay` is the
 subscriber the app puts on a run's bus: it only appends, so a stream of 2,000 deltas a second
 costs the engine almost nothing; the app takes the events in batches on a timer (about 30 a
-second) and hands each batch to every pane (`EventView`), so the screen repaints per batch,
-not per event.
+second, running only while events wait: the relay wakes it) and hands each batch to every pane
+(`EventView`), so the screen repaints per batch, not per event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,8 +52,13 @@ class EventRelay:
 
     def __init__(self) -> None:
         self._pending: list[EventBase] = []
+        # Called when an event arrives and none was waiting: the app's flush timer, asleep
+        # while nothing waits (a timer ticking 30 times a second took 0.8% of a core idle).
+        self.on_arrival: Callable[[], object] | None = None
 
     def __call__(self, event: EventBase) -> None:
+        if not self._pending and self.on_arrival is not None:
+            self.on_arrival()
         self._pending.append(event)
 
     def __len__(self) -> int:

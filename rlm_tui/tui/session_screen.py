@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
@@ -103,6 +104,7 @@ class SessionScreen(Screen[None]):
         use_line_crop(self)  # a streamed reply's frames render its lines, not the screen
         self.panes = panes  # what tab moves between
         self.clock = clock  # the time the status bar's clock reads
+        self._flush_timer: Timer | None = None
         self.relay = EventRelay()
         self.summary = RunSummary()
         self.events: list[ev.EventBase] = []  # the session's events, when fed, not run
@@ -150,7 +152,9 @@ class SessionScreen(Screen[None]):
             self.calls, self.answer, self.call_detail,
         ]
         self.bring_to_front(self.front)
-        self.set_interval(FLUSH_INTERVAL_S, self._flush_tick)
+        self._flush_timer = self.set_interval(FLUSH_INTERVAL_S, self._flush_tick,
+                                              pause=not len(self.relay))
+        self.relay.on_arrival = self._flush_timer.resume
         self.set_interval(1.0, self.show_status)
         self._on_mounted()
 
@@ -168,10 +172,26 @@ class SessionScreen(Screen[None]):
             self.events.append(event)
             self.relay(event)
 
+    @property
+    def relay(self) -> EventRelay:
+        """Where a run's events wait for the next flush (a new one wakes the flush timer)."""
+        return self._relay
+
+    @relay.setter
+    def relay(self, relay: EventRelay) -> None:
+        self._relay = relay
+        if self._flush_timer is not None:
+            relay.on_arrival = self._flush_timer.resume
+            if len(relay):
+                self._flush_timer.resume()
+
     async def _flush_tick(self) -> None:
-        """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed."""
+        """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed. The
+        timer sleeps while nothing waits."""
         relay = self.relay
         if not len(relay):
+            if self._flush_timer is not None:
+                self._flush_timer.pause()
             return
         if relay.only_deltas and time.monotonic() - self._flushed_at < STREAM_FLUSH_S:
             return

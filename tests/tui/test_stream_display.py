@@ -3,12 +3,14 @@ deltas are coalesced, and every view shows a running estimate while it streams."
 
 from __future__ import annotations
 
+from rlm_tui.tui.relay import EventRelay
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.tui.widgets.status_bar import RunStatusBar
 from rlm_tui.tui.widgets.subcall_tree import SubCallTree
 from tests.integration.openai_server import Reply
 from tests.integration.test_engine import Scripted
-from tests.tui.conftest import ended, make_app, wait_for
+from tests.tui.conftest import ended, loaded, make_app, wait_for
+from tests.tui.event_script import EventScript
 
 PARAGRAPH = ("The sandbox stops a runaway cell with a timeout; the host reads what it printed "
              "and the worker starts again.")
@@ -43,3 +45,26 @@ async def test_the_reasoning_pane_shows_the_whole_streamed_reply_and_a_running_e
         assert all(f"Step {i}:" in shown for i in range(60))
         assert all(w in shown for w in words[-8:])
         assert "~" in str(section.title) and "streaming" not in str(section.title)
+
+
+async def test_the_flush_timer_sleeps_while_no_event_waits(sample):
+    # An idle app's 30-a-second flush timer took 0.8% of a core: it runs only while events
+    # wait, woken by the relay, and a relay put in place later wakes it too.
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.2)
+        screen = app.session
+        timer = screen._flush_timer
+        assert timer is not None and not timer._active.is_set()
+        script = EventScript()
+        script.start()
+        screen.feed(script.take())
+        assert timer._active.is_set()
+        await wait_for(pilot, lambda: not timer._active.is_set(), what="the timer asleep")
+        assert not len(screen.relay) and screen.summary.tree.nodes  # the events were shown
+        screen.relay = EventRelay()
+        script.iteration(1, "Hello", done=False)
+        for event in script.take():
+            screen.relay(event)
+        await wait_for(pilot, lambda: not len(screen.relay), what="the new relay's flush")
