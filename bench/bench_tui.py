@@ -331,7 +331,7 @@ def fake_pack(files: int) -> SimpleNamespace:
         entries.append(SimpleNamespace(path=path, size=2000, chars=2000, lines=60,
                                        language="Python"))
     entries.sort(key=lambda e: e.path)
-    return SimpleNamespace(entries=entries, skipped=[])
+    return SimpleNamespace(entries=entries, skipped=[], sources=[])
 
 
 async def bench_big_context(sample: str) -> None:
