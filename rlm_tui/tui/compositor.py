@@ -12,7 +12,7 @@ Textual writes only the changed spans, and a widget outside the changed area has
 them (tests/tui/test_compositor.py compares the two on the app's own screens). Full renders
 (a screenshot, a resize) take Textual's path unchanged.
 
-It overrides a private method of textual 8.2 (pinned in pyproject.toml); the test fails first
+It overrides two private methods of textual 8.2 (pinned in pyproject.toml); the test fails first
 if a new Textual changes it.
 """
 
