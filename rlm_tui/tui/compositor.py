@@ -10,7 +10,7 @@ and each pane of the grid, whole, at every frame. A slow local model streams for
 of the regions that changed, and of each only the rows those regions span. What reaches the terminal is the same:
 Textual writes only the changed spans, and a widget outside the changed area has nothing in
 them (tests/tui/test_compositor.py compares the two on the app's own screens). Full renders
-(a screenshot, a resize) take Textual's path unchanged.
+(a screenshot, a resize) render every widget, as Textual's do.
 
 It overrides two private methods of textual 8.2 (pinned in pyproject.toml); the test fails first
 if a new Textual changes it.

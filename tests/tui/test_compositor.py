@@ -8,12 +8,10 @@ import random
 from textual._compositor import Compositor
 from textual.geometry import Region
 
-from rlm_tui import events as ev
 from rlm_tui.tui.compositor import LineCropCompositor
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from tests.tui.conftest import loaded, make_app
-from tests.tui.event_script import EventScript
-from tests.tui.test_panes import feed
+from tests.tui.test_panes import start_reply
 
 PARAGRAPH = "The sandbox stops a runaway cell with a wall-clock timeout. " * 3 + "\n\n"
 
@@ -49,11 +47,7 @@ async def test_every_partial_update_writes_what_textuals_own_writes(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        script = EventScript()
-        script.start()
-        node = script.iteration(1, "", done=False)
-        script.emit(ev.RootDelta, node, script.run, text=PARAGRAPH * 12)
-        await feed(pilot, script)
+        script, node = await start_reply(pilot, PARAGRAPH * 12)
         await pilot.pause(0.1)
         compositor = app.screen._compositor
         assert isinstance(compositor, LineCropCompositor)
@@ -80,11 +74,7 @@ async def test_a_streamed_line_renders_the_reply_and_not_the_other_panes(sample)
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        script = EventScript()
-        script.start()
-        node = script.iteration(1, "", done=False)
-        script.emit(ev.RootDelta, node, script.run, text=PARAGRAPH * 4)
-        await feed(pilot, script)
+        script, node = await start_reply(pilot, PARAGRAPH * 4)
         await pilot.pause(0.1)
         compositor = app.screen._compositor
         reply = shown(compositor, app.query_one(RootReasoning).sections[0].reply)

@@ -28,6 +28,17 @@ async def feed(pilot, script: EventScript) -> None:
     await pilot.pause()
 
 
+async def start_reply(pilot, text: str = "") -> tuple[EventScript, str]:
+    """A run whose first iteration has streamed `text` so far, shown: its script and node."""
+    script = EventScript()
+    script.start()
+    node = script.iteration(1, "", done=False)
+    if text:
+        script.emit(ev.RootDelta, node, script.run, text=text)
+    await feed(pilot, script)
+    return script, node
+
+
 def label(tree, node) -> str:
     return tree.render_label(node, tree.rich_style, tree.rich_style).plain
 

@@ -9,8 +9,7 @@ from rlm_tui import events as ev
 from rlm_tui.tui.widgets.iteration_section import SEAL_CHARS, seal_point
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from tests.tui.conftest import loaded, make_app
-from tests.tui.event_script import EventScript
-from tests.tui.test_panes import feed
+from tests.tui.test_panes import feed, start_reply
 
 PARAGRAPH = "The sandbox stops a runaway cell with a wall-clock timeout. " * 3 + "\n\n"
 FENCE = "```repl\nprint(context.grep('timeout'))\n\nprint('still code')\n```\n\n"
@@ -28,9 +27,7 @@ async def test_a_long_streamed_reply_keeps_a_short_live_tail(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        script = EventScript()
-        script.start()
-        node = script.iteration(1, "", done=False)
+        script, node = await start_reply(pilot)
         reply = ""
         for index in range(60):
             piece = FENCE if index % 5 == 4 else PARAGRAPH
@@ -70,11 +67,7 @@ async def test_a_reply_is_drawn_again_at_a_new_width(sample):
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        script = EventScript()
-        script.start()
-        node = script.iteration(1, "", done=False)
-        script.emit(ev.RootDelta, node, script.run, text=PARAGRAPH * 30 + FENCE)
-        await feed(pilot, script)
+        script, node = await start_reply(pilot, PARAGRAPH * 30 + FENCE)
         await pilot.pause(0.1)  # the live tail's redraw
         section = app.query_one(RootReasoning).sections[0]
         before = section._drawn_width
@@ -95,11 +88,7 @@ async def test_a_section_being_taken_down_keeps_the_text_and_draws_nothing(sampl
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        script = EventScript()
-        script.start()
-        node = script.iteration(1, "", done=False)
-        script.emit(ev.RootDelta, node, script.run, text=PARAGRAPH)
-        await feed(pilot, script)
+        script, node = await start_reply(pilot, PARAGRAPH)
         section = app.query_one(RootReasoning).sections[0]
         await section.contents.remove()
         assert section.is_mounted and not section.shown
