@@ -246,6 +246,20 @@ async def in_app(sample: str, base_url: str, chars: int, *, drawn: bool = True) 
     return samples
 
 
+async def idle_app(sample: str, seconds: float) -> float:
+    """The app's CPU, as a share of a core, while it waits for a question."""
+    from rlm_tui.tui.app import RlmApp
+
+    app = RlmApp(sample, settings_for("http://127.0.0.1:9/v1"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.workspace is None:
+            await pilot.pause(0.05)
+        await pilot.pause(1.0)
+        wall, cpu = time.monotonic(), time.process_time()
+        await pilot.pause(seconds)
+        return (time.process_time() - cpu) / (time.monotonic() - wall)
+
+
 def headless(sample: str, base_url: str, chars: int) -> Samples:
     from rlm_tui import events as ev
     from rlm_tui.engine.workspace import Workspace
@@ -304,6 +318,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("slow", "fast"), default=None,
                         help="only 25 chunks/s (slow) or 2,000 (fast)")
     parser.add_argument("--no-headless", action="store_true")
+    parser.add_argument("--idle", type=float, default=15.0, metavar="S",
+                        help="first the app idle for S seconds (0: not)")
     parser.add_argument("--floor", action="store_true",
                         help="also the app with the reply not drawn (what the rest costs)")
     args = parser.parse_args()
@@ -321,6 +337,9 @@ def main() -> None:
         sample.mkdir()
         for i in range(20):
             (sample / f"f{i}.py").write_text("x = 1\n" * 100)
+        if args.idle:
+            share = asyncio.run(idle_app(str(sample), args.idle))
+            print(f"the app idle for {args.idle:g} s (no run): {share * 100:.2f}% of a core")
         rates = [("slow", 25.0), ("fast", 2000.0)]
         for label, rate in rates:
             if args.only and args.only != label:
