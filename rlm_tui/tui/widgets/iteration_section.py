@@ -35,7 +35,7 @@ REDRAW_S = 0.05
 # grows ~5 lines a second in a 40-column pane), one that fills its room repaints the lines
 # that changed only (bench/bench_stream_cpu.py).
 RESERVE_LINES = 4
-ESTIMATE_S = 2.0  # the title's running estimate (a new title lays the pane out again)
+ESTIMATE_S = 2.0  # the title's running estimate (a wider title lays the screen out again)
 REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
 
 
