@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.containers import Grid
 from textual.screen import Screen
 from textual.timer import Timer
@@ -189,6 +190,8 @@ class SessionScreen(Screen[None]):
         """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed. The
         timer sleeps while nothing waits."""
         relay = self.relay
+        if not self.app.is_running:
+            return  # the app is closing: nothing more is shown
         if not len(relay):
             if self._flush_timer is not None:
                 self._flush_timer.pause()
@@ -215,8 +218,13 @@ class SessionScreen(Screen[None]):
                         event.session_id == summary.root_session):
                     root_ended = True
             batch = SessionBatch(events, tree, tree.take_changed())
-            for view in self.views:
-                await view.show_events(batch)
+            try:
+                for view in self.views:
+                    await view.show_events(batch)
+            except NoMatches:
+                if self.app.is_running:
+                    raise
+                return  # the app is being taken down under a tick: its panes' parts are gone
             if root_ended:
                 self.inspector.active = "answer-tab"
                 self.answer_in_front()

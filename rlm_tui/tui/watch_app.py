@@ -75,8 +75,8 @@ class WatchApp(ReplayApp, inherit_bindings=False):
         return self._live_clock() if self.ended is None else super()._recorded_time()
 
     async def _follow_tick(self) -> None:
-        if self.ended is not None or self._seek_lock.locked():
-            return
+        if self.ended is not None or not self.is_running or self._seek_lock.locked():
+            return  # ended, closing (its panes are being taken down), or a move under way
         new = self.follower.poll()
         gone = None
         if not new and time.monotonic() - self._checked >= WRITER_CHECK_S:

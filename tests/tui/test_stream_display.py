@@ -3,6 +3,9 @@ deltas are coalesced, and every view shows a running estimate while it streams."
 
 from __future__ import annotations
 
+import pytest
+from textual.css.query import NoMatches
+
 from rlm_tui.tui.relay import EventRelay
 from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.tui.widgets.status_bar import RunStatusBar
@@ -68,3 +71,26 @@ async def test_the_flush_timer_sleeps_while_no_event_waits(sample):
         for event in script.take():
             screen.relay(event)
         await wait_for(pilot, lambda: not len(screen.relay), what="the new relay's flush")
+
+
+async def test_a_flush_while_the_app_closes_raises_nothing(sample):
+    # The app closing prunes the panes' parts while a timer's flush may still be under way
+    # (watch's follow tick did, in CI): the flush stops there; a running app still raises.
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await app.query_one("#queued-notes").remove()
+        script = EventScript()
+        script.start()
+        script.iteration(1, "Hello", done=False)
+        app.feed(script.take())
+        app._running = False  # as App._shutdown sets it first
+        try:
+            await app.flush_events()
+            await app.session._flush_tick()
+        finally:
+            app._running = True
+        script.iteration(2, "Again", done=False)
+        app.feed(script.take())
+        with pytest.raises(NoMatches):
+            await app.flush_events()
