@@ -227,17 +227,19 @@ async def test_concurrent_calls_each_get_a_connection(raw_server, client):
 async def test_a_proxy_named_in_the_environment_carries_the_request(
     raw_server, client, monkeypatch,
 ):
-    # The raw server stands in for the proxy: it receives the request for the far host.
+    # The raw server stands in for the proxy: it receives the request for the far host. The
+    # far host is a port on 127.0.0.1 nothing listens on, so a request that skipped the proxy
+    # would be refused here, never looked up or sent beyond 127.0.0.1.
     monkeypatch.setenv("HTTP_PROXY", raw_server.base_url.removesuffix("/v1"))
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    spec = ModelSpec(model="openai/raw-model", api_base="http://far-away.invalid/v1",
+    spec = ModelSpec(model="openai/raw-model", api_base="http://127.0.0.1:9/v1",
                      timeout=5.0, max_retries=0)
 
     done = await client.complete(spec, MESSAGES)
 
     assert done.text == "ok"
-    assert raw_server.paths == ["http://far-away.invalid/v1/chat/completions"]
+    assert raw_server.paths == ["http://127.0.0.1:9/v1/chat/completions"]
 
 
 async def test_a_netrc_entry_for_the_host_changes_nothing(raw_server, client, monkeypatch,
