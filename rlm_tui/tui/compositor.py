@@ -7,7 +7,9 @@ and each pane of the grid, whole, at every frame. A slow local model streams for
 ~10 frames a second, and that was most of the app's CPU (bench/bench_stream_cpu.py).
 
 `LineCropCompositor` renders, for a frame, only the widgets whose visible region touches one
-of the regions that changed, and of each only the rows those regions span. What reaches the terminal is the same:
+of the regions that changed, and of each only the rows those regions span; a widget whose part
+of the changes lies under a widget in front of it (a pane's containers, under a reply's line)
+is not rendered at all: the frontmost strip wins. What reaches the terminal is the same:
 Textual writes only the changed spans, and a widget outside the changed area has nothing in
 them (tests/tui/test_compositor.py compares the two on the app's own screens). Full renders
 (a screenshot, a resize) render every widget, as Textual's do.
@@ -23,6 +25,7 @@ from collections.abc import Iterable
 from textual._compositor import Compositor
 from textual.geometry import Region, Size
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.strip import Strip
 
 
@@ -49,17 +52,22 @@ class LineCropCompositor(Compositor):
         if not changed or len(changed) > MAX_REGIONS:
             changed = [crop]
         intersection = Region.intersection
+        rendered: list[Region] = []  # what the widgets in front rendered, front first
         for widget, (region, clip) in self.visible_widgets.items():
             shown = intersection(region, clip)
             if not (shown.width and shown.height):
                 continue
-            touched = [part for part in changed if part.overlaps(shown)]
-            if not touched:
+            needed = [intersection(part, shown) for part in changed if part.overlaps(shown)]
+            if not needed:
                 continue
-            top = max(shown.y, min(part.y for part in touched))
-            bottom = min(shown.bottom, max(part.bottom for part in touched))
+            if all(any(front.contains_region(part) for front in rendered) for part in needed):
+                continue  # a widget in front paints all of it: what this would paint is unseen
+            top = max(shown.y, min(part.y for part in needed))
+            bottom = min(shown.bottom, max(part.bottom for part in needed))
             x, width = shown.x, shown.width
-            yield region, Region(x, top, width, bottom - top), widget.render_lines(
+            painted = Region(x, top, width, bottom - top)
+            rendered.append(painted)
+            yield region, painted, widget.render_lines(
                 Region(x - region.x, top - region.y, width, bottom - top))
 
 
@@ -73,9 +81,25 @@ class OneLayoutPass:
     size a layout gives it is taken as it is. Textual's `virtual_size` is a reactive that
     lays the screen out again when set, so every widget a layout resizes asks for a second
     layout, which finds nothing to change: a streamed reply that grew a line paid for two
-    (8-10 ms the second, bench/bench_stream_cpu.py)."""
+    (8-10 ms the second, bench/bench_stream_cpu.py).
+
+    A widget that only grew or shrank in height keeps the lines it drew above its bottom edge
+    (its border and padding there are drawn again): Textual draws every line again, and a
+    streamed reply grows while the lines above its last stay as they were.
+    """
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
                       layout: bool = True) -> bool:
+        widget: Widget = self  # type: ignore[assignment]
+        old = widget._size
+        if (old.width == size.width and old.height and size.height != old.height
+                and not widget.is_scrollable
+                and widget.styles.content_align_vertical == "top"):
+            keep = max(0, min(old.height, size.height) - widget.styles.gutter.bottom)
+            widget._size = size  # so that Textual's own does not mark every line
+            super()._size_updated(  # type: ignore[misc]
+                size, virtual_size, container_size, layout=False)
+            widget._styles_cache.set_dirty(Region(0, keep, size.width, size.height - keep))
+            return True
         return super()._size_updated(  # type: ignore[misc]
             size, virtual_size, container_size, layout=False)

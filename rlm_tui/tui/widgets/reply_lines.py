@@ -61,14 +61,19 @@ class ReplyLines(OneLayoutPass, Widget):
         texts += [""] * blanks
         old = self._lines
         self._lines, self._plain = lines, texts
-        if len(old) != len(lines):
-            self.refresh(layout=True)  # a new height moves what is below
-            return
         changed = [y for y, (was, now) in enumerate(zip(old, lines))
                    if was is not now and was != now]
-        if changed and self.size.width:
-            first = changed[0]
-            self.refresh(Region(0, first, self.size.width, changed[-1] - first + 1))
+        if len(old) != len(lines):
+            changed.append(min(len(old), len(lines)))  # and every line after the old end
+        if not (changed and self.size.width):
+            if len(old) != len(lines):
+                self.refresh(layout=True)
+            return
+        first = changed[0]
+        last = max(changed[-1], len(lines) - 1) if len(old) != len(lines) else changed[-1]
+        # a new height moves what is below: a layout, which repaints only these lines of this
+        self.refresh(Region(0, first, self.size.width, last - first + 1),
+                     layout=len(old) != len(lines))
 
     @property
     def text_lines(self) -> list[str]:
