@@ -111,6 +111,7 @@ class SessionScreen(Screen[None]):
         self.events: list[ev.EventBase] = []  # the session's events, when fed, not run
         self._flush_lock = asyncio.Lock()
         self._flushed_at = 0.0  # monotonic, of the last flush that had events
+        self._stream_wake: Timer | None = None  # wakes the flush timer at the stream's pace
         self._on_mounted = on_mounted
         self._listeners: list[Callable[[SessionBatch], None]] = []
 
@@ -155,7 +156,7 @@ class SessionScreen(Screen[None]):
         self.bring_to_front(self.front)
         self._flush_timer = self.set_interval(FLUSH_INTERVAL_S, self._flush_tick,
                                               pause=not len(self.relay))
-        self.relay.on_arrival = self._flush_timer.resume
+        self.relay.on_arrival = self._wake
         self.set_interval(1.0, self.show_status)
         self._on_mounted()
 
@@ -182,13 +183,27 @@ class SessionScreen(Screen[None]):
     def relay(self, relay: EventRelay) -> None:
         self._relay = relay
         if self._flush_timer is not None:
-            relay.on_arrival = self._flush_timer.resume
+            relay.on_arrival = self._wake
             if len(relay):
-                self._flush_timer.resume()
+                self._wake()
+
+    def _wake(self) -> None:
+        """An event arrived (the relay calls this): wake the flush timer, or while only
+        streamed text waits and the last flush was under STREAM_FLUSH_S ago, flush then."""
+        if self._flush_timer is None:
+            return
+        if self.relay.only_deltas:
+            wait = STREAM_FLUSH_S - (time.monotonic() - self._flushed_at)
+            if wait > 0:
+                if self._stream_wake is None:
+                    self._stream_wake = self.set_timer(wait, self._wake_for_stream)
+                return
+        self._flush_timer.resume()
 
     async def _flush_tick(self) -> None:
-        """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed. The
-        timer sleeps while nothing waits."""
+        """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed (the
+        timer asleep, not ticking 30 times a second, until then). The timer sleeps while
+        nothing waits."""
         relay = self.relay
         if not self.app.is_running:
             return  # the app is closing: nothing more is shown
@@ -196,9 +211,21 @@ class SessionScreen(Screen[None]):
             if self._flush_timer is not None:
                 self._flush_timer.pause()
             return
-        if relay.only_deltas and time.monotonic() - self._flushed_at < STREAM_FLUSH_S:
-            return
+        if relay.only_deltas:
+            wait = STREAM_FLUSH_S - (time.monotonic() - self._flushed_at)
+            if wait > 0:  # asleep until then, unless another event wakes it (the relay)
+                if self._flush_timer is not None:
+                    self._flush_timer.pause()
+                if self._stream_wake is None:
+                    self._stream_wake = self.set_timer(wait, self._wake_for_stream)
+                return
         await self.flush_events()
+
+    async def _wake_for_stream(self) -> None:
+        """The stream's pace: its text is taken now (without a tick of the flush timer)."""
+        self._stream_wake = None
+        if self.app.is_running and len(self.relay):
+            await self.flush_events()
 
     async def flush_events(self) -> None:
         """Fold the events that arrived since the last flush into the tree and hand them to

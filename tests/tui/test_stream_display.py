@@ -3,6 +3,8 @@ deltas are coalesced, and every view shows a running estimate while it streams."
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from textual.css.query import NoMatches
 
@@ -71,6 +73,41 @@ async def test_the_flush_timer_sleeps_while_no_event_waits(sample):
         for event in script.take():
             screen.relay(event)
         await wait_for(pilot, lambda: not len(screen.relay), what="the new relay's flush")
+
+
+async def test_streamed_text_alone_waits_asleep_and_any_other_event_wakes_the_flush(sample):
+    # Streamed text is taken at the stream's pace (STREAM_FLUSH_S): until then the flush
+    # timer sleeps instead of ticking 30 times a second; an event that is not streamed text
+    # (a cell starting) wakes it at once.
+    from rlm_tui import events as ev
+    from tests.tui.test_panes import feed, start_reply
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        screen = app.session
+        timer = screen._flush_timer
+        script, node = await start_reply(pilot, "The first words")
+        await pilot.pause(0.2)
+        assert screen._stream_wake is None and not timer._active.is_set()
+        screen._flushed_at = time.monotonic() + 60  # the next stream flush is a minute away
+        script.emit(ev.RootDelta, node, script.run, text=" and more")
+        screen.feed(script.take())
+        for _ in range(20):
+            await pilot.pause(0.05)  # (not wait_for: it flushes)
+        assert screen._stream_wake is not None  # the wake-up is set for the stream's pace
+        assert not timer._active.is_set() and len(screen.relay) == 1  # asleep, the text waits
+        script.emit(ev.RootDelta, node, script.run, text=" words")
+        screen.feed(script.take())
+        assert not timer._active.is_set()  # more text does not wake it
+        script.emit(ev.RootDone, node, script.run, text="The first words and more words",
+                    model="openai/root-model", usage=ev.Usage.of_call(1200, 8, None),
+                    latency_s=1.5)
+        screen.feed(script.take())
+        assert timer._active.is_set()  # the call's end does
+        await wait_for(pilot, lambda: not len(screen.relay), what="the flush")
+        section = app.query_one(RootReasoning).sections[0]
+        assert "The first words and more words" in "\n".join(section.reply.text_lines)
 
 
 async def test_a_flush_while_the_app_closes_raises_nothing(sample):
