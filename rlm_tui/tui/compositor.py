@@ -77,7 +77,7 @@ def use_line_crop(screen: Screen) -> None:
 
 
 class OneLayoutPass:
-    """A mixin for a widget whose size its container's layout decides (not scrollable): the
+    """A mixin for a widget whose size its container's layout decides: the
     size a layout gives it is taken as it is. Textual's `virtual_size` is a reactive that
     lays the screen out again when set, so every widget a layout resizes asks for a second
     layout, which finds nothing to change: a streamed reply that grew a line paid for two
@@ -93,7 +93,8 @@ class OneLayoutPass:
         widget: Widget = self  # type: ignore[assignment]
         old = widget._size
         if (old.width == size.width and old.height and size.height != old.height
-                and not widget.is_scrollable
+                and widget.styles.overflow_y not in ("auto", "scroll")
+                and not widget.scroll_offset.y
                 and widget.styles.content_align_vertical == "top"):
             keep = max(0, min(old.height, size.height) - widget.styles.gutter.bottom)
             widget._size = size  # so that Textual's own does not mark every line
@@ -103,3 +104,22 @@ class OneLayoutPass:
             return True
         return super()._size_updated(  # type: ignore[misc]
             size, virtual_size, container_size, layout=False)
+
+
+class SteadyScrollbars:
+    """A mixin for a Textual ScrollView (a Tree): a layout that leaves its size as it was
+    leaves its scrollbars alone. Textual's compares the container's size with the view's own
+    inner size, finds them different every time, and draws the scrollbars again at every
+    layout of the screen (the context tree's, while a reply streams in another pane)."""
+
+    _steady_virtual: Size | None = None  # the virtual size its scrollbars last showed
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        view: Widget = self  # type: ignore[assignment]
+        if (size == view._size and view.virtual_size == self._steady_virtual
+                and view._container_size == size - view.styles.gutter.totals):
+            return False
+        self._steady_virtual = view.virtual_size  # its own: the lines a tree shows
+        return super()._size_updated(  # type: ignore[misc]
+            size, virtual_size, container_size, layout)

@@ -130,3 +130,43 @@ async def test_a_reply_that_grows_keeps_no_stale_line(sample):
                 for widget in app.screen.walk_children(with_self=True):
                     widget._styles_cache.clear()
                 assert painted == screen_lines(app), step
+
+
+async def test_a_tree_keeps_its_scrollbar_true_and_other_panes_layouts_leave_it_alone(
+        tmp_path, monkeypatch):
+    """The context tree's scrollbar follows the tree as it grows, and a layout made for
+    another pane (a streamed reply growing) does not draw it again (Textual's did, each
+    layout)."""
+    root = tmp_path / "many"
+    for i in range(60):
+        (root / "pkg" / f"m{i:02}.py").parent.mkdir(parents=True, exist_ok=True)
+        (root / "pkg" / f"m{i:02}.py").write_text("x = 1\n")
+        (root / f"top{i:02}.py").write_text("y = 2\n")
+    monkeypatch.chdir(tmp_path)
+    app = make_app("many")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.1)
+        tree = app.query_one("#context-tree")
+        bar = tree.vertical_scrollbar
+        assert tree.show_vertical_scrollbar
+        assert bar.window_virtual_size == tree.virtual_size.height
+        before = tree.virtual_size.height
+        package = next(node for node in tree.root.children if "pkg" in str(node.label))
+        package.expand()
+        await pilot.pause(0.2)
+        assert tree.virtual_size.height > before  # the package's 60 files shown
+        assert bar.window_virtual_size == tree.virtual_size.height
+        drawn = []
+        original = bar.refresh
+        bar.refresh = lambda *a, **k: drawn.append(1) or original(*a, **k)
+        screen, layouts = app.screen, []
+        layout = screen._refresh_layout
+        screen._refresh_layout = lambda *a, **k: layouts.append(1) or layout(*a, **k)
+        script, node = await start_reply(pilot, "The first words.\n\n")
+        for step in range(8):  # the reply grows line by line: the screen is laid out again
+            script.emit(ev.RootDelta, node, script.run, text="A line of a paragraph. " * 4
+                        + "\n\n")
+            await feed(pilot, script)
+            await pilot.pause(0.05)
+        assert layouts and not drawn

@@ -14,9 +14,10 @@ from rlm_tui.tui.file_index import CoverageFigures, FileIndex, FileNode
 from rlm_tui.printable import printable_name
 from rlm_tui.units import count_of, estimate_tokens, format_bytes, format_percent
 from rlm_tui.tui.drawing import component_style, bar
+from rlm_tui.tui.compositor import SteadyScrollbars
 
 
-class ContextTree(Tree[FileNode]):
+class ContextTree(SteadyScrollbars, Tree[FileNode]):
     """Directories open on demand (a 50,000-file context adds only what is opened); a filter
     shows just the matching files with their directories open."""
 

@@ -23,6 +23,7 @@ from rlm_tui.units import format_cached_share, format_cost, format_duration, for
 from rlm_tui.transcript.model import CellNode, Node, SessionModel, SessionNode
 from rlm_tui.tui.relay import SessionBatch
 from rlm_tui.tui.drawing import component_style, shorten
+from rlm_tui.tui.compositor import SteadyScrollbars
 
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
@@ -52,7 +53,7 @@ def root_iteration(call: Node | None) -> Node | None:
     return found
 
 
-class SubCallTree(Tree[Node]):
+class SubCallTree(SteadyScrollbars, Tree[Node]):
     """The call tree; `model` is the session tree it shows (see transcript/model.py). A
     child session adds no level: its iterations hang under the sub-call that started it."""
 
