@@ -3,6 +3,8 @@
     python bench/bench_stream_cpu.py              # 16,000 characters at 25 and 2,000 chunks/s
     python bench/bench_stream_cpu.py --quick      # 4,000 characters
     python bench/bench_stream_cpu.py --floor      # and the app with the reply not drawn
+    python bench/bench_stream_cpu.py --terminal   # and `rlm-tui app` in a pseudo-terminal
+    python bench/bench_stream_cpu.py --stream-flush 200   # text drawn every 200 ms, not 100
 
 A local model on a small machine streams a few tokens at a time for minutes, and the app shares
 the cores with it: what the app spends drawing is taken from the model. The reply comes from
@@ -84,9 +86,14 @@ def serve(chars: int, rate: float) -> None:
 
     # The server sleeps `chunk_delay` between chunks; a sleep of 0.5 ms lasts 1 ms or more, so
     # at 2,000 chunks/s it keeps to a schedule instead, sleeping only when ahead of it.
-    schedule = {"due": 0.0}
+    schedule = {"due": 0.0, "chunks": 0}
+    chunks = max(1, len(reply_text(chars)) // CHUNK_CHARS)
 
     async def paced_sleep(delay: float) -> None:
+        if delay == 1 / rate:  # between two chunks: the stream's start and end, said
+            schedule["chunks"] += 1
+            if schedule["chunks"] in (1, chunks - 1):
+                print("stream-start" if schedule["chunks"] == 1 else "stream-end", flush=True)
         now = time.monotonic()
         due = schedule["due"] = max(schedule["due"], now - 0.05) + delay
         if due - now > 0.002:
@@ -95,8 +102,7 @@ def serve(chars: int, rate: float) -> None:
     server_module.asyncio = SimpleNamespace(**{**vars(asyncio), "sleep": paced_sleep})
 
     text = reply_text(chars)
-    reply = Reply(text=text, chunks=max(1, len(text) // CHUNK_CHARS), chunk_delay=1 / rate,
-                  send_usage=False)
+    reply = Reply(text=text, chunks=chunks, chunk_delay=1 / rate, send_usage=False)
     with OpenAIServer() as server:
         server.responder = lambda body: reply
         print(server.base_url, flush=True)
@@ -110,6 +116,18 @@ class Server:
             stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert self.proc.stdout is not None
         self.base_url = self.proc.stdout.readline().strip()
+
+    def said(self, what: str, timeout: float) -> None:
+        """Wait until the server says `what` ("stream-start", "stream-end")."""
+        import select
+
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready and self.proc.stdout.readline().strip() == what:
+                return
+        raise TimeoutError(f"the server did not say {what}")
 
     def close(self) -> None:
         self.proc.terminate()
@@ -292,6 +310,73 @@ def headless(sample: str, base_url: str, chars: int) -> Samples:
     return samples
 
 
+def in_terminal(sample: str, server: Server, chars: int) -> tuple[float, float, float]:
+    """`rlm-tui app` as a person runs it: its own process in a pseudo-terminal of 120x40 (what
+    it writes to the terminal, escape sequences and all, included; the headless app above
+    skips that), the question given with --query. Its CPU is read from /proc from the
+    server's first chunk to its last. (wall seconds, share of a core, bytes written a
+    second)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
+               "HOME": home, "XDG_CONFIG_HOME": f"{home}/config",
+               "XDG_DATA_HOME": f"{home}/data", "XDG_STATE_HOME": f"{home}/state",
+               "XDG_CACHE_HOME": f"{home}/cache", "XDG_RUNTIME_DIR": f"{home}/run"}
+        os.makedirs(f"{home}/run", mode=0o700)
+        app = subprocess.Popen(
+            [str(Path(sys.executable).parent / "rlm-tui"), "app", sample,
+             "--query", "What does the sandbox do with a runaway cell?",
+             "--model", "openai/local-model", "--api-base", server.base_url,
+             "--max-iterations", "2", "--max-output-tokens", "32000"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
+            start_new_session=True)
+        os.close(slave)
+        written = {"bytes": 0, "on": False}
+
+        def drain() -> None:  # the terminal: reads what the app writes, as a terminal would
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                if written["on"]:
+                    written["bytes"] += len(data)
+
+        threading.Thread(target=drain, daemon=True).start()
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu() -> float:
+            fields = Path(f"/proc/{app.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+        try:
+            server.said("stream-start", 120)
+            wall, used = time.monotonic(), cpu()
+            written["on"] = True
+            server.said("stream-end", 900)
+            time.sleep(0.3)  # its last draws
+            wall, used = time.monotonic() - wall, cpu() - used
+            written["on"] = False
+        finally:
+            os.write(master, b"\x11")  # ctrl+q
+            try:
+                app.wait(15)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait(5)
+            os.close(master)
+    return wall, used / wall, written["bytes"] / wall
+
+
 def report(name: str, samples: Samples, *, goal: bool) -> tuple[float, float]:
     wall, share, per_char = samples.whole()
     rate = samples.chars / CHUNK_CHARS / wall
@@ -322,11 +407,22 @@ def main() -> None:
                         help="first the app idle for S seconds (0: not)")
     parser.add_argument("--floor", action="store_true",
                         help="also the app with the reply not drawn (what the rest costs)")
+    parser.add_argument("--terminal", action="store_true",
+                        help="also `rlm-tui app` in a real pseudo-terminal (its writes counted)")
+    parser.add_argument("--stream-flush", type=float, default=None, metavar="MS",
+                        help="draw streamed text at most every MS ms (the app's: 100)")
     args = parser.parse_args()
     chars = args.chars or (4_000 if args.quick else 16_000)
     if args.serve:
         serve(chars, args.rate)
         return
+    if args.stream_flush is not None:  # the trade-off: fewer draws, text in bigger steps
+        import rlm_tui.tui.relay
+        import rlm_tui.tui.session_screen
+
+        rlm_tui.tui.relay.STREAM_FLUSH_S = rlm_tui.tui.session_screen.STREAM_FLUSH_S = (
+            args.stream_flush / 1000)
+        print(f"(streamed text drawn at most every {args.stream_flush:g} ms)")
     print(f"the app's own CPU while a {chars:,}-character reply streams "
           f"({CHUNK_CHARS} characters a chunk; 120x40, headless)")
     from rlm_tui.tui.heap import freeze_long_lived  # noqa: F401 - the app's imports, first
@@ -349,6 +445,17 @@ def main() -> None:
                 print(f"at {rate:,.0f} chunks/s:")
                 app = asyncio.run(in_app(str(sample), server.base_url, chars))
                 _, per_char[label] = report("the app", app, goal=label == "slow")
+                if args.terminal:  # its own server: it says when its one stream starts
+                    own = Server(chars, rate)
+                    try:
+                        wall, share, rate_out = in_terminal(str(sample), own, chars)
+                    finally:
+                        own.close()
+                    flag = ("   goal <= 5%  " + ("ok" if share <= CPU_GOAL else "MISSED")
+                            if label == "slow" else "")
+                    print(f"  {'rlm-tui app in a pseudo-terminal':<34} {share * 100:5.1f}% of "
+                          f"a core  {wall:.1f} s, {rate_out / 1000:.1f} kB/s to the "
+                          f"terminal{flag}")
                 if args.floor:
                     report("the app, the reply not drawn",
                            asyncio.run(in_app(str(sample), server.base_url, chars, drawn=False)),
