@@ -410,7 +410,7 @@ def main() -> None:
     parser.add_argument("--terminal", action="store_true",
                         help="also `rlm-tui app` in a real pseudo-terminal (its writes counted)")
     parser.add_argument("--stream-flush", type=float, default=None, metavar="MS",
-                        help="draw streamed text at most every MS ms (the app's: 100)")
+                        help="the headless app draws streamed text at most every MS ms (the app's: 100)")
     args = parser.parse_args()
     chars = args.chars or (4_000 if args.quick else 16_000)
     if args.serve:

@@ -123,3 +123,14 @@ class SteadyScrollbars:
         self._steady_virtual = view.virtual_size  # its own: the lines a tree shows
         return super()._size_updated(  # type: ignore[misc]
             size, virtual_size, container_size, layout)
+
+
+def retitle(widget: Widget, title: str) -> None:
+    """Set `widget`'s border title, repainting only its top row: Textual's setter repaints the
+    whole widget (the Calls tree, every line of it, once a second while a call streams)."""
+    if not widget.size or not widget.styles.border_top[0]:
+        widget.border_title = title
+        return
+    widget._border_title = widget.render_str(title).expand_tabs(4).split()[0]
+    offset = widget.content_offset  # a refreshed region is the content's: the border is above
+    widget.refresh(Region(-offset.x, -offset.y, widget.outer_size.width, 1))

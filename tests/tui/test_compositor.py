@@ -170,3 +170,33 @@ async def test_a_tree_keeps_its_scrollbar_true_and_other_panes_layouts_leave_it_
             await feed(pilot, script)
             await pilot.pause(0.05)
         assert layouts and not drawn
+
+
+async def test_a_new_title_repaints_the_calls_panes_top_row_alone(sample):
+    """The Calls tree's title (its totals, once a second while a call streams) repaints the
+    top border row; what the screen shows is what drawing every line again shows."""
+    from rlm_tui.tui.compositor import retitle
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script, node = await start_reply(pilot, "The first words.\n\n")
+        await pilot.pause(0.1)
+        tree = app.query_one("#calls")
+        repainted = []
+        update = app.screen._compositor.update_widgets
+
+        def updated(widgets):
+            repainted.extend(set(tree._repaint_regions) if tree in widgets else [])
+            return update(widgets)
+
+        app.screen._compositor.update_widgets = updated
+        retitle(tree, "Calls · 7 done · ~12.3k tokens · $0.42")
+        await pilot.pause(0.1)
+        assert "7 done" in str(tree.border_title)
+        assert [(region.y, region.height) for region in repainted] == [(0, 1)]
+        painted = screen_lines(app)
+        for widget in app.screen.walk_children(with_self=True):
+            widget._styles_cache.clear()
+        assert painted == screen_lines(app)
+        assert any("7 done" in line for line in painted)

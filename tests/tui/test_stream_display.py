@@ -80,7 +80,7 @@ async def test_streamed_text_alone_waits_asleep_and_any_other_event_wakes_the_fl
     # timer sleeps instead of ticking 30 times a second; an event that is not streamed text
     # (a cell starting) wakes it at once.
     from rlm_tui import events as ev
-    from tests.tui.test_panes import feed, start_reply
+    from tests.tui.test_panes import start_reply
 
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -10,6 +10,7 @@ that the next lines fill), so most new lines need no layout of the screen either
 
 from __future__ import annotations
 
+from rich.style import Style
 from textual.geometry import Region, Size
 from textual.selection import Selection
 from textual.strip import Strip
@@ -33,6 +34,7 @@ class ReplyLines(OneLayoutPass, Widget):
         self._lines: list[Strip] = []  # what is painted, the reserve's blank lines included
         self._plain: list[str] = []
         self._text_lines = 0  # the painted lines that hold text, before the reserve
+        self._style: Style | None = None  # while a render draws lines
 
     # -- what the section draws ------------------------------------------------------------
 
@@ -71,7 +73,7 @@ class ReplyLines(OneLayoutPass, Widget):
             return
         first = changed[0]
         last = max(changed[-1], len(lines) - 1) if len(old) != len(lines) else changed[-1]
-        # a new height moves what is below: a layout, which repaints only these lines of this
+        # A new height moves what is below: a layout too. These lines are all it repaints here.
         self.refresh(Region(0, first, self.size.width, last - first + 1),
                      layout=len(old) != len(lines))
 
@@ -96,8 +98,15 @@ class ReplyLines(OneLayoutPass, Widget):
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return max((line.cell_length for line in self._lines), default=0)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._style = self.rich_style  # the lines of one render share it (it walks the DOM)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._style = None
+
     def render_line(self, y: int) -> Strip:
-        style = self.rich_style
+        style = self._style or self.rich_style
         width = self.size.width
         line = self._lines[y] if y < len(self._lines) else BLANK
         selection = self.text_selection

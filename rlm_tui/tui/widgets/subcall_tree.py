@@ -23,7 +23,7 @@ from rlm_tui.units import format_cached_share, format_cost, format_duration, for
 from rlm_tui.transcript.model import CellNode, Node, SessionModel, SessionNode
 from rlm_tui.tui.relay import SessionBatch
 from rlm_tui.tui.drawing import component_style, shorten
-from rlm_tui.tui.compositor import SteadyScrollbars
+from rlm_tui.tui.compositor import SteadyScrollbars, retitle
 
 _ICONS = {"running": "◌", "done": "✓", "error": "✗", "stopped": "■"}
 _TOGGLE = Style.from_meta({"toggle": True})  # what makes a click on the icon fold the node
@@ -194,7 +194,8 @@ class SubCallTree(SteadyScrollbars, Tree[Node]):
                   format_cost(usage, known=t.cost_known)]
         title = "Calls · " + " · ".join(parts)
         if title != self._title:  # setting it, even to the same text, repaints the pane
-            self._title = self.border_title = title
+            self._title = title
+            retitle(self, title)
 
     def render_label(self, node: TreeNode[Node], base_style: Style, style: Style) -> Text:
         call = node.data
