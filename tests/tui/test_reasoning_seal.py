@@ -97,3 +97,23 @@ async def test_a_section_being_taken_down_keeps_the_text_and_draws_nothing(sampl
         await section.show_text()
         section._draw_live()
         assert section.text == PARAGRAPH * 21 and section.notes == ["still here"]
+
+
+async def test_a_list_after_a_sealed_paragraph_is_parted_by_one_blank_line(sample):
+    # Rich draws a list drawn alone with a blank line first: after a sealed chunk (which ends
+    # with its own blank line) the reply showed two, where the whole reply drawn at once has one.
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        items = "".join(f"- **item {i}**: what it does\n" for i in range(3))
+        # Sealed up to the blank line before the list: the live tail is the list.
+        script, node = await start_reply(pilot, PARAGRAPH * 4)
+        script.emit(ev.RootDelta, node, script.run, text=items)
+        await feed(pilot, script)
+        await pilot.pause(0.1)
+        reply = app.query_one(RootReasoning).sections[0].reply
+        assert reply.sealed_lines and reply.tail_lines[0].startswith(" • item 0")
+        lines = reply.text_lines
+        assert len(lines) > 8 and "" not in {lines[0]}
+        for index, line in enumerate(lines[:-1]):
+            assert line or lines[index + 1], f"two blank lines at {index}: {lines}"

@@ -42,9 +42,21 @@ class ReplyLines(OneLayoutPass, Widget):
         """No sealed lines (a reply drawn again from its start); painted at `show_tail`."""
         self._sealed, self._sealed_plain = [], []
 
+    def _after_sealed(self, strips: list[Strip],
+                      plain: list[str]) -> tuple[list[Strip], list[str]]:
+        """A drawing that follows a sealed chunk, without the blank lines it starts with: the
+        chunk's own blank line parts the two (Rich starts a list drawn alone with a blank
+        line, which made two)."""
+        skip = 0
+        if self._sealed:
+            while skip < len(plain) and not plain[skip]:
+                skip += 1
+        return strips[skip:], plain[skip:]
+
     def seal(self, strips: list[Strip], plain: list[str]) -> None:
         """A chunk sealed out of the tail, and the blank line that ends a chunk; painted with
         the tail drawn again after it (`show_tail`)."""
+        strips, plain = self._after_sealed(strips, plain)
         self._sealed += [*strips, BLANK]
         self._sealed_plain += [*plain, ""]
 
@@ -52,6 +64,7 @@ class ReplyLines(OneLayoutPass, Widget):
         """Paint the sealed lines and the live tail's after them. With `reserve` (while it
         streams) the height only grows, and by `reserve` lines more than it needs when it
         must; without, it is the text's height."""
+        strips, plain = self._after_sealed(strips, plain)
         lines = self._sealed + strips
         texts = self._sealed_plain + plain
         self._text_lines = height = len(lines)
