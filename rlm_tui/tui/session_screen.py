@@ -188,17 +188,22 @@ class SessionScreen(Screen[None]):
                 self._wake()
 
     def _wake(self) -> None:
-        """An event arrived (the relay calls this): wake the flush timer, or while only
-        streamed text waits and the last flush was under STREAM_FLUSH_S ago, flush then."""
-        if self._flush_timer is None:
-            return
-        if self.relay.only_deltas:
-            wait = STREAM_FLUSH_S - (time.monotonic() - self._flushed_at)
-            if wait > 0:
-                if self._stream_wake is None:
-                    self._stream_wake = self.set_timer(wait, self._wake_for_stream)
-                return
-        self._flush_timer.resume()
+        """An event arrived (the relay calls this): wake the flush timer, unless streamed
+        text alone waits for the stream's pace."""
+        if self._flush_timer is not None and not self._stream_waits():
+            self._flush_timer.resume()
+
+    def _stream_waits(self) -> bool:
+        """True if only streamed text waits and the last flush was under STREAM_FLUSH_S ago:
+        a one-shot wake takes it then."""
+        if not self.relay.only_deltas:
+            return False
+        wait = STREAM_FLUSH_S - (time.monotonic() - self._flushed_at)
+        if wait <= 0:
+            return False
+        if self._stream_wake is None:
+            self._stream_wake = self.set_timer(wait, self._wake_for_stream)
+        return True
 
     async def _flush_tick(self) -> None:
         """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed (the
@@ -211,14 +216,10 @@ class SessionScreen(Screen[None]):
             if self._flush_timer is not None:
                 self._flush_timer.pause()
             return
-        if relay.only_deltas:
-            wait = STREAM_FLUSH_S - (time.monotonic() - self._flushed_at)
-            if wait > 0:  # asleep until then, unless another event wakes it (the relay)
-                if self._flush_timer is not None:
-                    self._flush_timer.pause()
-                if self._stream_wake is None:
-                    self._stream_wake = self.set_timer(wait, self._wake_for_stream)
-                return
+        if self._stream_waits():  # asleep until then, unless another event wakes it
+            if self._flush_timer is not None:
+                self._flush_timer.pause()
+            return
         await self.flush_events()
 
     async def _wake_for_stream(self) -> None:

@@ -76,19 +76,19 @@ class ReplyLines(OneLayoutPass, Widget):
         texts += [""] * blanks
         old = self._lines
         self._lines, self._plain = lines, texts
+        resized = len(old) != len(lines)
         changed = [y for y, (was, now) in enumerate(zip(old, lines))
                    if was is not now and was != now]
-        if len(old) != len(lines):
+        if resized:
             changed.append(min(len(old), len(lines)))  # and every line after the old end
         if not (changed and self.size.width):
-            if len(old) != len(lines):
+            if resized:
                 self.refresh(layout=True)
             return
         first = changed[0]
-        last = max(changed[-1], len(lines) - 1) if len(old) != len(lines) else changed[-1]
+        last = max(changed[-1], len(lines) - 1) if resized else changed[-1]
         # A new height moves what is below: a layout too. These lines are all it repaints here.
-        self.refresh(Region(0, first, self.size.width, last - first + 1),
-                     layout=len(old) != len(lines))
+        self.refresh(Region(0, first, self.size.width, last - first + 1), layout=resized)
 
     @property
     def text_lines(self) -> list[str]:
