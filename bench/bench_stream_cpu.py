@@ -316,49 +316,40 @@ def in_terminal(sample: str, server: Server, chars: int) -> tuple[float, float, 
     skips that), the question given with --query. Its CPU is read from /proc from the
     server's first chunk to its last. (wall seconds, share of a core, bytes written a
     second)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
     import threading
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    from bench.pty_app import app_on_pty
+
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
                "HOME": home, "XDG_CONFIG_HOME": f"{home}/config",
                "XDG_DATA_HOME": f"{home}/data", "XDG_STATE_HOME": f"{home}/state",
                "XDG_CACHE_HOME": f"{home}/cache", "XDG_RUNTIME_DIR": f"{home}/run"}
         os.makedirs(f"{home}/run", mode=0o700)
-        app = subprocess.Popen(
-            [str(Path(sys.executable).parent / "rlm-tui"), "app", sample,
-             "--query", "What does the sandbox do with a runaway cell?",
-             "--model", "openai/local-model", "--api-base", server.base_url,
-             "--max-iterations", "2", "--max-output-tokens", "32000"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=home,
-            start_new_session=True)
-        os.close(slave)
-        written = {"bytes": 0, "on": False}
+        args = ["app", sample, "--query", "What does the sandbox do with a runaway cell?",
+                "--model", "openai/local-model", "--api-base", server.base_url,
+                "--max-iterations", "2", "--max-output-tokens", "32000"]
+        with app_on_pty(args, env=env, cwd=home) as (app, master):
+            written = {"bytes": 0, "on": False}
 
-        def drain() -> None:  # the terminal: reads what the app writes, as a terminal would
-            while True:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                if written["on"]:
-                    written["bytes"] += len(data)
+            def drain() -> None:  # the terminal: reads what the app writes, as one would
+                while True:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    if written["on"]:
+                        written["bytes"] += len(data)
 
-        threading.Thread(target=drain, daemon=True).start()
-        tick = os.sysconf("SC_CLK_TCK")
+            threading.Thread(target=drain, daemon=True).start()
+            tick = os.sysconf("SC_CLK_TCK")
 
-        def cpu() -> float:
-            fields = Path(f"/proc/{app.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            def cpu() -> float:
+                fields = Path(f"/proc/{app.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
 
-        try:
             server.said("stream-start", 120)
             wall, used = time.monotonic(), cpu()
             written["on"] = True
@@ -366,14 +357,6 @@ def in_terminal(sample: str, server: Server, chars: int) -> tuple[float, float, 
             time.sleep(0.3)  # its last draws
             wall, used = time.monotonic() - wall, cpu() - used
             written["on"] = False
-        finally:
-            os.write(master, b"\x11")  # ctrl+q
-            try:
-                app.wait(15)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait(5)
-            os.close(master)
     return wall, used / wall, written["bytes"] / wall
 
 

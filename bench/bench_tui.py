@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import pty
 import select
 import statistics
-import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +38,7 @@ from rlm_tui.tui.app import RlmApp  # noqa: E402
 from rlm_tui.tui.file_index import FileIndex  # noqa: E402
 from rlm_tui.tui.heap import freeze_long_lived  # noqa: E402
 from tests.tui.event_script import EventScript  # noqa: E402
+from bench.pty_app import app_on_pty  # noqa: E402
 
 KEY_GOAL_S = 0.100
 FIRST_SCREEN_GOAL_S = 1.0
@@ -54,21 +52,12 @@ def row(name: str, value: str, goal: str, ok: bool) -> None:
 
 def first_screen(args: list[str], marker: bytes = b"Context") -> float:
     """Seconds from spawning `rlm-tui args` on a 120x40 pty until `marker` is drawn."""
-    master, slave = pty.openpty()
-    import fcntl
-    import termios
-
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", XDG_DATA_HOME=tempfile.mkdtemp(),
                XDG_STATE_HOME=tempfile.mkdtemp())
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "rlm_tui", *args], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, cwd=ROOT,
-                            start_new_session=True)
-    os.close(slave)
     seen = b""
     elapsed = float("nan")
-    try:
+    with app_on_pty(args, env=env, cwd=str(ROOT)) as (_, master):
         while time.monotonic() - started < 15:
             ready, _, _ = select.select([master], [], [], 0.05)
             if ready:
@@ -79,12 +68,6 @@ def first_screen(args: list[str], marker: bytes = b"Context") -> float:
                 if marker in seen:
                     elapsed = time.monotonic() - started
                     break
-        os.write(master, b"\x11")  # ctrl+q
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    finally:
-        os.close(master)
     return elapsed
 
 
