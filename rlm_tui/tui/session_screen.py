@@ -18,6 +18,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
 from textual.containers import Grid
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -53,6 +54,7 @@ NUMBERED_PANES = PANE_ORDER[:6]
 # Narrower or shorter than this (an 80x24 terminal), the screen is "-small": one pane at a
 # time, the one with the class "-front", instead of six a few rows each.
 SMALL_WIDTH, SMALL_HEIGHT = 100, 30
+RUNNING_STATES = frozenset({"starting", "running", "stepping"})  # the query box's cursor still
 
 
 class SessionScreen(Screen[None]):
@@ -111,7 +113,12 @@ class SessionScreen(Screen[None]):
         self.events: list[ev.EventBase] = []  # the session's events, when fed, not run
         self._flush_lock = asyncio.Lock()
         self._flushed_at = 0.0  # monotonic, of the last flush that had events
-        self._stream_wake: Timer | None = None  # wakes the flush timer at the stream's pace
+        self._status_at = 0.0  # monotonic, of the status bar's last update
+        self._status_due = False  # the next flush of streamed text alone updates it
+        # Takes streamed text at the stream's pace: the event loop's own timer, not a
+        # Textual one (each of those is a task of its own, and its callback's signature is
+        # read anew at every call: a third of a point of a core, 10 times a second).
+        self._stream_wake: asyncio.TimerHandle | None = None
         self._on_mounted = on_mounted
         self._listeners: list[Callable[[SessionBatch], None]] = []
 
@@ -139,6 +146,10 @@ class SessionScreen(Screen[None]):
         yield QueryBar(id="query")
         yield Footer()
 
+    def on_unmount(self) -> None:
+        if self._stream_wake is not None:
+            self._stream_wake.cancel()
+
     def on_mount(self) -> None:
         # Held, not queried: timers may still tick while the screen is taken down.
         self.status_bar = self.query_one(RunStatusBar)
@@ -157,7 +168,7 @@ class SessionScreen(Screen[None]):
         self._flush_timer = self.set_interval(FLUSH_INTERVAL_S, self._flush_tick,
                                               pause=not len(self.relay))
         self.relay.on_arrival = self._wake
-        self.set_interval(1.0, self.show_status)
+        self.set_interval(1.0, self._status_tick)
         self._on_mounted()
 
     # -- feeding ---------------------------------------------------------------------------
@@ -202,8 +213,12 @@ class SessionScreen(Screen[None]):
         if wait <= 0:
             return False
         if self._stream_wake is None:
-            self._stream_wake = self.set_timer(wait, self._wake_for_stream)
+            self._stream_wake = asyncio.get_running_loop().call_later(
+                wait, self.post_message, self.StreamDue())
         return True
+
+    class StreamDue(Message, bubble=False):
+        """The stream's pace is up: streamed text waiting is taken (`_stream_waits`)."""
 
     async def _flush_tick(self) -> None:
         """The timer's flush: streamed text alone waits until STREAM_FLUSH_S has passed (the
@@ -222,6 +237,7 @@ class SessionScreen(Screen[None]):
             return
         await self.flush_events()
 
+    @on(StreamDue)
     async def _wake_for_stream(self) -> None:
         """The stream's pace: its text is taken now (without a tick of the flush timer)."""
         self._stream_wake = None
@@ -232,6 +248,7 @@ class SessionScreen(Screen[None]):
         """Fold the events that arrived since the last flush into the tree and hand them to
         every pane (the timer calls this ~30 times a second; streamed text, ~10)."""
         async with self._flush_lock:
+            text_alone = self.relay.only_deltas
             events = self.relay.take()
             if not events:
                 return
@@ -256,7 +273,11 @@ class SessionScreen(Screen[None]):
             if root_ended:
                 self.inspector.active = "answer-tab"
                 self.answer_in_front()
-            self.show_status()
+            # Streamed text alone: its running estimate at once after another event (a
+            # call's first text), then once a second, in the frame that draws the text.
+            if not text_alone or self._status_due or time.monotonic() - self._status_at >= 1:
+                self.show_status()
+            self._status_due = not text_alone
             for listener in self._listeners:
                 listener(batch)
 
@@ -269,8 +290,21 @@ class SessionScreen(Screen[None]):
             await view.reset()
         self.inspector.active = "answer-tab"
 
+    def _status_tick(self) -> None:
+        """Once a second, the status bar's clock: left to the flushes while a stream's text
+        arrives (drawn with its text, not in a frame of its own)."""
+        if time.monotonic() - self._flushed_at >= 2 * STREAM_FLUSH_S:
+            self.show_status()
+
     def show_status(self) -> None:
-        self.status_bar.show(self.summary, self.clock())
+        """The status bar, from the run's summary: after each flush that brought more than
+        streamed text, and once a second (its clock, and a streaming call's running estimate,
+        which the bar shows once a second). While the run runs, the query box's cursor holds
+        still: each blink was a frame of its own beside the stream's."""
+        self._status_at = time.monotonic()
+        summary = self.summary
+        self.status_bar.show(summary, self.clock())
+        self.query_bar.input.cursor_blink = summary.state not in RUNNING_STATES
 
     # -- panes -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rlm_tui import events as ev
 from rlm_tui.tui.widgets.iteration_section import SEAL_CHARS, seal_point
 from rlm_tui.tui.widgets.reasoning import RootReasoning
-from tests.tui.conftest import loaded, make_app
+from tests.tui.conftest import loaded, make_app, wait_for
 from tests.tui.test_panes import feed, start_reply
 
 PARAGRAPH = "The sandbox stops a runaway cell with a wall-clock timeout. " * 3 + "\n\n"
@@ -108,6 +108,12 @@ async def test_a_list_after_a_sealed_paragraph_is_parted_by_one_blank_line(sampl
         items = "".join(f"- **item {i}**: what it does\n" for i in range(3))
         # Sealed up to the blank line before the list: the live tail is the list.
         script, node = await start_reply(pilot, PARAGRAPH * 4)
+        pane = app.query_one(RootReasoning)
+        section = pane.sections[0]
+        # Drawn again once at the width its scrollbar leaves (a busy machine: after the list
+        # came, which a reply drawn whole seals with the paragraph before it).
+        await wait_for(pilot, lambda: pane.show_vertical_scrollbar
+                       and section._drawn_width == section.draw_width, what="the scrollbar")
         script.emit(ev.RootDelta, node, script.run, text=items)
         await feed(pilot, script)
         await pilot.pause(0.1)

@@ -131,3 +131,61 @@ async def test_a_flush_while_the_app_closes_raises_nothing(sample):
         app.feed(script.take())
         with pytest.raises(NoMatches):
             await app.flush_events()
+
+
+async def test_the_query_boxs_cursor_holds_still_while_the_run_runs(sample):
+    # Each blink of the query box's cursor was a frame of its own beside a slow stream's
+    # (2 a second, for minutes): it holds still while the run runs, and blinks once it waits
+    # for the person (paused) or has ended.
+    from tests.tui.test_panes import feed, start_reply
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        box = app.session.query_bar.input
+        assert box.cursor_blink
+        script, _ = await start_reply(pilot, "The first words")
+        await wait_for(pilot, lambda: not box.cursor_blink, what="a still cursor")
+        script.state("paused")
+        await feed(pilot, script)
+        assert box.cursor_blink
+        script.state("running")
+        await feed(pilot, script)
+        assert not box.cursor_blink
+        script.finish("done")
+        await feed(pilot, script)
+        assert box.cursor_blink
+
+
+async def test_a_streamed_reply_that_outgrows_the_pane_shows_its_scrollbar_once(sample):
+    # The reply keeps blank lines below it while it streams; drawn again at the narrower
+    # width the scrollbar leaves, it dropped them, fitted the pane again, lost the scrollbar,
+    # and was drawn again wider: at every draw while the reply was about the pane's height.
+    from rlm_tui import events as ev
+    from tests.tui.test_panes import feed, start_reply
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script, node = await start_reply(pilot, "Step 0.")
+        pane = app.query_one(RootReasoning)
+        section = pane.sections[0]
+        drawn_whole = 0
+        show_text = section.show_text
+
+        async def counted() -> None:
+            nonlocal drawn_whole
+            drawn_whole += 1
+            await show_text()
+
+        section.show_text = counted  # type: ignore[method-assign]
+        shown: list[bool] = []
+        for step in range(1, 3 * pane.size.height):
+            script.emit(ev.RootDelta, node, script.run, text=f"\n\nStep {step}.")
+            await feed(pilot, script)
+            await pilot.pause()
+            if not shown or shown[-1] != pane.show_vertical_scrollbar:
+                shown.append(pane.show_vertical_scrollbar)
+        assert shown == [False, True]
+        assert drawn_whole <= 1  # once, at the width the scrollbar left
+        assert section.reply.text_lines[-1].rstrip() == f"Step {step}."

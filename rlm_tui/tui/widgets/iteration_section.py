@@ -34,7 +34,7 @@ REDRAW_S = 0.05
 # reply that grows lays the screen out again and repaints the pane whole (a slow model's reply
 # grows ~5 lines a second in a 40-column pane), one that fills its room repaints the lines
 # that changed only (bench/bench_stream_cpu.py).
-RESERVE_LINES = 4
+RESERVE_LINES = 8
 ESTIMATE_S = 2.0  # the title's running estimate (a wider title lays the screen out again)
 REPL_FENCE = re.compile(r"^( {0,3}```)repl[ \t]*$", re.MULTILINE)  # highlighted as Python
 
@@ -142,6 +142,7 @@ class IterationSection(OneLayoutPass, Collapsible):
         self._estimated_at = 0.0  # monotonic, of the title's last running estimate
         self._error: str | None = None
         self.rejections: list[str] = []  # its answers sent back, as shown
+        self.streaming = True  # its reply still streams (until `finish`)
 
     @property
     def attached(self) -> bool:
@@ -208,9 +209,9 @@ class IterationSection(OneLayoutPass, Collapsible):
             # last draw was under REDRAW_S ago: then once that time is up.
             wait = REDRAW_S - (time.monotonic() - self._drawn_at)
             if wait <= 0:
-                self._draw_live(whole=False)
+                self._draw_live()
             else:
-                self._redraw = self.set_timer(wait, lambda: self._draw_live(whole=False))
+                self._redraw = self.set_timer(wait, self._draw_live)
 
     async def _seal(self) -> bool:
         """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
@@ -221,12 +222,14 @@ class IterationSection(OneLayoutPass, Collapsible):
             return False
         self.reply.seal(*self._draw(live[:cut]))
         self._sealed += cut
-        self._draw_live(whole=False)
+        self._draw_live()
         return True
 
-    def _draw_live(self, *, whole: bool = True) -> None:
-        """Draw the live tail; `whole` False (while it streams): with RESERVE_LINES blank lines
-        kept below the reply, which the next lines fill without moving anything."""
+    def _draw_live(self) -> None:
+        """Draw the live tail; while the reply streams, with RESERVE_LINES blank lines kept
+        below it, which the next lines fill without moving anything (drawn again whole at a
+        new width too: dropping them there let a reply about the pane's height show and hide
+        the pane's scrollbar, each a new width, at every draw)."""
         if self._redraw is not None:
             self._redraw.stop()
             self._redraw = None
@@ -235,7 +238,7 @@ class IterationSection(OneLayoutPass, Collapsible):
             return
         self._drawn_at = time.monotonic()
         self.reply.show_tail(*self._draw(self.text[self._sealed:]),
-                             reserve=0 if whole else RESERVE_LINES)
+                             reserve=RESERVE_LINES if self.streaming else 0)
 
     @property
     def draw_width(self) -> int:
@@ -281,6 +284,7 @@ class IterationSection(OneLayoutPass, Collapsible):
         self.title = f"{self.label} — retrying…"
 
     async def finish(self, done: ev.RootDone) -> None:
+        self.streaming = False
         if done.text and done.text != self.text:
             self.text = done.text
             await self.show_text()
