@@ -304,7 +304,7 @@ class SessionScreen(Screen[None]):
         self._status_at = time.monotonic()
         summary = self.summary
         self.status_bar.show(summary, self.clock())
-        self.query_bar.input.cursor_blink = summary.state not in RUNNING_STATES
+        self.query_bar.input.hold_cursor(summary.state in RUNNING_STATES)
 
     # -- panes -----------------------------------------------------------------------------
 

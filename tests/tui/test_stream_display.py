@@ -135,26 +135,35 @@ async def test_a_flush_while_the_app_closes_raises_nothing(sample):
 
 async def test_the_query_boxs_cursor_holds_still_while_the_run_runs(sample):
     # Each blink of the query box's cursor was a frame of its own beside a slow stream's
-    # (2 a second, for minutes): it holds still while the run runs, and blinks once it waits
-    # for the person (paused) or has ended.
+    # (2 a second, for minutes): it holds still, shown, while the run runs, and blinks again
+    # once the run waits for the person (paused) or has ended.
     from tests.tui.test_panes import feed, start_reply
 
     app = make_app(sample)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         box = app.session.query_bar.input
-        assert box.cursor_blink
+        box.focus()
+
+        async def seen() -> set[bool]:  # the cursor's states over three blinks' time
+            states = set()
+            for _ in range(16):
+                await pilot.pause(0.1)
+                states.add(box._cursor_visible)
+            return states
+
+        assert await seen() == {True, False}
         script, _ = await start_reply(pilot, "The first words")
-        await wait_for(pilot, lambda: not box.cursor_blink, what="a still cursor")
+        assert box.held and await seen() == {True}
         script.state("paused")
         await feed(pilot, script)
-        assert box.cursor_blink
+        assert not box.held and await seen() == {True, False}
         script.state("running")
         await feed(pilot, script)
-        assert not box.cursor_blink
+        assert box.held and await seen() == {True}
         script.finish("done")
         await feed(pilot, script)
-        assert box.cursor_blink
+        assert not box.held
 
 
 async def test_a_streamed_reply_that_outgrows_the_pane_shows_its_scrollbar_once(sample):

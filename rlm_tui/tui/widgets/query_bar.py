@@ -21,6 +21,19 @@ class QueryInput(Input):
     """The box's input: as Input, but `/` in an empty box is left to the app's bindings."""
 
     BINDING_GROUP_TITLE = "the query box"  # the help's "Keys in ..."
+    held = False  # the cursor is shown, not blinking: a run is running (`hold_cursor`)
+
+    def hold_cursor(self, hold: bool) -> None:
+        """While a run runs, the cursor holds still (shown): each blink was a frame of its
+        own beside a slow model's stream, twice a second for minutes. Typing still works."""
+        if hold != self.held:
+            self.held = hold
+            if hold:
+                self._cursor_visible = True
+
+    def _toggle_cursor(self) -> None:  # Input's blink timer: a tick while held, no frame
+        if not self.held:
+            super()._toggle_cursor()
 
     def _passes_on(self, key: str) -> bool:
         return key == FILTER_KEY and not self.value
@@ -72,8 +85,8 @@ class QueryBar(Horizontal):
         self.input.placeholder = FOLLOW_UP_PLACEHOLDER if follow_up else QUERY_PLACEHOLDER
 
     @property
-    def input(self) -> Input:
-        return self.query_one("#query-input", Input)
+    def input(self) -> QueryInput:
+        return self.query_one("#query-input", QueryInput)
 
     @property
     def focus_target(self) -> Input:
