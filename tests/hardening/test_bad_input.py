@@ -90,7 +90,7 @@ CASES: dict[str, Case | pytest.param] = {
     "run-empty-api-key": Case(run(GOOD, "-q", "q", "--model", "openai/gpt-4o-mini"), 3,
                               "no API key", env={"OPENAI_API_KEY": ""}),
     "run-api-base-not-a-url": Case(
-        run(GOOD, "-q", "q", "--model", "openai/x", "--api-base", "localhost:8000"), 2,
+        run(GOOD, "-q", "q", "--model", "openai/x", "--api-base", "127.0.0.1:8000"), 2,
         "--api-base"),
     "run-sub-api-base-not-a-url": Case(
         run(GOOD, "-q", "q", *DEMO, "--sub-api-base", "127.0.0.1"), 2, "--sub-api-base"),

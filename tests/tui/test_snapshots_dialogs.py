@@ -138,4 +138,4 @@ def test_the_model_question_asking_for_a_local_server(snap_compare, first_run):
 
     assert snap_compare(make_app(first_run, model=None), terminal_size=SIZE,
                         run_before=showing(None, until(offered, "the question"), local,
-                                           pressing(*"localhost:8080/v1", "enter")))
+                                           pressing(*"127.0.0.1:8080/v1", "enter")))

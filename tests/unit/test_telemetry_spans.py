@@ -138,7 +138,7 @@ def test_the_endpoint_in_a_warning_loses_its_credentials(monkeypatch):
     from rlm_tui.telemetry.pipeline import _otlp_exporter
 
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                       "https://user:s3cret@collector.example/v1/traces")
+                       "https://user:s3cret@127.0.0.1:9/v1/traces")
     exporter, shown = _otlp_exporter()
-    assert shown == "https://collector.example/v1/traces"
+    assert shown == "https://127.0.0.1:9/v1/traces"
     exporter.shutdown()
