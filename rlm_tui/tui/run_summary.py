@@ -57,6 +57,11 @@ class RunSummary:
     def live(self) -> bool:
         return self.state in LIVE_STATES
 
+    @property
+    def running(self) -> bool:
+        """Live and not waiting for the person (paused, a cell held)."""
+        return self.state in LIVE_STATES and self.state not in WAITING_STATES
+
     def elapsed(self, now: float) -> float:
         """Seconds the run has been running: since it started, less the time it was paused
         (the clock stands still while it is paused), frozen when it ended."""

@@ -54,7 +54,6 @@ NUMBERED_PANES = PANE_ORDER[:6]
 # Narrower or shorter than this (an 80x24 terminal), the screen is "-small": one pane at a
 # time, the one with the class "-front", instead of six a few rows each.
 SMALL_WIDTH, SMALL_HEIGHT = 100, 30
-RUNNING_STATES = frozenset({"starting", "running", "stepping"})  # the query box's cursor still
 
 
 class SessionScreen(Screen[None]):
@@ -304,7 +303,7 @@ class SessionScreen(Screen[None]):
         self._status_at = time.monotonic()
         summary = self.summary
         self.status_bar.show(summary, self.clock())
-        self.query_bar.input.hold_cursor(summary.state in RUNNING_STATES)
+        self.query_bar.input.hold_cursor(summary.running)
 
     # -- panes -----------------------------------------------------------------------------
 
