@@ -34,6 +34,7 @@ class ReplyLines(OneLayoutPass, Widget):
         self._lines: list[Strip] = []  # what is painted, the reserve's blank lines included
         self._plain: list[str] = []
         self._text_lines = 0  # the painted lines that hold text, before the reserve
+        self._kept = 0  # the painted lines that are sealed lines, as they still are
         self._style: Style | None = None  # while a render draws lines
 
     # -- what the section draws ------------------------------------------------------------
@@ -41,6 +42,7 @@ class ReplyLines(OneLayoutPass, Widget):
     def clear(self) -> None:
         """No sealed lines (a reply drawn again from its start); painted at `show_tail`."""
         self._sealed, self._sealed_plain = [], []
+        self._kept = 0
 
     def _after_sealed(self, strips: list[Strip],
                       plain: list[str]) -> tuple[list[Strip], list[str]]:
@@ -77,8 +79,12 @@ class ReplyLines(OneLayoutPass, Widget):
         old = self._lines
         self._lines, self._plain = lines, texts
         resized = len(old) != len(lines)
-        changed = [y for y, (was, now) in enumerate(zip(old, lines))
-                   if was is not now and was != now]
+        # Sealed lines are only ever added to: those painted as sealed last time are the same
+        # lines now, and only what follows them is compared (the tail's few, not the reply's
+        # hundreds, at each draw of a long reply).
+        kept, self._kept = min(self._kept, len(old)), len(self._sealed)
+        changed = [y for y in range(kept, min(len(old), len(lines)))
+                   if (was := old[y]) is not (now := lines[y]) and was != now]
         if resized:
             changed.append(min(len(old), len(lines)))  # and every line after the old end
         if not (changed and self.size.width):
