@@ -83,7 +83,7 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
         session.context_browser.show_loading(self._context_name())
         if self._pending_query:
             session.query_bar.set_query(self._pending_query)
-            session.calls.focus()
+            session.focus_run()
         else:
             session.query_bar.edit()
         self._load_workspace()
@@ -252,7 +252,7 @@ class RlmApp(ModelSetup, SteeringActions, SessionApp, inherit_bindings=False):
             self._pending_query = event.query
             self.notify("The context is still loading: the run starts when it is ready.")
         else:
-            self.session.calls.focus()
+            self.session.focus_run()
             await self.start_run(event.query)
 
     # -- export ------------------------------------------------------------------------------

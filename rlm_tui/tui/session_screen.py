@@ -326,7 +326,11 @@ class SessionScreen(Screen[None]):
 
     @property
     def small(self) -> bool:
-        """Whether the screen shows one pane at a time (see SMALL_WIDTH)."""
+        """Whether the screen shows one pane at a time (see SMALL_WIDTH); before its first
+        resize (the breakpoints' classes set), from the app's size."""
+        if self.classes.isdisjoint(("-small", "-narrow", "-wide")):
+            width, height = self.app.size
+            return width < SMALL_WIDTH or height < SMALL_HEIGHT
         return self.has_class("-small") or self.has_class("-short")
 
     @property
@@ -349,6 +353,15 @@ class SessionScreen(Screen[None]):
         if pane_id not in self.panes:
             return
         self._focus_pane_id(pane_id)
+
+    def focus_run(self) -> None:
+        """A run starts: the focus leaves the query box, so that its keys steer the run. The
+        Calls pane takes it, or in the small layout the Reasoning pane, which is then the one
+        shown: the reply streams there."""
+        if self.small:
+            self._focus_pane_id("reasoning")  # in front first: focused while hidden, it lost it
+        else:
+            self.calls.focus()
 
     def answer_in_front(self) -> None:
         """A run ended: in the small layout the answer is the pane shown. Someone typing

@@ -132,3 +132,35 @@ async def test_a_replay_at_80x24_plays_to_the_answer_in_front(demo_transcript):
                        what="the end")
         await pilot.pause()
         assert shown(app) == ["inspector"]
+
+
+async def test_a_run_given_with_query_streams_in_front_at_80x24(sample):
+    """`rlm-tui app --query ...` on an 80x24 terminal: the reply streams in the pane shown
+    (Calls took the focus, and so the front, before)."""
+    app = make_app(sample, query="What does main do?", start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.pause()
+        assert app.session.small
+        assert shown(app) == ["reasoning"]
+        assert app.session.pane_of(app.focused).id == "reasoning"
+
+
+async def test_a_question_asked_at_80x24_brings_the_reasoning_in_front(sample):
+    app = make_app(sample, start_paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press(*"What does main do?", "enter")
+        await pilot.pause()
+        assert shown(app) == ["reasoning"]
+        assert app.session.pane_of(app.focused).id == "reasoning"
+
+
+async def test_a_question_asked_in_the_wide_layout_focuses_calls(sample):
+    app = make_app(sample, start_paused=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await loaded(pilot)
+        await pilot.press(*"What does main do?", "enter")
+        await pilot.pause()
+        assert len(shown(app)) == 6
+        assert app.session.pane_of(app.focused).id == "calls"
