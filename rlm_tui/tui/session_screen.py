@@ -254,13 +254,14 @@ class SessionScreen(Screen[None]):
             self._flushed_at = time.monotonic()
             summary = self.summary
             tree = summary.tree
-            root_ended = False
+            root_ended = held = False
             for event in events:
                 tree.apply(event)
                 summary.apply(event)
                 if isinstance(event, (ev.FinalAnswer, ev.SessionFinished)) and (
                         event.session_id == summary.root_session):
                     root_ended = True
+                held = held or isinstance(event, ev.CellHeld)
             batch = SessionBatch(events, tree, tree.take_changed())
             try:
                 for view in self.views:
@@ -272,6 +273,8 @@ class SessionScreen(Screen[None]):
             if root_ended:
                 self.inspector.active = "answer-tab"
                 self.answer_in_front()
+            elif held:  # it waits for a, c or s: its code shown
+                self._in_front_for_the_person("cells")
             # Streamed text alone: its running estimate at once after another event (a
             # call's first text), then once a second, in the frame that draws the text.
             if not text_alone or self._status_due or time.monotonic() - self._status_at >= 1:
@@ -364,13 +367,18 @@ class SessionScreen(Screen[None]):
             self.calls.focus()
 
     def answer_in_front(self) -> None:
-        """A run ended: in the small layout the answer is the pane shown. Someone typing
-        in the query box keeps the focus there."""
+        """A run ended: in the small layout the answer is the pane shown."""
+        self._in_front_for_the_person("inspector")
+
+    def _in_front_for_the_person(self, pane_id: str) -> None:
+        """What the person must see now (an answer, a held cell) is the pane the small layout
+        shows, with the focus; someone typing in the query box keeps the focus there."""
         if not self.small:
             return
-        self.bring_to_front("inspector")
-        if self.pane_of(self.focused) not in (None, self.query_bar):
-            self.query_one("#inspector ContentTabs").focus()
+        if self.pane_of(self.focused) in (None, self.query_bar):
+            self.bring_to_front(pane_id)
+        else:
+            self._focus_pane_id(pane_id)
 
     @on(events.DescendantFocus)
     def _pane_focused(self, event: events.DescendantFocus) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rlm_tui.tui.session_screen import NUMBERED_PANES
 from tests.tui.conftest import loaded, make_app, wait_for
 from tests.tui.event_script import EventScript, mid_run
-from tests.tui.snapshot_scenes import answered
+from tests.tui.snapshot_scenes import answered, held_final
 from tests.tui.test_replay import demo_transcript, opened, replay_app  # noqa: F401 (fixture)
 
 
@@ -164,3 +164,33 @@ async def test_a_question_asked_in_the_wide_layout_focuses_calls(sample):
         await pilot.pause()
         assert len(shown(app)) == 6
         assert app.session.pane_of(app.focused).id == "calls"
+
+
+async def test_a_held_cell_comes_to_the_front_with_the_focus_from_a_pane(sample):
+    """--approve at 80x24: the held cell's code is the pane shown, and a, c or s act on it."""
+    app = make_app(sample)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("escape", "3")  # the Reasoning pane in front, focused
+        await pilot.pause()
+        script = EventScript()
+        held_final(script)
+        app.feed(script.take())
+        await app.flush_events()
+        await pilot.pause()
+        assert shown(app) == ["cells"]
+        assert app.session.pane_of(app.focused).id == "cells"
+
+
+async def test_a_held_cell_comes_to_the_front_without_taking_the_query_box(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        focused = app.focused
+        script = EventScript()
+        held_final(script)
+        app.feed(script.take())
+        await app.flush_events()
+        await pilot.pause()
+        assert shown(app) == ["cells"]
+        assert app.focused is focused
