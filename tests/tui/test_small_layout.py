@@ -1,8 +1,11 @@
 """The small layout (below session_screen.SMALL_WIDTH x SMALL_HEIGHT, an 80x24 terminal): one
 pane at a time, 1-6 to bring each in front, tab showing the pane it focuses, the contents kept
-when the window grows, and the answer in front when a run ends."""
+when the window grows, the reply in front when a run starts, a held cell and the answer when
+they wait for the person."""
 
 from __future__ import annotations
+
+import pytest
 
 from rlm_tui.tui.session_screen import NUMBERED_PANES
 from tests.tui.conftest import loaded, make_app, wait_for
@@ -83,33 +86,42 @@ async def test_growing_the_window_shows_every_pane_with_its_content(sample):
         assert shown(app) == ["calls"]
 
 
-async def test_an_answer_comes_to_the_front_without_taking_the_query_box(sample):
+# What the person must see next comes in front: the answer at a run's end, a held cell's
+# code (--approve: a, c or s act on it).
+IN_FRONT = pytest.mark.parametrize("scene, pane", [(answered, "inspector"),
+                                                   (held_final, "cells")],
+                                   ids=["an answer", "a held cell"])
+
+
+@IN_FRONT
+async def test_it_comes_to_the_front_without_taking_the_query_box(sample, scene, pane):
     app = make_app(sample)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
         focused = app.focused
         script = EventScript()
-        answered(script)
+        scene(script)
         app.feed(script.take())
         await app.flush_events()
         await pilot.pause()
-        assert shown(app) == ["inspector"]
+        assert shown(app) == [pane]
         assert app.focused is focused
 
 
-async def test_an_answer_comes_to_the_front_and_takes_the_focus_from_a_pane(sample):
+@IN_FRONT
+async def test_it_comes_to_the_front_and_takes_the_focus_from_a_pane(sample, scene, pane):
     app = make_app(sample)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
         await pilot.press("escape", "3")
         await pilot.pause()
         script = EventScript()
-        answered(script)
+        scene(script)
         app.feed(script.take())
         await app.flush_events()
         await pilot.pause()
-        assert shown(app) == ["inspector"]
-        assert app.session.pane_of(app.focused).id == "inspector"
+        assert shown(app) == [pane]
+        assert app.session.pane_of(app.focused).id == pane
 
 
 async def test_at_100x30_the_six_panes_share_the_screen(sample):
@@ -146,51 +158,15 @@ async def test_a_run_given_with_query_streams_in_front_at_80x24(sample):
         assert app.session.pane_of(app.focused).id == "reasoning"
 
 
-async def test_a_question_asked_at_80x24_brings_the_reasoning_in_front(sample):
+@pytest.mark.parametrize("size, pane, panes", [((80, 24), "reasoning", 1),
+                                               ((160, 48), "calls", 6)],
+                         ids=["80x24: the reply in front", "wide: Calls focused"])
+async def test_a_question_asked_moves_the_focus_to_the_run(sample, size, pane, panes):
     app = make_app(sample, start_paused=True)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await loaded(pilot)
         await pilot.press(*"What does main do?", "enter")
         await pilot.pause()
-        assert shown(app) == ["reasoning"]
-        assert app.session.pane_of(app.focused).id == "reasoning"
-
-
-async def test_a_question_asked_in_the_wide_layout_focuses_calls(sample):
-    app = make_app(sample, start_paused=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await loaded(pilot)
-        await pilot.press(*"What does main do?", "enter")
-        await pilot.pause()
-        assert len(shown(app)) == 6
-        assert app.session.pane_of(app.focused).id == "calls"
-
-
-async def test_a_held_cell_comes_to_the_front_with_the_focus_from_a_pane(sample):
-    """--approve at 80x24: the held cell's code is the pane shown, and a, c or s act on it."""
-    app = make_app(sample)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
-        await pilot.press("escape", "3")  # the Reasoning pane in front, focused
-        await pilot.pause()
-        script = EventScript()
-        held_final(script)
-        app.feed(script.take())
-        await app.flush_events()
-        await pilot.pause()
-        assert shown(app) == ["cells"]
-        assert app.session.pane_of(app.focused).id == "cells"
-
-
-async def test_a_held_cell_comes_to_the_front_without_taking_the_query_box(sample):
-    app = make_app(sample)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
-        focused = app.focused
-        script = EventScript()
-        held_final(script)
-        app.feed(script.take())
-        await app.flush_events()
-        await pilot.pause()
-        assert shown(app) == ["cells"]
-        assert app.focused is focused
+        assert len(shown(app)) == panes
+        assert pane in shown(app)
+        assert app.session.pane_of(app.focused).id == pane
