@@ -102,7 +102,7 @@ class ReplayApp(SessionApp, inherit_bindings=False):
             self.notify(note, title="Transcript cut short" if cut else "Replay",
                         severity="warning" if cut else "information", timeout=20 if cut else 8)
         self._player = self.set_interval(FLUSH_INTERVAL_S, self._play_tick, pause=True)
-        session.calls.focus()
+        session.focus_run()  # at 80x24, the reply it plays in front
         self.call_later(self.seek, self.opening_position())
 
     def opening_position(self) -> int:

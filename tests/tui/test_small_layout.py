@@ -133,12 +133,13 @@ async def test_at_100x30_the_six_panes_share_the_screen(sample):
 
 
 async def test_a_replay_at_80x24_plays_to_the_answer_in_front(demo_transcript):
+    """It opens on the reply it plays, as a live run does, and ends on the answer."""
     app = replay_app(demo_transcript)
     async with app.run_test(size=(80, 24)) as pilot:
         await opened(pilot)
-        await pilot.press("3")
         await pilot.pause()
         assert shown(app) == ["reasoning"]
+        assert app.session.pane_of(app.focused).id == "reasoning"
         await pilot.press("space")
         await wait_for(pilot, lambda: app.cursor.at_end and not app.playing, timeout=10,
                        what="the end")
