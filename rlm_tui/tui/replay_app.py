@@ -30,6 +30,7 @@ from rlm_tui.tui.screens.fork import ForkChoice
 from rlm_tui.tui.session_app import SESSION_BINDINGS, SESSION_HELP, SessionApp
 from rlm_tui.tui.session_screen import PANE_ORDER
 from rlm_tui.tui.widgets.keys_help import HelpSection
+from rlm_tui.tui.widgets.reasoning import RootReasoning
 from rlm_tui.units import estimate_tokens
 
 NO_CONTENTS = ("File contents are not kept in a\ntranscript: a replay shows names,\n"
@@ -104,6 +105,12 @@ class ReplayApp(SessionApp, inherit_bindings=False):
         self._player = self.set_interval(FLUSH_INTERVAL_S, self._play_tick, pause=True)
         session.focus_run()  # at 80x24, the reply it plays in front
         self.call_later(self.seek, self.opening_position())
+
+    @property
+    def record_complete(self) -> bool:
+        """Whether the events read are all the record will hold (a watch: once the run has
+        ended)."""
+        return True
 
     def opening_position(self) -> int:
         """Where the session opens: before its first iteration (a watch: at its end)."""
@@ -191,6 +198,8 @@ class ReplayApp(SessionApp, inherit_bindings=False):
         self._after_move()
 
     def _after_move(self) -> None:
+        if self.cursor.at_end and self.record_complete:
+            self.session.query_one(RootReasoning).settle()  # a reply cut off goes no further
         self._show_status()
         self.refresh_bindings()
 

@@ -71,6 +71,10 @@ class WatchApp(ReplayApp, inherit_bindings=False):
     def opening_position(self) -> int:
         return self.cursor.total  # all that is written: the run as it stands now
 
+    @property
+    def record_complete(self) -> bool:
+        return self.ended is not None
+
     def _recorded_time(self) -> float:
         return self._live_clock() if self.ended is None else super()._recorded_time()
 

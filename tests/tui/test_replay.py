@@ -371,3 +371,26 @@ def test_replay_is_a_command_of_its_own():
 
     assert cli.build_parser().parse_args(["replay", "x.jsonl"]).handler is \
         views.run_replay_command
+
+
+async def test_a_replay_of_a_transcript_cut_mid_reply_ends_with_the_reply_as_it_stood(
+        demo_transcript, tmp_path):
+    """The file ends while a reply streamed (its process killed): at the end of the replay the
+    reply keeps no blank lines for text that will not come."""
+    lines = demo_transcript.read_text().splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if '"type":"iteration_started"' in
+               line.replace(" ", ""))
+    delta = next(i for i in range(last, len(lines)) if '"type":"root_delta"' in
+                 lines[i].replace(" ", ""))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(lines[:delta + 1]))
+    app = replay_app(cut)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot)
+        await press(pilot, "G")
+        await pilot.pause()
+        assert app.cursor.at_end
+        section = app.query_one(RootReasoning).sections[-1]
+        assert not section.streaming
+        reply = section.reply
+        assert reply.text_lines and reply.size.height == len(reply.text_lines)

@@ -198,3 +198,27 @@ async def test_a_streamed_reply_that_outgrows_the_pane_shows_its_scrollbar_once(
         assert shown == [False, True]
         assert drawn_whole <= 1  # once, at the width the scrollbar left
         assert section.reply.text_lines[-1].rstrip() == f"Step {step}."
+
+
+def painted_blank_tail(section) -> int:
+    """The blank lines the reply keeps below its text (for the text to come while it streams)."""
+    reply = section.reply
+    return reply.get_content_height(reply.size, reply.size, reply.size.width) - len(
+        reply.text_lines)
+
+
+async def test_a_reply_its_session_ended_without_keeps_no_room_below_it(sample):
+    # A session that finishes while its reply never did (no root_done): nothing more comes.
+    from tests.tui.test_panes import feed, start_reply
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script, _ = await start_reply(pilot, "Step 0.")
+        section = app.query_one(RootReasoning).sections[0]
+        assert painted_blank_tail(section) > 0  # streaming: room kept
+        script.finish(None, status="halted", reason="the worker died")
+        await feed(pilot, script)
+        assert not section.streaming
+        assert painted_blank_tail(section) == 0
+        assert section.reply.text_lines[-1].strip() == "Step 0."

@@ -283,6 +283,14 @@ class IterationSection(OneLayoutPass, Collapsible):
         await self.show_text()
         self.title = f"{self.label} — retrying…"
 
+    def settle(self) -> None:
+        """A reply that will not go on (its transcript ends before the call did): no room
+        kept below it."""
+        if self.streaming:
+            self.streaming = False
+            if self.shown:
+                self._draw_live()
+
     async def finish(self, done: ev.RootDone) -> None:
         self.streaming = False
         if done.text and done.text != self.text:

@@ -153,6 +153,9 @@ class RootReasoning(OneLayoutPass, VerticalScroll):
                     await section.add_rejection(event)
             elif isinstance(event, ev.Compacted):
                 await show_compaction(self, self._sections.get(event.node_id), created, event)
+            elif isinstance(event, ev.SessionFinished):
+                await write_pending()
+                self.settle()  # a reply cut off with its session streams no more
         await write_pending()
         if created:
             await self._show_new(created)
@@ -162,6 +165,12 @@ class RootReasoning(OneLayoutPass, VerticalScroll):
             if streaming is not None and live is not None:
                 streaming.show_estimate(live)
         self._show_queued(tuple(batch.tree.pending_notes))
+
+    def settle(self) -> None:
+        """The run shown goes no further (it ended, or its transcript ends here): a reply
+        that never finished keeps no blank lines for text to come."""
+        for section in self._sections.values():
+            section.settle()
 
     def _turn_header(self, turn: int, query: str) -> Static:
         header = Static(f"Turn {turn} · {printable(query)}", classes="turn-header",
