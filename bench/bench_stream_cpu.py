@@ -5,6 +5,7 @@
     python bench/bench_stream_cpu.py --floor      # and the app with the reply not drawn
     python bench/bench_stream_cpu.py --terminal   # and `rlm-tui app` in a pseudo-terminal
     python bench/bench_stream_cpu.py --stream-flush 200   # text drawn every 200 ms, not 100
+    python bench/bench_stream_cpu.py --only slow --terminal --repeat 3   # and the median
 
 A local model on a small machine streams a few tokens at a time for minutes, and the app shares
 the cores with it: what the app spends drawing is taken from the model. The reply comes from
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -360,12 +362,14 @@ def in_terminal(sample: str, server: Server, chars: int) -> tuple[float, float, 
     return wall, used / wall, written["bytes"] / wall
 
 
+def goal_flag(share: float) -> str:
+    return "   goal <= 5%  " + ("ok" if share <= CPU_GOAL else "MISSED")
+
+
 def report(name: str, samples: Samples, *, goal: bool) -> tuple[float, float]:
     wall, share, per_char = samples.whole()
     rate = samples.chars / CHUNK_CHARS / wall
-    flag = ""
-    if goal:
-        flag = "   goal <= 5%  " + ("ok" if share <= CPU_GOAL else "MISSED")
+    flag = goal_flag(share) if goal else ""
     print(f"  {name:<34} {share * 100:5.1f}% of a core  {per_char:6.1f} µs/char  "
           f"{samples.chars:,} chars in {wall:.1f} s ({rate:,.0f} chunks/s){flag}")
     if samples.frames is not None:
@@ -392,6 +396,8 @@ def main() -> None:
                         help="also the app with the reply not drawn (what the rest costs)")
     parser.add_argument("--terminal", action="store_true",
                         help="also `rlm-tui app` in a real pseudo-terminal (its writes counted)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="the app (and --terminal's) N times at each rate, with the median")
     parser.add_argument("--stream-flush", type=float, default=None, metavar="MS",
                         help="the headless app draws streamed text at most every MS ms (the app's: 100)")
     args = parser.parse_args()
@@ -426,19 +432,31 @@ def main() -> None:
             server = Server(chars, rate)
             try:
                 print(f"at {rate:,.0f} chunks/s:")
-                app = asyncio.run(in_app(str(sample), server.base_url, chars))
-                _, per_char[label] = report("the app", app, goal=label == "slow")
-                if args.terminal:  # its own server: it says when its one stream starts
-                    own = Server(chars, rate)
-                    try:
-                        wall, share, rate_out = in_terminal(str(sample), own, chars)
-                    finally:
-                        own.close()
-                    flag = ("   goal <= 5%  " + ("ok" if share <= CPU_GOAL else "MISSED")
-                            if label == "slow" else "")
-                    print(f"  {'rlm-tui app in a pseudo-terminal':<34} {share * 100:5.1f}% of "
-                          f"a core  {wall:.1f} s, {rate_out / 1000:.1f} kB/s to the "
-                          f"terminal{flag}")
+                shares: dict[str, list[float]] = {"the app": [], "in a pseudo-terminal": []}
+                chars_cost: list[float] = []
+                for _ in range(args.repeat):  # run to run, a figure moves by about a point
+                    app = asyncio.run(in_app(str(sample), server.base_url, chars))
+                    share, cost = report("the app", app, goal=label == "slow")
+                    shares["the app"].append(share)
+                    chars_cost.append(cost)
+                    if args.terminal:  # its own server: it says when its one stream starts
+                        own = Server(chars, rate)
+                        try:
+                            wall, share, rate_out = in_terminal(str(sample), own, chars)
+                        finally:
+                            own.close()
+                        shares["in a pseudo-terminal"].append(share)
+                        print(f"  {'rlm-tui app in a pseudo-terminal':<34} {share * 100:5.1f}% "
+                              f"of a core  {wall:.1f} s, {rate_out / 1000:.1f} kB/s to the "
+                              f"terminal{goal_flag(share) if label == 'slow' else ''}")
+                per_char[label] = statistics.median(chars_cost)
+                if args.repeat > 1:
+                    for name, values in shares.items():
+                        if values:
+                            middle = statistics.median(values)
+                            print(f"  {name}, {len(values)} runs: median {middle * 100:.1f}% "
+                                  f"of a core ({min(values) * 100:.1f}-{max(values) * 100:.1f})"
+                                  f"{goal_flag(middle) if label == 'slow' else ''}")
                 if args.floor:
                     report("the app, the reply not drawn",
                            asyncio.run(in_app(str(sample), server.base_url, chars, drawn=False)),
