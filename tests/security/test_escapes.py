@@ -351,8 +351,9 @@ print("PWNED", dict(os.environ))
 """,
     "network-socket": """\
 import socket
-s = socket.create_connection(("1.1.1.1", 80), timeout=1)
-print("PWNED", s)
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", 0))
+print("PWNED", s.getsockname())
 """,
     # -- class-definition tricks ------------------------------------------------------------
     "metaclass-keyword": """\
