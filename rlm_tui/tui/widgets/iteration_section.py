@@ -284,8 +284,8 @@ class IterationSection(OneLayoutPass, Collapsible):
         self.title = f"{self.label} — retrying…"
 
     def settle(self) -> None:
-        """A reply that will not go on (its transcript ends before the call did): no room
-        kept below it."""
+        """A reply that will not go on (its session ended, or its transcript ends, before its
+        call did): no room kept below it for text to come."""
         if self.streaming:
             self.streaming = False
             if self.shown:
