@@ -7,6 +7,7 @@ import re
 import time
 
 from markdown_it import MarkdownIt
+from rich.console import ConsoleOptions
 from rich.markdown import Markdown as RichMarkdown
 from textual.strip import Strip
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ from rlm_tui import events as ev
 from rlm_tui.units import format_duration, format_tokens
 from rlm_tui.printable import printable
 from rlm_tui.tui.compositor import OneLayoutPass
+from rlm_tui.tui.widgets.plain_tail import PlainTail
 from rlm_tui.tui.widgets.reply_lines import ReplyLines
 
 # A reply is drawn as Rich draws Markdown, not with Textual's Markdown widget: that one is a
@@ -28,6 +30,7 @@ from rlm_tui.tui.widgets.reply_lines import ReplyLines
 # its paragraphs up to the last SEAL_CHARS or so are sealed into chunks, a chunk at a time,
 # and the live tail after them is drawn again at most every REDRAW_S while it streams (each
 # batch of a slow stream draws it again: kept short, it costs a third of what 1,500 did).
+# A tail that is one plain paragraph is drawn without Markdown, from its last line (PlainTail).
 SEAL_CHARS = 200
 REDRAW_S = 0.05
 # While it streams, the reply keeps this many blank lines below it for the lines to come: a
@@ -143,6 +146,9 @@ class IterationSection(OneLayoutPass, Collapsible):
         self._error: str | None = None
         self.rejections: list[str] = []  # its answers sent back, as shown
         self.streaming = True  # its reply still streams (until `finish`)
+        self._plain_tail = PlainTail()  # the tail's last drawing, while a plain paragraph
+        self._contents_pane: Collapsible.Contents | None = None
+        self._options: tuple[int, ConsoleOptions] | None = None  # the last width's
 
     @property
     def attached(self) -> bool:
@@ -237,8 +243,14 @@ class IterationSection(OneLayoutPass, Collapsible):
             self._stale = True
             return
         self._drawn_at = time.monotonic()
-        self.reply.show_tail(*self._draw(self.text[self._sealed:]),
-                             reserve=RESERVE_LINES if self.streaming else 0)
+        tail = self.text[self._sealed:]
+        width = self.draw_width
+        drawn = self._plain_tail.draw(self.app.console, self._options_at(width), printable(tail))
+        if drawn is None:  # not one plain paragraph: drawn as Markdown
+            drawn = self._draw(tail)
+        else:
+            self._drawn_width = width
+        self.reply.show_tail(*drawn, reserve=RESERVE_LINES if self.streaming else 0)
 
     @property
     def draw_width(self) -> int:
@@ -259,9 +271,16 @@ class IterationSection(OneLayoutPass, Collapsible):
         self._drawn_width = width = self.draw_width
         code_theme = "one-dark" if self.app.current_theme.dark else "friendly"
         markdown = ReplyMarkdown(REPL_FENCE.sub(r"\1python", printable(text)), code_theme)
-        lines = console.render_lines(markdown, console.options.update(width=width), pad=False)
+        lines = console.render_lines(markdown, self._options_at(width), pad=False)
         return ([Strip(line) for line in lines],
                 ["".join(segment.text for segment in line) for line in lines])
+
+    def _options_at(self, width: int) -> ConsoleOptions:
+        """The console's options at `width` (made once per width: each asked the terminal
+        its size)."""
+        if self._options is None or self._options[0] != width:
+            self._options = (width, self.app.console.options.update(width=width))
+        return self._options[1]
 
     def show_estimate(self, usage: ev.Usage) -> None:
         """While the reply streams: its running estimate (~) in the title, ESTIMATE_S apart."""
@@ -275,7 +294,10 @@ class IterationSection(OneLayoutPass, Collapsible):
 
     @property
     def contents(self) -> Collapsible.Contents:
-        return self.query_one(Collapsible.Contents)
+        contents = self._contents_pane
+        if contents is None or contents.parent is not self:  # looked up once it is mounted
+            contents = self._contents_pane = self.query_one(Collapsible.Contents)
+        return contents
 
     async def restart(self) -> None:
         """A retried stream: what was shown of this turn is dropped."""
