@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-CHUNK_CHARS = 8
+CHUNK_CHARS = 8  # --chunk-chars: llama.cpp sends a token a chunk (~4 characters)
+TEXT: Path | None = None  # --text: a reply a model wrote, streamed in place of reply_text's
 SEGMENTS = 4
 CPU_GOAL = 0.05  # of one core, at 25 chunks/s
 
@@ -76,6 +77,18 @@ def reply_text(chars: int) -> str:
     return text + "\n\nFINAL(done)\n"
 
 
+def the_reply(chars: int) -> str:
+    """What the server streams: `reply_text`, or --text's reply repeated to `chars` (a fence
+    the cut leaves open closed), and a FINAL at the end."""
+    if TEXT is None:
+        return reply_text(chars)
+    source = TEXT.read_text(encoding="utf-8").strip()
+    text = "\n\n".join([source] * (chars // (len(source) + 2) + 1))[: chars - 20]
+    if text.count("```") % 2:
+        text += "\n```"
+    return text + "\n\nFINAL(done)\n"
+
+
 # -- the server, in its own process -----------------------------------------------------------
 
 def serve(chars: int, rate: float) -> None:
@@ -89,7 +102,7 @@ def serve(chars: int, rate: float) -> None:
     # The server sleeps `chunk_delay` between chunks; a sleep of 0.5 ms lasts 1 ms or more, so
     # at 2,000 chunks/s it keeps to a schedule instead, sleeping only when ahead of it.
     schedule = {"due": 0.0, "chunks": 0}
-    chunks = max(1, len(reply_text(chars)) // CHUNK_CHARS)
+    chunks = max(1, len(the_reply(chars)) // CHUNK_CHARS)
 
     async def paced_sleep(delay: float) -> None:
         if delay == 1 / rate:  # between two chunks: the stream's start and end, said
@@ -103,7 +116,7 @@ def serve(chars: int, rate: float) -> None:
 
     server_module.asyncio = SimpleNamespace(**{**vars(asyncio), "sleep": paced_sleep})
 
-    text = reply_text(chars)
+    text = the_reply(chars)
     reply = Reply(text=text, chunks=chunks, chunk_delay=1 / rate, send_usage=False)
     with OpenAIServer() as server:
         server.responder = lambda body: reply
@@ -114,7 +127,8 @@ def serve(chars: int, rate: float) -> None:
 class Server:
     def __init__(self, chars: int, rate: float) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--chars", str(chars), "--rate", str(rate)],
+            [sys.executable, __file__, "--serve", "--chars", str(chars), "--rate", str(rate),
+             "--chunk-chars", str(CHUNK_CHARS), *(["--text", str(TEXT)] if TEXT else [])],
             stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert self.proc.stdout is not None
         self.base_url = self.proc.stdout.readline().strip()
@@ -382,11 +396,18 @@ def report(name: str, samples: Samples, *, goal: bool) -> tuple[float, float]:
 
 
 def main() -> None:
+    global CHUNK_CHARS, TEXT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4,000 characters, not 16,000")
     parser.add_argument("--chars", type=int, default=None)
-    parser.add_argument("--rate", type=float, default=25.0, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=25.0, metavar="N",
+                        help="chunks a second of the slow stream (25; the goal is for 25)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--text", type=Path, default=None, metavar="FILE",
+                        help="stream FILE's text (repeated to --chars), not the generated "
+                             "Markdown: bench/texts/ has what a local model wrote")
+    parser.add_argument("--chunk-chars", type=int, default=CHUNK_CHARS, metavar="N",
+                        help=f"characters a chunk ({CHUNK_CHARS}; llama.cpp sends a token, ~4)")
     parser.add_argument("--only", choices=("slow", "fast"), default=None,
                         help="only 25 chunks/s (slow) or 2,000 (fast)")
     parser.add_argument("--no-headless", action="store_true")
@@ -402,6 +423,9 @@ def main() -> None:
                         help="the headless app draws streamed text at most every MS ms (the app's: 100)")
     args = parser.parse_args()
     chars = args.chars or (4_000 if args.quick else 16_000)
+    CHUNK_CHARS, TEXT = args.chunk_chars, args.text
+    if TEXT is not None and not TEXT.is_file():
+        parser.error(f"--text: no such file: {TEXT}")
     if args.serve:
         serve(chars, args.rate)
         return
@@ -425,7 +449,7 @@ def main() -> None:
         if args.idle:
             share = asyncio.run(idle_app(str(sample), args.idle))
             print(f"the app idle for {args.idle:g} s (no run): {share * 100:.2f}% of a core")
-        rates = [("slow", 25.0), ("fast", 2000.0)]
+        rates = [("slow", args.rate), ("fast", 2000.0)]
         for label, rate in rates:
             if args.only and args.only != label:
                 continue

@@ -118,8 +118,51 @@ async def test_a_list_after_a_sealed_paragraph_is_parted_by_one_blank_line(sampl
         await feed(pilot, script)
         await pilot.pause(0.1)
         reply = app.query_one(RootReasoning).sections[0].reply
-        assert reply.sealed_lines and reply.tail_lines[0].startswith(" • item 0")
+        # The tail is the list's last item (the items before it sealed one at a time).
+        assert reply.sealed_lines and reply.tail_lines[0].startswith(" • item 2")
         lines = reply.text_lines
+        first = next(i for i, line in enumerate(lines) if line.startswith(" • item 0"))
+        assert lines[first - 1] == "" and lines[first - 2].strip()
         assert len(lines) > 8 and "" not in {lines[0]}
         for index, line in enumerate(lines[:-1]):
             assert line or lines[index + 1], f"two blank lines at {index}: {lines}"
+
+
+def test_a_list_without_blank_lines_is_sealed_before_its_last_item():
+    items = "Intro:\n- `a` one\n  - nested\n- b\nlazily going on\n- c"
+    assert seal_point(items) == items.rfind("- c")
+    # Not before a list's first item, another list's (another marker), a rule, or in code.
+    assert seal_point("Intro:\n- first") == 0
+    assert seal_point("* a\n- b") == 0
+    assert seal_point("- a\n- - -") == 0
+    assert seal_point("- a\n- b\n- - -") == len("- a\n")
+    assert seal_point("- a\n```\n- b\n- c") == 0
+    assert seal_point("- a\n# Heading\n- b") == 0
+    # A blank line later than the last item is the cut.
+    assert seal_point("- a\n- b\n\nafter") == len("- a\n- b\n\n")
+
+
+ITEMS = ("Here is what the REPL holds:\n" + "".join(
+    f"- `item_{i}(prompt, model=None)`: ask a sub-model; it sees only that prompt and reads "
+    f"about {i},000 characters well\n" + ("  - nested detail of it\n" if i % 3 == 0 else "")
+    for i in range(14)) + "After the list, a paragraph that goes on for a while. " * 4)
+
+
+async def test_a_streamed_list_sealed_an_item_at_a_time_is_drawn_as_the_whole(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await loaded(pilot)
+        script, node = await start_reply(pilot, "")
+        section = app.query_one(RootReasoning).sections[0]
+        for start in range(0, len(ITEMS), 23):
+            script.emit(ev.RootDelta, node, script.run, text=ITEMS[start:start + 23])
+            if start % 92 == 0:
+                await feed(pilot, script)
+        await feed(pilot, script)
+        await pilot.pause(0.1)  # the live tail's redraw
+        await wait_for(pilot, lambda: section._drawn_width == section.draw_width,
+                       what="drawn at the width the pane's scrollbar leaves")
+        assert section.text == ITEMS
+        assert section.reply.sealed_lines  # sealed while it streamed, with no blank line
+        whole = [line.rstrip() for line in section._draw(ITEMS)[1]]
+        assert [line.rstrip() for line in section.reply.text_lines] == whole

@@ -58,14 +58,44 @@ class ReplyMarkdown(RichMarkdown):
         self.inline_code_lexer = None
 
 
+_ITEM = re.compile(r"\n([-*+]) +\S")  # a bullet item's first line
+_LAZY = re.compile(r"[A-Za-z0-9(\"']")  # a line that can only go on an item's paragraph
+
+
 def seal_point(text: str) -> int:
-    """Where to seal `text`: just after its last blank line outside a code fence (0: none)."""
+    """Where to seal `text`, outside a code fence (0: nowhere): just after its last blank line,
+    or before its last bullet item that goes on the list of the item before it, whichever
+    is later (a list a model writes without blank lines is sealed an item at a time: Rich
+    draws the two parts as it draws the whole, without the blank line a chunk ends with)."""
     end = len(text)
+    after_blank = 0
     while (blank := text.rfind("\n\n", 0, end)) > 0:
         if text.count("```", 0, blank) % 2 == 0:
-            return blank + 2
+            after_blank = blank + 2
+            break
         end = blank
-    return 0
+    for match in reversed(list(_ITEM.finditer(text, after_blank))):
+        cut = match.start() + 1
+        line = text[cut:].partition("\n")[0]
+        if (text.count("```", 0, cut) % 2 == 0 and set(line) > {match.group(1), " "}
+                and _goes_on_a_list(text, cut, match.group(1))):
+            return cut
+    return after_blank
+
+
+def _goes_on_a_list(text: str, cut: int, marker: str) -> bool:
+    """The lines before `cut` (an item's, indented under it, or a paragraph's going on) go
+    back to an item of `marker` before a blank line or any other block."""
+    end = cut - 1
+    while end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end]
+        if line.startswith(marker + " "):
+            return True
+        if not (line[:1] == " " and line.strip() or _LAZY.match(line)):
+            return False
+        end = start - 1
+    return False
 
 
 def _tokens(usage: ev.Usage) -> str:
@@ -222,11 +252,14 @@ class IterationSection(OneLayoutPass, Collapsible):
     async def _seal(self) -> bool:
         """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
         what is left of the tail; False if it has no paragraph to seal yet."""
+        if self._width_moved():
+            self._draw_whole()
+            return True
         live = self.text[self._sealed:]
         cut = seal_point(live)
         if not cut:
             return False
-        self.reply.seal(*self._draw(live[:cut]))
+        self.reply.seal(*self._draw(live[:cut]), blank=live[:cut].endswith("\n\n"))
         self._sealed += cut
         self._draw_live()
         return True
@@ -242,6 +275,9 @@ class IterationSection(OneLayoutPass, Collapsible):
         if not self.attached:
             self._stale = True
             return
+        if self._width_moved():
+            self._draw_whole()
+            return
         self._drawn_at = time.monotonic()
         tail = self.text[self._sealed:]
         width = self.draw_width
@@ -251,6 +287,11 @@ class IterationSection(OneLayoutPass, Collapsible):
         else:
             self._drawn_width = width
         self.reply.show_tail(*drawn, reserve=RESERVE_LINES if self.streaming else 0)
+
+    def _width_moved(self) -> bool:
+        """Chunks are sealed at a width the section no longer has (a draw at the new width
+        came before the resize that would have drawn the whole reply again)."""
+        return bool(self._sealed) and self._drawn_width != self.draw_width
 
     @property
     def draw_width(self) -> int:
@@ -337,13 +378,17 @@ class IterationSection(OneLayoutPass, Collapsible):
             self._stale = True
             return
         self._stale = False
+        self._draw_whole()
+
+    def _draw_whole(self) -> None:
         self.reply.clear()
         self._sealed = 0
         while len(self.text) - self._sealed > SEAL_CHARS:
             cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
             if not cut:
                 break
-            self.reply.seal(*self._draw(self.text[self._sealed : self._sealed + cut]))
+            chunk = self.text[self._sealed : self._sealed + cut]
+            self.reply.seal(*self._draw(chunk), blank=chunk.endswith("\n\n"))
             self._sealed += cut
         self._draw_live()
 

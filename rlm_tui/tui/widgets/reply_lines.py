@@ -55,12 +55,13 @@ class ReplyLines(OneLayoutPass, Widget):
                 skip += 1
         return strips[skip:], plain[skip:]
 
-    def seal(self, strips: list[Strip], plain: list[str]) -> None:
-        """A chunk sealed out of the tail, and the blank line that ends a chunk; painted with
-        the tail drawn again after it (`show_tail`)."""
+    def seal(self, strips: list[Strip], plain: list[str], *, blank: bool = True) -> None:
+        """A chunk sealed out of the tail, and the blank line that ends a chunk (not after a
+        list's item: the next item follows it); painted with the tail drawn again after it
+        (`show_tail`)."""
         strips, plain = self._after_sealed(strips, plain)
-        self._sealed += [*strips, BLANK]
-        self._sealed_plain += [*plain, ""]
+        self._sealed += [*strips, BLANK] if blank else strips
+        self._sealed_plain += [*plain, ""] if blank else plain
 
     def show_tail(self, strips: list[Strip], plain: list[str], *, reserve: int = 0) -> None:
         """Paint the sealed lines and the live tail's after them. With `reserve` (while it
