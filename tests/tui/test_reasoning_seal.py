@@ -166,3 +166,13 @@ async def test_a_streamed_list_sealed_an_item_at_a_time_is_drawn_as_the_whole(sa
         assert section.reply.sealed_lines  # sealed while it streamed, with no blank line
         whole = [line.rstrip() for line in section._draw(ITEMS)[1]]
         assert [line.rstrip() for line in section.reply.text_lines] == whole
+
+
+def test_backticks_in_a_line_of_text_open_no_fence():
+    # A model quoting its prompt writes "each ```repl block runs" in prose: no code follows.
+    prose = "Every ```repl block in your reply runs.\n\nNext paragraph.\n\nAnd more"
+    assert seal_point(prose) == prose.rfind("And more")
+    # A fence of tildes, and one of four backticks that three do not close.
+    assert seal_point("~~~\na\n\nb") == 0
+    assert seal_point("````\na\n```\n\nb") == 0
+    assert seal_point("````\na\n````\n\nb") == len("````\na\n````\n\n")

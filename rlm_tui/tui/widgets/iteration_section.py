@@ -58,6 +58,7 @@ class ReplyMarkdown(RichMarkdown):
         self.inline_code_lexer = None
 
 
+_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.MULTILINE)
 _ITEM = re.compile(r"\n([-*+]) +\S")  # a bullet item's first line
 _LAZY = re.compile(r"[A-Za-z0-9(\"']")  # a line that can only go on an item's paragraph
 
@@ -70,17 +71,32 @@ def seal_point(text: str) -> int:
     end = len(text)
     after_blank = 0
     while (blank := text.rfind("\n\n", 0, end)) > 0:
-        if text.count("```", 0, blank) % 2 == 0:
+        if not _in_fence(text, blank):
             after_blank = blank + 2
             break
         end = blank
     for match in reversed(list(_ITEM.finditer(text, after_blank))):
         cut = match.start() + 1
         line = text[cut:].partition("\n")[0]
-        if (text.count("```", 0, cut) % 2 == 0 and set(line) > {match.group(1), " "}
+        if (not _in_fence(text, cut) and set(line) > {match.group(1), " "}
                 and _goes_on_a_list(text, cut, match.group(1))):
             return cut
     return after_blank
+
+
+def _in_fence(text: str, at: int) -> bool:
+    """`at` is inside a fenced code block: one opened by a line of ``` or ~~~ (at most 3
+    spaces in) and not yet closed by a line of the same, at least as long. Backticks in a
+    line's text (a model quoting "the ```repl block") open nothing."""
+    opened = None
+    for match in _FENCE_LINE.finditer(text, 0, at):
+        fence, rest = match.groups()
+        if opened is None:
+            if not (fence[0] == "`" and "`" in rest):  # an info string holds no backtick
+                opened = fence
+        elif fence[0] == opened[0] and len(fence) >= len(opened) and not rest.strip():
+            opened = None
+    return opened is not None
 
 
 def _goes_on_a_list(text: str, cut: int, marker: str) -> bool:
