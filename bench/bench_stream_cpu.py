@@ -6,6 +6,8 @@
     python bench/bench_stream_cpu.py --terminal   # and `rlm-tui app` in a pseudo-terminal
     python bench/bench_stream_cpu.py --stream-flush 200   # text drawn every 200 ms, not 100
     python bench/bench_stream_cpu.py --only slow --terminal --repeat 3   # and the median
+    python bench/bench_stream_cpu.py --only slow --text bench/texts/gemma3-270m-replies.md \
+        --chunk-chars 4 --rate 50   # what a real local model wrote, a token a chunk
 
 A local model on a small machine streams a few tokens at a time for minutes, and the app shares
 the cores with it: what the app spends drawing is taken from the model. The reply comes from
