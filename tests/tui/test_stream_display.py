@@ -222,3 +222,28 @@ async def test_a_reply_its_session_ended_without_keeps_no_room_below_it(sample):
         assert not section.streaming
         assert painted_blank_tail(section) == 0
         assert section.reply.text_lines[-1].strip() == "Step 0."
+
+
+async def test_a_streaming_reply_drawn_again_wider_keeps_its_text_in_sight(sample):
+    # Zoomed (or the terminal widened) while it streams: the reply takes fewer lines. Its
+    # height only grew, so the pane, kept at its bottom, showed hundreds of blank lines.
+    from rlm_tui import events as ev
+    from rlm_tui.tui.widgets.iteration_section import RESERVE_LINES
+    from tests.tui.test_panes import feed, start_reply
+
+    app = make_app(sample)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        script, node = await start_reply(pilot, "The sandbox stops a runaway cell. " * 120)
+        section = app.query_one(RootReasoning).sections[0]
+        await pilot.pause(0.1)
+        narrow = len(section.reply.text_lines)
+        await pilot.resize_terminal(240, 40)
+        await wait_for(pilot, lambda: section._drawn_width == section.draw_width,
+                       what="drawn again at the new width")
+        await pilot.pause(0.1)
+        assert len(section.reply.text_lines) < narrow - RESERVE_LINES
+        assert 0 < painted_blank_tail(section) <= RESERVE_LINES
+        script.emit(ev.RootDelta, node, script.run, text="And more.")
+        await feed(pilot, script)
+        assert painted_blank_tail(section) <= RESERVE_LINES

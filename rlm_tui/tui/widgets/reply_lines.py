@@ -65,15 +65,18 @@ class ReplyLines(OneLayoutPass, Widget):
 
     def show_tail(self, strips: list[Strip], plain: list[str], *, reserve: int = 0) -> None:
         """Paint the sealed lines and the live tail's after them. With `reserve` (while it
-        streams) the height only grows, and by `reserve` lines more than it needs when it
-        must; without, it is the text's height."""
+        streams) the height grows by `reserve` lines more than it needs when it must, and
+        keeps what it has while that is at most `reserve` lines more than the text (drawn
+        again at a wider width, the text takes fewer lines: the height follows it, or the
+        pane, kept at its bottom, showed blank lines only); without, it is the text's
+        height."""
         strips, plain = self._after_sealed(strips, plain)
         lines = self._sealed + strips
         texts = self._sealed_plain + plain
         self._text_lines = height = len(lines)
         if reserve:
             shown = len(self._lines)
-            height = shown if height <= shown else height + reserve
+            height = shown if height <= shown <= height + reserve else height + reserve
         blanks = height - len(lines)
         lines += [BLANK] * blanks
         texts += [""] * blanks
