@@ -268,15 +268,14 @@ class IterationSection(OneLayoutPass, Collapsible):
     async def _seal(self) -> bool:
         """Move the live tail's text, up to its last paragraph, into a sealed chunk, and draw
         what is left of the tail; False if it has no paragraph to seal yet."""
-        if self._width_moved():
+        if self._width_moved(self.draw_width):
             self._draw_whole()
             return True
         live = self.text[self._sealed:]
         cut = seal_point(live)
         if not cut:
             return False
-        self.reply.seal(*self._draw(live[:cut]), blank=live[:cut].endswith("\n\n"))
-        self._sealed += cut
+        self._seal_chunk(live[:cut])
         self._draw_live()
         return True
 
@@ -291,12 +290,12 @@ class IterationSection(OneLayoutPass, Collapsible):
         if not self.attached:
             self._stale = True
             return
-        if self._width_moved():
+        width = self.draw_width
+        if self._width_moved(width):
             self._draw_whole()
             return
         self._drawn_at = time.monotonic()
         tail = self.text[self._sealed:]
-        width = self.draw_width
         drawn = self._plain_tail.draw(self.app.console, self._options_at(width), printable(tail))
         if drawn is None:  # not one plain paragraph: drawn as Markdown
             drawn = self._draw(tail)
@@ -304,10 +303,16 @@ class IterationSection(OneLayoutPass, Collapsible):
             self._drawn_width = width
         self.reply.show_tail(*drawn, reserve=RESERVE_LINES if self.streaming else 0)
 
-    def _width_moved(self) -> bool:
-        """Chunks are sealed at a width the section no longer has (a draw at the new width
-        came before the resize that would have drawn the whole reply again)."""
-        return bool(self._sealed) and self._drawn_width != self.draw_width
+    def _seal_chunk(self, chunk: str) -> None:
+        """`chunk`, the tail's text up to a seal point, drawn once and sealed (with the blank
+        line it ends with, if it ends a block; not if it ends a list's item)."""
+        self.reply.seal(*self._draw(chunk), blank=chunk.endswith("\n\n"))
+        self._sealed += len(chunk)
+
+    def _width_moved(self, width: int) -> bool:
+        """Chunks are sealed at a width other than `width`, the section's now (a draw at the
+        new width came before the resize that would have drawn the whole reply again)."""
+        return bool(self._sealed) and self._drawn_width != width
 
     @property
     def draw_width(self) -> int:
@@ -403,9 +408,7 @@ class IterationSection(OneLayoutPass, Collapsible):
             cut = seal_point(self.text[self._sealed : len(self.text) - SEAL_CHARS // 2])
             if not cut:
                 break
-            chunk = self.text[self._sealed : self._sealed + cut]
-            self.reply.seal(*self._draw(chunk), blank=chunk.endswith("\n\n"))
-            self._sealed += cut
+            self._seal_chunk(self.text[self._sealed : self._sealed + cut])
         self._draw_live()
 
     async def redraw_if_resized(self) -> None:

@@ -50,9 +50,6 @@ class PlainTail:
     def __init__(self) -> None:
         self._last: _Drawn | None = None
 
-    def forget(self) -> None:
-        self._last = None
-
     def draw(self, console: Console, options: ConsoleOptions,
              text: str) -> tuple[list[Strip], list[str]] | None:
         """`text`'s lines and their plain text at `options`' width, or None if it is not
