@@ -55,6 +55,8 @@ def join_ray(address: str) -> Callable[..., RayExecutor]:
     if ray.is_initialized():  # a Ray this process already joined (tests, notebooks)
         return functools.partial(RayExecutor, owns_ray=False)
     _check_reachable(address)
+    if address == LOCAL:  # a Ray of this machine's own posts no usage report to Ray's servers
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # (unless the person asks)
     try:
         ray.init(address=None if address == LOCAL else address, include_dashboard=False,
                  logging_level=logging.ERROR, log_to_driver=False)
