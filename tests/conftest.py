@@ -20,8 +20,9 @@ _USER_DIRS = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_H
 NOWHERE = "http://127.0.0.1:9/v1"  # the discard port: nothing listens, a request fails at once
 _PROVIDER_BASES = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_BASE_URL",
                    "ANTHROPIC_API_BASE")
-_NO_WAY_OUT = {"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
-               "NO_PROXY": "127.0.0.1,localhost,::1", "no_proxy": "127.0.0.1,localhost,::1",
+# Upper case only: every HTTP client reads it, and a test that names its own proxy
+# (HTTP_PROXY) is not overruled by a lower-case one, which urllib would read first.
+_NO_WAY_OUT = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1,localhost,::1",
                "RAY_USAGE_STATS_ENABLED": "0"}
 
 
